@@ -1,0 +1,130 @@
+/* dmr.c - the Docker Model Runner adapter: OpenAI wire format, DMR names and DMR's errors. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "openai_wire.h"
+
+static int valid_name_char(unsigned char ch)
+{
+    return islower(ch) || isdigit(ch) || ch == '.' || ch == '_' || ch == '-' || ch == '/';
+}
+
+static int valid_tag_char(unsigned char ch)
+{
+    return isalnum(ch) || ch == '.' || ch == '_' || ch == '-';
+}
+
+int ulm__dmr_normalize_model(const char *name, char *buf, size_t buf_size)
+{
+    static const char hf_long[] = "huggingface.co/";
+    char tmp[256];
+    size_t len = strlen(name);
+    if (len == 0 || len >= sizeof tmp)
+        return ULM_EINVAL;
+    /* DMR stores Hugging Face models under hf.co/ whichever spelling pulled them */
+    if (strncasecmp(name, hf_long, sizeof hf_long - 1) == 0) {
+        snprintf(tmp, sizeof tmp, "hf.co/%s", name + sizeof hf_long - 1);
+    } else {
+        memcpy(tmp, name, len + 1);
+    }
+
+    char *digest = strchr(tmp, '@');
+    char *last_slash = strrchr(tmp, '/');
+    char *colon = strrchr(tmp, ':');
+    if (colon && last_slash && colon < last_slash)
+        colon = NULL; /* a registry port, not a tag */
+    if (digest && colon && colon > digest)
+        colon = NULL; /* the "sha256:" of a digest */
+    char *name_end = digest ? digest : colon ? colon : tmp + strlen(tmp);
+
+    size_t name_len = (size_t)(name_end - tmp);
+    if (name_len == 0 || tmp[0] == '/' || tmp[name_len - 1] == '/' || strstr(tmp, "//"))
+        return ULM_EINVAL;
+    for (size_t i = 0; i < name_len; i++) {
+        tmp[i] = (char)tolower((unsigned char)tmp[i]);
+        if (!valid_name_char((unsigned char)tmp[i]))
+            return ULM_EINVAL;
+    }
+    if (colon && !digest) {
+        if (!colon[1])
+            return ULM_EINVAL;
+        for (const char *t = colon + 1; *t; t++)
+            if (!valid_tag_char((unsigned char)*t))
+                return ULM_EINVAL;
+    }
+    int has_namespace = memchr(tmp, '/', name_len) != NULL;
+    int n = snprintf(buf, buf_size, "%s%s%s", has_namespace ? "" : "ai/", tmp,
+                     (colon || digest) ? "" : ":latest");
+    return n > 0 && (size_t)n < buf_size ? ULM_OK : ULM_EINVAL;
+}
+
+static int dmr_normalize(const ulm_provider *self, const char *name, char *buf,
+                         size_t buf_size)
+{
+    (void)self;
+    return ulm__dmr_normalize_model(name, buf, buf_size);
+}
+
+static int dmr_build(const ulm_provider *self, ulm_op op, const char *model,
+                     const ulm_request *req, ulm_http_request *out)
+{
+    (void)self;
+    return ulm__openai_build(op, model, req, out);
+}
+
+/*
+ * DMR answers most failures in text/plain, and a few statuses mean something more
+ * precise than their generic class: a 500 that failed to start the runner is a model
+ * load failure (another backend may serve), 412 is a missing inference backend.
+ */
+static int dmr_class(int status, int generic, const char *body)
+{
+    if (status == 500 && strstr(body, "unable to load runner"))
+        return ULM_EMODEL_LOAD;
+    if (status == 412)
+        return ULM_EMODEL_LOAD;
+    if (status == 404)
+        return ULM_EMODEL_NOT_FOUND;
+    return generic;
+}
+
+static int dmr_parse(const ulm_provider *self, ulm_op op, const ulm_http_response *in,
+                     ulm_result *out)
+{
+    (void)self;
+    int rc = ulm__openai_parse(op, in, out);
+    if (rc != ULM_OK || out->error == ULM_OK)
+        return rc;
+    int status = ulm_http_response_status(in);
+    const char *body = ulm_http_response_body(in, NULL);
+    out->error = dmr_class(status, out->error, body);
+    if (status == 502 && !out->error_text) {
+        static const char empty[] = "Docker Model Runner's proxy failed (empty answer)";
+        return ulm_result_set_error(out, ULM_ESERVER, empty, sizeof empty - 1);
+    }
+    return ULM_OK;
+}
+
+static void dmr_destroy(ulm_provider *self)
+{
+    free(self);
+}
+
+int ulm__dmr_provider_new(ulm_provider **out)
+{
+    ulm_provider *p = ulm__calloc(1, sizeof *p);
+    if (!p)
+        return ULM_ENOMEM;
+    p->version = ULM_PROVIDER_VERSION;
+    p->name = "dmr";
+    p->flags = ULM_PROVIDER_LOCAL;
+    p->normalize_model = dmr_normalize;
+    p->build = dmr_build;
+    p->parse = dmr_parse;
+    p->destroy = dmr_destroy;
+    *out = p;
+    return ULM_OK;
+}

@@ -1,0 +1,215 @@
+/* openai_wire.c - builds and parses the OpenAI chat-completions and models wire format. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "openai_wire.h"
+
+static const char *role_name(ulm_role role)
+{
+    switch (role) {
+    case ULM_ROLE_SYSTEM:
+        return "system";
+    case ULM_ROLE_ASSISTANT:
+        return "assistant";
+    case ULM_ROLE_USER:
+        break;
+    }
+    return "user";
+}
+
+/* Adds the sampling parameters the caller set; unset ones are left to the backend. */
+static int add_parameters(json_t *body, const ulm_request *req)
+{
+    double real;
+    long count;
+    int64_t seed;
+    int rc = 0;
+    if (ulm_request_temperature(req, &real))
+        rc |= json_object_set_new(body, "temperature", json_real(real));
+    if (ulm_request_top_p(req, &real))
+        rc |= json_object_set_new(body, "top_p", json_real(real));
+    if (ulm_request_max_tokens(req, &count))
+        rc |= json_object_set_new(body, "max_tokens", json_integer(count));
+    if (ulm_request_seed(req, &seed))
+        rc |= json_object_set_new(body, "seed", json_integer(seed));
+    size_t stops = ulm_request_stop_count(req);
+    if (stops) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < stops; i++)
+            rc |= json_array_append_new(list, json_string(ulm_request_stop(req, i)));
+        rc |= json_object_set_new(body, "stop", list);
+    }
+    return rc ? ULM_ENOMEM : ULM_OK;
+}
+
+static int build_chat(const char *model, const ulm_request *req, ulm_http_request *out)
+{
+    json_t *body = json_object();
+    json_t *messages = json_array();
+    int rc = body && messages ? ULM_OK : ULM_ENOMEM;
+    for (size_t i = 0; rc == ULM_OK && i < ulm_request_message_count(req); i++) {
+        json_t *m = json_pack("{s:s, s:s}", "role", role_name(ulm_request_message_role(req, i)),
+                              "content", ulm_request_message_content(req, i));
+        if (!m || json_array_append_new(messages, m) != 0)
+            rc = ULM_ENOMEM;
+    }
+    if (rc == ULM_OK && (json_object_set_new(body, "model", json_string(model)) != 0 ||
+                         json_object_set(body, "messages", messages) != 0))
+        rc = ULM_ENOMEM;
+    if (rc == ULM_OK)
+        rc = add_parameters(body, req);
+    char *text = rc == ULM_OK ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (rc == ULM_OK && !text)
+        rc = ULM_ENOMEM;
+    if (rc == ULM_OK)
+        rc = ulm_http_request_set_target(out, "POST", "/chat/completions");
+    if (rc == ULM_OK)
+        rc = ulm_http_request_set_body(out, text, strlen(text));
+    free(text);
+    json_decref(messages);
+    json_decref(body);
+    return rc;
+}
+
+int ulm__openai_build(ulm_op op, const char *model, const ulm_request *req,
+                      ulm_http_request *out)
+{
+    switch (op) {
+    case ULM_OP_CHAT:
+        return req ? build_chat(model, req, out) : ULM_EINVAL;
+    case ULM_OP_MODELS:
+        return ulm_http_request_set_target(out, "GET", "/models");
+    }
+    return ULM_EUNSUPPORTED;
+}
+
+static ulm_finish_reason finish_from(const char *reason)
+{
+    if (!reason)
+        return ULM_FINISH_UNKNOWN;
+    if (strcmp(reason, "stop") == 0)
+        return ULM_FINISH_STOP;
+    if (strcmp(reason, "length") == 0)
+        return ULM_FINISH_LENGTH;
+    if (strcmp(reason, "content_filter") == 0)
+        return ULM_FINISH_CONTENT_FILTER;
+    if (strcmp(reason, "tool_calls") == 0 || strcmp(reason, "function_call") == 0)
+        return ULM_FINISH_TOOL_CALLS;
+    return ULM_FINISH_UNKNOWN;
+}
+
+static long usage_count(json_t *usage, const char *key)
+{
+    json_t *v = json_object_get(usage, key);
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : -1;
+}
+
+static int protocol_error(ulm_result *out, const char *what)
+{
+    return ulm_result_set_error(out, ULM_EPROTOCOL, what, strlen(what));
+}
+
+static int parse_chat(json_t *root, ulm_result *out)
+{
+    json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
+    if (!json_is_object(choice))
+        return protocol_error(out, "the answer has no choices");
+    json_t *message = json_object_get(choice, "message");
+    if (!json_is_object(message))
+        return protocol_error(out, "the first choice has no message");
+    json_t *content = json_object_get(message, "content");
+    if (content && !json_is_string(content) && !json_is_null(content))
+        return protocol_error(out, "the message content is not a string");
+    int rc = ulm_result_set_text(out, json_is_string(content) ? json_string_value(content) : "",
+                                 json_is_string(content) ? json_string_length(content) : 0);
+    if (rc != ULM_OK)
+        return rc;
+    ulm_result_set_finish_reason(out, finish_from(json_string_value(
+                                          json_object_get(choice, "finish_reason"))));
+    json_t *usage = json_object_get(root, "usage");
+    ulm_result_set_usage(out, usage_count(usage, "prompt_tokens"),
+                         usage_count(usage, "completion_tokens"),
+                         usage_count(usage, "total_tokens"));
+    const char *model = json_string_value(json_object_get(root, "model"));
+    return model ? ulm_result_set_model(out, model) : ULM_OK;
+}
+
+static int parse_models(json_t *root, ulm_result *out)
+{
+    json_t *data = json_object_get(root, "data");
+    if (!json_is_array(data))
+        return protocol_error(out, "the model list has no data array");
+    size_t i;
+    json_t *entry;
+    json_array_foreach(data, i, entry) {
+        const char *id = json_string_value(json_object_get(entry, "id"));
+        if (!id)
+            return protocol_error(out, "a model entry has no id");
+        int rc = ulm_result_add_model_id(out, id);
+        if (rc != ULM_OK)
+            return rc;
+    }
+    return ULM_OK;
+}
+
+/* Refines the status class with the error's own code: these change what a caller does. */
+static int class_from_code(int status_class, const char *code)
+{
+    static const struct {
+        const char *code;
+        int error;
+    } codes[] = {
+        {"context_length_exceeded", ULM_ECONTEXT_LENGTH},
+        {"exceed_context_size_error", ULM_ECONTEXT_LENGTH},
+        {"insufficient_quota", ULM_EQUOTA},
+        {"model_not_found", ULM_EMODEL_NOT_FOUND},
+        {"invalid_api_key", ULM_EAUTH},
+    };
+    if (!code)
+        return status_class;
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (strcmp(code, codes[i].code) == 0)
+            return codes[i].error;
+    return status_class;
+}
+
+static int parse_error(const ulm_http_response *in, ulm_result *out)
+{
+    size_t len;
+    const char *body = ulm_http_response_body(in, &len);
+    int code = ulm_error_from_http_status(ulm_http_response_status(in));
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *error = json_object_get(root, "error");
+    if (!json_is_object(error)) {
+        json_decref(root);
+        return ulm_result_set_error(out, code, body, len); /* text/plain, as DMR sends */
+    }
+    code = class_from_code(code, json_string_value(json_object_get(error, "code")));
+    code = class_from_code(code, json_string_value(json_object_get(error, "type")));
+    json_t *message = json_object_get(error, "message");
+    int rc = json_is_string(message)
+                 ? ulm_result_set_error(out, code, json_string_value(message),
+                                        json_string_length(message))
+                 : ulm_result_set_error(out, code, NULL, 0);
+    json_decref(root);
+    return rc;
+}
+
+int ulm__openai_parse(ulm_op op, const ulm_http_response *in, ulm_result *out)
+{
+    int status = ulm_http_response_status(in);
+    if (status < 200 || status >= 300)
+        return parse_error(in, out);
+    size_t len;
+    const char *body = ulm_http_response_body(in, &len);
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return protocol_error(out, "the answer is not a JSON object");
+    }
+    int rc = op == ULM_OP_MODELS ? parse_models(root, out) : parse_chat(root, out);
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,330 @@
+/* ultra-llm.c - the command-line program: chat with a fallback chain, list models. */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ultrallm/ultrallm.h>
+
+#define EXIT_CALL_FAILED 1
+#define EXIT_USAGE 2
+#define MAX_STDIN_PROMPT (10L * 1024 * 1024)
+
+static const char usage_text[] =
+    "usage: ultra-llm chat [-m MODEL]... [--system TEXT] [--max-tokens N]\n"
+    "                      [--temperature T] [--json] PROMPT\n"
+    "       ultra-llm models [--json]\n"
+    "       ultra-llm --version\n"
+    "\n"
+    "MODEL is dmr/<name>, openai/<name>, or a local model listed in AVAILABLE_LOCAL_MODELS;\n"
+    "several -m form a fallback chain, tried in order. Without -m: dmr/$DEFAULT_LOCAL_MODEL.\n"
+    "PROMPT - reads the prompt from standard input. ULM_LOG=debug prints diagnostics.\n";
+
+static void log_to_stderr(int level, const char *message, void *payload)
+{
+    static const char *names[] = {"", "error", "warn", "info", "debug"};
+    (void)payload;
+    fprintf(stderr, "ultra-llm: %s: %s\n", names[level > 0 && level <= 4 ? level : 0], message);
+}
+
+static int log_level_from_env(void)
+{
+    const char *v = getenv("ULM_LOG");
+    static const char *names[] = {"none", "error", "warn", "info", "debug"};
+    for (int i = 0; v && i <= ULM_LOG_DEBUG; i++)
+        if (strcasecmp(v, names[i]) == 0)
+            return i;
+    return ULM_LOG_NONE;
+}
+
+static ulm_client *open_client(void)
+{
+    ulm_client_options opts;
+    ulm_client_options_init(&opts, ULM_CLIENT_OPTIONS_VERSION);
+    opts.log_level = log_level_from_env();
+    opts.log_fn = opts.log_level ? log_to_stderr : NULL;
+    ulm_client *client = NULL;
+    char err[ULM_ERROR_SIZE];
+    if (ulm_client_new(&client, &opts, err, sizeof err) != ULM_OK) {
+        fprintf(stderr, "ultra-llm: configuration error: %s\n", err);
+        return NULL;
+    }
+    return client;
+}
+
+static char *read_stdin(void)
+{
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t n = fread(buf + len, 1, cap - len - 1, stdin);
+        len += n;
+        if (n == 0)
+            break;
+        if (len + 1 == cap) {
+            if (cap > (size_t)MAX_STDIN_PROMPT) {
+                fprintf(stderr, "ultra-llm: the prompt on standard input exceeds 10 MiB\n");
+                free(buf);
+                return NULL;
+            }
+            char *grown = realloc(buf, cap * 2);
+            if (!grown)
+                free(buf);
+            buf = grown;
+            cap *= 2;
+        }
+    }
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+static json_t *usage_json(const ulm_response *r)
+{
+    json_t *usage = json_object();
+    long counts[3] = {ulm_response_prompt_tokens(r), ulm_response_completion_tokens(r),
+                      ulm_response_total_tokens(r)};
+    const char *keys[3] = {"prompt_tokens", "completion_tokens", "total_tokens"};
+    for (int i = 0; i < 3; i++)
+        json_object_set_new(usage, keys[i], counts[i] < 0 ? json_null() : json_integer(counts[i]));
+    return usage;
+}
+
+static json_t *attempts_json(const ulm_response *r)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < ulm_response_attempt_count(r); i++) {
+        const ulm_attempt *a = ulm_response_attempt(r, i);
+        int err = ulm_attempt_error(a);
+        json_t *o = json_pack("{s:s, s:s, s:b, s:o, s:i, s:f}", "provider",
+                              ulm_attempt_provider(a), "model", ulm_attempt_model(a), "ok",
+                              err == ULM_OK, "error",
+                              err == ULM_OK ? json_null() : json_string(ulm_error_name(err)),
+                              "http_status", ulm_attempt_http_status(a), "ms", ulm_attempt_ms(a));
+        if (err != ULM_OK)
+            json_object_set_new(o, "message", json_string(ulm_attempt_error_message(a)));
+        json_array_append_new(list, o);
+    }
+    return list;
+}
+
+static void print_json_response(const ulm_response *r)
+{
+    int err = ulm_response_error(r);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:f, s:o}", "text", ulm_response_text(r),
+                          "finish_reason", ulm_finish_reason_name(ulm_response_finish_reason(r)),
+                          "provider", ulm_response_provider(r), "model", ulm_response_model(r),
+                          "usage", usage_json(r), "latency_ms", ulm_response_latency_ms(r),
+                          "attempts", attempts_json(r));
+    if (err != ULM_OK) {
+        json_object_set_new(o, "error", json_pack("{s:s, s:s, s:i}", "class", ulm_error_name(err),
+                                                  "message", ulm_response_error_message(r),
+                                                  "http_status", ulm_response_http_status(r)));
+    }
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    fputc('\n', stdout);
+    json_decref(o);
+}
+
+static void print_failure(const ulm_response *r, int rc)
+{
+    if (!r) {
+        fprintf(stderr, "ultra-llm: error: %s\n", ulm_strerror(rc));
+        return;
+    }
+    char status[32] = "no HTTP status";
+    if (ulm_response_http_status(r))
+        snprintf(status, sizeof status, "HTTP %d", ulm_response_http_status(r));
+    fprintf(stderr, "ultra-llm: error: %s (backend %s, %s, %zu attempt%s): %s\n",
+            ulm_error_name(rc), *ulm_response_provider(r) ? ulm_response_provider(r) : "none",
+            status, ulm_response_attempt_count(r), ulm_response_attempt_count(r) == 1 ? "" : "s",
+            ulm_response_error_message(r));
+}
+
+static int parse_number(const char *text, const char *flag, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    *out = strtod(text, &end);
+    if (errno || end == text || *end) {
+        fprintf(stderr, "ultra-llm: %s: not a number: %s\n", flag, text);
+        return 0;
+    }
+    return 1;
+}
+
+typedef struct chat_args {
+    ulm_request *req;
+    const char *system;
+    int json;
+} chat_args;
+
+static int parse_chat_args(int argc, char **argv, chat_args *a)
+{
+    enum { OPT_SYSTEM = 256, OPT_MAX_TOKENS, OPT_TEMPERATURE, OPT_JSON };
+    static const struct option longs[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"system", required_argument, NULL, OPT_SYSTEM},
+        {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
+        {"temperature", required_argument, NULL, OPT_TEMPERATURE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    double number;
+    while ((opt = getopt_long(argc, argv, "m:", longs, NULL)) != -1) {
+        switch (opt) {
+        case 'm':
+            if (ulm_request_add_model(a->req, optarg) != ULM_OK) {
+                fprintf(stderr, "ultra-llm: -m: not a model list: '%s'\n", optarg);
+                return 0;
+            }
+            break;
+        case OPT_SYSTEM:
+            a->system = optarg;
+            break;
+        case OPT_MAX_TOKENS:
+            if (!parse_number(optarg, "--max-tokens", &number))
+                return 0;
+            if (number != (long)number || ulm_request_set_max_tokens(a->req, (long)number)) {
+                fprintf(stderr, "ultra-llm: --max-tokens: expected a whole number >= 1\n");
+                return 0;
+            }
+            break;
+        case OPT_TEMPERATURE:
+            if (!parse_number(optarg, "--temperature", &number))
+                return 0;
+            if (ulm_request_set_temperature(a->req, number) != ULM_OK) {
+                fprintf(stderr, "ultra-llm: --temperature: expected 0 to 2\n");
+                return 0;
+            }
+            break;
+        case OPT_JSON:
+            a->json = 1;
+            break;
+        default:
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int cmd_chat(int argc, char **argv)
+{
+    chat_args a = {0};
+    if (ulm_request_new(&a.req) != ULM_OK)
+        return EXIT_CALL_FAILED;
+    int code = EXIT_USAGE;
+    char *prompt = NULL;
+    ulm_client *client = NULL;
+    if (!parse_chat_args(argc, argv, &a))
+        goto out;
+    if (optind + 1 != argc) {
+        fputs(usage_text, stderr);
+        goto out;
+    }
+    prompt = strcmp(argv[optind], "-") == 0 ? read_stdin() : strdup(argv[optind]);
+    if (!prompt)
+        goto out;
+    if ((a.system && ulm_request_add_message(a.req, ULM_ROLE_SYSTEM, a.system) != ULM_OK) ||
+        ulm_request_add_message(a.req, ULM_ROLE_USER, prompt) != ULM_OK) {
+        fprintf(stderr, "ultra-llm: the prompt and system text must be UTF-8 text\n");
+        goto out;
+    }
+    code = EXIT_CALL_FAILED;
+    if (!(client = open_client()))
+        goto out;
+    ulm_response *resp = NULL;
+    int rc = ulm_complete(&resp, client, a.req);
+    if (a.json && resp)
+        print_json_response(resp);
+    else if (rc == ULM_OK)
+        printf("%s\n", ulm_response_text(resp));
+    if (rc != ULM_OK)
+        print_failure(resp, rc);
+    else
+        code = 0;
+    ulm_response_free(resp);
+out:
+    free(prompt);
+    ulm_client_free(client);
+    ulm_request_free(a.req);
+    return code;
+}
+
+static int print_models_json(const ulm_model_list *list)
+{
+    json_t *backends = json_array();
+    for (size_t b = 0; b < ulm_model_list_backend_count(list); b++) {
+        const char *name = ulm_model_list_backend_name(list, b);
+        int err = ulm_model_list_backend_error(list, b);
+        json_t *models = json_array();
+        for (size_t i = 0; i < ulm_model_list_count(list); i++)
+            if (strcmp(ulm_model_list_provider(list, i), name) == 0)
+                json_array_append_new(models, json_string(ulm_model_list_id(list, i)));
+        json_array_append_new(
+            backends,
+            json_pack("{s:s, s:b, s:o, s:o, s:o}", "provider", name, "ok", err == ULM_OK, "error",
+                      err == ULM_OK ? json_null() : json_string(ulm_error_name(err)), "message",
+                      err == ULM_OK ? json_null()
+                                    : json_string(ulm_model_list_backend_message(list, b)),
+                      "models", models));
+    }
+    json_t *root = json_pack("{s:o}", "backends", backends);
+    json_dumpf(root, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    fputc('\n', stdout);
+    json_decref(root);
+    return 0;
+}
+
+static int cmd_models(int argc, char **argv)
+{
+    int json = argc == 2 && strcmp(argv[1], "--json") == 0;
+    if (argc > 2 || (argc == 2 && !json)) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    ulm_client *client = open_client();
+    if (!client)
+        return EXIT_CALL_FAILED;
+    ulm_model_list *list = NULL;
+    int rc = ulm_list_models(&list, client);
+    int code = rc == ULM_OK ? 0 : EXIT_CALL_FAILED;
+    if (rc != ULM_OK) {
+        fprintf(stderr, "ultra-llm: error: %s\n", ulm_strerror(rc));
+    } else if (json) {
+        print_models_json(list);
+    } else {
+        for (size_t i = 0; i < ulm_model_list_count(list); i++)
+            printf("%s/%s\n", ulm_model_list_provider(list, i), ulm_model_list_id(list, i));
+        for (size_t b = 0; b < ulm_model_list_backend_count(list); b++)
+            if (ulm_model_list_backend_error(list, b) != ULM_OK)
+                fprintf(stderr, "ultra-llm: %s: %s (%s)\n", ulm_model_list_backend_name(list, b),
+                        ulm_error_name(ulm_model_list_backend_error(list, b)),
+                        ulm_model_list_backend_message(list, b));
+    }
+    ulm_model_list_free(list);
+    ulm_client_free(client);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "chat") == 0)
+        return cmd_chat(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "models") == 0)
+        return cmd_models(argc - 1, argv + 1);
+    if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+        printf("ultra-llm %s\n", ulm_version_string());
+        return 0;
+    }
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    fputs(usage_text, stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,116 @@
+/* provider.h - the adapter API: a versioned vtable that translates requests and responses. */
+#ifndef ULTRALLM_PROVIDER_H
+#define ULTRALLM_PROVIDER_H
+
+#include "ultrallm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * An adapter is pure translation: it never opens a socket. The core sends what build()
+ * describes to the backend's base URL, adds the API key header the adapter names (the
+ * adapter never sees the key), enforces timeouts and size caps, then hands the answer
+ * to parse(). What an adapter puts in an error message is redacted and capped by the
+ * core before any caller sees it.
+ */
+
+#define ULM_PROVIDER_VERSION 1
+
+typedef enum ulm_op {
+    ULM_OP_CHAT = 1,   /* chat completion */
+    ULM_OP_MODELS = 2  /* list the backend's models */
+} ulm_op;
+
+/* Flags of a provider. */
+#define ULM_PROVIDER_LOCAL 0x1u /* a model on this machine or network: LOCAL_MODEL_TIMEOUT */
+
+/* ------------------------------------------------ what build() describes */
+
+typedef struct ulm_http_request ulm_http_request;
+
+/* method is "GET", "POST" or "DELETE"; path is appended to the backend's base URL. */
+ULM_EXTERN int ulm_http_request_set_target(ulm_http_request *http, const char *method,
+                                           const char *path);
+/* name and value must not contain CR or LF (ULM_EINVAL). */
+ULM_EXTERN int ulm_http_request_add_header(ulm_http_request *http, const char *name,
+                                           const char *value);
+/* The body is copied; the core sends Content-Type: application/json with it. */
+ULM_EXTERN int ulm_http_request_set_body(ulm_http_request *http, const char *body,
+                                         size_t length);
+
+/* ------------------------------------------------ what parse() reads */
+
+typedef struct ulm_http_response ulm_http_response;
+
+ULM_EXTERN int ulm_http_response_status(const ulm_http_response *http);
+/* The body, NUL-terminated for convenience; *length excludes the NUL. Never NULL. */
+ULM_EXTERN const char *ulm_http_response_body(const ulm_http_response *http, size_t *length);
+/* The Content-Type header's value, "" when absent. */
+ULM_EXTERN const char *ulm_http_response_content_type(const ulm_http_response *http);
+
+/* ------------------------------------------------ what parse() fills */
+
+typedef struct ulm_result ulm_result;
+
+ULM_EXTERN int ulm_result_set_text(ulm_result *result, const char *text, size_t length);
+ULM_EXTERN void ulm_result_set_finish_reason(ulm_result *result, ulm_finish_reason reason);
+/* -1 for a count the backend did not report. */
+ULM_EXTERN void ulm_result_set_usage(ulm_result *result, long prompt_tokens,
+                                     long completion_tokens, long total_tokens);
+ULM_EXTERN int ulm_result_set_model(ulm_result *result, const char *model);
+/* ULM_OP_MODELS: one call per model the backend offers. */
+ULM_EXTERN int ulm_result_add_model_id(ulm_result *result, const char *id);
+/*
+ * Classifies a failure. upstream_text is the backend's own words (length bytes, need
+ * not be NUL-terminated, may be NULL); the core prefixes provider and status, removes
+ * secrets, folds control characters and caps it.
+ */
+ULM_EXTERN int ulm_result_set_error(ulm_result *result, int code, const char *upstream_text,
+                                    size_t length);
+
+/* The default class of an HTTP error status: 401 -> ULM_EAUTH, 429 -> ULM_ERATE_LIMIT ... */
+ULM_EXTERN int ulm_error_from_http_status(int status);
+
+/* ------------------------------------------------ the vtable */
+
+typedef struct ulm_provider ulm_provider;
+struct ulm_provider {
+    unsigned int version;   /* ULM_PROVIDER_VERSION; slots are only ever appended */
+    const char *name;       /* the prefix of model strings: "dmr", "openai" */
+    unsigned int flags;     /* ULM_PROVIDER_* */
+    const char *auth_header; /* header that carries the key ("Authorization"), or NULL */
+    const char *auth_prefix; /* put before the key ("Bearer "), or NULL */
+
+    /* may provide (NULL: the name is used as given): rewrite a model name to the
+     * backend's canonical form into buf; ULM_EINVAL for a name it cannot accept. */
+    int (*normalize_model)(const ulm_provider *self, const char *name, char *buf,
+                           size_t buf_size);
+    /* must provide: describe the HTTP request for op; model is already normalized,
+     * req is NULL for ULM_OP_MODELS. ULM_EUNSUPPORTED for an op it does not offer. */
+    int (*build)(const ulm_provider *self, ulm_op op, const char *model,
+                 const ulm_request *req, ulm_http_request *out);
+    /* must provide: translate the answer to op into result; a failure is reported
+     * with ulm_result_set_error(), and the return value is ULM_OK unless memory ran out. */
+    int (*parse)(const ulm_provider *self, ulm_op op, const ulm_http_response *in,
+                 ulm_result *out);
+    /* must provide: free self. */
+    void (*destroy)(ulm_provider *self);
+    /* Slots above are valid for version 1. */
+};
+
+/*
+ * Adds a backend to a client before the client is shared between threads. The client
+ * takes ownership of provider (also on failure) and calls its destroy. base_url is the
+ * URL that build()'s paths are appended to; api_key may be NULL. A provider whose name
+ * is taken replaces the built-in one.
+ */
+ULM_EXTERN int ulm_client_add_provider(ulm_client *client, ulm_provider *provider,
+                                       const char *base_url, const char *api_key);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ULTRALLM_PROVIDER_H */

@@ -1,0 +1,282 @@
+/* ultrallm.h - the application API of libultrallm: one call to local and cloud LLMs. */
+#ifndef ULTRALLM_H
+#define ULTRALLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(ULM_STATIC)
+#define ULM_EXTERN
+#elif defined(__GNUC__) || defined(__clang__)
+#define ULM_EXTERN __attribute__((visibility("default")))
+#else
+#define ULM_EXTERN
+#endif
+
+/* ---------------------------------------------------------------- version */
+
+#define ULM_VERSION_MAJOR 0
+#define ULM_VERSION_MINOR 1
+#define ULM_VERSION_PATCH 0
+/* MAJOR * 10000 + MINOR * 100 + PATCH, comparable with ulm_version_number(). */
+#define ULM_VERSION_NUMBER \
+    (ULM_VERSION_MAJOR * 10000 + ULM_VERSION_MINOR * 100 + ULM_VERSION_PATCH)
+#define ULM_VERSION_STRING "0.1.0"
+
+/* The version of the library actually loaded, which may be newer than the header. */
+ULM_EXTERN unsigned int ulm_version_number(void);
+ULM_EXTERN const char *ulm_version_string(void);
+
+/* ----------------------------------------------------------------- errors */
+
+/*
+ * Every function that can fail returns ULM_OK (0) or one of these negative codes.
+ * Values are stable and only ever appended; never renumbered.
+ */
+typedef enum ulm_error {
+    ULM_OK = 0,
+    ULM_EINVAL = -1,             /* a bad argument or request field; nothing was sent */
+    ULM_ENOMEM = -2,             /* an allocation failed */
+    ULM_ECONFIG = -3,            /* invalid configuration (environment or options) */
+    ULM_EVERSION = -4,           /* an options struct of a version this library does not know */
+    ULM_ENOT_CONFIGURED = -5,    /* backend disabled or missing its API key; nothing was sent */
+    ULM_ECONNECT = -6,           /* could not connect: refused, unreachable, DNS */
+    ULM_ETIMEOUT = -7,           /* a timeout fired before the backend answered in full */
+    ULM_EAUTH = -8,              /* the backend refused the credentials (401, 403) */
+    ULM_ERATE_LIMIT = -9,        /* too many requests (429) */
+    ULM_EQUOTA = -10,            /* the account is out of quota or credit */
+    ULM_EBAD_REQUEST = -11,      /* the backend rejected the request (400, 422) */
+    ULM_EMODEL_NOT_FOUND = -12,  /* the backend does not have that model (404) */
+    ULM_EMODEL_LOAD = -13,       /* a local model failed to load */
+    ULM_ECONTEXT_LENGTH = -14,   /* the prompt does not fit the model's context window */
+    ULM_EUNAVAILABLE = -15,      /* the backend is overloaded or starting (503, 529) */
+    ULM_ESERVER = -16,           /* the backend failed (other 5xx) */
+    ULM_EPROTOCOL = -17,         /* the answer was not what the protocol promises */
+    ULM_ETOO_LARGE = -18,        /* an answer exceeded the configured size cap */
+    ULM_ETRANSPORT = -19,        /* another transport failure (TLS, reset connection) */
+    ULM_EUNSUPPORTED = -20       /* the backend does not offer that operation */
+} ulm_error;
+
+/* A static, never NULL English description of an error code. */
+ULM_EXTERN const char *ulm_strerror(int code);
+
+/* A short stable identifier of an error code ("rate_limit"), for logs and JSON. */
+ULM_EXTERN const char *ulm_error_name(int code);
+
+/*
+ * Non-zero when the same request may succeed later or at another backend:
+ * connection failures, timeouts, 429, 5xx, 503 and local model load failures.
+ */
+ULM_EXTERN int ulm_error_is_retryable(int code);
+
+/* Size of a buffer that always holds a whole error message of this library. */
+#define ULM_ERROR_SIZE 512
+
+/* ---------------------------------------------------------------- logging */
+
+typedef enum ulm_log_level {
+    ULM_LOG_NONE = 0,
+    ULM_LOG_ERROR = 1,
+    ULM_LOG_WARN = 2,
+    ULM_LOG_INFO = 3,
+    ULM_LOG_DEBUG = 4
+} ulm_log_level;
+
+/*
+ * Receives the library's diagnostics; message is NUL-terminated, holds no secret, and
+ * is valid only during the call. May be called from any thread that uses the client.
+ */
+typedef void (*ulm_log_fn)(int level, const char *message, void *payload);
+
+/* ---------------------------------------------------------------- client */
+
+typedef struct ulm_client ulm_client;
+
+#define ULM_CLIENT_OPTIONS_VERSION 1
+
+/*
+ * Options of a client. Zero / NULL means "take it from the environment, else the
+ * default"; what is set here overrides the environment. Strings are copied.
+ */
+typedef struct ulm_client_options {
+    unsigned int version;          /* ULM_CLIENT_OPTIONS_VERSION */
+
+    ulm_log_fn log_fn;             /* NULL: the library stays silent */
+    void *log_payload;
+    int log_level;                 /* most verbose level passed to log_fn */
+
+    int ignore_environment;        /* non-zero: read no environment variable */
+
+    const char *openai_api_key;    /* OPENAI_API_KEY */
+    const char *openai_base_url;   /* OPENAI_BASE_URL, default https://api.openai.com/v1 */
+
+    int enable_model_runner;       /* ENABLE_MODEL_RUNNER: 0 env/default (on), 1 on, -1 off */
+    const char *model_runner_url;  /* MODEL_RUNNER_URL, default http://localhost:12434 */
+    const char *default_local_model;    /* DEFAULT_LOCAL_MODEL, default ai/smollm2 */
+    const char *available_local_models; /* AVAILABLE_LOCAL_MODELS, comma-separated */
+    long local_model_timeout_ms;   /* LOCAL_MODEL_TIMEOUT, default 60000 */
+
+    long cloud_timeout_ms;         /* whole-request timeout for cloud backends, default 120000 */
+    long connect_timeout_ms;       /* default 10000 */
+    size_t max_response_bytes;     /* cap on one response body, default 8 MiB */
+    unsigned int max_idle_connections; /* kept-alive handles in the pool, default 8 */
+} ulm_client_options;
+
+#define ULM_CLIENT_OPTIONS_INIT                                                          \
+    {                                                                                    \
+        ULM_CLIENT_OPTIONS_VERSION, NULL, NULL, ULM_LOG_NONE, 0, NULL, NULL, 0, NULL, \
+            NULL, NULL, 0, 0, 0, 0, 0                                                    \
+    }
+
+/* Fills opts with ULM_CLIENT_OPTIONS_INIT; ULM_EVERSION for an unknown version. */
+ULM_EXTERN int ulm_client_options_init(ulm_client_options *opts, unsigned int version);
+
+/*
+ * Creates a client. opts may be NULL for all defaults. On failure *out is NULL and,
+ * when errbuf is not NULL, errbuf holds a message naming the field or variable at fault
+ * (ULM_ERROR_SIZE bytes are always enough). The client may then be used from several
+ * threads at once.
+ */
+ULM_EXTERN int ulm_client_new(ulm_client **out, const ulm_client_options *opts,
+                              char *errbuf, size_t errbuf_size);
+
+/* Frees a client and closes its connections. NULL is allowed. */
+ULM_EXTERN void ulm_client_free(ulm_client *client);
+
+/* The model used when a request names none: "dmr/<DEFAULT_LOCAL_MODEL>". */
+ULM_EXTERN const char *ulm_client_default_model(const ulm_client *client);
+
+/* ---------------------------------------------------------------- request */
+
+typedef enum ulm_role {
+    ULM_ROLE_SYSTEM = 1,
+    ULM_ROLE_USER = 2,
+    ULM_ROLE_ASSISTANT = 3
+} ulm_role;
+
+typedef struct ulm_request ulm_request;
+
+ULM_EXTERN int ulm_request_new(ulm_request **out);
+ULM_EXTERN void ulm_request_free(ulm_request *req);
+
+/*
+ * Appends targets in fallback order. A target is "provider/model" (dmr/ai/smollm2,
+ * openai/gpt-4o-mini) or a bare name listed in AVAILABLE_LOCAL_MODELS or equal to
+ * DEFAULT_LOCAL_MODEL. A comma-separated list appends each in turn. With no target at
+ * all, the client's default model is used.
+ */
+ULM_EXTERN int ulm_request_add_model(ulm_request *req, const char *model);
+
+/* Appends a message; content is copied and must be valid UTF-8 without NUL bytes. */
+ULM_EXTERN int ulm_request_add_message(ulm_request *req, ulm_role role, const char *content);
+
+/* Sampling parameters; each is sent only when set. ULM_EINVAL names the range. */
+ULM_EXTERN int ulm_request_set_temperature(ulm_request *req, double temperature); /* 0..2 */
+ULM_EXTERN int ulm_request_set_top_p(ulm_request *req, double top_p);             /* 0..1 */
+ULM_EXTERN int ulm_request_set_max_tokens(ulm_request *req, long max_tokens);     /* >= 1 */
+ULM_EXTERN int ulm_request_set_seed(ulm_request *req, int64_t seed);
+ULM_EXTERN int ulm_request_add_stop(ulm_request *req, const char *stop);          /* up to 4 */
+
+/* Read access, used by adapters (provider.h). The parameter getters return 1 and
+ * store the value when it was set, else return 0 and leave *out alone. */
+ULM_EXTERN size_t ulm_request_message_count(const ulm_request *req);
+ULM_EXTERN ulm_role ulm_request_message_role(const ulm_request *req, size_t i);
+ULM_EXTERN const char *ulm_request_message_content(const ulm_request *req, size_t i);
+ULM_EXTERN int ulm_request_temperature(const ulm_request *req, double *out);
+ULM_EXTERN int ulm_request_top_p(const ulm_request *req, double *out);
+ULM_EXTERN int ulm_request_max_tokens(const ulm_request *req, long *out);
+ULM_EXTERN int ulm_request_seed(const ulm_request *req, int64_t *out);
+ULM_EXTERN size_t ulm_request_stop_count(const ulm_request *req);
+ULM_EXTERN const char *ulm_request_stop(const ulm_request *req, size_t i);
+
+/* ---------------------------------------------------------------- response */
+
+typedef enum ulm_finish_reason {
+    ULM_FINISH_UNKNOWN = 0,
+    ULM_FINISH_STOP = 1,           /* natural end or a stop sequence */
+    ULM_FINISH_LENGTH = 2,         /* max_tokens or the context window was reached */
+    ULM_FINISH_CONTENT_FILTER = 3, /* the backend withheld content */
+    ULM_FINISH_TOOL_CALLS = 4      /* the model asked for a tool */
+} ulm_finish_reason;
+
+/* "stop", "length", "content_filter", "tool_calls" or "unknown". */
+ULM_EXTERN const char *ulm_finish_reason_name(ulm_finish_reason reason);
+
+typedef struct ulm_response ulm_response;
+typedef struct ulm_attempt ulm_attempt;
+
+/*
+ * Sends req to its first target and falls back along the rest on retryable failures.
+ *
+ * *out receives a response in every case but two (out of memory, or out/client/req
+ * NULL), also when the call fails: it holds the error detail and the attempt trail.
+ * Free it with ulm_response_free(). Returns ULM_OK or the error of the last attempt.
+ */
+ULM_EXTERN int ulm_complete(ulm_response **out, ulm_client *client, const ulm_request *req);
+
+ULM_EXTERN void ulm_response_free(ulm_response *resp);
+
+/* ULM_OK when a backend answered; else the error of the call. */
+ULM_EXTERN int ulm_response_error(const ulm_response *resp);
+/* Never NULL: "" on success, else a one-line message with secrets removed. */
+ULM_EXTERN const char *ulm_response_error_message(const ulm_response *resp);
+/* HTTP status of the last attempt, 0 when none was received. */
+ULM_EXTERN int ulm_response_http_status(const ulm_response *resp);
+
+/* The generated text ("" when none); valid until ulm_response_free(). */
+ULM_EXTERN const char *ulm_response_text(const ulm_response *resp);
+ULM_EXTERN size_t ulm_response_text_length(const ulm_response *resp);
+ULM_EXTERN ulm_finish_reason ulm_response_finish_reason(const ulm_response *resp);
+/* Token counts as the backend reported them; -1 when it reported none. */
+ULM_EXTERN long ulm_response_prompt_tokens(const ulm_response *resp);
+ULM_EXTERN long ulm_response_completion_tokens(const ulm_response *resp);
+ULM_EXTERN long ulm_response_total_tokens(const ulm_response *resp);
+/* Provider ("dmr", "openai") and model that answered, or of the last attempt on failure. */
+ULM_EXTERN const char *ulm_response_provider(const ulm_response *resp);
+ULM_EXTERN const char *ulm_response_model(const ulm_response *resp);
+/* Wall-clock milliseconds of the whole call, all attempts included. */
+ULM_EXTERN double ulm_response_latency_ms(const ulm_response *resp);
+/* The answering backend's JSON body as received, or NULL on failure. */
+ULM_EXTERN const char *ulm_response_raw_json(const ulm_response *resp);
+
+ULM_EXTERN size_t ulm_response_attempt_count(const ulm_response *resp);
+/* NULL when i is out of range; valid until ulm_response_free(). */
+ULM_EXTERN const ulm_attempt *ulm_response_attempt(const ulm_response *resp, size_t i);
+ULM_EXTERN const char *ulm_attempt_provider(const ulm_attempt *attempt);
+ULM_EXTERN const char *ulm_attempt_model(const ulm_attempt *attempt);
+ULM_EXTERN int ulm_attempt_error(const ulm_attempt *attempt); /* ULM_OK: it answered */
+ULM_EXTERN int ulm_attempt_http_status(const ulm_attempt *attempt);
+ULM_EXTERN double ulm_attempt_ms(const ulm_attempt *attempt);
+ULM_EXTERN const char *ulm_attempt_error_message(const ulm_attempt *attempt);
+
+/* ---------------------------------------------------------------- models */
+
+typedef struct ulm_model_list ulm_model_list;
+
+/*
+ * Asks every configured backend for the models it offers. A backend that fails does
+ * not fail the call: its error is kept in the list. *out is NULL only on ULM_ENOMEM
+ * or NULL arguments.
+ */
+ULM_EXTERN int ulm_list_models(ulm_model_list **out, ulm_client *client);
+ULM_EXTERN void ulm_model_list_free(ulm_model_list *list);
+
+ULM_EXTERN size_t ulm_model_list_count(const ulm_model_list *list);
+ULM_EXTERN const char *ulm_model_list_provider(const ulm_model_list *list, size_t i);
+ULM_EXTERN const char *ulm_model_list_id(const ulm_model_list *list, size_t i);
+
+/* One entry per backend asked, in the client's order, with its outcome. */
+ULM_EXTERN size_t ulm_model_list_backend_count(const ulm_model_list *list);
+ULM_EXTERN const char *ulm_model_list_backend_name(const ulm_model_list *list, size_t i);
+ULM_EXTERN int ulm_model_list_backend_error(const ulm_model_list *list, size_t i);
+ULM_EXTERN const char *ulm_model_list_backend_message(const ulm_model_list *list, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ULTRALLM_H */

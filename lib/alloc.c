@@ -1,0 +1,119 @@
+/* alloc.c - the library's allocator, with a hook that fails the n-th allocation in tests. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static long fail_countdown; /* 0: never fail; tests only, so no lock */
+
+void ulm__test_fail_alloc_after(long n)
+{
+    fail_countdown = n;
+}
+
+static int should_fail(void)
+{
+    if (fail_countdown <= 0)
+        return 0;
+    return --fail_countdown == 0;
+}
+
+void *ulm__malloc(size_t size)
+{
+    return should_fail() ? NULL : malloc(size ? size : 1);
+}
+
+void *ulm__calloc(size_t count, size_t size)
+{
+    return should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
+}
+
+void *ulm__realloc(void *ptr, size_t size)
+{
+    return should_fail() ? NULL : realloc(ptr, size ? size : 1);
+}
+
+char *ulm__strndup(const char *s, size_t n)
+{
+    char *copy = ulm__malloc(n + 1);
+    if (copy) {
+        memcpy(copy, s, n);
+        copy[n] = '\0';
+    }
+    return copy;
+}
+
+char *ulm__strdup(const char *s)
+{
+    return s ? ulm__strndup(s, strlen(s)) : NULL;
+}
+
+void ulm__free_secret(char *s)
+{
+    if (!s)
+        return;
+    /* volatile so that the compiler cannot drop the wipe of memory about to be freed */
+    volatile char *p = s;
+    while (*p)
+        *p++ = '\0';
+    free(s);
+}
+
+int ulm__buf_append(ulm_buf *b, const void *data, size_t len)
+{
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        char *grown = ulm__realloc(b->data, cap);
+        if (!grown)
+            return ULM_ENOMEM;
+        b->data = grown;
+        b->cap = cap;
+    }
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+    return ULM_OK;
+}
+
+int ulm__buf_appendf(ulm_buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return ULM_EINVAL;
+    if ((size_t)n < sizeof small)
+        return ulm__buf_append(b, small, (size_t)n);
+    char *big = ulm__malloc((size_t)n + 1);
+    if (!big)
+        return ULM_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = ulm__buf_append(b, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+void ulm__buf_free(ulm_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void ulm__set_errbuf(char *errbuf, size_t size, const char *fmt, ...)
+{
+    if (!errbuf || size == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, size, fmt, ap);
+    va_end(ap);
+}

@@ -1,0 +1,224 @@
+/* internal.h - structures and helpers shared by the core and the built-in adapters. */
+#ifndef ULM_INTERNAL_H
+#define ULM_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "ultrallm/provider.h"
+#include "ultrallm/ultrallm.h"
+
+#define ULM_HIDDEN __attribute__((visibility("hidden")))
+
+/* How much of a backend's own error text reaches a caller. */
+#define ULM_UPSTREAM_TEXT_CAP 200
+
+/* ---------------------------------------------------------------- memory */
+
+/*
+ * Every allocation of the library goes through these, so a test can make the n-th
+ * one fail and walk the out-of-memory paths.
+ */
+ULM_HIDDEN void *ulm__malloc(size_t size);
+ULM_HIDDEN void *ulm__calloc(size_t count, size_t size);
+ULM_HIDDEN void *ulm__realloc(void *ptr, size_t size);
+ULM_HIDDEN char *ulm__strdup(const char *s);
+ULM_HIDDEN char *ulm__strndup(const char *s, size_t n);
+/* Wipes a secret before freeing it, so it does not linger in freed memory. */
+ULM_HIDDEN void ulm__free_secret(char *s);
+
+/* Test hook: the n-th allocation from now fails (0 disables). */
+ULM_HIDDEN void ulm__test_fail_alloc_after(long n);
+
+/* A growable byte buffer; data is always NUL-terminated once anything was appended. */
+typedef struct ulm_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} ulm_buf;
+
+ULM_HIDDEN int ulm__buf_append(ulm_buf *b, const void *data, size_t len);
+ULM_HIDDEN int ulm__buf_appendf(ulm_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+ULM_HIDDEN void ulm__buf_free(ulm_buf *b);
+
+/* snprintf that always terminates and never overruns, for fixed error buffers. */
+ULM_HIDDEN void ulm__set_errbuf(char *errbuf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---------------------------------------------------------------- HTTP records */
+
+#define ULM_MAX_HEADERS 16
+
+struct ulm_http_request {
+    char method[8];
+    char *path;
+    char *headers[ULM_MAX_HEADERS]; /* "Name: value" */
+    size_t header_count;
+    char *body;
+    size_t body_len;
+};
+
+struct ulm_http_response {
+    int status;
+    ulm_buf body;
+    char *content_type;
+};
+
+ULM_HIDDEN void ulm__http_request_clear(ulm_http_request *http);
+ULM_HIDDEN void ulm__http_response_clear(ulm_http_response *http);
+
+/* What parse() produced, before it becomes a response or a model list. */
+struct ulm_result {
+    char *text;
+    size_t text_len;
+    ulm_finish_reason finish;
+    long prompt_tokens, completion_tokens, total_tokens;
+    char *model;
+    char **model_ids;
+    size_t model_id_count, model_id_cap;
+    int error;           /* ULM_OK unless set_error was called */
+    char *error_text;    /* the backend's words, capped, not yet redacted */
+    char *raw_body;      /* the answer's body, kept on success */
+};
+
+ULM_HIDDEN void ulm__result_init(ulm_result *r);
+ULM_HIDDEN void ulm__result_clear(ulm_result *r);
+
+/* ---------------------------------------------------------------- transport */
+
+/* One HTTP exchange as the core hands it to a transport. */
+typedef struct ulm_transfer {
+    const char *url;
+    const ulm_http_request *http;
+    const char *auth_header_line; /* "Authorization: Bearer ...", or NULL */
+    long timeout_ms;
+    long connect_timeout_ms;
+    size_t max_response_bytes;
+} ulm_transfer;
+
+/*
+ * Performs one exchange. ULM_OK when an HTTP answer of any status arrived in full;
+ * otherwise a transport class (ULM_ECONNECT, ULM_ETIMEOUT, ULM_ETOO_LARGE,
+ * ULM_ETRANSPORT, ULM_ENOMEM) with a reason in errbuf.
+ */
+typedef int (*ulm_transport_fn)(void *ctx, const ulm_transfer *t, ulm_http_response *resp,
+                                char *errbuf, size_t errbuf_size);
+
+typedef struct ulm_curl_pool ulm_curl_pool;
+ULM_HIDDEN int ulm__curl_pool_new(ulm_curl_pool **out, unsigned int max_idle);
+ULM_HIDDEN void ulm__curl_pool_free(ulm_curl_pool *pool);
+/* The libcurl transport; ctx is a ulm_curl_pool. */
+ULM_HIDDEN int ulm__curl_transport(void *ctx, const ulm_transfer *t, ulm_http_response *resp,
+                                   char *errbuf, size_t errbuf_size);
+
+/* ---------------------------------------------------------------- client */
+
+typedef struct ulm_backend {
+    ulm_provider *provider;
+    char *base_url;        /* without a trailing slash */
+    char *api_key;         /* NULL when none is configured; kept to redact it */
+    char *auth_line;       /* "Header: prefix+key", made once, or NULL */
+    const char *disabled;  /* static reason the backend may not be used, or NULL */
+    long timeout_ms;
+} ulm_backend;
+
+#define ULM_MAX_BACKENDS 16
+
+typedef struct ulm_settings {
+    ulm_log_fn log_fn;
+    void *log_payload;
+    int log_level;
+    char *openai_api_key;
+    char *openai_base_url;
+    int enable_model_runner;
+    char *model_runner_url;
+    char *default_local_model;
+    char **local_models; /* AVAILABLE_LOCAL_MODELS, normalized */
+    size_t local_model_count;
+    long local_model_timeout_ms;
+    long cloud_timeout_ms;
+    long connect_timeout_ms;
+    size_t max_response_bytes;
+    unsigned int max_idle_connections;
+} ulm_settings;
+
+struct ulm_client {
+    ulm_settings settings;
+    ulm_backend backends[ULM_MAX_BACKENDS];
+    size_t backend_count;
+    char *default_model; /* "dmr/<normalized DEFAULT_LOCAL_MODEL>" */
+    ulm_curl_pool *pool;
+    ulm_transport_fn transport;
+    void *transport_ctx;
+};
+
+/* Resolves settings from options, then the environment, then defaults. */
+ULM_HIDDEN int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts,
+                                  char *errbuf, size_t errbuf_size);
+ULM_HIDDEN void ulm__settings_clear(ulm_settings *s);
+
+/* The DMR base URL for a MODEL_RUNNER_URL value: root, /engines/v1 or Compose's /v1/. */
+ULM_HIDDEN char *ulm__dmr_base_url(const char *url);
+
+ULM_HIDDEN ulm_backend *ulm__client_backend(const ulm_client *c, const char *name);
+
+/* Test hook: replace the transport of a client (tests drive the loop without sockets). */
+ULM_HIDDEN void ulm__client_set_transport(ulm_client *c, ulm_transport_fn fn, void *ctx);
+
+/* Logs through the client's callback, if any and if level passes. */
+ULM_HIDDEN void ulm__log(const ulm_client *c, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---------------------------------------------------------------- targets */
+
+typedef struct ulm_target {
+    ulm_backend *backend;
+    char model[256]; /* normalized */
+} ulm_target;
+
+/*
+ * Resolves one model string to a backend and normalized model. On failure returns
+ * ULM_EINVAL (or ULM_ENOT_CONFIGURED for an unknown provider) with a reason in errbuf.
+ */
+ULM_HIDDEN int ulm__target_resolve(const ulm_client *c, const char *spec, ulm_target *out,
+                                   char *errbuf, size_t errbuf_size);
+
+/* The request's target strings, in order. */
+ULM_HIDDEN size_t ulm__request_model_count(const ulm_request *req);
+ULM_HIDDEN const char *ulm__request_model(const ulm_request *req, size_t i);
+
+/* ---------------------------------------------------------------- one exchange */
+
+/*
+ * Builds, sends and parses one operation against one target. Returns the error class
+ * (ULM_OK on success); *http_status receives the status when an answer came; errmsg
+ * receives the redacted one-line message.
+ */
+ULM_HIDDEN int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op,
+                             const ulm_request *req, ulm_result *result, int *http_status,
+                             char *errmsg, size_t errmsg_size);
+
+/* Milliseconds on a monotonic clock. */
+ULM_HIDDEN double ulm__now_ms(void);
+
+/* ---------------------------------------------------------------- errors */
+
+/* A copy of text with every configured key and anything shaped like a credential
+ * replaced by [REDACTED]; NULL when memory ran out. */
+ULM_HIDDEN char *ulm__redacted(const ulm_client *c, const char *text, size_t length);
+
+/* Copies at most cap bytes of text (ending on a UTF-8 boundary), folding control
+ * characters to spaces and marking a cut with "..." */
+ULM_HIDDEN char *ulm__cap_text(const char *text, size_t length, size_t cap);
+
+/* ---------------------------------------------------------------- adapters */
+
+ULM_HIDDEN int ulm__openai_provider_new(ulm_provider **out);
+ULM_HIDDEN int ulm__dmr_provider_new(ulm_provider **out);
+
+/* DMR's canonical model name: ai/ namespace, :latest tag, lower-cased name. */
+ULM_HIDDEN int ulm__dmr_normalize_model(const char *name, char *buf, size_t buf_size);
+
+#endif /* ULM_INTERNAL_H */

@@ -1,0 +1,186 @@
+/* records.c - the HTTP request, HTTP response and parse result that adapters read and fill. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int has_line_break(const char *s)
+{
+    return strpbrk(s, "\r\n") != NULL;
+}
+
+int ulm_http_request_set_target(ulm_http_request *http, const char *method, const char *path)
+{
+    if (!http || !method || !path || path[0] != '/' || has_line_break(path) ||
+        strlen(method) >= sizeof http->method)
+        return ULM_EINVAL;
+    if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 &&
+        strcmp(method, "DELETE") != 0)
+        return ULM_EINVAL;
+    char *copy = ulm__strdup(path);
+    if (!copy)
+        return ULM_ENOMEM;
+    free(http->path);
+    http->path = copy;
+    strcpy(http->method, method);
+    return ULM_OK;
+}
+
+int ulm_http_request_add_header(ulm_http_request *http, const char *name, const char *value)
+{
+    if (!http || !name || !value || !*name || has_line_break(name) || has_line_break(value) ||
+        strchr(name, ':'))
+        return ULM_EINVAL;
+    if (http->header_count == ULM_MAX_HEADERS)
+        return ULM_ENOMEM;
+    ulm_buf line = {0};
+    if (ulm__buf_appendf(&line, "%s: %s", name, value) != ULM_OK)
+        return ULM_ENOMEM;
+    http->headers[http->header_count++] = line.data;
+    return ULM_OK;
+}
+
+int ulm_http_request_set_body(ulm_http_request *http, const char *body, size_t length)
+{
+    if (!http || (!body && length))
+        return ULM_EINVAL;
+    char *copy = ulm__strndup(body ? body : "", length);
+    if (!copy)
+        return ULM_ENOMEM;
+    free(http->body);
+    http->body = copy;
+    http->body_len = length;
+    return ULM_OK;
+}
+
+void ulm__http_request_clear(ulm_http_request *http)
+{
+    free(http->path);
+    for (size_t i = 0; i < http->header_count; i++)
+        free(http->headers[i]);
+    free(http->body);
+    memset(http, 0, sizeof *http);
+}
+
+int ulm_http_response_status(const ulm_http_response *http)
+{
+    return http ? http->status : 0;
+}
+
+const char *ulm_http_response_body(const ulm_http_response *http, size_t *length)
+{
+    if (length)
+        *length = http && http->body.data ? http->body.len : 0;
+    return http && http->body.data ? http->body.data : "";
+}
+
+const char *ulm_http_response_content_type(const ulm_http_response *http)
+{
+    return http && http->content_type ? http->content_type : "";
+}
+
+void ulm__http_response_clear(ulm_http_response *http)
+{
+    ulm__buf_free(&http->body);
+    free(http->content_type);
+    memset(http, 0, sizeof *http);
+}
+
+void ulm__result_init(ulm_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->prompt_tokens = r->completion_tokens = r->total_tokens = -1;
+}
+
+void ulm__result_clear(ulm_result *r)
+{
+    free(r->text);
+    free(r->model);
+    for (size_t i = 0; i < r->model_id_count; i++)
+        free(r->model_ids[i]);
+    free(r->model_ids);
+    free(r->error_text);
+    free(r->raw_body);
+    ulm__result_init(r);
+}
+
+int ulm_result_set_text(ulm_result *result, const char *text, size_t length)
+{
+    if (!result || (!text && length))
+        return ULM_EINVAL;
+    char *copy = ulm__strndup(text ? text : "", length);
+    if (!copy)
+        return ULM_ENOMEM;
+    free(result->text);
+    result->text = copy;
+    result->text_len = length;
+    return ULM_OK;
+}
+
+void ulm_result_set_finish_reason(ulm_result *result, ulm_finish_reason reason)
+{
+    if (result)
+        result->finish = reason;
+}
+
+void ulm_result_set_usage(ulm_result *result, long prompt_tokens, long completion_tokens,
+                          long total_tokens)
+{
+    if (!result)
+        return;
+    result->prompt_tokens = prompt_tokens < 0 ? -1 : prompt_tokens;
+    result->completion_tokens = completion_tokens < 0 ? -1 : completion_tokens;
+    if (total_tokens < 0 && prompt_tokens >= 0 && completion_tokens >= 0)
+        total_tokens = prompt_tokens + completion_tokens;
+    result->total_tokens = total_tokens < 0 ? -1 : total_tokens;
+}
+
+int ulm_result_set_model(ulm_result *result, const char *model)
+{
+    if (!result || !model)
+        return ULM_EINVAL;
+    char *copy = ulm__strdup(model);
+    if (!copy)
+        return ULM_ENOMEM;
+    free(result->model);
+    result->model = copy;
+    return ULM_OK;
+}
+
+int ulm_result_add_model_id(ulm_result *result, const char *id)
+{
+    if (!result || !id)
+        return ULM_EINVAL;
+    if (result->model_id_count == result->model_id_cap) {
+        size_t cap = result->model_id_cap ? result->model_id_cap * 2 : 16;
+        char **grown = ulm__realloc(result->model_ids, cap * sizeof *grown);
+        if (!grown)
+            return ULM_ENOMEM;
+        result->model_ids = grown;
+        result->model_id_cap = cap;
+    }
+    char *copy = ulm__strdup(id);
+    if (!copy)
+        return ULM_ENOMEM;
+    result->model_ids[result->model_id_count++] = copy;
+    return ULM_OK;
+}
+
+int ulm_result_set_error(ulm_result *result, int code, const char *upstream_text,
+                         size_t length)
+{
+    if (!result || code >= 0)
+        return ULM_EINVAL;
+    result->error = code;
+    free(result->error_text);
+    result->error_text = NULL;
+    if (upstream_text && length) {
+        /* keep room past the cap so a key that straddles it is still whole for redaction */
+        size_t keep = length < ULM_UPSTREAM_TEXT_CAP + 1024 ? length
+                                                            : ULM_UPSTREAM_TEXT_CAP + 1024;
+        result->error_text = ulm__strndup(upstream_text, keep);
+        if (!result->error_text)
+            return ULM_ENOMEM;
+    }
+    return ULM_OK;
+}

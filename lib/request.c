@@ -1,0 +1,264 @@
+/* request.c - the request builder: messages, targets and sampling parameters, validated as set. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_STOPS 4
+
+typedef struct message {
+    ulm_role role;
+    char *content;
+} message;
+
+struct ulm_request {
+    message *messages;
+    size_t message_count, message_cap;
+    char **models;
+    size_t model_count, model_cap;
+    char *stops[MAX_STOPS];
+    size_t stop_count;
+    unsigned int set; /* SET_* bits */
+    double temperature, top_p;
+    long max_tokens;
+    int64_t seed;
+};
+
+enum { SET_TEMPERATURE = 1, SET_TOP_P = 2, SET_MAX_TOKENS = 4, SET_SEED = 8 };
+
+int ulm_request_new(ulm_request **out)
+{
+    if (!out)
+        return ULM_EINVAL;
+    *out = ulm__calloc(1, sizeof **out);
+    return *out ? ULM_OK : ULM_ENOMEM;
+}
+
+void ulm_request_free(ulm_request *req)
+{
+    if (!req)
+        return;
+    for (size_t i = 0; i < req->message_count; i++)
+        free(req->messages[i].content);
+    free(req->messages);
+    for (size_t i = 0; i < req->model_count; i++)
+        free(req->models[i]);
+    free(req->models);
+    for (size_t i = 0; i < req->stop_count; i++)
+        free(req->stops[i]);
+    free(req);
+}
+
+/* Grows an array of elem-sized items so that one more fits. */
+static int reserve(void **items, size_t *cap, size_t count, size_t elem)
+{
+    if (count < *cap)
+        return ULM_OK;
+    size_t grown = *cap ? *cap * 2 : 4;
+    void *p = ulm__realloc(*items, grown * elem);
+    if (!p)
+        return ULM_ENOMEM;
+    *items = p;
+    *cap = grown;
+    return ULM_OK;
+}
+
+static int valid_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t extra;
+        if (*p < 0x80)
+            extra = 0;
+        else if ((*p & 0xE0) == 0xC0 && *p >= 0xC2)
+            extra = 1;
+        else if ((*p & 0xF0) == 0xE0)
+            extra = 2;
+        else if ((*p & 0xF8) == 0xF0 && *p <= 0xF4)
+            extra = 3;
+        else
+            return 0;
+        p++;
+        for (size_t i = 0; i < extra; i++, p++)
+            if ((*p & 0xC0) != 0x80)
+                return 0;
+    }
+    return 1;
+}
+
+static int add_one_model(ulm_request *req, const char *spec, size_t len)
+{
+    while (len && (*spec == ' ' || *spec == '\t'))
+        spec++, len--;
+    while (len && (spec[len - 1] == ' ' || spec[len - 1] == '\t'))
+        len--;
+    if (len == 0)
+        return ULM_EINVAL;
+    int rc = reserve((void **)&req->models, &req->model_cap, req->model_count,
+                     sizeof *req->models);
+    if (rc != ULM_OK)
+        return rc;
+    char *copy = ulm__strndup(spec, len);
+    if (!copy)
+        return ULM_ENOMEM;
+    req->models[req->model_count++] = copy;
+    return ULM_OK;
+}
+
+int ulm_request_add_model(ulm_request *req, const char *model)
+{
+    if (!req || !model || !*model)
+        return ULM_EINVAL;
+    size_t before = req->model_count;
+    for (const char *p = model;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        int rc = add_one_model(req, p, len);
+        if (rc != ULM_OK) {
+            /* all or nothing: a list with one bad entry adds none of it */
+            while (req->model_count > before)
+                free(req->models[--req->model_count]);
+            return rc;
+        }
+        if (!comma)
+            return ULM_OK;
+        p = comma + 1;
+    }
+}
+
+int ulm_request_add_message(ulm_request *req, ulm_role role, const char *content)
+{
+    if (!req || !content || role < ULM_ROLE_SYSTEM || role > ULM_ROLE_ASSISTANT ||
+        !valid_utf8(content))
+        return ULM_EINVAL;
+    int rc = reserve((void **)&req->messages, &req->message_cap, req->message_count,
+                     sizeof *req->messages);
+    if (rc != ULM_OK)
+        return rc;
+    char *copy = ulm__strdup(content);
+    if (!copy)
+        return ULM_ENOMEM;
+    req->messages[req->message_count].role = role;
+    req->messages[req->message_count].content = copy;
+    req->message_count++;
+    return ULM_OK;
+}
+
+int ulm_request_set_temperature(ulm_request *req, double temperature)
+{
+    if (!req || !isfinite(temperature) || temperature < 0.0 || temperature > 2.0)
+        return ULM_EINVAL;
+    req->temperature = temperature;
+    req->set |= SET_TEMPERATURE;
+    return ULM_OK;
+}
+
+int ulm_request_set_top_p(ulm_request *req, double top_p)
+{
+    if (!req || !isfinite(top_p) || top_p < 0.0 || top_p > 1.0)
+        return ULM_EINVAL;
+    req->top_p = top_p;
+    req->set |= SET_TOP_P;
+    return ULM_OK;
+}
+
+int ulm_request_set_max_tokens(ulm_request *req, long max_tokens)
+{
+    if (!req || max_tokens < 1)
+        return ULM_EINVAL;
+    req->max_tokens = max_tokens;
+    req->set |= SET_MAX_TOKENS;
+    return ULM_OK;
+}
+
+int ulm_request_set_seed(ulm_request *req, int64_t seed)
+{
+    if (!req)
+        return ULM_EINVAL;
+    req->seed = seed;
+    req->set |= SET_SEED;
+    return ULM_OK;
+}
+
+int ulm_request_add_stop(ulm_request *req, const char *stop)
+{
+    if (!req || !stop || !*stop || req->stop_count == MAX_STOPS || !valid_utf8(stop))
+        return ULM_EINVAL;
+    char *copy = ulm__strdup(stop);
+    if (!copy)
+        return ULM_ENOMEM;
+    req->stops[req->stop_count++] = copy;
+    return ULM_OK;
+}
+
+size_t ulm_request_message_count(const ulm_request *req)
+{
+    return req ? req->message_count : 0;
+}
+
+ulm_role ulm_request_message_role(const ulm_request *req, size_t i)
+{
+    return req && i < req->message_count ? req->messages[i].role : (ulm_role)0;
+}
+
+const char *ulm_request_message_content(const ulm_request *req, size_t i)
+{
+    return req && i < req->message_count ? req->messages[i].content : NULL;
+}
+
+int ulm_request_temperature(const ulm_request *req, double *out)
+{
+    if (!req || !(req->set & SET_TEMPERATURE))
+        return 0;
+    if (out)
+        *out = req->temperature;
+    return 1;
+}
+
+int ulm_request_top_p(const ulm_request *req, double *out)
+{
+    if (!req || !(req->set & SET_TOP_P))
+        return 0;
+    if (out)
+        *out = req->top_p;
+    return 1;
+}
+
+int ulm_request_max_tokens(const ulm_request *req, long *out)
+{
+    if (!req || !(req->set & SET_MAX_TOKENS))
+        return 0;
+    if (out)
+        *out = req->max_tokens;
+    return 1;
+}
+
+int ulm_request_seed(const ulm_request *req, int64_t *out)
+{
+    if (!req || !(req->set & SET_SEED))
+        return 0;
+    if (out)
+        *out = req->seed;
+    return 1;
+}
+
+size_t ulm_request_stop_count(const ulm_request *req)
+{
+    return req ? req->stop_count : 0;
+}
+
+const char *ulm_request_stop(const ulm_request *req, size_t i)
+{
+    return req && i < req->stop_count ? req->stops[i] : NULL;
+}
+
+size_t ulm__request_model_count(const ulm_request *req)
+{
+    return req->model_count;
+}
+
+const char *ulm__request_model(const ulm_request *req, size_t i)
+{
+    return i < req->model_count ? req->models[i] : NULL;
+}

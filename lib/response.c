@@ -1,0 +1,178 @@
+/* response.c - the normalized response a call returns, with its attempt trail. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "response.h"
+
+void ulm_response_free(ulm_response *resp)
+{
+    if (!resp)
+        return;
+    for (size_t i = 0; i < resp->attempt_count; i++) {
+        free(resp->attempts[i].provider);
+        free(resp->attempts[i].model);
+        free(resp->attempts[i].message);
+    }
+    free(resp->attempts);
+    free(resp->error_message);
+    free(resp->text);
+    free(resp->provider);
+    free(resp->model);
+    free(resp->raw_json);
+    free(resp);
+}
+
+int ulm__response_add_attempt(ulm_response *resp, const char *provider, const char *model,
+                              int error, int http_status, double ms, const char *message)
+{
+    if (resp->attempt_count == resp->attempt_cap) {
+        size_t cap = resp->attempt_cap ? resp->attempt_cap * 2 : 4;
+        ulm_attempt *grown = ulm__realloc(resp->attempts, cap * sizeof *grown);
+        if (!grown)
+            return ULM_ENOMEM;
+        resp->attempts = grown;
+        resp->attempt_cap = cap;
+    }
+    ulm_attempt *a = &resp->attempts[resp->attempt_count];
+    a->provider = ulm__strdup(provider);
+    a->model = ulm__strdup(model);
+    a->message = ulm__strdup(message ? message : "");
+    a->error = error;
+    a->http_status = http_status;
+    a->ms = ms;
+    if (!a->provider || !a->model || !a->message) {
+        free(a->provider);
+        free(a->model);
+        free(a->message);
+        return ULM_ENOMEM;
+    }
+    resp->attempt_count++;
+    return ULM_OK;
+}
+
+static const char *or_empty(const char *s)
+{
+    return s ? s : "";
+}
+
+int ulm_response_error(const ulm_response *resp)
+{
+    return resp ? resp->error : ULM_EINVAL;
+}
+
+const char *ulm_response_error_message(const ulm_response *resp)
+{
+    return resp ? or_empty(resp->error_message) : "";
+}
+
+int ulm_response_http_status(const ulm_response *resp)
+{
+    return resp ? resp->http_status : 0;
+}
+
+const char *ulm_response_text(const ulm_response *resp)
+{
+    return resp ? or_empty(resp->text) : "";
+}
+
+size_t ulm_response_text_length(const ulm_response *resp)
+{
+    return resp ? resp->text_len : 0;
+}
+
+ulm_finish_reason ulm_response_finish_reason(const ulm_response *resp)
+{
+    return resp ? resp->finish : ULM_FINISH_UNKNOWN;
+}
+
+long ulm_response_prompt_tokens(const ulm_response *resp)
+{
+    return resp ? resp->prompt_tokens : -1;
+}
+
+long ulm_response_completion_tokens(const ulm_response *resp)
+{
+    return resp ? resp->completion_tokens : -1;
+}
+
+long ulm_response_total_tokens(const ulm_response *resp)
+{
+    return resp ? resp->total_tokens : -1;
+}
+
+const char *ulm_response_provider(const ulm_response *resp)
+{
+    return resp ? or_empty(resp->provider) : "";
+}
+
+const char *ulm_response_model(const ulm_response *resp)
+{
+    return resp ? or_empty(resp->model) : "";
+}
+
+double ulm_response_latency_ms(const ulm_response *resp)
+{
+    return resp ? resp->latency_ms : 0.0;
+}
+
+const char *ulm_response_raw_json(const ulm_response *resp)
+{
+    return resp ? resp->raw_json : NULL;
+}
+
+size_t ulm_response_attempt_count(const ulm_response *resp)
+{
+    return resp ? resp->attempt_count : 0;
+}
+
+const ulm_attempt *ulm_response_attempt(const ulm_response *resp, size_t i)
+{
+    return resp && i < resp->attempt_count ? &resp->attempts[i] : NULL;
+}
+
+const char *ulm_attempt_provider(const ulm_attempt *attempt)
+{
+    return attempt ? attempt->provider : "";
+}
+
+const char *ulm_attempt_model(const ulm_attempt *attempt)
+{
+    return attempt ? attempt->model : "";
+}
+
+int ulm_attempt_error(const ulm_attempt *attempt)
+{
+    return attempt ? attempt->error : ULM_EINVAL;
+}
+
+int ulm_attempt_http_status(const ulm_attempt *attempt)
+{
+    return attempt ? attempt->http_status : 0;
+}
+
+double ulm_attempt_ms(const ulm_attempt *attempt)
+{
+    return attempt ? attempt->ms : 0.0;
+}
+
+const char *ulm_attempt_error_message(const ulm_attempt *attempt)
+{
+    return attempt ? attempt->message : "";
+}
+
+const char *ulm_finish_reason_name(ulm_finish_reason reason)
+{
+    switch (reason) {
+    case ULM_FINISH_STOP:
+        return "stop";
+    case ULM_FINISH_LENGTH:
+        return "length";
+    case ULM_FINISH_CONTENT_FILTER:
+        return "content_filter";
+    case ULM_FINISH_TOOL_CALLS:
+        return "tool_calls";
+    case ULM_FINISH_UNKNOWN:
+        break;
+    }
+    return "unknown";
+}

@@ -1,0 +1,36 @@
+/* response.h - the layout of a response, shared by the call loop that fills it and its accessors. */
+#ifndef ULM_RESPONSE_H
+#define ULM_RESPONSE_H
+
+#include "internal.h"
+
+struct ulm_attempt {
+    char *provider;
+    char *model;
+    int error;
+    int http_status;
+    double ms;
+    char *message;
+};
+
+struct ulm_response {
+    int error;
+    char *error_message;
+    int http_status;
+    char *text;
+    size_t text_len;
+    ulm_finish_reason finish;
+    long prompt_tokens, completion_tokens, total_tokens;
+    char *provider;
+    char *model;
+    double latency_ms;
+    char *raw_json;
+    ulm_attempt *attempts;
+    size_t attempt_count, attempt_cap;
+};
+
+ULM_HIDDEN int ulm__response_add_attempt(ulm_response *resp, const char *provider,
+                                         const char *model, int error, int http_status,
+                                         double ms, const char *message);
+
+#endif /* ULM_RESPONSE_H */
