@@ -98,15 +98,21 @@ int ulm_error_from_http_status(int status)
 
 /* ------------------------------------------------------------ redaction */
 
-static int is_token_char(unsigned char ch)
+static int is_key_char(unsigned char ch)
 {
-    return isalnum(ch) || ch == '-' || ch == '_' || ch == '.';
+    return isalnum(ch) || ch == '-' || ch == '_';
 }
 
-static size_t token_length(const char *s, size_t left)
+/* The characters of an HTTP credential (RFC 7235 token68), which may hold dots. */
+static int is_token68_char(unsigned char ch)
+{
+    return is_key_char(ch) || ch == '.' || ch == '~' || ch == '+' || ch == '/' || ch == '=';
+}
+
+static size_t run_length(const char *s, size_t left, int (*in_run)(unsigned char))
 {
     size_t n = 0;
-    while (n < left && is_token_char((unsigned char)s[n]))
+    while (n < left && in_run((unsigned char)s[n]))
         n++;
     return n;
 }
@@ -118,18 +124,19 @@ static size_t credential_at(const char *s, size_t left, size_t *keep)
         const char *prefix;
         size_t min_tail;
         int keep_prefix;
+        int (*in_run)(unsigned char);
     } shapes[] = {
-        {"sk-", 8, 0},
-        {"AIza", 20, 0},
-        {"Bearer ", 1, 1},
-        {"x-api-key: ", 1, 1},
-        {"x-goog-api-key: ", 1, 1},
+        {"sk-", 8, 0, is_key_char},
+        {"AIza", 20, 0, is_key_char},
+        {"Bearer ", 1, 1, is_token68_char},
+        {"x-api-key: ", 1, 1, is_token68_char},
+        {"x-goog-api-key: ", 1, 1, is_token68_char},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         size_t plen = strlen(shapes[i].prefix);
         if (left < plen || strncasecmp(s, shapes[i].prefix, plen) != 0)
             continue;
-        size_t tail = token_length(s + plen, left - plen);
+        size_t tail = run_length(s + plen, left - plen, shapes[i].in_run);
         if (tail < shapes[i].min_tail)
             continue;
         *keep = shapes[i].keep_prefix ? plen : 0;
@@ -160,7 +167,7 @@ char *ulm__redacted(const ulm_client *c, const char *text, size_t length)
     while (i < length) {
         size_t keep = 0;
         size_t hit = configured_key_at(c, text + i, length - i);
-        if (!hit && (i == 0 || !is_token_char((unsigned char)text[i - 1])))
+        if (!hit && (i == 0 || !is_key_char((unsigned char)text[i - 1])))
             hit = credential_at(text + i, length - i, &keep);
         int rc;
         if (hit) {

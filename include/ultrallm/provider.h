@@ -78,8 +78,8 @@ ULM_EXTERN int ulm_error_from_http_status(int status);
 typedef struct ulm_provider ulm_provider;
 struct ulm_provider {
     unsigned int version;   /* ULM_PROVIDER_VERSION; slots are only ever appended */
-    const char *name;       /* the prefix of model strings: "dmr", "openai" */
     unsigned int flags;     /* ULM_PROVIDER_* */
+    const char *name;       /* the prefix of model strings: "dmr", "openai" */
     const char *auth_header; /* header that carries the key ("Authorization"), or NULL */
     const char *auth_prefix; /* put before the key ("Bearer "), or NULL */
 

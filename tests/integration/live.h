@@ -1,0 +1,74 @@
+/* live.h - shared setup of the integration tests: servers from the environment, or skip. */
+#ifndef ULM_LIVE_H
+#define ULM_LIVE_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <ultrallm/ultrallm.h>
+
+/* The model the DMR emulator serves in tests/run.sh. */
+#define LIVE_LOCAL_MODEL "dmr/ai/stories260k"
+/* A port nothing listens on: connection refused at once. */
+#define LIVE_DEAD_URL "http://127.0.0.1:1"
+
+/* Exits with ctest's skip code when a server the test needs was not started. */
+static inline const char *live_url(const char *var)
+{
+    const char *v = getenv(var);
+    if (!v || !*v) {
+        fprintf(stderr, "skipped: %s is not set (tests/run.sh starts the servers)\n", var);
+        exit(77);
+    }
+    return v;
+}
+
+static inline ulm_client *live_client(const char *dmr_url, const char *openai_url,
+                                      const char *openai_key)
+{
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.ignore_environment = 1;
+    opts.model_runner_url = dmr_url;
+    opts.openai_base_url = openai_url;
+    opts.openai_api_key = openai_key;
+    opts.default_local_model = "ai/stories260k";
+    opts.local_model_timeout_ms = 30000;
+    opts.cloud_timeout_ms = 30000;
+    ulm_client *c = NULL;
+    char err[ULM_ERROR_SIZE];
+    int rc = ulm_client_new(&c, &opts, err, sizeof err);
+    if (rc != ULM_OK)
+        fail_msg("client: %s", err);
+    return c;
+}
+
+static inline ulm_request *live_request(const char *models, const char *prompt)
+{
+    ulm_request *r = NULL;
+    assert_int_equal(ulm_request_new(&r), ULM_OK);
+    if (models)
+        assert_int_equal(ulm_request_add_model(r, models), ULM_OK);
+    assert_int_equal(ulm_request_add_message(r, ULM_ROLE_USER, prompt), ULM_OK);
+    assert_int_equal(ulm_request_set_max_tokens(r, 24), ULM_OK);
+    assert_int_equal(ulm_request_set_temperature(r, 0.0), ULM_OK);
+    return r;
+}
+
+static inline void live_assert_attempt(const ulm_response *resp, size_t i, const char *provider,
+                                       int error)
+{
+    const ulm_attempt *a = ulm_response_attempt(resp, i);
+    assert_non_null(a);
+    assert_string_equal(ulm_attempt_provider(a), provider);
+    if (ulm_attempt_error(a) != error)
+        fail_msg("attempt %zu: expected %s, got %s: %s", i, ulm_error_name(error),
+                 ulm_error_name(ulm_attempt_error(a)), ulm_attempt_error_message(a));
+}
+
+#endif /* ULM_LIVE_H */

@@ -1,0 +1,122 @@
+/* test_dmr_live.c - real completions from a local model behind the DMR emulator. */
+#include "live.h"
+
+static void local_model_answers(void **state)
+{
+    (void)state;
+    ulm_client *c = live_client(live_url("ULM_TEST_DMR_URL"), LIVE_DEAD_URL, NULL);
+    ulm_request *req = live_request(LIVE_LOCAL_MODEL, "Once upon a time");
+    ulm_response *resp = NULL;
+    int rc = ulm_complete(&resp, c, req);
+    if (rc != ULM_OK)
+        fail_msg("%s", ulm_response_error_message(resp));
+    assert_true(ulm_response_text_length(resp) > 0);
+    assert_string_equal(ulm_response_provider(resp), "dmr");
+    assert_string_equal(ulm_response_model(resp), "ai/stories260k:latest");
+    assert_true(ulm_response_prompt_tokens(resp) > 0);
+    assert_true(ulm_response_completion_tokens(resp) > 0);
+    assert_true(ulm_response_completion_tokens(resp) <= 24);
+    assert_int_equal(ulm_response_total_tokens(resp),
+                     ulm_response_prompt_tokens(resp) + ulm_response_completion_tokens(resp));
+    assert_int_not_equal(ulm_response_finish_reason(resp), ULM_FINISH_UNKNOWN);
+    assert_int_equal(ulm_response_attempt_count(resp), 1);
+    assert_non_null(strstr(ulm_response_raw_json(resp), "chat.completion"));
+    ulm_response_free(resp);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
+static void temperature_zero_is_deterministic(void **state)
+{
+    (void)state;
+    ulm_client *c = live_client(live_url("ULM_TEST_DMR_URL"), LIVE_DEAD_URL, NULL);
+    ulm_request *req = live_request("dmr/stories260k", "The little dog");
+    ulm_response *a = NULL, *b = NULL;
+    assert_int_equal(ulm_complete(&a, c, req), ULM_OK);
+    assert_int_equal(ulm_complete(&b, c, req), ULM_OK);
+    assert_string_equal(ulm_response_text(a), ulm_response_text(b));
+    ulm_response_free(a);
+    ulm_response_free(b);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
+static void max_tokens_gives_length(void **state)
+{
+    (void)state;
+    ulm_client *c = live_client(live_url("ULM_TEST_DMR_URL"), LIVE_DEAD_URL, NULL);
+    ulm_request *req = live_request(LIVE_LOCAL_MODEL, "Once upon a time");
+    assert_int_equal(ulm_request_set_max_tokens(req, 2), ULM_OK);
+    ulm_response *resp = NULL;
+    assert_int_equal(ulm_complete(&resp, c, req), ULM_OK);
+    assert_int_equal(ulm_response_finish_reason(resp), ULM_FINISH_LENGTH);
+    assert_int_equal(ulm_response_completion_tokens(resp), 2);
+    ulm_response_free(resp);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
+static void model_not_pulled_is_classified(void **state)
+{
+    (void)state;
+    ulm_client *c = live_client(live_url("ULM_TEST_DMR_URL"), LIVE_DEAD_URL, NULL);
+    ulm_request *req = live_request("dmr/ai/not-pulled", "hi");
+    ulm_response *resp = NULL;
+    assert_int_equal(ulm_complete(&resp, c, req), ULM_EMODEL_NOT_FOUND);
+    assert_int_equal(ulm_response_http_status(resp), 404);
+    assert_non_null(strstr(ulm_response_error_message(resp), "dmr: HTTP 404"));
+    ulm_response_free(resp);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
+static void context_overflow_is_classified(void **state)
+{
+    (void)state;
+    ulm_client *c = live_client(live_url("ULM_TEST_DMR_URL"), LIVE_DEAD_URL, NULL);
+    /* far past the model's 2048-token window */
+    size_t len = 40000;
+    char *prompt = malloc(len + 1);
+    for (size_t i = 0; i < len; i += 4)
+        memcpy(prompt + i, "cat ", 4);
+    prompt[len] = '\0';
+    ulm_request *req = live_request(LIVE_LOCAL_MODEL, prompt);
+    ulm_response *resp = NULL;
+    assert_int_equal(ulm_complete(&resp, c, req), ULM_ECONTEXT_LENGTH);
+    assert_int_equal(ulm_response_http_status(resp), 400);
+    ulm_response_free(resp);
+    ulm_request_free(req);
+    ulm_client_free(c);
+    free(prompt);
+}
+
+static void model_list_names_local_models(void **state)
+{
+    (void)state;
+    ulm_client *c = live_client(live_url("ULM_TEST_DMR_URL"), LIVE_DEAD_URL, NULL);
+    ulm_model_list *list = NULL;
+    assert_int_equal(ulm_list_models(&list, c), ULM_OK);
+    int found = 0;
+    for (size_t i = 0; i < ulm_model_list_count(list); i++)
+        found |= strcmp(ulm_model_list_provider(list, i), "dmr") == 0 &&
+                 strcmp(ulm_model_list_id(list, i), "ai/stories260k:latest") == 0;
+    assert_true(found);
+    assert_int_equal(ulm_model_list_backend_count(list), 2);
+    assert_int_equal(ulm_model_list_backend_error(list, 0), ULM_OK);
+    assert_int_equal(ulm_model_list_backend_error(list, 1), ULM_ENOT_CONFIGURED);
+    ulm_model_list_free(list);
+    ulm_client_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(local_model_answers),
+        cmocka_unit_test(temperature_zero_is_deterministic),
+        cmocka_unit_test(max_tokens_gives_length),
+        cmocka_unit_test(model_not_pulled_is_classified),
+        cmocka_unit_test(context_overflow_is_classified),
+        cmocka_unit_test(model_list_names_local_models),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# run-bench.sh - runs ulm-bench-complete against a loopback nginx that answers a fixed
+# chat completion, and stops that nginx when done.
+#
+# Usage: bash tests/perf/run-bench.sh [build-dir | bench-binary] [bench options...]
+#   build-dir     default: build (the binary is <build-dir>/tests/perf/ulm-bench-complete)
+#   bench options passed on, e.g. --requests 5000 --rounds 20 (see ulm-bench-complete -h)
+# Environment:
+#   ULM_BENCH_PORT  loopback port for nginx; default: the first free one from 18080
+#   ULM_BENCH_PIN   1 (default, with 2+ CPUs): nginx on CPU 1, the bench on CPU 0; 0: no pinning
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+target=$repo/build
+if [[ $# -gt 0 && $1 != -* ]]; then
+    target=$1
+    shift
+fi
+if [[ -d $target ]]; then
+    bench=$target/tests/perf/ulm-bench-complete
+else
+    bench=$target
+fi
+if [[ ! -x $bench ]]; then
+    echo "run-bench.sh: no benchmark at $bench; build first:" >&2
+    echo "  cmake -S . -B build && cmake --build build" >&2
+    exit 2
+fi
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+if [[ ! -x $nginx ]]; then
+    echo "run-bench.sh: nginx not found (apt-get install nginx-light)" >&2
+    exit 2
+fi
+
+# A port is taken when something accepts a connection on it.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+port=${ULM_BENCH_PORT:-}
+if [[ -z $port ]]; then
+    for p in $(seq 18080 18179); do
+        if ! port_in_use "$p"; then
+            port=$p
+            break
+        fi
+    done
+    [[ -n $port ]] || { echo "run-bench.sh: no free port in 18080-18179" >&2; exit 2; }
+elif port_in_use "$port"; then
+    echo "run-bench.sh: port $port is already in use" >&2
+    exit 2
+fi
+
+# Pinning keeps the two processes from sharing or trading a core mid-block, the main
+# source of run-to-run noise on a small machine.
+pin_server=() pin_bench=()
+if [[ ${ULM_BENCH_PIN:-1} == 1 ]] && command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
+    pin_server=(taskset -c 1) pin_bench=(taskset -c 0)
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ulm-bench.XXXXXX")
+nginx_pid=
+cleanup() {
+    if [[ -n $nginx_pid ]]; then
+        kill "$nginx_pid" 2>/dev/null || true
+        wait "$nginx_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$tmp/tmp"
+sed "s/@PORT@/$port/g" "$here/nginx.conf" >"$tmp/nginx.conf"
+# -e: nginx opens its error log before it reads the configuration; keep that in tmp too
+"${pin_server[@]}" "$nginx" -p "$tmp/" -c "$tmp/nginx.conf" -e "$tmp/error.log" &
+nginx_pid=$!
+
+for _ in $(seq 50); do
+    port_in_use "$port" && break
+    if ! kill -0 "$nginx_pid" 2>/dev/null; then
+        echo "run-bench.sh: nginx failed to start:" >&2
+        cat "$tmp/error.log" >&2 || true
+        nginx_pid=
+        exit 2
+    fi
+    sleep 0.1
+done
+port_in_use "$port" || { echo "run-bench.sh: nginx does not answer on $port" >&2; exit 2; }
+
+"${pin_bench[@]}" "$bench" --url "http://127.0.0.1:$port" "$@"

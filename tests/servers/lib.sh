@@ -1,0 +1,103 @@
+# lib.sh - starts and stops the local test servers; sourced by tests/run.sh and the quickstart.
+
+ULM_ROOT=${ULM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+ULM_SHARED=${ULM_SHARED:-$ULM_ROOT/../shared}
+ULM_SERVER_PIDS=()
+ULM_SERVER_LOGS=${ULM_SERVER_LOGS:-$(mktemp -d)}
+
+ulm_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# ulm_start_dmr MODEL_NAME GGUF_PATH -> sets ULM_DMR_URL to the emulator's root URL
+ulm_start_dmr() {
+    local name=$1 gguf=$2 log=$ULM_SERVER_LOGS/dmr.log
+    node "$ULM_ROOT/tests/servers/dmr-server.mjs" --host 127.0.0.1 --port 0 \
+        --model "$name=$gguf" > "$log" 2> "$log.err" &
+    ULM_SERVER_PIDS+=($!)
+    for _ in $(seq 1 300); do
+        ULM_DMR_URL=$(sed -n 's/^dmr-server listening on \(http:[^ ]*\).*/\1/p' "$log")
+        [ -n "$ULM_DMR_URL" ] && return 0
+        kill -0 "${ULM_SERVER_PIDS[-1]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "the DMR emulator did not start:" >&2
+    cat "$log.err" >&2
+    return 1
+}
+
+# ulm_start_prism SPEC -> sets ULM_PRISM_URL
+ulm_start_prism() {
+    local spec=$1 port log
+    port=$(ulm_free_port)
+    log=$ULM_SERVER_LOGS/prism-$port.log
+    node "$ULM_ROOT/tests/servers/node_modules/@stoplight/prism-cli/dist/index.js" mock \
+        -h 127.0.0.1 -p "$port" -v warn "$spec" > "$log" 2>&1 &
+    ULM_SERVER_PIDS+=($!)
+    ULM_PRISM_URL=http://127.0.0.1:$port
+    # prism takes about 15 s to read the OpenAI spec; a 401 means it is answering
+    for _ in $(seq 1 240); do
+        if curl -s -o /dev/null -w '%{http_code}' "$ULM_PRISM_URL/models" 2>/dev/null |
+            grep -q '^[1-5]'; then
+            return 0
+        fi
+        kill -0 "${ULM_SERVER_PIDS[-1]}" 2>/dev/null || break
+        sleep 0.5
+    done
+    echo "prism did not start on $spec:" >&2
+    cat "$log" >&2
+    return 1
+}
+
+ulm_stop_servers() {
+    local pid
+    for pid in "${ULM_SERVER_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${ULM_SERVER_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    ULM_SERVER_PIDS=()
+}
+
+# ulm_start_fault_proxy UPSTREAM_URL -> sets ULM_PROXY_429_URL and ULM_PROXY_401_URL: nginx in
+# front of a prism mock, one port asking prism for the spec's 429 answer, one stripping the key.
+ulm_start_fault_proxy() {
+    local upstream=$1 dir=$ULM_SERVER_LOGS/nginx p429 p401
+    p429=$(ulm_free_port)
+    p401=$(ulm_free_port)
+    mkdir -p "$dir"
+    cat > "$dir/nginx.conf" <<CONF
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    server {
+        listen 127.0.0.1:$p429;
+        location / { proxy_set_header Prefer "code=429"; proxy_pass $upstream; }
+    }
+    server {
+        listen 127.0.0.1:$p401;
+        location / { proxy_set_header Authorization ""; proxy_pass $upstream; }
+    }
+}
+CONF
+    nginx -c "$dir/nginx.conf" -p "$dir" &
+    ULM_SERVER_PIDS+=($!)
+    ULM_PROXY_429_URL=http://127.0.0.1:$p429
+    ULM_PROXY_401_URL=http://127.0.0.1:$p401
+    for _ in $(seq 1 50); do
+        curl -s -o /dev/null "$ULM_PROXY_429_URL/models" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nginx fault proxy did not start:" >&2
+    cat "$dir/error.log" >&2
+    return 1
+}

@@ -1,0 +1,216 @@
+/* test_api.c - the public contract: option versioning, struct layout, errors, request checks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+
+static void options_init_fills_every_field(void **state)
+{
+    (void)state;
+    ulm_client_options opts;
+    memset(&opts, 0xAB, sizeof opts);
+    assert_int_equal(ulm_client_options_init(&opts, ULM_CLIENT_OPTIONS_VERSION), ULM_OK);
+    ulm_client_options init = ULM_CLIENT_OPTIONS_INIT;
+    assert_int_equal(opts.version, ULM_CLIENT_OPTIONS_VERSION);
+    assert_null(opts.log_fn);
+    assert_null(opts.openai_api_key);
+    assert_int_equal(opts.max_idle_connections, 0);
+    assert_int_equal(init.version, opts.version);
+    assert_int_equal(init.local_model_timeout_ms, opts.local_model_timeout_ms);
+}
+
+static void unknown_options_version_is_refused(void **state)
+{
+    (void)state;
+    ulm_client_options opts;
+    assert_int_equal(ulm_client_options_init(&opts, 2), ULM_EVERSION);
+    assert_int_equal(ulm_client_options_init(NULL, 1), ULM_EINVAL);
+    ulm_client_options bad = ULM_CLIENT_OPTIONS_INIT;
+    bad.version = 99;
+    ulm_client *c = (ulm_client *)&bad;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &bad, err, sizeof err), ULM_EVERSION);
+    assert_null(c);
+    assert_string_equal(err, "options.version: 99 is not a version this library knows (1)");
+}
+
+/* The ABI: version 1 of the options struct must never change size or layout. */
+static void options_layout_is_pinned(void **state)
+{
+    (void)state;
+#if defined(__x86_64__) || defined(__aarch64__)
+    assert_int_equal(sizeof(ulm_client_options), 120);
+    assert_int_equal(offsetof(ulm_client_options, version), 0);
+    assert_int_equal(offsetof(ulm_client_options, log_fn), 8);
+    assert_int_equal(offsetof(ulm_client_options, log_level), 24);
+    assert_int_equal(offsetof(ulm_client_options, ignore_environment), 28);
+    assert_int_equal(offsetof(ulm_client_options, openai_api_key), 32);
+    assert_int_equal(offsetof(ulm_client_options, enable_model_runner), 48);
+    assert_int_equal(offsetof(ulm_client_options, local_model_timeout_ms), 80);
+    assert_int_equal(offsetof(ulm_client_options, max_response_bytes), 104);
+    assert_int_equal(offsetof(ulm_client_options, max_idle_connections), 112);
+    assert_int_equal(sizeof(ulm_provider), 64);
+    assert_int_equal(offsetof(ulm_provider, normalize_model), 32);
+    assert_int_equal(offsetof(ulm_provider, destroy), 56);
+#else
+    skip();
+#endif
+}
+
+static void error_codes_are_stable(void **state)
+{
+    (void)state;
+    assert_int_equal(ULM_EINVAL, -1);
+    assert_int_equal(ULM_ECONNECT, -6);
+    assert_int_equal(ULM_EMODEL_LOAD, -13);
+    assert_int_equal(ULM_EUNSUPPORTED, -20);
+    for (int code = 0; code >= ULM_EUNSUPPORTED; code--) {
+        assert_string_not_equal(ulm_error_name(code), "unknown");
+        assert_string_not_equal(ulm_strerror(code), "unknown error");
+    }
+    assert_string_equal(ulm_strerror(-1000), "unknown error");
+    assert_string_equal(ulm_error_name(1), "unknown");
+}
+
+static void retryable_classes(void **state)
+{
+    (void)state;
+    const int yes[] = {ULM_ECONNECT, ULM_ETIMEOUT, ULM_ERATE_LIMIT, ULM_EUNAVAILABLE,
+                       ULM_ESERVER, ULM_EMODEL_LOAD, ULM_ETRANSPORT};
+    const int no[] = {ULM_OK, ULM_EINVAL, ULM_EAUTH, ULM_EBAD_REQUEST, ULM_EQUOTA,
+                      ULM_EMODEL_NOT_FOUND, ULM_ECONTEXT_LENGTH, ULM_ETOO_LARGE, -999};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        assert_true(ulm_error_is_retryable(yes[i]));
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        assert_false(ulm_error_is_retryable(no[i]));
+}
+
+static void http_status_classes(void **state)
+{
+    (void)state;
+    const int table[][2] = {
+        {200, ULM_OK},           {400, ULM_EBAD_REQUEST},     {401, ULM_EAUTH},
+        {403, ULM_EAUTH},        {404, ULM_EMODEL_NOT_FOUND}, {408, ULM_ETIMEOUT},
+        {413, ULM_EBAD_REQUEST}, {422, ULM_EBAD_REQUEST},     {429, ULM_ERATE_LIMIT},
+        {500, ULM_ESERVER},      {502, ULM_ESERVER},          {503, ULM_EUNAVAILABLE},
+        {504, ULM_ETIMEOUT},     {529, ULM_EUNAVAILABLE},     {418, ULM_EBAD_REQUEST},
+        {302, ULM_EPROTOCOL},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        assert_int_equal(ulm_error_from_http_status(table[i][0]), table[i][1]);
+}
+
+static void redaction_removes_credentials(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {
+        {"Incorrect API key provided: sk-proj-abcdefghij1234.", "Incorrect API key provided: [REDACTED]."},
+        {"Authorization: Bearer abc.def-ghi", "Authorization: Bearer [REDACTED]"},
+        {"key=AIzaSyA1234567890abcdefghijklmnop", "key=[REDACTED]"},
+        {"ask-me-anything", "ask-me-anything"},
+        {"sk-short", "sk-short"},
+        {"plain text", "plain text"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out = ulm__redacted(NULL, cases[i][0], strlen(cases[i][0]));
+        assert_string_equal(out, cases[i][1]);
+        free(out);
+    }
+}
+
+static void capping_keeps_utf8_whole_and_folds_controls(void **state)
+{
+    (void)state;
+    char *out = ulm__cap_text("a\nb\tc", 5, 100);
+    assert_string_equal(out, "a b c");
+    free(out);
+    /* "é" is two bytes: a cap in its middle must not leave half of it */
+    out = ulm__cap_text("abc\xc3\xa9xyz", 8, 4);
+    assert_string_equal(out, "abc...");
+    free(out);
+    out = ulm__cap_text("abcdef", 6, 6);
+    assert_string_equal(out, "abcdef");
+    free(out);
+}
+
+static void request_setters_check_ranges(void **state)
+{
+    (void)state;
+    ulm_request *r = NULL;
+    assert_int_equal(ulm_request_new(&r), ULM_OK);
+    assert_int_equal(ulm_request_set_temperature(r, -0.1), ULM_EINVAL);
+    assert_int_equal(ulm_request_set_temperature(r, 2.5), ULM_EINVAL);
+    assert_int_equal(ulm_request_set_temperature(r, NAN), ULM_EINVAL);
+    assert_false(ulm_request_temperature(r, NULL));
+    assert_int_equal(ulm_request_set_temperature(r, 0.7), ULM_OK);
+    double t = 0;
+    assert_true(ulm_request_temperature(r, &t));
+    assert_true(t == 0.7);
+    assert_int_equal(ulm_request_set_top_p(r, 1.5), ULM_EINVAL);
+    assert_int_equal(ulm_request_set_max_tokens(r, 0), ULM_EINVAL);
+    assert_int_equal(ulm_request_set_max_tokens(r, 16), ULM_OK);
+    assert_int_equal(ulm_request_add_message(r, (ulm_role)9, "x"), ULM_EINVAL);
+    assert_int_equal(ulm_request_add_message(r, ULM_ROLE_USER, NULL), ULM_EINVAL);
+    assert_int_equal(ulm_request_add_message(r, ULM_ROLE_USER, "bad \xff utf8"), ULM_EINVAL);
+    assert_int_equal(ulm_request_add_message(r, ULM_ROLE_USER, "h\xc3\xa9llo"), ULM_OK);
+    assert_int_equal(ulm_request_message_count(r), 1);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ulm_request_add_stop(r, "\n"), ULM_OK);
+    assert_int_equal(ulm_request_add_stop(r, "\n"), ULM_EINVAL);
+    assert_int_equal(ulm_request_add_model(r, "dmr/a, openai/b"), ULM_OK);
+    assert_int_equal(ulm__request_model_count(r), 2);
+    assert_string_equal(ulm__request_model(r, 1), "openai/b");
+    /* a list with an empty entry adds nothing at all */
+    assert_int_equal(ulm_request_add_model(r, "dmr/c,,dmr/d"), ULM_EINVAL);
+    assert_int_equal(ulm__request_model_count(r), 2);
+    ulm_request_free(r);
+}
+
+static void null_arguments_are_refused(void **state)
+{
+    (void)state;
+    ulm_response *resp = (ulm_response *)1;
+    assert_int_equal(ulm_complete(&resp, NULL, NULL), ULM_EINVAL);
+    assert_null(resp);
+    assert_int_equal(ulm_complete(NULL, NULL, NULL), ULM_EINVAL);
+    assert_int_equal(ulm_client_new(NULL, NULL, NULL, 0), ULM_EINVAL);
+    assert_int_equal(ulm_request_new(NULL), ULM_EINVAL);
+    assert_string_equal(ulm_response_text(NULL), "");
+    assert_null(ulm_response_attempt(NULL, 0));
+    ulm_response_free(NULL);
+    ulm_request_free(NULL);
+    ulm_client_free(NULL);
+    ulm_model_list_free(NULL);
+}
+
+static void version_matches_header(void **state)
+{
+    (void)state;
+    assert_int_equal(ulm_version_number(), ULM_VERSION_NUMBER);
+    assert_string_equal(ulm_version_string(), ULM_VERSION_STRING);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(options_init_fills_every_field),
+        cmocka_unit_test(unknown_options_version_is_refused),
+        cmocka_unit_test(options_layout_is_pinned),
+        cmocka_unit_test(error_codes_are_stable),
+        cmocka_unit_test(retryable_classes),
+        cmocka_unit_test(http_status_classes),
+        cmocka_unit_test(redaction_removes_credentials),
+        cmocka_unit_test(capping_keeps_utf8_whole_and_folds_controls),
+        cmocka_unit_test(request_setters_check_ranges),
+        cmocka_unit_test(null_arguments_are_refused),
+        cmocka_unit_test(version_matches_header),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

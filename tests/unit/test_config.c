@@ -1,0 +1,220 @@
+/* test_config.c - client settings from options and environment, and the messages for bad values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "internal.h"
+
+static const char *vars[] = {"ENABLE_MODEL_RUNNER",  "MODEL_RUNNER_URL",   "DEFAULT_LOCAL_MODEL",
+                             "AVAILABLE_LOCAL_MODELS", "LOCAL_MODEL_TIMEOUT", "OPENAI_API_KEY",
+                             "OPENAI_BASE_URL"};
+
+static int clear_env(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        unsetenv(vars[i]);
+    return 0;
+}
+
+/* Creates a client from the environment and returns its error message (static). */
+static int create(ulm_client **out, char *err)
+{
+    *out = NULL;
+    return ulm_client_new(out, NULL, err, ULM_ERROR_SIZE);
+}
+
+static void expect_config_error(const char *var, const char *value, const char *message)
+{
+    setenv(var, value, 1);
+    ulm_client *c;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(create(&c, err), ULM_ECONFIG);
+    assert_null(c);
+    assert_string_equal(err, message);
+    unsetenv(var);
+}
+
+static void defaults_without_environment(void **state)
+{
+    (void)state;
+    ulm_client *c;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(create(&c, err), ULM_OK);
+    assert_string_equal(err, "");
+    assert_string_equal(ulm_client_default_model(c), "dmr/ai/smollm2:latest");
+    ulm_backend *dmr = ulm__client_backend(c, "dmr");
+    assert_string_equal(dmr->base_url, "http://localhost:12434/engines/v1");
+    assert_null(dmr->disabled);
+    assert_int_equal(dmr->timeout_ms, 60000);
+    ulm_backend *openai = ulm__client_backend(c, "openai");
+    assert_string_equal(openai->base_url, "https://api.openai.com/v1");
+    assert_string_equal(openai->disabled, "OPENAI_API_KEY is not set");
+    ulm_client_free(c);
+}
+
+static void environment_is_read(void **state)
+{
+    (void)state;
+    setenv("MODEL_RUNNER_URL", "http://model-runner.docker.internal/v1/", 1);
+    setenv("DEFAULT_LOCAL_MODEL", "Gemma3", 1);
+    setenv("AVAILABLE_LOCAL_MODELS", "smollm2, ai/llama3.2:1B-Q8_0", 1);
+    setenv("LOCAL_MODEL_TIMEOUT", "1500", 1);
+    setenv("OPENAI_API_KEY", "sk-test", 1);
+    setenv("OPENAI_BASE_URL", "http://127.0.0.1:4010/", 1);
+    ulm_client *c;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(create(&c, err), ULM_OK);
+    assert_string_equal(ulm_client_default_model(c), "dmr/ai/gemma3:latest");
+    ulm_backend *dmr = ulm__client_backend(c, "dmr");
+    /* Compose's URL already ends in /v1/: no second /v1, no /engines */
+    assert_string_equal(dmr->base_url, "http://model-runner.docker.internal/v1");
+    assert_int_equal(dmr->timeout_ms, 1500);
+    assert_int_equal(c->settings.local_model_count, 2);
+    assert_string_equal(c->settings.local_models[0], "ai/smollm2:latest");
+    assert_string_equal(c->settings.local_models[1], "ai/llama3.2:1B-Q8_0");
+    ulm_backend *openai = ulm__client_backend(c, "openai");
+    assert_null(openai->disabled);
+    assert_string_equal(openai->base_url, "http://127.0.0.1:4010");
+    assert_string_equal(openai->auth_line, "Authorization: Bearer sk-test");
+    ulm_client_free(c);
+}
+
+static void options_override_environment(void **state)
+{
+    (void)state;
+    setenv("LOCAL_MODEL_TIMEOUT", "not a number", 1);
+    setenv("MODEL_RUNNER_URL", "http://ignored:1", 1);
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.local_model_timeout_ms = 2500;
+    opts.model_runner_url = "http://127.0.0.1:9999/engines/llama.cpp/v1";
+    opts.enable_model_runner = -1;
+    ulm_client *c = NULL;
+    assert_int_equal(ulm_client_new(&c, &opts, NULL, 0), ULM_OK);
+    ulm_backend *dmr = ulm__client_backend(c, "dmr");
+    assert_string_equal(dmr->base_url, "http://127.0.0.1:9999/engines/llama.cpp/v1");
+    assert_int_equal(dmr->timeout_ms, 2500);
+    assert_string_equal(dmr->disabled, "disabled by ENABLE_MODEL_RUNNER=false");
+    ulm_client_free(c);
+}
+
+static void ignore_environment_reads_nothing(void **state)
+{
+    (void)state;
+    setenv("OPENAI_API_KEY", "sk-from-env", 1);
+    setenv("LOCAL_MODEL_TIMEOUT", "oops", 1);
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.ignore_environment = 1;
+    ulm_client *c = NULL;
+    assert_int_equal(ulm_client_new(&c, &opts, NULL, 0), ULM_OK);
+    assert_null(ulm__client_backend(c, "openai")->api_key);
+    ulm_client_free(c);
+}
+
+static void model_runner_url_forms(void **state)
+{
+    (void)state;
+    static const char *cases[][2] = {
+        {"http://localhost:12434", "http://localhost:12434/engines/v1"},
+        {"http://localhost:12434/", "http://localhost:12434/engines/v1"},
+        {"http://localhost:12434/engines/v1", "http://localhost:12434/engines/v1"},
+        {"http://localhost:12434/engines/v1/", "http://localhost:12434/engines/v1"},
+        {"http://model-runner.docker.internal/v1/", "http://model-runner.docker.internal/v1"},
+        {"http://172.17.0.1:12434", "http://172.17.0.1:12434/engines/v1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *url = ulm__dmr_base_url(cases[i][0]);
+        assert_string_equal(url, cases[i][1]);
+        free(url);
+    }
+}
+
+static void bad_values_name_their_variable(void **state)
+{
+    (void)state;
+    expect_config_error("ENABLE_MODEL_RUNNER", "maybe",
+                        "ENABLE_MODEL_RUNNER: expected true or false");
+    expect_config_error("LOCAL_MODEL_TIMEOUT", "60s",
+                        "LOCAL_MODEL_TIMEOUT: expected milliseconds, a whole number from 1 to "
+                        "86400000");
+    expect_config_error("LOCAL_MODEL_TIMEOUT", "-5",
+                        "LOCAL_MODEL_TIMEOUT: expected milliseconds, a whole number from 1 to "
+                        "86400000");
+    expect_config_error("MODEL_RUNNER_URL", "localhost:12434",
+                        "MODEL_RUNNER_URL: expected an http:// or https:// URL without spaces");
+    expect_config_error("OPENAI_BASE_URL", "ftp://x",
+                        "OPENAI_BASE_URL: expected an http:// or https:// URL without spaces");
+    expect_config_error("DEFAULT_LOCAL_MODEL", "Bad Name",
+                        "DEFAULT_LOCAL_MODEL: \"Bad Name\" is not a Docker Model Runner model name");
+    expect_config_error("AVAILABLE_LOCAL_MODELS", "smollm2,,gemma3",
+                        "AVAILABLE_LOCAL_MODELS: entry 2 is empty");
+    expect_config_error("AVAILABLE_LOCAL_MODELS", "smollm2,a b",
+                        "AVAILABLE_LOCAL_MODELS: entry 2 (\"a b\") is not a Docker Model Runner "
+                        "model name");
+    expect_config_error("OPENAI_API_KEY", "sk-abc\r\nX-Injected: 1",
+                        "OPENAI_API_KEY: contains a control character");
+}
+
+static void boolean_spellings(void **state)
+{
+    (void)state;
+    const char *off[] = {"false", "FALSE", "0", "no", "off"};
+    for (size_t i = 0; i < 5; i++) {
+        setenv("ENABLE_MODEL_RUNNER", off[i], 1);
+        ulm_client *c;
+        char err[ULM_ERROR_SIZE];
+        assert_int_equal(create(&c, err), ULM_OK);
+        assert_non_null(ulm__client_backend(c, "dmr")->disabled);
+        ulm_client_free(c);
+    }
+    setenv("ENABLE_MODEL_RUNNER", "yes", 1);
+    ulm_client *c;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(create(&c, err), ULM_OK);
+    assert_null(ulm__client_backend(c, "dmr")->disabled);
+    ulm_client_free(c);
+}
+
+static void bare_local_names_resolve_to_dmr(void **state)
+{
+    (void)state;
+    setenv("AVAILABLE_LOCAL_MODELS", "ai/stories260k,gemma3", 1);
+    ulm_client *c;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(create(&c, err), ULM_OK);
+    ulm_target t;
+    assert_int_equal(ulm__target_resolve(c, "stories260k", &t, err, sizeof err), ULM_OK);
+    assert_string_equal(t.backend->provider->name, "dmr");
+    assert_string_equal(t.model, "ai/stories260k:latest");
+    assert_int_equal(ulm__target_resolve(c, "smollm2", &t, err, sizeof err), ULM_OK);
+    assert_int_equal(ulm__target_resolve(c, "dmr/hf.co/org/Model", &t, err, sizeof err), ULM_OK);
+    assert_string_equal(t.model, "hf.co/org/model:latest");
+    assert_int_equal(ulm__target_resolve(c, "llama3", &t, err, sizeof err), ULM_EINVAL);
+    assert_string_equal(err, "model \"llama3\": name a provider, as in dmr/llama3 (known: dmr, "
+                             "openai)");
+    assert_int_equal(ulm__target_resolve(c, "openai/", &t, err, sizeof err), ULM_EINVAL);
+    assert_string_equal(err, "model \"openai/\": no model name after \"openai/\"");
+    assert_int_equal(ulm__target_resolve(c, "dmr/Not Valid", &t, err, sizeof err), ULM_EINVAL);
+    assert_string_equal(err, "model \"dmr/Not Valid\": not a valid dmr model name");
+    ulm_client_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(defaults_without_environment, clear_env),
+        cmocka_unit_test_setup(environment_is_read, clear_env),
+        cmocka_unit_test_setup(options_override_environment, clear_env),
+        cmocka_unit_test_setup(ignore_environment_reads_nothing, clear_env),
+        cmocka_unit_test_setup(model_runner_url_forms, clear_env),
+        cmocka_unit_test_setup(bad_values_name_their_variable, clear_env),
+        cmocka_unit_test_setup(boolean_spellings, clear_env),
+        cmocka_unit_test_setup(bare_local_names_resolve_to_dmr, clear_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
