@@ -35,7 +35,7 @@ cc -Wall -Werror $(pkg-config --cflags ultra-llm) "$work/consumer.c" -o "$work/c
 LD_LIBRARY_PATH="$(dirname "$libdir")" "$work/consumer"
 cc -Wall -Werror -DULM_STATIC $(pkg-config --cflags ultra-llm) "$work/consumer.c" \
     -o "$work/consumer-static" "$(dirname "$libdir")/libultrallm.a" \
-    $(pkg-config --libs --static ultra-llm | sed 's/-lultrallm//')
+    $(pkg-config --libs libcurl jansson) -lpthread -lm
 "$work/consumer-static"
 
 mkdir -p "$work/cmake-consumer"

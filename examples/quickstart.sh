@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# quickstart.sh - the main job: build ultra-llm and get a real completion from a local model,
+# from Docker Model Runner when one answers, else from the project's DMR emulator.
+#
+#   bash examples/quickstart.sh [ultra-llm chat options] [PROMPT]
+#
+# Environment: MODEL_RUNNER_URL (where to look for Docker Model Runner, default
+# http://localhost:12434), ULM_DEV_MODEL (the GGUF file the emulator serves when no Docker
+# Model Runner answers; default ../shared/testdata/models/stories260K.gguf).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${ULM_BUILD_DIR:-$root/build}
+export ULM_ROOT=$root
+export ULM_SHARED=${ULM_SHARED:-$root/../shared}
+
+args=("$@")
+[ ${#args[@]} -gt 0 ] || args=(--max-tokens 48 "Once upon a time")
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake --build "$build" -j2 --target ultra-llm > "$build.log" 2>&1 || { cat "$build.log"; exit 1; }
+ultra_llm=$build/examples/ultra-llm
+
+runner=${MODEL_RUNNER_URL:-http://localhost:12434}
+runner=${runner%/}
+case "$runner" in
+    */v1) api=$runner ;;
+    *) api=$runner/engines/v1 ;;
+esac
+if curl -fsS -m 3 -o /dev/null "$api/models" 2>/dev/null; then
+    echo "quickstart: Docker Model Runner answers at $runner" >&2
+    exec "$ultra_llm" chat "${args[@]}"
+fi
+
+model=${ULM_DEV_MODEL:-$ULM_SHARED/testdata/models/stories260K.gguf}
+if [ ! -f "$model" ]; then
+    echo "quickstart: no Docker Model Runner at $runner, and no GGUF model at $model;" \
+         "set ULM_DEV_MODEL to a .gguf file" >&2
+    exit 1
+fi
+if [ ! -d "$root/tests/servers/node_modules/node-llama-cpp" ]; then
+    echo "quickstart: the local server's packages are missing: run bash .ci/install-deps" >&2
+    exit 1
+fi
+# shellcheck source=tests/servers/lib.sh
+source "$root/tests/servers/lib.sh"
+trap ulm_stop_servers EXIT
+name=$(basename "$model" .gguf | tr 'A-Z' 'a-z' | tr -c 'a-z0-9._\n-' '-')
+ulm_start_dmr "ai/$name" "$model"
+echo "quickstart: no Docker Model Runner at $runner; serving $model as ai/$name at $ULM_DMR_URL" >&2
+MODEL_RUNNER_URL=$ULM_DMR_URL DEFAULT_LOCAL_MODEL=ai/$name "$ultra_llm" chat "${args[@]}"

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# run.sh - the whole test suite: build, start the test servers, run ctest and the Python tests,
+# then the unit and integration tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${ULM_BUILD_DIR:-$root/build}
+asan_build=${ULM_ASAN_BUILD_DIR:-$root/build-asan}
+export ULM_ROOT=$root
+export ULM_SHARED=${ULM_SHARED:-$root/../shared}
+# shellcheck source=tests/servers/lib.sh
+source "$root/tests/servers/lib.sh"
+trap ulm_stop_servers EXIT
+
+model=${ULM_TEST_MODEL:-$ULM_SHARED/testdata/models/stories260K.gguf}
+openai_spec=$ULM_SHARED/testdata/specs/openai-openapi.yaml
+for f in "$model" "$openai_spec"; do
+    [ -f "$f" ] || { echo "run.sh: missing test data $f (set ULM_SHARED)" >&2; exit 1; }
+done
+[ -d "$root/tests/servers/node_modules/node-llama-cpp" ] || {
+    echo "run.sh: tests/servers/node_modules is missing: run bash .ci/install-deps" >&2; exit 1; }
+
+echo "== build"
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake --build "$build" -j2 > "$build.log" 2>&1 || { cat "$build.log"; exit 1; }
+
+echo "== starting servers"
+ulm_start_dmr ai/stories260k "$model"
+ulm_start_prism "$openai_spec"
+ulm_start_fault_proxy "$ULM_PRISM_URL"
+export ULM_TEST_DMR_URL=$ULM_DMR_URL
+export ULM_TEST_OPENAI_URL=$ULM_PRISM_URL
+export ULM_TEST_OPENAI_429_URL=$ULM_PROXY_429_URL
+export ULM_TEST_OPENAI_401_URL=$ULM_PROXY_401_URL
+echo "dmr emulator $ULM_TEST_DMR_URL, prism $ULM_TEST_OPENAI_URL"
+
+echo "== ctest"
+(cd "$build" && ctest --output-on-failure -j2)
+
+echo "== python bindings"
+ULTRALLM_LIBRARY=$build/libultrallm.so \
+    python3 -m unittest discover -s "$root/bindings/python/tests" -t "$root/bindings/python" -v
+
+echo "== sanitizers (ASan + UBSan)"
+cmake -S "$root" -B "$asan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_SANITIZE=ON > /dev/null
+cmake --build "$asan_build" -j2 > "$asan_build.log" 2>&1 || { cat "$asan_build.log"; exit 1; }
+(cd "$asan_build" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2 -R '^(unit|integration)\.')
+echo "== all tests passed"
