@@ -17,6 +17,21 @@ static int valid_tag_char(unsigned char ch)
     return isalnum(ch) || ch == '.' || ch == '_' || ch == '-';
 }
 
+/* "algorithm:hex", as in sha256:0123abcd... */
+static int valid_digest(const char *d)
+{
+    const char *colon = strchr(d, ':');
+    if (!colon || colon == d || !colon[1])
+        return 0;
+    for (const char *p = d; p < colon; p++)
+        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p))
+            return 0;
+    for (const char *p = colon + 1; *p; p++)
+        if (!isxdigit((unsigned char)*p))
+            return 0;
+    return 1;
+}
+
 int ulm__dmr_normalize_model(const char *name, char *buf, size_t buf_size)
 {
     static const char hf_long[] = "huggingface.co/";
@@ -41,13 +56,18 @@ int ulm__dmr_normalize_model(const char *name, char *buf, size_t buf_size)
     char *name_end = digest ? digest : colon ? colon : tmp + strlen(tmp);
 
     size_t name_len = (size_t)(name_end - tmp);
-    if (name_len == 0 || tmp[0] == '/' || tmp[name_len - 1] == '/' || strstr(tmp, "//"))
+    if (name_len == 0 || tmp[name_len - 1] == '/')
         return ULM_EINVAL;
     for (size_t i = 0; i < name_len; i++) {
         tmp[i] = (char)tolower((unsigned char)tmp[i]);
         if (!valid_name_char((unsigned char)tmp[i]))
             return ULM_EINVAL;
+        /* every path component starts with a letter or digit: no "", "-x", "." or ".." */
+        if ((i == 0 || tmp[i - 1] == '/') && !isalnum((unsigned char)tmp[i]))
+            return ULM_EINVAL;
     }
+    if (digest && !valid_digest(digest + 1))
+        return ULM_EINVAL;
     if (colon && !digest) {
         if (!colon[1])
             return ULM_EINVAL;
@@ -78,7 +98,8 @@ static int dmr_build(const ulm_provider *self, ulm_op op, const char *model,
 /*
  * DMR answers most failures in text/plain, and a few statuses mean something more
  * precise than their generic class: a 500 that failed to start the runner is a model
- * load failure (another backend may serve), 412 is a missing inference backend.
+ * load failure (another backend may serve), 412 is a missing inference backend, and a
+ * 404 is a model not pulled unless it names the inference backend in the URL.
  */
 static int dmr_class(int status, int generic, const char *body)
 {
@@ -87,7 +108,7 @@ static int dmr_class(int status, int generic, const char *body)
     if (status == 412)
         return ULM_EMODEL_LOAD;
     if (status == 404)
-        return ULM_EMODEL_NOT_FOUND;
+        return strstr(body, "backend not found") ? ULM_EUNSUPPORTED : ULM_EMODEL_NOT_FOUND;
     return generic;
 }
 

@@ -77,7 +77,7 @@ int ulm__openai_build(ulm_op op, const char *model, const ulm_request *req,
 {
     switch (op) {
     case ULM_OP_CHAT:
-        return req ? build_chat(model, req, out) : ULM_EINVAL;
+        return req && model ? build_chat(model, req, out) : ULM_EINVAL;
     case ULM_OP_MODELS:
         return ulm_http_request_set_target(out, "GET", "/models");
     }
@@ -182,8 +182,15 @@ static int parse_error(const ulm_http_response *in, ulm_result *out)
     json_t *root = json_loadb(body, len, 0, NULL);
     json_t *error = json_object_get(root, "error");
     if (!json_is_object(error)) {
+        /* a crashed DMR runner answers {"type":"error","message":...}; DMR's own
+         * failures are text/plain, passed on as they are */
+        json_t *message = json_object_get(root, "message");
+        int rc = json_is_string(message)
+                     ? ulm_result_set_error(out, code, json_string_value(message),
+                                            json_string_length(message))
+                     : ulm_result_set_error(out, code, body, len);
         json_decref(root);
-        return ulm_result_set_error(out, code, body, len); /* text/plain, as DMR sends */
+        return rc;
     }
     code = class_from_code(code, json_string_value(json_object_get(error, "code")));
     code = class_from_code(code, json_string_value(json_object_get(error, "type")));

@@ -321,7 +321,30 @@ static void test_500_runner_crash_json_is_server(void **state)
                   "dmr/error_500_runner_crash.json", &r);
     assert_int_equal(r.error, ULM_ESERVER);
     assert_non_null(r.error_text);
-    assert_non_null(strstr(r.error_text, "llama.cpp runner terminated unexpectedly: signal: killed"));
+    /* the runner's own message, not the JSON around it */
+    assert_string_equal(r.error_text, "llama.cpp runner terminated unexpectedly: signal: killed");
+    ulm__result_clear(&r);
+}
+
+static void test_normalize_checks_digests_and_component_starts(void **state)
+{
+    (void)state;
+    assert_normalized("ai/x@sha256:0123abcdef", "ai/x@sha256:0123abcdef");
+    assert_rejected("x@");
+    assert_rejected("ai/x@sha256:");
+    assert_rejected("x@has space");
+    assert_rejected("-x");
+    assert_rejected(".");
+    assert_rejected("ai/..");
+}
+
+static void test_404_backend_not_found_is_unsupported(void **state)
+{
+    ulm_http_response resp;
+    fixture_response_from(&resp, 404, "text/plain", "backend not found\n", 18);
+    ulm_result r;
+    parse_response(*state, ULM_OP_CHAT, &resp, &r);
+    assert_int_equal(r.error, ULM_EUNSUPPORTED);
     ulm__result_clear(&r);
 }
 
@@ -390,6 +413,8 @@ int main(void)
         T(test_503_service_unavailable_text_is_unavailable),
         T(test_503_loading_model_json_is_unavailable),
         T(test_500_runner_crash_json_is_server),
+        T(test_normalize_checks_digests_and_component_starts),
+        T(test_404_backend_not_found_is_unsupported),
         T(test_502_empty_body_is_server_with_explanation),
         T(test_400_exceed_context_size_json_is_context_length),
         T(test_400_request_too_large_text_is_bad_request),

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# check-cli.sh - the ultra-llm program end to end: chat, --json, models, and its failure line.
+set -euo pipefail
+cli=$1
+[ -n "${ULM_TEST_DMR_URL:-}" ] || { echo "skipped: ULM_TEST_DMR_URL is not set"; exit 77; }
+export MODEL_RUNNER_URL=$ULM_TEST_DMR_URL DEFAULT_LOCAL_MODEL=ai/stories260k
+unset OPENAI_API_KEY OPENAI_BASE_URL AVAILABLE_LOCAL_MODELS ENABLE_MODEL_RUNNER LOCAL_MODEL_TIMEOUT
+passed=0
+ok() { passed=$((passed + 1)); }
+check_json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1" || { echo "failed: $2"; exit 1; }; }
+
+text=$("$cli" chat --max-tokens 8 --temperature 0 "Once upon a time")
+[ -n "$text" ] && ok
+
+"$cli" chat --json --max-tokens 8 -m dmr/ai/stories260k "Once upon a time" | check_json '
+assert d["provider"] == "dmr" and d["model"] == "ai/stories260k:latest", d
+assert d["text"] and d["finish_reason"] in ("stop", "length"), d
+u = d["usage"]; assert u["prompt_tokens"] > 0 and u["completion_tokens"] > 0, u
+assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"], u
+assert d["latency_ms"] > 0 and len(d["attempts"]) == 1 and d["attempts"][0]["ok"] is True, d
+a = d["attempts"][0]; assert set(a) >= {"provider", "model", "ok", "error", "http_status", "ms"}, a
+' "chat --json" && ok
+
+echo "Once upon a time" | "$cli" chat --max-tokens 4 - > /dev/null && ok
+
+# a dead local backend first, then the live one: the trail shows both
+MODEL_RUNNER_URL=http://127.0.0.1:1 "$cli" chat --json -m dmr/ai/stories260k -m openai/gpt-4o-mini \
+    "hi" > "${TMPDIR:-/tmp}/ulm-cli-fail.json" 2> "${TMPDIR:-/tmp}/ulm-cli-fail.err" && {
+    echo "failed: a dead backend must fail"; exit 1; }
+check_json '
+assert [a["error"] for a in d["attempts"]] == ["connect", "not_configured"], d["attempts"]
+assert d["error"]["class"] == "connect", d["error"]
+' "failure --json" < "${TMPDIR:-/tmp}/ulm-cli-fail.json" && ok
+[ "$(wc -l < "${TMPDIR:-/tmp}/ulm-cli-fail.err")" -eq 1 ] || { echo "failed: one stderr line"; exit 1; }
+grep -q "^ultra-llm: error: connect (backend dmr, no HTTP status, 2 attempts)" \
+    "${TMPDIR:-/tmp}/ulm-cli-fail.err" && ok
+
+status=0
+OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" chat -m dmr/ai/not-pulled "hi" \
+    2> "${TMPDIR:-/tmp}/ulm-cli-404.err" > /dev/null || status=$?
+[ "$status" -eq 1 ] && grep -q "model_not_found (backend dmr, HTTP 404" "${TMPDIR:-/tmp}/ulm-cli-404.err" && ok
+! grep -q "sk-secret" "${TMPDIR:-/tmp}/ulm-cli-404.err" && ok
+
+status=0
+LOCAL_MODEL_TIMEOUT=soon "$cli" chat hi 2> "${TMPDIR:-/tmp}/ulm-cli-cfg.err" || status=$?
+[ "$status" -eq 1 ] && grep -q "LOCAL_MODEL_TIMEOUT" "${TMPDIR:-/tmp}/ulm-cli-cfg.err" && ok
+
+status=0
+"$cli" chat --temperature 9 hi 2> /dev/null || status=$?
+[ "$status" -eq 2 ] && ok
+
+"$cli" models --json | check_json '
+b = {x["provider"]: x for x in d["backends"]}
+assert "ai/stories260k:latest" in b["dmr"]["models"] and b["dmr"]["ok"], b
+assert b["openai"]["error"] == "not_configured", b
+' "models --json" && ok
+"$cli" models 2> /dev/null | grep -qx "dmr/ai/stories260k:latest" && ok
+
+echo "$passed passed, 0 failed"
+[ "$passed" -eq 11 ]
