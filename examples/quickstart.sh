@@ -17,7 +17,7 @@ args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(--max-tokens 48 "Once upon a time")
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-cmake --build "$build" -j2 --target ultra-llm > "$build.log" 2>&1 || { cat "$build.log"; exit 1; }
+cmake --build "$build" -j2 --target ultra-llm > "$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }
 ultra_llm=$build/examples/ultra-llm
 
 runner=${MODEL_RUNNER_URL:-http://localhost:12434}

@@ -226,6 +226,8 @@ int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts, char *er
         s->log_fn = opts->log_fn;
         s->log_payload = opts->log_payload;
         s->log_level = opts->log_level;
+        if (s->log_fn && s->log_level == ULM_LOG_NONE)
+            s->log_level = ULM_LOG_WARN; /* a callback that never hears anything is a mistake */
     }
     int rc = load_numbers(s, opts, errbuf, errbuf_size);
     if (rc == ULM_OK)

@@ -21,7 +21,7 @@ done
 
 echo "== build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-cmake --build "$build" -j2 > "$build.log" 2>&1 || { cat "$build.log"; exit 1; }
+cmake --build "$build" -j2 > "$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }
 
 echo "== starting servers"
 ulm_start_dmr ai/stories260k "$model"
@@ -38,10 +38,10 @@ echo "== ctest"
 
 echo "== python bindings"
 ULTRALLM_LIBRARY=$build/libultrallm.so \
-    python3 -m unittest discover -s "$root/bindings/python/tests" -t "$root/bindings/python" -v
+    python3 -m unittest discover -s "$root/bindings/python/tests" -v
 
 echo "== sanitizers (ASan + UBSan)"
 cmake -S "$root" -B "$asan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_SANITIZE=ON > /dev/null
-cmake --build "$asan_build" -j2 > "$asan_build.log" 2>&1 || { cat "$asan_build.log"; exit 1; }
+cmake --build "$asan_build" -j2 > "$asan_build/build.log" 2>&1 || { cat "$asan_build/build.log"; exit 1; }
 (cd "$asan_build" && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2 -R '^(unit|integration)\.')
 echo "== all tests passed"

@@ -107,7 +107,8 @@ typedef struct ulm_client_options {
 
     ulm_log_fn log_fn;             /* NULL: the library stays silent */
     void *log_payload;
-    int log_level;                 /* most verbose level passed to log_fn */
+    int log_level;                 /* most verbose level passed to log_fn; ULM_LOG_NONE
+                                      with a log_fn set means ULM_LOG_WARN */
 
     int ignore_environment;        /* non-zero: read no environment variable */
 
@@ -144,10 +145,12 @@ ULM_EXTERN int ulm_client_options_init(ulm_client_options *opts, unsigned int ve
 ULM_EXTERN int ulm_client_new(ulm_client **out, const ulm_client_options *opts,
                               char *errbuf, size_t errbuf_size);
 
-/* Frees a client and closes its connections. NULL is allowed. */
+/* Frees a client and closes its connections. NULL is allowed. No other thread may be
+ * inside a call on this client any more. */
 ULM_EXTERN void ulm_client_free(ulm_client *client);
 
-/* The model used when a request names none: "dmr/<DEFAULT_LOCAL_MODEL>". */
+/* The model used when a request names none: "dmr/" and DEFAULT_LOCAL_MODEL as DMR
+ * normalizes it ("dmr/ai/smollm2:latest"). */
 ULM_EXTERN const char *ulm_client_default_model(const ulm_client *client);
 
 /* ---------------------------------------------------------------- request */

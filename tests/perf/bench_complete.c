@@ -8,6 +8,10 @@
  * --url is a Docker Model Runner base URL, as MODEL_RUNNER_URL takes it: both sides POST
  * to <url>/engines/v1/chat/completions. run-bench.sh starts an nginx that answers there.
  *
+ * Output: per side, CPU microseconds per request over all timed blocks (process CPU
+ * time, user + system), the same for the least disturbed block, and wall microseconds
+ * per request; then "ratio: X.XX", library CPU over baseline CPU.
+ *
  * Exit status: 0 when every request succeeded (whatever the ratio: it is a number to
  * report, not a test), 1 when a request failed or the two sides read different answers,
  * 2 on a usage or setup error.
