@@ -1,5 +1,6 @@
 /* openai_wire.c - builds and parses the OpenAI chat-completions and models wire format. */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,57 +19,133 @@ static const char *role_name(ulm_role role)
     return "user";
 }
 
+/*
+ * The chat body is written directly rather than through a jansson tree: json_dumps()
+ * checks every container for cycles with a formatted key in a hash table, which made
+ * building a short body cost more than sending it. Message text is valid UTF-8
+ * (ulm_request_add_message checks), so escaping quotes, backslashes and control
+ * characters is all JSON asks.
+ */
+static int append_string(ulm_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    int rc = ulm__buf_append(b, "\"", 1);
+    const char *run = s;
+    for (const char *p = s; rc == ULM_OK && *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
+            continue;
+        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
+        size_t esc_len = 2;
+        switch (ch) {
+        case '"':
+        case '\\':
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[ch >> 4];
+            esc[5] = hex[ch & 0xF];
+            esc_len = 6;
+        }
+        rc = ulm__buf_append(b, run, (size_t)(p - run));
+        if (rc == ULM_OK)
+            rc = ulm__buf_append(b, esc, esc_len);
+        run = p + 1;
+    }
+    if (rc == ULM_OK)
+        rc = ulm__buf_append(b, run, strlen(run));
+    return rc == ULM_OK ? ulm__buf_append(b, "\"", 1) : rc;
+}
+
+/* The shortest form that reads back as the same double. */
+static int append_real(ulm_buf *b, double value)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%.15g", value);
+    if (strtod(text, NULL) != value)
+        snprintf(text, sizeof text, "%.17g", value);
+    return ulm__buf_append(b, text, strlen(text));
+}
+
+static int append_key(ulm_buf *b, const char *key)
+{
+    int rc = ulm__buf_append(b, ",", 1);
+    if (rc == ULM_OK)
+        rc = append_string(b, key);
+    return rc == ULM_OK ? ulm__buf_append(b, ":", 1) : rc;
+}
+
 /* Adds the sampling parameters the caller set; unset ones are left to the backend. */
-static int add_parameters(json_t *body, const ulm_request *req)
+static int append_parameters(ulm_buf *b, const ulm_request *req)
 {
     double real;
     long count;
     int64_t seed;
-    int rc = 0;
-    if (ulm_request_temperature(req, &real))
-        rc |= json_object_set_new(body, "temperature", json_real(real));
-    if (ulm_request_top_p(req, &real))
-        rc |= json_object_set_new(body, "top_p", json_real(real));
-    if (ulm_request_max_tokens(req, &count))
-        rc |= json_object_set_new(body, "max_tokens", json_integer(count));
-    if (ulm_request_seed(req, &seed))
-        rc |= json_object_set_new(body, "seed", json_integer(seed));
+    int rc = ULM_OK;
+    if (ulm_request_temperature(req, &real) && (rc = append_key(b, "temperature")) == ULM_OK)
+        rc = append_real(b, real);
+    if (rc == ULM_OK && ulm_request_top_p(req, &real) && (rc = append_key(b, "top_p")) == ULM_OK)
+        rc = append_real(b, real);
+    if (rc == ULM_OK && ulm_request_max_tokens(req, &count) &&
+        (rc = append_key(b, "max_tokens")) == ULM_OK)
+        rc = ulm__buf_appendf(b, "%ld", count);
+    if (rc == ULM_OK && ulm_request_seed(req, &seed) && (rc = append_key(b, "seed")) == ULM_OK)
+        rc = ulm__buf_appendf(b, "%lld", (long long)seed);
     size_t stops = ulm_request_stop_count(req);
-    if (stops) {
-        json_t *list = json_array();
-        for (size_t i = 0; i < stops; i++)
-            rc |= json_array_append_new(list, json_string(ulm_request_stop(req, i)));
-        rc |= json_object_set_new(body, "stop", list);
+    if (rc == ULM_OK && stops && (rc = append_key(b, "stop")) == ULM_OK) {
+        for (size_t i = 0; rc == ULM_OK && i < stops; i++) {
+            rc = ulm__buf_append(b, i ? "," : "[", 1);
+            if (rc == ULM_OK)
+                rc = append_string(b, ulm_request_stop(req, i));
+        }
+        if (rc == ULM_OK)
+            rc = ulm__buf_append(b, "]", 1);
     }
-    return rc ? ULM_ENOMEM : ULM_OK;
+    return rc;
 }
 
 static int build_chat(const char *model, const ulm_request *req, ulm_http_request *out)
 {
-    json_t *body = json_object();
-    json_t *messages = json_array();
-    int rc = body && messages ? ULM_OK : ULM_ENOMEM;
-    for (size_t i = 0; rc == ULM_OK && i < ulm_request_message_count(req); i++) {
-        json_t *m = json_pack("{s:s, s:s}", "role", role_name(ulm_request_message_role(req, i)),
-                              "content", ulm_request_message_content(req, i));
-        if (!m || json_array_append_new(messages, m) != 0)
-            rc = ULM_ENOMEM;
-    }
-    if (rc == ULM_OK && (json_object_set_new(body, "model", json_string(model)) != 0 ||
-                         json_object_set(body, "messages", messages) != 0))
-        rc = ULM_ENOMEM;
+    ulm_buf body = {0};
+    int rc = ulm__buf_append(&body, "{\"model\":", 9);
     if (rc == ULM_OK)
-        rc = add_parameters(body, req);
-    char *text = rc == ULM_OK ? json_dumps(body, JSON_COMPACT) : NULL;
-    if (rc == ULM_OK && !text)
-        rc = ULM_ENOMEM;
+        rc = append_string(&body, model);
+    if (rc == ULM_OK)
+        rc = ulm__buf_append(&body, ",\"messages\":[", 13);
+    for (size_t i = 0; rc == ULM_OK && i < ulm_request_message_count(req); i++) {
+        rc = ulm__buf_append(&body, i ? ",{\"role\":\"" : "{\"role\":\"", i ? 10 : 9);
+        if (rc == ULM_OK)
+            rc = ulm__buf_appendf(&body, "%s\",\"content\":",
+                                  role_name(ulm_request_message_role(req, i)));
+        if (rc == ULM_OK)
+            rc = append_string(&body, ulm_request_message_content(req, i));
+        if (rc == ULM_OK)
+            rc = ulm__buf_append(&body, "}", 1);
+    }
+    if (rc == ULM_OK)
+        rc = ulm__buf_append(&body, "]", 1);
+    if (rc == ULM_OK)
+        rc = append_parameters(&body, req);
+    if (rc == ULM_OK)
+        rc = ulm__buf_append(&body, "}", 1);
     if (rc == ULM_OK)
         rc = ulm_http_request_set_target(out, "POST", "/chat/completions");
-    if (rc == ULM_OK)
-        rc = ulm_http_request_set_body(out, text, strlen(text));
-    free(text);
-    json_decref(messages);
-    json_decref(body);
+    if (rc == ULM_OK) {
+        free(out->body); /* the built body moves into the request: no copy */
+        out->body = body.data;
+        out->body_len = body.len;
+        return ULM_OK;
+    }
+    ulm__buf_free(&body);
     return rc;
 }
 

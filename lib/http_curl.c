@@ -39,6 +39,31 @@ void ulm__curl_pool_free(ulm_curl_pool *pool)
     free(pool);
 }
 
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata);
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata);
+
+/*
+ * A new handle with the options every request shares. Pooled handles keep them, so a
+ * request sets only what varies, and every one of those options on every request.
+ */
+static CURL *new_handle(void)
+{
+    CURL *h = curl_easy_init();
+    if (!h)
+        return NULL;
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* signals are process-wide; we run in threads */
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must not carry the key away */
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "ultra-llm/" ULM_VERSION_STRING);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    return h;
+}
+
 /* A handle whose connection cache may already hold a live connection to the backend. */
 static CURL *pool_borrow(ulm_curl_pool *pool)
 {
@@ -47,13 +72,11 @@ static CURL *pool_borrow(ulm_curl_pool *pool)
     if (pool->idle_count)
         h = pool->idle[--pool->idle_count];
     pthread_mutex_unlock(&pool->lock);
-    return h ? h : curl_easy_init();
+    return h ? h : new_handle();
 }
 
 static void pool_return(ulm_curl_pool *pool, CURL *h)
 {
-    /* reset drops this request's options but keeps the connection cache */
-    curl_easy_reset(h);
     pthread_mutex_lock(&pool->lock);
     if (pool->idle_count < pool->max_idle) {
         pool->idle[pool->idle_count++] = h;
@@ -141,18 +164,18 @@ nomem:
     return NULL;
 }
 
+/* Sets the method and body explicitly, since a pooled handle remembers the last ones. */
 static void set_method(CURL *h, const ulm_http_request *http)
 {
-    if (strcmp(http->method, "GET") == 0) {
-        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-        return;
-    }
-    if (strcmp(http->method, "POST") != 0)
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, http->method);
-    if (http->body || strcmp(http->method, "POST") == 0) {
+    int is_post = strcmp(http->method, "POST") == 0;
+    if (http->body || is_post) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, http->body ? http->body : "");
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)http->body_len);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
+                     is_post || strcmp(http->method, "GET") == 0 ? NULL : http->method);
 }
 
 static int classify(CURLcode code, const sink *s)
@@ -190,20 +213,10 @@ int ulm__curl_transport(void *ctx, const ulm_transfer *t, ulm_http_response *res
     char curl_err[CURL_ERROR_SIZE] = "";
 
     curl_easy_setopt(h, CURLOPT_URL, t->url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* signals are process-wide; we run in threads */
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must not carry the key away */
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "ultra-llm/" ULM_VERSION_STRING);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, t->timeout_ms);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
     set_method(h, t->http);
@@ -225,7 +238,10 @@ int ulm__curl_transport(void *ctx, const ulm_transfer *t, ulm_http_response *res
             ulm__set_errbuf(errbuf, errbuf_size, "%s", curl_err[0] ? curl_err
                                                                   : curl_easy_strerror(code));
     }
+    /* nothing of this call may outlive it in the pooled handle */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
     wipe_and_free_headers(headers);
     pool_return(pool, h);
     return rc;

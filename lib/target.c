@@ -4,6 +4,14 @@
 
 #include "internal.h"
 
+static int printable_ascii(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f)
+            return 0;
+    return 1;
+}
+
 static int is_local_model(const ulm_client *c, const char *canon)
 {
     if (strcmp(canon, c->settings.default_local_model) == 0)
@@ -83,6 +91,10 @@ int ulm__target_resolve(const ulm_client *c, const char *spec, ulm_target *out, 
         }
     } else if (strlen(model) >= sizeof out->model) {
         ulm__set_errbuf(errbuf, n, "model \"%.64s...\": name too long", spec);
+        return ULM_EINVAL;
+    } else if (!printable_ascii(model)) {
+        ulm__set_errbuf(errbuf, n, "model \"%.64s\": names are printable ASCII without spaces",
+                        spec);
         return ULM_EINVAL;
     } else {
         strcpy(out->model, model);

@@ -236,6 +236,28 @@ static void test_build_chat_preserves_unicode_content(void **state)
     ulm_request_free(req);
 }
 
+static void test_build_chat_body_bytes_are_compact_json(void **state)
+{
+    ulm_provider *p = *state;
+    ulm_request *req = NULL;
+    assert_int_equal(ulm_request_new(&req), ULM_OK);
+    assert_int_equal(ulm_request_add_message(req, ULM_ROLE_USER, "a\x01\x1f\rb/"), ULM_OK);
+    assert_int_equal(ulm_request_set_temperature(req, 0.7), ULM_OK);
+    assert_int_equal(ulm_request_set_top_p(req, 0.1 + 0.2), ULM_OK);
+    assert_int_equal(ulm_request_set_seed(req, -42), ULM_OK);
+    assert_int_equal(ulm_request_add_stop(req, "\n\n"), ULM_OK);
+    ulm_http_request http = {0};
+    assert_int_equal(p->build(p, ULM_OP_CHAT, "m\"1", req, &http), ULM_OK);
+    /* 0.7 prints short; 0.1 + 0.2 needs 17 digits to read back as the same double */
+    assert_string_equal(http.body,
+                        "{\"model\":\"m\\\"1\",\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"a\\u0001\\u001f\\rb/\"}],\"temperature\":0.7,"
+                        "\"top_p\":0.30000000000000004,\"seed\":-42,\"stop\":[\"\\n\\n\"]}");
+    assert_int_equal(http.body_len, strlen(http.body));
+    ulm__http_request_clear(&http);
+    ulm_request_free(req);
+}
+
 static void test_build_chat_without_request_is_einval(void **state)
 {
     ulm_provider *p = *state;
@@ -518,6 +540,7 @@ int main(void)
         T(test_build_chat_sends_set_parameters),
         T(test_build_chat_sends_zero_temperature),
         T(test_build_chat_preserves_unicode_content),
+        T(test_build_chat_body_bytes_are_compact_json),
         T(test_build_chat_without_request_is_einval),
         T(test_build_models_is_get_models_without_body),
         T(test_provider_identity),
