@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - the whole test suite: build, start the test servers, run ctest and the Python tests,
-# then the unit and integration tests again under AddressSanitizer and UndefinedBehaviorSanitizer.
+# then the unit and integration tests again under valgrind, and under AddressSanitizer and
+# UndefinedBehaviorSanitizer.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${ULM_BUILD_DIR:-$root/build}
@@ -39,6 +40,14 @@ echo "== ctest"
 echo "== python bindings"
 ULTRALLM_LIBRARY=$build/libultrallm.so \
     python3 -m unittest discover -s "$root/bindings/python/tests" -v
+
+echo "== valgrind (unit and integration tests)"
+for test in "$build"/tests/test_* "$build"/tests/itest_*; do
+    valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
+        --error-exitcode=9 "$test" > "$build/valgrind-$(basename "$test").log" 2>&1 || {
+        cat "$build/valgrind-$(basename "$test").log"; echo "valgrind: $(basename "$test") failed"; exit 1; }
+    echo "valgrind clean: $(basename "$test")"
+done
 
 echo "== sanitizers (ASan + UBSan)"
 cmake -S "$root" -B "$asan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_SANITIZE=ON > /dev/null
