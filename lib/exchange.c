@@ -55,8 +55,9 @@ static int send_request(ulm_client *c, const ulm_backend *b, const ulm_http_requ
     double start = ulm__now_ms();
     int rc = c->transport(c->transport_ctx, &transfer, resp, reason, sizeof reason);
     if (rc == ULM_OK)
-        ulm__log(c, ULM_LOG_DEBUG, "%s: %s %s -> HTTP %d, %zu bytes in %.1f ms", p->name,
-                 http->method, url.data, resp->status, resp->body.len, ulm__now_ms() - start);
+        ulm__log(c, ULM_LOG_DEBUG, "%s: %s %s -> HTTP %d, %zu bytes in %.1f ms (%s connection)",
+                 p->name, http->method, url.data, resp->status, resp->body.len,
+                 ulm__now_ms() - start, resp->new_connections ? "new" : "reused");
     else
         compose_error(c, errmsg, errmsg_size, p->name, 0, rc, reason);
     ulm__buf_free(&url);

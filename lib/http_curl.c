@@ -226,6 +226,7 @@ int ulm__curl_transport(void *ctx, const ulm_transfer *t, ulm_http_response *res
     if (code == CURLE_OK) {
         long status = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &resp->new_connections);
         resp->status = (int)status;
         if (!resp->body.data && ulm__buf_append(&resp->body, "", 0) != ULM_OK)
             rc = ULM_ENOMEM;

@@ -64,6 +64,7 @@ struct ulm_http_response {
     int status;
     ulm_buf body;
     char *content_type;
+    long new_connections; /* connections the exchange opened: 0 when one was reused */
 };
 
 ULM_HIDDEN void ulm__http_request_clear(ulm_http_request *http);
