@@ -189,6 +189,11 @@ char *ulm__redacted(const ulm_client *c, const char *text, size_t length)
 
 char *ulm__cap_text(const char *text, size_t length, size_t cap)
 {
+    /* text/plain bodies end in a newline that would become a trailing space */
+    while (length && (unsigned char)text[length - 1] <= ' ')
+        length--;
+    while (length && (unsigned char)*text <= ' ')
+        text++, length--;
     int cut = length > cap;
     size_t n = cut ? cap : length;
     /* back up to the start of a UTF-8 character so the copy stays valid text */

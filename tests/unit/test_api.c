@@ -131,6 +131,9 @@ static void capping_keeps_utf8_whole_and_folds_controls(void **state)
     char *out = ulm__cap_text("a\nb\tc", 5, 100);
     assert_string_equal(out, "a b c");
     free(out);
+    out = ulm__cap_text("  model not found\n", 18, 100);
+    assert_string_equal(out, "model not found");
+    free(out);
     /* "é" is two bytes: a cap in its middle must not leave half of it */
     out = ulm__cap_text("abc\xc3\xa9xyz", 8, 4);
     assert_string_equal(out, "abc...");
