@@ -293,6 +293,11 @@ static int cmd_models(int argc, char **argv)
     ulm_model_list *list = NULL;
     int rc = ulm_list_models(&list, client);
     int code = rc == ULM_OK ? 0 : EXIT_CALL_FAILED;
+    size_t answered = 0;
+    for (size_t b = 0; rc == ULM_OK && b < ulm_model_list_backend_count(list); b++)
+        answered += ulm_model_list_backend_error(list, b) == ULM_OK;
+    if (rc == ULM_OK && answered == 0)
+        code = EXIT_CALL_FAILED; /* nothing to list is a failure, not an empty answer */
     if (rc != ULM_OK) {
         fprintf(stderr, "ultra-llm: error: %s\n", ulm_strerror(rc));
     } else if (json) {

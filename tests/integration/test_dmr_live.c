@@ -90,6 +90,50 @@ static void context_overflow_is_classified(void **state)
     free(prompt);
 }
 
+static ulm_client *client_with(long timeout_ms, size_t max_response_bytes)
+{
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.ignore_environment = 1;
+    opts.model_runner_url = live_url("ULM_TEST_DMR_URL");
+    opts.local_model_timeout_ms = timeout_ms;
+    opts.max_response_bytes = max_response_bytes;
+    ulm_client *c = NULL;
+    assert_int_equal(ulm_client_new(&c, &opts, NULL, 0), ULM_OK);
+    return c;
+}
+
+static void answer_over_the_size_cap_is_too_large(void **state)
+{
+    (void)state;
+    ulm_client *c = client_with(30000, 64);
+    ulm_request *req = live_request(LIVE_LOCAL_MODEL, "Once upon a time");
+    ulm_response *resp = NULL;
+    assert_int_equal(ulm_complete(&resp, c, req), ULM_ETOO_LARGE);
+    assert_string_equal(ulm_response_error_message(resp),
+                        "dmr: answer larger than the 64-byte cap");
+    ulm_response_free(resp);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
+static void local_model_timeout_is_enforced(void **state)
+{
+    (void)state;
+    ulm_client *c = client_with(100, 0);
+    /* filling the 2048-token window takes seconds here: far past 100 ms */
+    ulm_request *req = live_request(LIVE_LOCAL_MODEL, "Once upon a time");
+    assert_int_equal(ulm_request_set_max_tokens(req, 2000), ULM_OK);
+    assert_int_equal(ulm_request_set_temperature(req, 1.0), ULM_OK);
+    ulm_response *resp = NULL;
+    assert_int_equal(ulm_complete(&resp, c, req), ULM_ETIMEOUT);
+    /* generous bounds: this is a check that the clock fired, not a benchmark */
+    assert_true(ulm_response_latency_ms(resp) >= 90.0);
+    assert_true(ulm_response_latency_ms(resp) < 3000.0);
+    ulm_response_free(resp);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
 static void model_list_names_local_models(void **state)
 {
     (void)state;
@@ -116,6 +160,8 @@ int main(void)
         cmocka_unit_test(max_tokens_gives_length),
         cmocka_unit_test(model_not_pulled_is_classified),
         cmocka_unit_test(context_overflow_is_classified),
+        cmocka_unit_test(answer_over_the_size_cap_is_too_large),
+        cmocka_unit_test(local_model_timeout_is_enforced),
         cmocka_unit_test(model_list_names_local_models),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
