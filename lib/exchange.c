@@ -102,7 +102,7 @@ int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_reque
             resp.body.data = NULL;
         }
     }
-    if (rc != ULM_OK && rc != ULM_ENOT_CONFIGURED)
+    if (rc != ULM_OK)
         ulm__log(c, ULM_LOG_WARN, "%s", errmsg);
     ulm__http_response_clear(&resp);
     ulm__http_request_clear(&http);

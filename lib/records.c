@@ -32,7 +32,7 @@ int ulm_http_request_add_header(ulm_http_request *http, const char *name, const 
         strchr(name, ':'))
         return ULM_EINVAL;
     if (http->header_count == ULM_MAX_HEADERS)
-        return ULM_ENOMEM;
+        return ULM_EINVAL;
     ulm_buf line = {0};
     if (ulm__buf_appendf(&line, "%s: %s", name, value) != ULM_OK)
         return ULM_ENOMEM;

@@ -33,7 +33,7 @@ typedef struct ulm_http_request ulm_http_request;
 /* method is "GET", "POST" or "DELETE"; path is appended to the backend's base URL. */
 ULM_EXTERN int ulm_http_request_set_target(ulm_http_request *http, const char *method,
                                            const char *path);
-/* name and value must not contain CR or LF (ULM_EINVAL). */
+/* name and value must not contain CR or LF, and at most 16 headers fit (ULM_EINVAL). */
 ULM_EXTERN int ulm_http_request_add_header(ulm_http_request *http, const char *name,
                                            const char *value);
 /* The body is copied; the core sends Content-Type: application/json with it. */
