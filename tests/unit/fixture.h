@@ -1,4 +1,4 @@
-/* fixture.h - loads recorded bodies from tests/fixtures into HTTP responses for unit tests. */
+/* fixture.h - loads recorded bodies for the adapter tests and parses them through a provider. */
 #ifndef ULM_TEST_FIXTURE_H
 #define ULM_TEST_FIXTURE_H
 
@@ -73,6 +73,26 @@ static inline void fixture_response(ulm_http_response *resp, int status,
     char *body = fixture_read(name, &length);
     fixture_response_from(resp, status, content_type, body, length);
     free(body);
+}
+
+
+/* Parses resp through the provider, which must succeed (a classified error is a success). */
+static inline void fixture_parse(ulm_provider *p, ulm_op op, ulm_http_response *resp,
+                                 ulm_result *result)
+{
+    ulm__result_init(result);
+    assert_int_equal(p->parse(p, op, resp, result), ULM_OK);
+    ulm__http_response_clear(resp);
+}
+
+/* Parses a fixture file served with status and content_type. */
+static inline void fixture_parse_file(ulm_provider *p, ulm_op op, int status,
+                                      const char *content_type, const char *name,
+                                      ulm_result *result)
+{
+    ulm_http_response resp;
+    fixture_response(&resp, status, content_type, name);
+    fixture_parse(p, op, &resp, result);
 }
 
 #endif /* ULM_TEST_FIXTURE_H */

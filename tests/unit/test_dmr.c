@@ -41,27 +41,12 @@ static void assert_rejected(const char *name)
         fail_msg("normalize(\"%s\") returned %d (\"%s\"), expected ULM_EINVAL", name, rc, buf);
 }
 
-static void parse_response(ulm_provider *p, ulm_op op, ulm_http_response *resp,
-                           ulm_result *result)
-{
-    ulm__result_init(result);
-    assert_int_equal(p->parse(p, op, resp, result), ULM_OK);
-    ulm__http_response_clear(resp);
-}
-
-static void parse_fixture(ulm_provider *p, ulm_op op, int status, const char *content_type,
-                          const char *name, ulm_result *result)
-{
-    ulm_http_response resp;
-    fixture_response(&resp, status, content_type, name);
-    parse_response(p, op, &resp, result);
-}
 
 /* A text/plain error fixture: checks the class and that error_text is the body as sent. */
 static void assert_text_error(ulm_provider *p, int status, const char *name, int expected)
 {
     ulm_result r;
-    parse_fixture(p, ULM_OP_CHAT, status, DMR_TEXT, name, &r);
+    fixture_parse_file(p, ULM_OP_CHAT, status, DMR_TEXT, name, &r);
     char *body = fixture_read(name, NULL);
     assert_int_equal(r.error, expected);
     assert_non_null(r.error_text);
@@ -238,7 +223,7 @@ static void test_build_models_is_get_models(void **state)
 static void test_parse_llamacpp_chat_completion_with_timings(void **state)
 {
     ulm_result r;
-    parse_fixture(*state, ULM_OP_CHAT, 200, "application/json", "dmr/chat_llamacpp.json", &r);
+    fixture_parse_file(*state, ULM_OP_CHAT, 200, "application/json", "dmr/chat_llamacpp.json", &r);
     assert_int_equal(r.error, ULM_OK);
     assert_null(r.error_text);
     assert_string_equal(r.text, "Hello! How can I help you today?");
@@ -253,7 +238,7 @@ static void test_parse_llamacpp_chat_completion_with_timings(void **state)
 static void test_parse_models_lists_pulled_models(void **state)
 {
     ulm_result r;
-    parse_fixture(*state, ULM_OP_MODELS, 200, "application/json", "dmr/models.json", &r);
+    fixture_parse_file(*state, ULM_OP_MODELS, 200, "application/json", "dmr/models.json", &r);
     assert_int_equal(r.error, ULM_OK);
     assert_int_equal(r.model_id_count, 2);
     assert_string_equal(r.model_ids[0], "ai/smollm2:latest");
@@ -266,7 +251,7 @@ static void test_parse_malformed_success_is_protocol(void **state)
     ulm_http_response resp;
     fixture_response_from(&resp, 200, "application/json", "{\"choices\":[]}", 14);
     ulm_result r;
-    parse_response(*state, ULM_OP_CHAT, &resp, &r);
+    fixture_parse(*state, ULM_OP_CHAT, &resp, &r);
     assert_int_equal(r.error, ULM_EPROTOCOL);
     ulm__result_clear(&r);
 }
@@ -288,7 +273,7 @@ static void test_500_other_text_is_server(void **state)
     ulm_http_response resp;
     fixture_response_from(&resp, 500, DMR_TEXT, "model unavailable\n", 18);
     ulm_result r;
-    parse_response(*state, ULM_OP_CHAT, &resp, &r);
+    fixture_parse(*state, ULM_OP_CHAT, &resp, &r);
     assert_int_equal(r.error, ULM_ESERVER);
     assert_string_equal(r.error_text, "model unavailable\n");
     ulm__result_clear(&r);
@@ -307,7 +292,7 @@ static void test_503_service_unavailable_text_is_unavailable(void **state)
 static void test_503_loading_model_json_is_unavailable(void **state)
 {
     ulm_result r;
-    parse_fixture(*state, ULM_OP_CHAT, 503, "application/json",
+    fixture_parse_file(*state, ULM_OP_CHAT, 503, "application/json",
                   "dmr/error_503_loading_model.json", &r);
     assert_int_equal(r.error, ULM_EUNAVAILABLE);
     assert_string_equal(r.error_text, "Loading model");
@@ -317,7 +302,7 @@ static void test_503_loading_model_json_is_unavailable(void **state)
 static void test_500_runner_crash_json_is_server(void **state)
 {
     ulm_result r;
-    parse_fixture(*state, ULM_OP_CHAT, 500, "application/json",
+    fixture_parse_file(*state, ULM_OP_CHAT, 500, "application/json",
                   "dmr/error_500_runner_crash.json", &r);
     assert_int_equal(r.error, ULM_ESERVER);
     assert_non_null(r.error_text);
@@ -343,7 +328,7 @@ static void test_404_backend_not_found_is_unsupported(void **state)
     ulm_http_response resp;
     fixture_response_from(&resp, 404, "text/plain", "backend not found\n", 18);
     ulm_result r;
-    parse_response(*state, ULM_OP_CHAT, &resp, &r);
+    fixture_parse(*state, ULM_OP_CHAT, &resp, &r);
     assert_int_equal(r.error, ULM_EUNSUPPORTED);
     ulm__result_clear(&r);
 }
@@ -353,7 +338,7 @@ static void test_502_empty_body_is_server_with_explanation(void **state)
     ulm_http_response resp;
     fixture_response_from(&resp, 502, NULL, "", 0);
     ulm_result r;
-    parse_response(*state, ULM_OP_CHAT, &resp, &r);
+    fixture_parse(*state, ULM_OP_CHAT, &resp, &r);
     assert_int_equal(r.error, ULM_ESERVER);
     assert_non_null(r.error_text);
     assert_true(strlen(r.error_text) > 0);
@@ -363,7 +348,7 @@ static void test_502_empty_body_is_server_with_explanation(void **state)
 static void test_400_exceed_context_size_json_is_context_length(void **state)
 {
     ulm_result r;
-    parse_fixture(*state, ULM_OP_CHAT, 400, "application/json",
+    fixture_parse_file(*state, ULM_OP_CHAT, 400, "application/json",
                   "dmr/error_400_exceed_context_size.json", &r);
     assert_int_equal(r.error, ULM_ECONTEXT_LENGTH);
     assert_string_equal(r.error_text,

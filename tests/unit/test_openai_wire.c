@@ -47,21 +47,10 @@ static json_t *build_chat_body(ulm_provider *p, const ulm_request *req)
     return body;
 }
 
-/* Parses the response through the provider; parse itself must succeed. */
-static void parse_response(ulm_provider *p, ulm_op op, ulm_http_response *resp,
-                           ulm_result *result)
-{
-    ulm__result_init(result);
-    assert_int_equal(p->parse(p, op, resp, result), ULM_OK);
-    ulm__http_response_clear(resp);
-}
-
 static void parse_fixture(ulm_provider *p, ulm_op op, int status, const char *name,
                           ulm_result *result)
 {
-    ulm_http_response resp;
-    fixture_response(&resp, status, "application/json", name);
-    parse_response(p, op, &resp, result);
+    fixture_parse_file(p, op, status, "application/json", name, result);
 }
 
 static void parse_body(ulm_provider *p, ulm_op op, int status, const char *content_type,
@@ -69,7 +58,7 @@ static void parse_body(ulm_provider *p, ulm_op op, int status, const char *conte
 {
     ulm_http_response resp;
     fixture_response_from(&resp, status, content_type, body, strlen(body));
-    parse_response(p, op, &resp, result);
+    fixture_parse(p, op, &resp, result);
 }
 
 /* error.message of an OpenAI error fixture, read independently of the library. */
@@ -434,7 +423,7 @@ static void test_parse_huge_error_body_is_capped(void **state)
     ulm_http_response resp;
     fixture_response_from(&resp, 500, "text/plain", body, len);
     ulm_result r;
-    parse_response(*state, ULM_OP_CHAT, &resp, &r);
+    fixture_parse(*state, ULM_OP_CHAT, &resp, &r);
 
     assert_int_equal(r.error, ULM_ESERVER);
     assert_non_null(r.error_text);
@@ -492,7 +481,7 @@ static void test_parse_huge_success_body_keeps_whole_text(void **state)
         assert_int_equal(ulm__buf_append(&resp.body, chunk, sizeof chunk), ULM_OK);
     assert_int_equal(ulm__buf_append(&resp.body, tail, sizeof tail - 1), ULM_OK);
     ulm_result r;
-    parse_response(*state, ULM_OP_CHAT, &resp, &r);
+    fixture_parse(*state, ULM_OP_CHAT, &resp, &r);
 
     assert_int_equal(r.error, ULM_OK);
     assert_int_equal(r.text_len, text_len);
