@@ -122,10 +122,8 @@ static int build_chat(const char *model, const ulm_request *req, ulm_http_reques
     if (rc == ULM_OK)
         rc = ulm__buf_append(&body, ",\"messages\":[", 13);
     for (size_t i = 0; rc == ULM_OK && i < ulm_request_message_count(req); i++) {
-        rc = ulm__buf_append(&body, i ? ",{\"role\":\"" : "{\"role\":\"", i ? 10 : 9);
-        if (rc == ULM_OK)
-            rc = ulm__buf_appendf(&body, "%s\",\"content\":",
-                                  role_name(ulm_request_message_role(req, i)));
+        rc = ulm__buf_appendf(&body, "%s{\"role\":\"%s\",\"content\":", i ? "," : "",
+                              role_name(ulm_request_message_role(req, i)));
         if (rc == ULM_OK)
             rc = append_string(&body, ulm_request_message_content(req, i));
         if (rc == ULM_OK)
