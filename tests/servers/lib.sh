@@ -9,21 +9,39 @@ ulm_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# ulm_wait_ready TRIES PAUSE WHAT LOG CHECK... -> runs CHECK until it succeeds, the server
+# started last exits, or TRIES run out; on failure shows LOG.
+ulm_wait_ready() {
+    local tries=$1 pause=$2 what=$3 log=$4
+    shift 4
+    for _ in $(seq 1 "$tries"); do
+        "$@" && return 0
+        kill -0 "${ULM_SERVER_PIDS[-1]}" 2>/dev/null || break
+        sleep "$pause"
+    done
+    echo "$what did not start:" >&2
+    cat "$log" >&2
+    return 1
+}
+
 # ulm_start_dmr MODEL_NAME GGUF_PATH -> sets ULM_DMR_URL to the emulator's root URL
 ulm_start_dmr() {
     local name=$1 gguf=$2 log=$ULM_SERVER_LOGS/dmr.log
     node "$ULM_ROOT/tests/servers/dmr-server.mjs" --host 127.0.0.1 --port 0 \
         --model "$name=$gguf" > "$log" 2> "$log.err" &
     ULM_SERVER_PIDS+=($!)
-    for _ in $(seq 1 300); do
-        ULM_DMR_URL=$(sed -n 's/^dmr-server listening on \(http:[^ ]*\).*/\1/p' "$log")
-        [ -n "$ULM_DMR_URL" ] && return 0
-        kill -0 "${ULM_SERVER_PIDS[-1]}" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "the DMR emulator did not start:" >&2
-    cat "$log.err" >&2
-    return 1
+    ulm_wait_ready 300 0.1 "the DMR emulator" "$log.err" ulm_dmr_listening "$log"
+}
+
+# Sets ULM_DMR_URL from the emulator's one line on stdout, once it is there.
+ulm_dmr_listening() {
+    ULM_DMR_URL=$(sed -n 's/^dmr-server listening on \(http:[^ ]*\).*/\1/p' "$1")
+    [ -n "$ULM_DMR_URL" ]
+}
+
+# Any HTTP status means the server answers (prism says 401 to a request without a key).
+ulm_http_answers() {
+    curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null | grep -q '^[1-5]'
 }
 
 # ulm_start_prism SPEC -> sets ULM_PRISM_URL
@@ -35,18 +53,8 @@ ulm_start_prism() {
         -h 127.0.0.1 -p "$port" -v warn "$spec" > "$log" 2>&1 &
     ULM_SERVER_PIDS+=($!)
     ULM_PRISM_URL=http://127.0.0.1:$port
-    # prism takes about 15 s to read the OpenAI spec; a 401 means it is answering
-    for _ in $(seq 1 240); do
-        if curl -s -o /dev/null -w '%{http_code}' "$ULM_PRISM_URL/models" 2>/dev/null |
-            grep -q '^[1-5]'; then
-            return 0
-        fi
-        kill -0 "${ULM_SERVER_PIDS[-1]}" 2>/dev/null || break
-        sleep 0.5
-    done
-    echo "prism did not start on $spec:" >&2
-    cat "$log" >&2
-    return 1
+    # prism takes about 15 s to read the OpenAI spec
+    ulm_wait_ready 240 0.5 "prism on $spec" "$log" ulm_http_answers "$ULM_PRISM_URL/models"
 }
 
 ulm_stop_servers() {
@@ -93,11 +101,6 @@ CONF
     ULM_SERVER_PIDS+=($!)
     ULM_PROXY_429_URL=http://127.0.0.1:$p429
     ULM_PROXY_401_URL=http://127.0.0.1:$p401
-    for _ in $(seq 1 50); do
-        curl -s -o /dev/null "$ULM_PROXY_429_URL/models" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nginx fault proxy did not start:" >&2
-    cat "$dir/error.log" >&2
-    return 1
+    ulm_wait_ready 50 0.1 "the nginx fault proxy" "$dir/error.log" \
+        ulm_http_answers "$ULM_PROXY_429_URL/models"
 }
