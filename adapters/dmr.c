@@ -99,10 +99,13 @@ static int dmr_build(const ulm_provider *self, ulm_op op, const char *model,
  * DMR answers most failures in text/plain, and a few statuses mean something more
  * precise than their generic class: a 500 that failed to start the runner is a model
  * load failure (another backend may serve), 412 is a missing inference backend, and a
- * 404 is a model not pulled unless it names the inference backend in the URL.
+ * 404 is a model not pulled unless it names the inference backend in the URL, and older
+ * releases answer 503 "Loading model" while a model loads.
  */
 static int dmr_class(int status, int generic, const char *body)
 {
+    if (status == 503 && strstr(body, "Loading model"))
+        return ULM_EMODEL_LOADING; /* older releases: wait, do not fail */
     if (status == 500 && strstr(body, "unable to load runner"))
         return ULM_EMODEL_LOAD;
     if (status == 412)
@@ -129,6 +132,13 @@ static int dmr_parse(const ulm_provider *self, ulm_op op, const ulm_http_respons
     return ULM_OK;
 }
 
+static int dmr_parse_event(const ulm_provider *self, const ulm_sse_event *event,
+                           ulm_result *out)
+{
+    (void)self;
+    return ulm__openai_parse_event(event, out);
+}
+
 static void dmr_destroy(ulm_provider *self)
 {
     free(self);
@@ -145,6 +155,7 @@ int ulm__dmr_provider_new(ulm_provider **out)
     p->normalize_model = dmr_normalize;
     p->build = dmr_build;
     p->parse = dmr_parse;
+    p->parse_event = dmr_parse_event;
     p->destroy = dmr_destroy;
     *out = p;
     return ULM_OK;

@@ -17,6 +17,13 @@ static int openai_parse(const ulm_provider *self, ulm_op op, const ulm_http_resp
     return ulm__openai_parse(op, in, out);
 }
 
+static int openai_parse_event(const ulm_provider *self, const ulm_sse_event *event,
+                              ulm_result *out)
+{
+    (void)self;
+    return ulm__openai_parse_event(event, out);
+}
+
 static void openai_destroy(ulm_provider *self)
 {
     free(self);
@@ -33,6 +40,7 @@ int ulm__openai_provider_new(ulm_provider **out)
     p->auth_prefix = "Bearer ";
     p->build = openai_build;
     p->parse = openai_parse;
+    p->parse_event = openai_parse_event;
     p->destroy = openai_destroy;
     *out = p;
     return ULM_OK;

@@ -113,7 +113,8 @@ static int append_parameters(ulm_buf *b, const ulm_request *req)
     return rc;
 }
 
-static int build_chat(const char *model, const ulm_request *req, ulm_http_request *out)
+static int build_chat(const char *model, const ulm_request *req, int stream,
+                      ulm_http_request *out)
 {
     ulm_buf body = {0};
     int rc = ulm__buf_append(&body, "{\"model\":", 9);
@@ -133,6 +134,8 @@ static int build_chat(const char *model, const ulm_request *req, ulm_http_reques
         rc = ulm__buf_append(&body, "]", 1);
     if (rc == ULM_OK)
         rc = append_parameters(&body, req);
+    if (rc == ULM_OK && stream) /* without include_usage a stream reports no token counts */
+        rc = ulm__buf_appendf(&body, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
     if (rc == ULM_OK)
         rc = ulm__buf_append(&body, "}", 1);
     if (rc == ULM_OK)
@@ -152,7 +155,9 @@ int ulm__openai_build(ulm_op op, const char *model, const ulm_request *req,
 {
     switch (op) {
     case ULM_OP_CHAT:
-        return req && model ? build_chat(model, req, out) : ULM_EINVAL;
+    case ULM_OP_CHAT_STREAM:
+        return req && model ? build_chat(model, req, op == ULM_OP_CHAT_STREAM, out)
+                            : ULM_EINVAL;
     case ULM_OP_MODELS:
         return ulm_http_request_set_target(out, "GET", "/models");
     }
@@ -249,6 +254,17 @@ static int class_from_code(int status_class, const char *code)
     return status_class;
 }
 
+/* An error object, in an error answer or inside a stream, into a class and message. */
+static int set_error_object(json_t *error, int status_class, ulm_result *out)
+{
+    int code = class_from_code(status_class, json_string_value(json_object_get(error, "code")));
+    code = class_from_code(code, json_string_value(json_object_get(error, "type")));
+    json_t *message = json_object_get(error, "message");
+    return json_is_string(message) ? ulm_result_set_error(out, code, json_string_value(message),
+                                                          json_string_length(message))
+                                   : ulm_result_set_error(out, code, NULL, 0);
+}
+
 static int parse_error(const ulm_http_response *in, ulm_result *out)
 {
     size_t len;
@@ -267,13 +283,7 @@ static int parse_error(const ulm_http_response *in, ulm_result *out)
         json_decref(root);
         return rc;
     }
-    code = class_from_code(code, json_string_value(json_object_get(error, "code")));
-    code = class_from_code(code, json_string_value(json_object_get(error, "type")));
-    json_t *message = json_object_get(error, "message");
-    int rc = json_is_string(message)
-                 ? ulm_result_set_error(out, code, json_string_value(message),
-                                        json_string_length(message))
-                 : ulm_result_set_error(out, code, NULL, 0);
+    int rc = set_error_object(error, code, out);
     json_decref(root);
     return rc;
 }
@@ -292,6 +302,50 @@ int ulm__openai_parse(ulm_op op, const ulm_http_response *in, ulm_result *out)
         return protocol_error(out, "the answer is not a JSON object");
     }
     int rc = op == ULM_OP_MODELS ? parse_models(root, out) : parse_chat(root, out);
+    json_decref(root);
+    return rc;
+}
+
+/* The text of choices[0].delta.content, with its length; NULL when the chunk has none. */
+static const char *delta_content(json_t *choice, size_t *len)
+{
+    json_t *content = json_object_get(json_object_get(choice, "delta"), "content");
+    *len = json_string_length(content);
+    return json_string_value(content);
+}
+
+int ulm__openai_parse_event(const ulm_sse_event *event, ulm_result *out)
+{
+    size_t len;
+    const char *data = ulm_sse_event_data(event, &len);
+    json_t *root = json_loadb(data, len, 0, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return protocol_error(out, "a stream event is not a JSON object");
+    }
+    int rc = ULM_OK;
+    json_t *error = json_object_get(root, "error");
+    if (json_is_object(error)) { /* a failure after the 200 status was sent */
+        rc = set_error_object(error, ULM_ESERVER, out);
+        json_decref(root);
+        return rc;
+    }
+    json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
+    size_t text_len;
+    const char *text = delta_content(choice, &text_len);
+    if (text && text_len)
+        rc = ulm_result_append_text(out, text, text_len);
+    const char *finish = json_string_value(json_object_get(choice, "finish_reason"));
+    if (finish)
+        ulm_result_set_finish_reason(out, finish_from(finish));
+    json_t *usage = json_object_get(root, "usage");
+    if (json_is_object(usage))
+        ulm_result_set_usage(out, usage_count(usage, "prompt_tokens"),
+                             usage_count(usage, "completion_tokens"),
+                             usage_count(usage, "total_tokens"));
+    const char *model = json_string_value(json_object_get(root, "model"));
+    if (rc == ULM_OK && model && !out->model)
+        rc = ulm_result_set_model(out, model);
     json_decref(root);
     return rc;
 }

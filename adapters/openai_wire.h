@@ -4,11 +4,15 @@
 
 #include "../lib/internal.h"
 
-/* POST /chat/completions with the request as JSON, or GET /models. */
+/* POST /chat/completions with the request as JSON (streamed, with usage, for
+ * ULM_OP_CHAT_STREAM), or GET /models. */
 ULM_HIDDEN int ulm__openai_build(ulm_op op, const char *model, const ulm_request *req,
                                  ulm_http_request *out);
 
 /* A success body into text, finish reason, usage and model; an error body into a class. */
 ULM_HIDDEN int ulm__openai_parse(ulm_op op, const ulm_http_response *in, ulm_result *out);
+
+/* One chunk of a streamed answer: a text delta, the finish reason, usage, or an error. */
+ULM_HIDDEN int ulm__openai_parse_event(const ulm_sse_event *event, ulm_result *out);
 
 #endif /* ULM_OPENAI_WIRE_H */

@@ -15,13 +15,17 @@
 
 static const char usage_text[] =
     "usage: ultra-llm chat [-m MODEL]... [--system TEXT] [--max-tokens N]\n"
-    "                      [--temperature T] [--json] PROMPT\n"
+    "                      [--temperature T] [--stream] [--json] [CLOCKS] PROMPT\n"
     "       ultra-llm models [--json]\n"
     "       ultra-llm --version\n"
     "\n"
     "MODEL is dmr/<name>, openai/<name>, or a local model listed in AVAILABLE_LOCAL_MODELS;\n"
     "several -m form a fallback chain, tried in order. Without -m: dmr/$DEFAULT_LOCAL_MODEL.\n"
-    "PROMPT - reads the prompt from standard input. ULM_LOG=debug prints diagnostics.\n";
+    "PROMPT - reads the prompt from standard input. ULM_LOG=debug prints diagnostics.\n"
+    "--stream prints the answer as it arrives; with --json, the JSON object follows it on\n"
+    "one line. CLOCKS, in milliseconds: --connect-timeout-ms, --load-timeout-ms (a local\n"
+    "model's load budget), --first-token-timeout-ms, --idle-timeout-ms, --timeout-ms (the\n"
+    "whole call, fallbacks included).\n";
 
 static void log_to_stderr(int level, const char *message, void *payload)
 {
@@ -111,7 +115,7 @@ static json_t *attempts_json(const ulm_response *r)
     return list;
 }
 
-static void print_json_response(const ulm_response *r)
+static void print_json_response(const ulm_response *r, int one_line)
 {
     int err = ulm_response_error(r);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:f, s:o}", "text", ulm_response_text(r),
@@ -119,14 +123,22 @@ static void print_json_response(const ulm_response *r)
                           "provider", ulm_response_provider(r), "model", ulm_response_model(r),
                           "usage", usage_json(r), "latency_ms", ulm_response_latency_ms(r),
                           "attempts", attempts_json(r));
+    json_object_set_new(o, "incomplete", json_boolean(ulm_response_incomplete(r)));
     if (err != ULM_OK) {
         json_object_set_new(o, "error", json_pack("{s:s, s:s, s:i}", "class", ulm_error_name(err),
                                                   "message", ulm_response_error_message(r),
                                                   "http_status", ulm_response_http_status(r)));
     }
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+    json_dumpf(o, stdout, (one_line ? JSON_COMPACT : JSON_INDENT(2)) | JSON_ENSURE_ASCII);
     fputc('\n', stdout);
     json_decref(o);
+}
+
+static int print_delta(const char *text, size_t length, void *payload)
+{
+    (void)payload;
+    fwrite(text, 1, length, stdout);
+    return fflush(stdout) == 0 ? 0 : 1; /* a closed pipe ends the call */
 }
 
 static void print_failure(const ulm_response *r, int rc)
@@ -160,22 +172,52 @@ typedef struct chat_args {
     ulm_request *req;
     const char *system;
     int json;
+    int stream;
 } chat_args;
+
+/* The clock flags, in the order of ulm_clock, after the options that come before them. */
+enum { OPT_SYSTEM = 256, OPT_MAX_TOKENS, OPT_TEMPERATURE, OPT_JSON, OPT_STREAM, OPT_CLOCK };
+
+static int set_clock(ulm_request *req, int opt, const char *flag, const char *text)
+{
+    double number;
+    if (!parse_number(text, flag, &number))
+        return 0;
+    if (number != (long)number ||
+        ulm_request_set_timeout(req, (ulm_clock)(opt - OPT_CLOCK + ULM_CLOCK_CONNECT),
+                                (long)number) != ULM_OK) {
+        fprintf(stderr, "ultra-llm: %s: expected whole milliseconds from 1 to 86400000\n", flag);
+        return 0;
+    }
+    return 1;
+}
 
 static int parse_chat_args(int argc, char **argv, chat_args *a)
 {
-    enum { OPT_SYSTEM = 256, OPT_MAX_TOKENS, OPT_TEMPERATURE, OPT_JSON };
     static const struct option longs[] = {
         {"model", required_argument, NULL, 'm'},
         {"system", required_argument, NULL, OPT_SYSTEM},
         {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
         {"temperature", required_argument, NULL, OPT_TEMPERATURE},
         {"json", no_argument, NULL, OPT_JSON},
+        {"stream", no_argument, NULL, OPT_STREAM},
+        {"connect-timeout-ms", required_argument, NULL, OPT_CLOCK + 0},
+        {"load-timeout-ms", required_argument, NULL, OPT_CLOCK + 1},
+        {"first-token-timeout-ms", required_argument, NULL, OPT_CLOCK + 2},
+        {"idle-timeout-ms", required_argument, NULL, OPT_CLOCK + 3},
+        {"timeout-ms", required_argument, NULL, OPT_CLOCK + 4},
         {NULL, 0, NULL, 0},
     };
-    int opt;
+    int opt, index = 0;
     double number;
-    while ((opt = getopt_long(argc, argv, "m:", longs, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "m:", longs, &index)) != -1) {
+        if (opt >= OPT_CLOCK) {
+            char flag[40];
+            snprintf(flag, sizeof flag, "--%s", longs[index].name);
+            if (!set_clock(a->req, opt, flag, optarg))
+                return 0;
+            continue;
+        }
         switch (opt) {
         case 'm':
             if (ulm_request_add_model(a->req, optarg) != ULM_OK) {
@@ -204,6 +246,10 @@ static int parse_chat_args(int argc, char **argv, chat_args *a)
             break;
         case OPT_JSON:
             a->json = 1;
+            break;
+        case OPT_STREAM:
+            a->stream = 1;
+            ulm_request_set_on_delta(a->req, print_delta, NULL);
             break;
         default:
             return 0;
@@ -239,9 +285,11 @@ static int cmd_chat(int argc, char **argv)
         goto out;
     ulm_response *resp = NULL;
     int rc = ulm_complete(&resp, client, a.req);
+    if (a.stream && resp && ulm_response_text_length(resp))
+        fputc('\n', stdout), fflush(stdout); /* end the streamed line before any error */
     if (a.json && resp)
-        print_json_response(resp);
-    else if (rc == ULM_OK)
+        print_json_response(resp, a.stream);
+    else if (rc == ULM_OK && !a.stream)
         printf("%s\n", ulm_response_text(resp));
     if (rc != ULM_OK)
         print_failure(resp, rc);

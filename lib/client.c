@@ -1,6 +1,7 @@
 /* client.c - client lifecycle: options, backends, the connection pool, logging. */
 #include <curl/curl.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,10 +21,13 @@ int ulm_client_options_init(ulm_client_options *opts, unsigned int version)
 {
     if (!opts)
         return ULM_EINVAL;
-    if (version != ULM_CLIENT_OPTIONS_VERSION)
+    if (version < 1 || version > ULM_CLIENT_OPTIONS_VERSION)
         return ULM_EVERSION;
-    const ulm_client_options init = ULM_CLIENT_OPTIONS_INIT;
-    *opts = init;
+    /* a caller built against version 1 has a shorter struct: write no further */
+    ulm_client_options init = ULM_CLIENT_OPTIONS_INIT;
+    init.version = version;
+    memcpy(opts, &init, version == 1 ? offsetof(ulm_client_options, first_token_timeout_ms)
+                                     : sizeof init);
     return ULM_OK;
 }
 
@@ -72,11 +76,10 @@ static void backend_clear(ulm_backend *b)
 }
 
 static int backend_set(ulm_backend *b, ulm_provider *p, const char *base_url,
-                       const char *api_key, long timeout_ms)
+                       const char *api_key)
 {
     memset(b, 0, sizeof *b);
     b->provider = p;
-    b->timeout_ms = timeout_ms;
     size_t len = strlen(base_url);
     while (len && base_url[len - 1] == '/')
         len--;
@@ -116,10 +119,8 @@ int ulm_client_add_provider(ulm_client *client, ulm_provider *provider, const ch
         provider->destroy(provider);
         return ULM_EINVAL;
     }
-    long timeout = (provider->flags & ULM_PROVIDER_LOCAL) ? client->settings.local_model_timeout_ms
-                                                          : client->settings.cloud_timeout_ms;
     ulm_backend fresh;
-    int rc = backend_set(&fresh, provider, base_url, api_key, timeout);
+    int rc = backend_set(&fresh, provider, base_url, api_key);
     if (rc != ULM_OK) {
         provider->destroy(provider);
         return rc;
@@ -176,11 +177,19 @@ int ulm_client_new(ulm_client **out, const ulm_client_options *opts, char *errbu
         return ULM_EINVAL;
     }
     *out = NULL;
-    if (opts && opts->version != ULM_CLIENT_OPTIONS_VERSION) {
+    if (opts && (opts->version < 1 || opts->version > ULM_CLIENT_OPTIONS_VERSION)) {
         ulm__set_errbuf(errbuf, errbuf_size,
-                        "options.version: %u is not a version this library knows (%d)",
+                        "options.version: %u is not a version this library knows (1 to %d)",
                         opts->version, ULM_CLIENT_OPTIONS_VERSION);
         return ULM_EVERSION;
+    }
+    /* a version 1 struct ends before the version 2 fields: read only what it has */
+    ulm_client_options full = ULM_CLIENT_OPTIONS_INIT;
+    if (opts) {
+        memcpy(&full, opts, opts->version == 1 ? offsetof(ulm_client_options,
+                                                          first_token_timeout_ms)
+                                               : sizeof full);
+        opts = &full;
     }
     pthread_once(&curl_once, init_curl);
     if (curl_init_result != CURLE_OK) {

@@ -2,7 +2,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
+#include "clocks.h"
 #include "response.h"
+
+/* How often to ask again while a local model answers that it is still loading (DMR polls
+ * its runner every 500 ms). */
+#define LOADING_POLL_MS 500.0
 
 /*
  * Whether a failure at one target should move the call to the next. Retryable classes
@@ -13,6 +20,8 @@
  */
 static int falls_through(int code, const ulm_backend *b)
 {
+    if (code == ULM_ETIMEOUT)
+        return 0; /* the whole call's budget is spent */
     if (ulm_error_is_retryable(code))
         return 1;
     switch (code) {
@@ -96,37 +105,122 @@ static int fail_chain(ulm_response *resp)
     return fail(resp, a->error, a->message);
 }
 
-static int run_chain(ulm_client *c, const ulm_request *req, ulm_response *resp,
-                     const ulm_target *targets, size_t count)
+/* One call in progress: what every attempt shares. */
+typedef struct call {
+    ulm_client *client;
+    const ulm_request *req;
+    ulm_response *resp;
+    ulm_timeouts timeouts;
+    double deadline;
+    ulm_delta_fn on_delta;
+    void *payload;
+} call;
+
+static void pause_ms(double ms)
 {
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1e3),
+                          .tv_nsec = (long)((ms - (double)(time_t)(ms / 1e3) * 1e3) * 1e6)};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/*
+ * One target. A local model that answers "still loading" is asked again until it
+ * answers or its load budget runs out: loading is waiting, not failing.
+ */
+static int attempt_target(call *k, const ulm_target *t, ulm_exchange_io *io,
+                          ulm_result *result, int *status, char *errmsg, size_t errmsg_size)
+{
+    int local = (t->backend->provider->flags & ULM_PROVIDER_LOCAL) != 0;
+    ulm_clocks clocks;
+    double load_end = 0;
+    for (;;) {
+        ulm__clocks_start(&clocks, &k->timeouts, local, k->deadline, load_end);
+        load_end = clocks.load_end;
+        io->clocks = &clocks;
+        int rc = ulm__exchange(k->client, t, ULM_OP_CHAT, k->req, io, result, status, errmsg,
+                               errmsg_size);
+        if (rc != ULM_EMODEL_LOADING || !local || io->delivered)
+            return rc;
+        double now = ulm__now_ms();
+        double left = (load_end < k->deadline ? load_end : k->deadline) - now;
+        if (left <= 0) {
+            rc = load_end < k->deadline ? ULM_ELOAD_TIMEOUT : ULM_ETIMEOUT;
+            ulm__set_errbuf(errmsg, errmsg_size, "%s: the model was still loading when %s ran out",
+                            t->backend->provider->name,
+                            rc == ULM_ELOAD_TIMEOUT ? "the load budget" : "the call's deadline");
+            return rc;
+        }
+        ulm__log(k->client, ULM_LOG_DEBUG, "%s/%s is loading; asking again", 
+                 t->backend->provider->name, t->model);
+        ulm__result_clear(result);
+        pause_ms(left < LOADING_POLL_MS ? left : LOADING_POLL_MS);
+    }
+}
+
+/* A stream that broke after delivering text: the response keeps exactly that text. */
+static int fail_incomplete(ulm_response *resp, const ulm_target *t, int code, int status,
+                           const ulm_result *r, size_t delivered, const char *why)
+{
+    resp->incomplete = 1;
+    resp->http_status = status;
+    resp->text = ulm__strndup(r->text, delivered);
+    resp->text_len = delivered;
+    resp->provider = ulm__strdup(t->backend->provider->name);
+    resp->model = ulm__strdup(t->model);
+    char message[ULM_ERROR_SIZE];
+    ulm__set_errbuf(message, sizeof message, "output incomplete after %zu bytes: %s",
+                    delivered, why);
+    if (!resp->text || !resp->provider || !resp->model)
+        return ULM_ENOMEM;
+    return fail(resp, code, message);
+}
+
+static int fail_deadline(ulm_response *resp, const call *k, const ulm_target *next)
+{
+    char message[ULM_ERROR_SIZE];
+    ulm__set_errbuf(message, sizeof message,
+                    "the call's deadline of %ld ms passed before %s/%s could be tried",
+                    k->timeouts.ms[ULM_CLOCK_OVERALL], next->backend->provider->name,
+                    next->model);
+    free(resp->provider);
+    resp->provider = ulm__strdup(next->backend->provider->name);
+    if (!resp->provider)
+        return ULM_ENOMEM;
+    return fail(resp, ULM_ETIMEOUT, message);
+}
+
+static int run_chain(call *k, const ulm_target *targets, size_t count)
+{
+    ulm_response *resp = k->resp;
     char errmsg[ULM_ERROR_SIZE];
     int rc = ULM_OK;
     for (size_t i = 0; i < count; i++) {
         const ulm_target *t = &targets[i];
+        if (ulm__now_ms() >= k->deadline)
+            return fail_deadline(resp, k, t);
         ulm_result result;
         ulm__result_init(&result);
+        ulm_exchange_io io = {.on_delta = k->on_delta, .delta_payload = k->payload};
         int status = 0;
         double start = ulm__now_ms();
-        rc = ulm__exchange(c, t, ULM_OP_CHAT, req, &result, &status, errmsg, sizeof errmsg);
+        rc = attempt_target(k, t, &io, &result, &status, errmsg, sizeof errmsg);
         double ms = ulm__now_ms() - start;
 
         int add = ulm__response_add_attempt(resp, t->backend->provider->name, t->model, rc,
                                             status, ms, rc == ULM_OK ? "" : errmsg);
-        if (add != ULM_OK) {
-            ulm__result_clear(&result);
-            return ULM_ENOMEM;
-        }
-        if (rc == ULM_OK) {
-            rc = take_result(resp, t, status, &result);
-            ulm__result_clear(&result);
-            return rc;
-        }
+        if (add == ULM_OK && rc == ULM_OK)
+            add = take_result(resp, t, status, &result);
+        else if (add == ULM_OK && io.delivered)
+            add = fail_incomplete(resp, t, rc, status, &result, io.delivered, errmsg);
         ulm__result_clear(&result);
-        if (rc == ULM_ENOMEM)
+        if (add == ULM_ENOMEM || rc == ULM_ENOMEM)
+            return ULM_ENOMEM;
+        if (rc == ULM_OK || io.delivered)
             return rc;
         int next = i + 1 < count && falls_through(rc, t->backend);
         if (next)
-            ulm__log(c, ULM_LOG_INFO, "falling back from %s/%s to %s/%s",
+            ulm__log(k->client, ULM_LOG_INFO, "falling back from %s/%s to %s/%s",
                      t->backend->provider->name, t->model,
                      targets[i + 1].backend->provider->name, targets[i + 1].model);
         if (!next)
@@ -147,6 +241,10 @@ int ulm_complete(ulm_response **out, ulm_client *client, const ulm_request *req)
         return ULM_ENOMEM;
     resp->prompt_tokens = resp->completion_tokens = resp->total_tokens = -1;
     double start = ulm__now_ms();
+    call k = {.client = client, .req = req, .resp = resp};
+    ulm__request_timeouts(req, &client->settings.timeouts, &k.timeouts);
+    k.deadline = start + (double)k.timeouts.ms[ULM_CLOCK_OVERALL];
+    k.on_delta = ulm__request_on_delta(req, &k.payload);
 
     int rc;
     ulm_target *targets = NULL;
@@ -157,7 +255,7 @@ int ulm_complete(ulm_response **out, ulm_client *client, const ulm_request *req)
     } else {
         rc = resolve_targets(client, req, &targets, &count, errmsg, sizeof errmsg);
         if (rc == ULM_OK)
-            rc = run_chain(client, req, resp, targets, count);
+            rc = run_chain(&k, targets, count);
         else if (rc != ULM_ENOMEM)
             rc = fail(resp, rc, errmsg);
     }

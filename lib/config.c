@@ -10,11 +10,14 @@
 #define DEFAULT_MODEL_RUNNER_URL "http://localhost:12434"
 #define DEFAULT_LOCAL_MODEL "ai/smollm2"
 #define DEFAULT_LOCAL_TIMEOUT_MS 60000L
-#define DEFAULT_CLOUD_TIMEOUT_MS 120000L
+#define DEFAULT_OVERALL_TIMEOUT_MS 300000L
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define DEFAULT_FIRST_TOKEN_TIMEOUT_MS 60000L
+#define DEFAULT_IDLE_TIMEOUT_MS 30000L
 #define DEFAULT_MAX_RESPONSE_BYTES (8u * 1024u * 1024u)
+#define DEFAULT_MAX_EVENT_LINE_BYTES (1u * 1024u * 1024u)
+#define DEFAULT_MAX_EVENT_BYTES (4u * 1024u * 1024u)
 #define DEFAULT_MAX_IDLE_CONNECTIONS 8u
-#define MAX_TIMEOUT_MS (24L * 3600L * 1000L)
 
 static const char *env(const ulm_client_options *opts, const char *name)
 {
@@ -52,7 +55,7 @@ static int parse_ms(const char *v, long *out)
     char *end = NULL;
     errno = 0;
     long n = strtol(v, &end, 10);
-    if (errno || end == v || *end != '\0' || n <= 0 || n > MAX_TIMEOUT_MS)
+    if (errno || end == v || *end != '\0' || n <= 0 || n > ULM_MAX_TIMEOUT_MS)
         return 0;
     *out = n;
     return 1;
@@ -179,42 +182,52 @@ static int load_numbers(ulm_settings *s, const ulm_client_options *opts, char *e
         }
     }
 
-    s->local_model_timeout_ms = DEFAULT_LOCAL_TIMEOUT_MS;
+    long *ms = s->timeouts.ms;
+    ms[ULM_CLOCK_LOAD] = DEFAULT_LOCAL_TIMEOUT_MS;
     if (opts && opts->local_model_timeout_ms) {
-        s->local_model_timeout_ms = opts->local_model_timeout_ms;
+        ms[ULM_CLOCK_LOAD] = opts->local_model_timeout_ms;
     } else if (env(opts, "LOCAL_MODEL_TIMEOUT")) {
-        if (!parse_ms(env(opts, "LOCAL_MODEL_TIMEOUT"), &s->local_model_timeout_ms)) {
+        if (!parse_ms(env(opts, "LOCAL_MODEL_TIMEOUT"), &ms[ULM_CLOCK_LOAD])) {
             ulm__set_errbuf(errbuf, n, "LOCAL_MODEL_TIMEOUT: expected milliseconds, a whole "
-                            "number from 1 to %ld", MAX_TIMEOUT_MS);
+                            "number from 1 to %ld", ULM_MAX_TIMEOUT_MS);
             return ULM_ECONFIG;
         }
     }
 
-    s->cloud_timeout_ms = opts && opts->cloud_timeout_ms ? opts->cloud_timeout_ms
-                                                         : DEFAULT_CLOUD_TIMEOUT_MS;
-    s->connect_timeout_ms = opts && opts->connect_timeout_ms ? opts->connect_timeout_ms
-                                                             : DEFAULT_CONNECT_TIMEOUT_MS;
+    const struct {
+        ulm_clock clock;
+        long option, fallback;
+        const char *name;
+    } clocks[] = {
+        {ULM_CLOCK_OVERALL, opts ? opts->timeout_ms : 0, DEFAULT_OVERALL_TIMEOUT_MS,
+         "timeout_ms"},
+        {ULM_CLOCK_CONNECT, opts ? opts->connect_timeout_ms : 0, DEFAULT_CONNECT_TIMEOUT_MS,
+         "connect_timeout_ms"},
+        {ULM_CLOCK_FIRST_TOKEN, opts ? opts->first_token_timeout_ms : 0,
+         DEFAULT_FIRST_TOKEN_TIMEOUT_MS, "first_token_timeout_ms"},
+        {ULM_CLOCK_IDLE, opts ? opts->idle_timeout_ms : 0, DEFAULT_IDLE_TIMEOUT_MS,
+         "idle_timeout_ms"},
+        {ULM_CLOCK_LOAD, ms[ULM_CLOCK_LOAD], 0, "local_model_timeout_ms"},
+    };
+    for (size_t i = 0; i < sizeof clocks / sizeof clocks[0]; i++) {
+        long v = clocks[i].option ? clocks[i].option : clocks[i].fallback;
+        if (v <= 0 || v > ULM_MAX_TIMEOUT_MS) {
+            ulm__set_errbuf(errbuf, n, "%s: expected 1 to %ld milliseconds", clocks[i].name,
+                            ULM_MAX_TIMEOUT_MS);
+            return ULM_ECONFIG;
+        }
+        ms[clocks[i].clock] = v;
+    }
+
     s->max_response_bytes = opts && opts->max_response_bytes ? opts->max_response_bytes
                                                              : DEFAULT_MAX_RESPONSE_BYTES;
+    s->max_event_line_bytes = opts && opts->max_event_line_bytes ? opts->max_event_line_bytes
+                                                                 : DEFAULT_MAX_EVENT_LINE_BYTES;
+    s->max_event_bytes = opts && opts->max_event_bytes ? opts->max_event_bytes
+                                                       : DEFAULT_MAX_EVENT_BYTES;
     s->max_idle_connections = opts && opts->max_idle_connections
                                   ? opts->max_idle_connections
                                   : DEFAULT_MAX_IDLE_CONNECTIONS;
-
-    const struct {
-        long value;
-        const char *name;
-    } timeouts[] = {
-        {s->local_model_timeout_ms, "local_model_timeout_ms"},
-        {s->cloud_timeout_ms, "cloud_timeout_ms"},
-        {s->connect_timeout_ms, "connect_timeout_ms"},
-    };
-    for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
-        if (timeouts[i].value <= 0 || timeouts[i].value > MAX_TIMEOUT_MS) {
-            ulm__set_errbuf(errbuf, n, "%s: expected 1 to %ld milliseconds", timeouts[i].name,
-                            MAX_TIMEOUT_MS);
-            return ULM_ECONFIG;
-        }
-    }
     return ULM_OK;
 }
 

@@ -21,7 +21,7 @@ static const error_entry error_table[] = {
     {ULM_EVERSION, "version", "unknown options version", 0},
     {ULM_ENOT_CONFIGURED, "not_configured", "backend not configured", 0},
     {ULM_ECONNECT, "connect", "could not connect to the backend", 1},
-    {ULM_ETIMEOUT, "timeout", "the backend did not answer in time", 1},
+    {ULM_ETIMEOUT, "timeout", "the call's deadline passed", 1},
     {ULM_EAUTH, "auth", "the backend refused the credentials", 0},
     {ULM_ERATE_LIMIT, "rate_limit", "rate limited by the backend", 1},
     {ULM_EQUOTA, "quota", "account quota exhausted", 0},
@@ -35,6 +35,12 @@ static const error_entry error_table[] = {
     {ULM_ETOO_LARGE, "too_large", "the answer exceeds the size cap", 0},
     {ULM_ETRANSPORT, "transport", "transport failure", 1},
     {ULM_EUNSUPPORTED, "unsupported", "operation not supported by the backend", 0},
+    {ULM_ECANCELLED, "cancelled", "cancelled by the caller", 0},
+    {ULM_ECONNECT_TIMEOUT, "connect_timeout", "no connection within the connect timeout", 1},
+    {ULM_ELOAD_TIMEOUT, "load_timeout", "the local model did not load within its budget", 1},
+    {ULM_EFIRST_TOKEN_TIMEOUT, "first_token_timeout", "no first token in time", 1},
+    {ULM_EIDLE_TIMEOUT, "idle_timeout", "the answer stalled past the idle timeout", 1},
+    {ULM_EMODEL_LOADING, "model_loading", "the local model is still loading", 1},
 };
 
 static const error_entry *find_error(int code)

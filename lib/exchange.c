@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "stream.h"
 
 /*
  * Writes "<provider>: [HTTP <status>: ]<reason>" where reason is the backend's own words,
@@ -36,36 +36,64 @@ double ulm__now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int send_request(ulm_client *c, const ulm_backend *b, const ulm_http_request *http,
-                        ulm_http_response *resp, char *errmsg, size_t errmsg_size)
+int ulm__transfer_body(const ulm_transfer *t, ulm_http_response *resp, const char *data,
+                       size_t n)
 {
-    const ulm_provider *p = b->provider;
+    if (t->on_body)
+        return t->on_body(t->on_body_ctx, resp, data, n);
+    if (resp->body.len + n > t->max_response_bytes)
+        return ULM_ETOO_LARGE;
+    ulm__clocks_token(t->clocks, ulm__now_ms());
+    return ulm__buf_append(&resp->body, data, n) == ULM_OK ? ULM_OK : ULM_ENOMEM;
+}
+
+/* Whether this exchange streams: the caller wants deltas and the adapter can read events. */
+static int streams(const ulm_provider *p, ulm_op op, const ulm_exchange_io *io)
+{
+    return op == ULM_OP_CHAT && io->on_delta && p->version >= 2 && p->parse_event;
+}
+
+static int send_request(ulm_client *c, const ulm_backend *b, ulm_transfer *transfer,
+                        ulm_http_response *resp, char *reason, size_t reason_size)
+{
+    const ulm_http_request *http = transfer->http;
     ulm_buf url = {0};
     if (ulm__buf_appendf(&url, "%s%s", b->base_url, http->path) != ULM_OK)
         return ULM_ENOMEM;
-    ulm_transfer transfer = {
-        .url = url.data,
-        .http = http,
-        .auth_header_line = b->auth_line,
-        .timeout_ms = b->timeout_ms,
-        .connect_timeout_ms = c->settings.connect_timeout_ms,
-        .max_response_bytes = c->settings.max_response_bytes,
-    };
-    char reason[ULM_ERROR_SIZE] = "";
+    transfer->url = url.data;
+    transfer->auth_header_line = b->auth_line;
+    transfer->max_response_bytes = c->settings.max_response_bytes;
     double start = ulm__now_ms();
-    int rc = c->transport(c->transport_ctx, &transfer, resp, reason, sizeof reason);
+    int rc = c->transport(c->transport_ctx, transfer, resp, reason, reason_size);
     if (rc == ULM_OK)
         ulm__log(c, ULM_LOG_DEBUG, "%s: %s %s -> HTTP %d, %zu bytes in %.1f ms (%s connection)",
-                 p->name, http->method, url.data, resp->status, resp->body.len,
+                 b->provider->name, http->method, url.data, resp->status, resp->body.len,
                  ulm__now_ms() - start, resp->new_connections ? "new" : "reused");
-    else
-        compose_error(c, errmsg, errmsg_size, p->name, 0, rc, reason);
     ulm__buf_free(&url);
+    transfer->url = NULL;
     return rc;
 }
 
+/* The message of a failed exchange, from the most specific source there is. */
+static void describe_failure(const ulm_client *c, const ulm_provider *p, int rc,
+                             const ulm_result *result, const ulm_http_response *resp,
+                             int in_stream, const char *detail, const char *reason,
+                             char *errmsg, size_t errmsg_size)
+{
+    if (result->error != ULM_OK && result->error == rc)
+        compose_error(c, errmsg, errmsg_size, p->name, in_stream ? 0 : resp->status, rc,
+                      result->error_text);
+    else if (detail && *detail)
+        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", p->name, detail);
+    else if (reason && *reason)
+        compose_error(c, errmsg, errmsg_size, p->name, 0, rc, reason);
+    else
+        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", p->name, ulm_strerror(rc));
+}
+
 int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_request *req,
-                  ulm_result *result, int *http_status, char *errmsg, size_t errmsg_size)
+                  ulm_exchange_io *io, ulm_result *result, int *http_status, char *errmsg,
+                  size_t errmsg_size)
 {
     const ulm_backend *b = t->backend;
     const ulm_provider *p = b->provider;
@@ -76,8 +104,9 @@ int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_reque
         return ULM_ENOT_CONFIGURED;
     }
 
+    int streamed = streams(p, op, io);
     ulm_http_request http = {0};
-    int rc = p->build(p, op, t->model, req, &http);
+    int rc = p->build(p, streamed ? ULM_OP_CHAT_STREAM : op, t->model, req, &http);
     if (rc == ULM_OK && !http.path)
         rc = ULM_EPROTOCOL;
     if (rc != ULM_OK) {
@@ -87,23 +116,46 @@ int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_reque
         return rc;
     }
 
+    /* a caller of a backend that cannot stream still gets its text through on_delta */
+    int delivers = op == ULM_OP_CHAT && io->on_delta;
+    ulm_stream st;
+    if (delivers)
+        ulm__stream_init(&st, c, p, result, io);
+    ulm_transfer transfer = {
+        .http = &http,
+        .accept = streamed ? "text/event-stream" : "application/json",
+        .clocks = io->clocks,
+        .on_body = delivers ? ulm__stream_on_body : NULL,
+        .on_body_ctx = delivers ? &st : NULL,
+    };
     ulm_http_response resp = {0};
-    rc = send_request(c, b, &http, &resp, errmsg, errmsg_size);
+    char reason[ULM_ERROR_SIZE] = "";
+    rc = send_request(c, b, &transfer, &resp, reason, sizeof reason);
     if (rc == ULM_OK) {
         *http_status = resp.status;
-        rc = p->parse(p, op, &resp, result);
-        if (rc == ULM_OK && result->error != ULM_OK) {
+        if (delivers)
+            rc = ulm__stream_finish(&st, &resp);
+        else if ((rc = p->parse(p, op, &resp, result)) == ULM_OK)
             rc = result->error;
-            compose_error(c, errmsg, errmsg_size, p->name, resp.status, rc, result->error_text);
-        } else if (rc != ULM_OK) {
-            ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", p->name, ulm_strerror(rc));
-        } else {
-            result->raw_body = resp.body.data; /* the caller may want the backend's own JSON */
-            resp.body.data = NULL;
-        }
+    } else if (resp.status) {
+        *http_status = resp.status;
     }
-    if (rc != ULM_OK)
+    if (rc == ULM_OK && !delivers) {
+        result->raw_body = resp.body.data; /* the caller may want the backend's own JSON */
+        resp.body.data = NULL;
+    }
+    if (rc != ULM_OK && rc != ULM_ENOMEM) {
+        int in_stream = delivers && st.mode == STREAM_EVENTS;
+        describe_failure(c, p, rc, result, &resp, in_stream, delivers ? st.detail : NULL,
+                         reason, errmsg, errmsg_size);
         ulm__log(c, ULM_LOG_WARN, "%s", errmsg);
+    } else if (rc == ULM_ENOMEM) {
+        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", p->name, ulm_strerror(rc));
+    }
+    if (delivers) {
+        io->delivered = st.delivered;
+        ulm__stream_free(&st);
+    }
     ulm__http_response_clear(&resp);
     ulm__http_request_clear(&http);
     return rc;

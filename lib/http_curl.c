@@ -4,13 +4,31 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "clocks.h"
+
+/*
+ * A pooled connection context: an easy handle and the multi handle that drives it. The
+ * multi handle owns the connection cache, so the pair stays together to keep a live
+ * connection; the multi loop lets the core fire its clocks to the millisecond.
+ */
+typedef struct pooled {
+    CURLM *multi;
+    CURL *easy;
+} pooled;
 
 struct ulm_curl_pool {
     pthread_mutex_t lock;
-    CURL **idle;
+    pooled *idle;
     unsigned int idle_count, max_idle;
 };
+
+static void pooled_free(pooled *p)
+{
+    if (p->multi)
+        curl_multi_cleanup(p->multi);
+    if (p->easy)
+        curl_easy_cleanup(p->easy);
+}
 
 int ulm__curl_pool_new(ulm_curl_pool **out, unsigned int max_idle)
 {
@@ -33,7 +51,7 @@ void ulm__curl_pool_free(ulm_curl_pool *pool)
     if (!pool)
         return;
     for (unsigned int i = 0; i < pool->idle_count; i++)
-        curl_easy_cleanup(pool->idle[i]);
+        pooled_free(&pool->idle[i]);
     pthread_mutex_destroy(&pool->lock);
     free(pool->idle);
     free(pool);
@@ -41,6 +59,10 @@ void ulm__curl_pool_free(ulm_curl_pool *pool)
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata);
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata);
+#if LIBCURL_VERSION_NUM >= 0x075000
+static int on_connected(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+                        int conn_primary_port, int conn_local_port);
+#endif
 
 /*
  * A new handle with the options every request shares. Pooled handles keep them, so a
@@ -61,36 +83,54 @@ static CURL *new_handle(void)
     curl_easy_setopt(h, CURLOPT_USERAGENT, "ultra-llm/" ULM_VERSION_STRING);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_connected);
+#endif
+    /* the core's clocks decide; curl's own 300 s connect default must not cut first */
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 0L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 0L);
     return h;
 }
 
-/* A handle whose connection cache may already hold a live connection to the backend. */
-static CURL *pool_borrow(ulm_curl_pool *pool)
+/* A handle pair whose connection cache may already hold a live connection. */
+static int pool_borrow(ulm_curl_pool *pool, pooled *out)
 {
-    CURL *h = NULL;
+    int found = 0;
     pthread_mutex_lock(&pool->lock);
-    if (pool->idle_count)
-        h = pool->idle[--pool->idle_count];
-    pthread_mutex_unlock(&pool->lock);
-    return h ? h : new_handle();
-}
-
-static void pool_return(ulm_curl_pool *pool, CURL *h)
-{
-    pthread_mutex_lock(&pool->lock);
-    if (pool->idle_count < pool->max_idle) {
-        pool->idle[pool->idle_count++] = h;
-        h = NULL;
+    if (pool->idle_count) {
+        *out = pool->idle[--pool->idle_count];
+        found = 1;
     }
     pthread_mutex_unlock(&pool->lock);
-    if (h)
-        curl_easy_cleanup(h);
+    if (found)
+        return ULM_OK;
+    out->easy = new_handle();
+    out->multi = curl_multi_init();
+    if (!out->easy || !out->multi) {
+        pooled_free(out);
+        return ULM_ENOMEM;
+    }
+    return ULM_OK;
+}
+
+static void pool_return(ulm_curl_pool *pool, pooled *p)
+{
+    int kept = 0;
+    pthread_mutex_lock(&pool->lock);
+    if (pool->idle_count < pool->max_idle) {
+        pool->idle[pool->idle_count++] = *p;
+        kept = 1;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if (!kept)
+        pooled_free(p);
 }
 
 typedef struct sink {
+    const ulm_transfer *t;
     ulm_http_response *resp;
-    size_t max_bytes;
-    int too_large;
+    CURL *easy;
+    int body_error;  /* what ulm__transfer_body refused with */
     int out_of_memory;
 } sink;
 
@@ -98,21 +138,44 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
     sink *s = userdata;
     size_t n = size * nmemb;
-    if (s->resp->body.len + n > s->max_bytes) {
-        s->too_large = 1;
-        return 0;
+    if (!s->resp->status) {
+        long status = 0;
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+        s->resp->status = (int)status;
     }
-    if (ulm__buf_append(&s->resp->body, data, n) != ULM_OK) {
-        s->out_of_memory = 1;
+    int rc = ulm__transfer_body(s->t, s->resp, data, n);
+    if (rc != ULM_OK) {
+        s->body_error = rc;
         return 0;
     }
     return n;
 }
 
+#if LIBCURL_VERSION_NUM >= 0x075000
+static int on_connected(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+                        int conn_primary_port, int conn_local_port)
+{
+    (void)conn_primary_ip, (void)conn_local_ip, (void)conn_primary_port, (void)conn_local_port;
+    sink *s = userdata;
+    if (!s->t->clocks->connected_at)
+        s->t->clocks->connected_at = ulm__now_ms();
+    return CURL_PREREQFUNC_OK;
+}
+#endif
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
     sink *s = userdata;
     size_t n = size * nmemb;
+    ulm_clocks *k = s->t->clocks;
+    double now = ulm__now_ms();
+    if (!k->connected_at) /* libcurl before 7.80 has no callback for the connection */
+        k->connected_at = now;
+    if (n > 5 && strncmp(data, "HTTP/", 5) == 0) {
+        if (!k->headers_at)
+            k->headers_at = now;
+        return n;
+    }
     static const char name[] = "content-type:";
     if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
         const char *v = data + sizeof name - 1;
@@ -142,7 +205,9 @@ static void wipe_and_free_headers(struct curl_slist *list)
 static struct curl_slist *make_headers(const ulm_transfer *t)
 {
     struct curl_slist *list = NULL, *next;
-    const char *fixed[] = {"Accept: application/json",
+    char accept[64];
+    ulm__set_errbuf(accept, sizeof accept, "Accept: %s", t->accept ? t->accept : "application/json");
+    const char *fixed[] = {accept,
                            t->http->body ? "Content-Type: application/json" : NULL,
                            "Expect:", /* no 100-continue round trip before the body */
                            t->auth_header_line};
@@ -182,17 +247,44 @@ static int classify(CURLcode code, const sink *s)
 {
     if (s->out_of_memory || code == CURLE_OUT_OF_MEMORY)
         return ULM_ENOMEM;
-    if (s->too_large)
-        return ULM_ETOO_LARGE;
+    if (s->body_error)
+        return s->body_error;
     switch (code) {
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
         return ULM_ECONNECT;
-    case CURLE_OPERATION_TIMEDOUT:
-        return ULM_ETIMEOUT;
     default:
         return ULM_ETRANSPORT;
+    }
+}
+
+/*
+ * Drives the transfer until it ends or a clock fires. Returns the clock's code, or
+ * ULM_OK with *code set to how the transfer ended.
+ */
+static int run_transfer(CURLM *multi, const ulm_clocks *k, CURLcode *code)
+{
+    for (;;) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(multi, &running);
+        if (mc != CURLM_OK) {
+            *code = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+            return ULM_OK;
+        }
+        if (!running) {
+            int left;
+            CURLMsg *msg = curl_multi_info_read(multi, &left);
+            *code = msg && msg->msg == CURLMSG_DONE ? msg->data.result : CURLE_FAILED_INIT;
+            return ULM_OK;
+        }
+        int fired;
+        double wait = ulm__clocks_next(k, &fired) - ulm__now_ms();
+        if (wait <= 0)
+            return fired;
+        /* wake at least each second: a callback may have moved a milestone */
+        int wait_ms = wait > 1000 ? 1000 : (int)wait + (wait > (int)wait);
+        curl_multi_poll(multi, NULL, 0, wait_ms, NULL);
     }
 }
 
@@ -200,50 +292,62 @@ int ulm__curl_transport(void *ctx, const ulm_transfer *t, ulm_http_response *res
                         char *errbuf, size_t errbuf_size)
 {
     ulm_curl_pool *pool = ctx;
-    CURL *h = pool_borrow(pool);
+    pooled p = {0};
+    int borrowed = pool_borrow(pool, &p);
     struct curl_slist *headers = make_headers(t);
-    if (!h || !headers) {
-        if (h)
-            pool_return(pool, h);
+    if (borrowed != ULM_OK || !headers) {
+        if (borrowed == ULM_OK)
+            pool_return(pool, &p);
         wipe_and_free_headers(headers);
         ulm__set_errbuf(errbuf, errbuf_size, "out of memory");
         return ULM_ENOMEM;
     }
-    sink s = {.resp = resp, .max_bytes = t->max_response_bytes};
+    CURL *h = p.easy;
+    sink s = {.t = t, .resp = resp, .easy = h};
     char curl_err[CURL_ERROR_SIZE] = "";
 
     curl_easy_setopt(h, CURLOPT_URL, t->url);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, t->timeout_ms);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    curl_easy_setopt(h, CURLOPT_PREREQDATA, &s);
+#endif
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
     set_method(h, t->http);
 
-    CURLcode code = curl_easy_perform(h);
-    int rc = ULM_OK;
-    if (code == CURLE_OK) {
-        long status = 0;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &resp->new_connections);
-        resp->status = (int)status;
-        if (!resp->body.data && ulm__buf_append(&resp->body, "", 0) != ULM_OK)
-            rc = ULM_ENOMEM;
+    int rc;
+    CURLcode code = CURLE_OK;
+    if (curl_multi_add_handle(p.multi, h) != CURLM_OK) {
+        rc = ULM_ENOMEM;
+        ulm__set_errbuf(errbuf, errbuf_size, "out of memory");
     } else {
-        rc = classify(code, &s);
-        if (rc == ULM_ETOO_LARGE)
-            ulm__set_errbuf(errbuf, errbuf_size, "answer larger than the %zu-byte cap",
-                            t->max_response_bytes);
-        else
-            ulm__set_errbuf(errbuf, errbuf_size, "%s", curl_err[0] ? curl_err
-                                                                  : curl_easy_strerror(code));
+        rc = run_transfer(p.multi, t->clocks, &code);
+        curl_multi_remove_handle(p.multi, h); /* mid-transfer, this closes the connection */
+        if (rc != ULM_OK) {
+            ulm__clocks_describe(t->clocks, rc, errbuf, errbuf_size);
+        } else if (code == CURLE_OK) {
+            long status = 0;
+            curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+            curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &resp->new_connections);
+            resp->status = (int)status;
+            if (!resp->body.data && ulm__buf_append(&resp->body, "", 0) != ULM_OK)
+                rc = ULM_ENOMEM;
+        } else {
+            rc = classify(code, &s);
+            if (rc == ULM_ETOO_LARGE && !t->on_body)
+                ulm__set_errbuf(errbuf, errbuf_size, "answer larger than the %zu-byte cap",
+                                t->max_response_bytes);
+            else if (!s.body_error)
+                ulm__set_errbuf(errbuf, errbuf_size, "%s",
+                                curl_err[0] ? curl_err : curl_easy_strerror(code));
+        }
     }
     /* nothing of this call may outlive it in the pooled handle */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
     wipe_and_free_headers(headers);
-    pool_return(pool, h);
+    pool_return(pool, &p);
     return rc;
 }

@@ -73,7 +73,8 @@ ULM_HIDDEN void ulm__http_response_clear(ulm_http_response *http);
 /* What parse() produced, before it becomes a response or a model list. */
 struct ulm_result {
     char *text;
-    size_t text_len;
+    size_t text_len, text_cap;
+    int stream_ended;    /* the adapter saw the backend's end-of-stream event */
     ulm_finish_reason finish;
     long prompt_tokens, completion_tokens, total_tokens;
     char *model;
@@ -89,23 +90,35 @@ ULM_HIDDEN void ulm__result_clear(ulm_result *r);
 
 /* ---------------------------------------------------------------- transport */
 
+typedef struct ulm_clocks ulm_clocks;
+
+/* Receives body bytes as they arrive; a non-zero return (an error code) ends the exchange. */
+typedef int (*ulm_body_fn)(void *ctx, ulm_http_response *resp, const char *data, size_t n);
+
 /* One HTTP exchange as the core hands it to a transport. */
 typedef struct ulm_transfer {
     const char *url;
     const ulm_http_request *http;
     const char *auth_header_line; /* "Authorization: Bearer ...", or NULL */
-    long timeout_ms;
-    long connect_timeout_ms;
-    size_t max_response_bytes;
+    const char *accept;           /* media type of the answer wanted */
+    size_t max_response_bytes;    /* cap on a body kept whole */
+    ulm_clocks *clocks;           /* the transport records connection and status line */
+    ulm_body_fn on_body;          /* NULL: the body is kept whole in the response */
+    void *on_body_ctx;
 } ulm_transfer;
 
 /*
- * Performs one exchange. ULM_OK when an HTTP answer of any status arrived in full;
- * otherwise a transport class (ULM_ECONNECT, ULM_ETIMEOUT, ULM_ETOO_LARGE,
- * ULM_ETRANSPORT, ULM_ENOMEM) with a reason in errbuf.
+ * Performs one exchange and enforces the clocks. ULM_OK when an HTTP answer of any
+ * status arrived in full; the code of the clock that fired; the code on_body returned;
+ * or a transport class (ULM_ECONNECT, ULM_ETOO_LARGE, ULM_ETRANSPORT, ULM_ENOMEM) with
+ * a reason in errbuf.
  */
 typedef int (*ulm_transport_fn)(void *ctx, const ulm_transfer *t, ulm_http_response *resp,
                                 char *errbuf, size_t errbuf_size);
+
+/* What a transport does with body bytes: on_body, or keep them under the cap. */
+ULM_HIDDEN int ulm__transfer_body(const ulm_transfer *t, ulm_http_response *resp,
+                                  const char *data, size_t n);
 
 typedef struct ulm_curl_pool ulm_curl_pool;
 ULM_HIDDEN int ulm__curl_pool_new(ulm_curl_pool **out, unsigned int max_idle);
@@ -116,13 +129,20 @@ ULM_HIDDEN int ulm__curl_transport(void *ctx, const ulm_transfer *t, ulm_http_re
 
 /* ---------------------------------------------------------------- client */
 
+/* The longest any clock may be set to: a day. */
+#define ULM_MAX_TIMEOUT_MS (24L * 3600L * 1000L)
+
+/* Limits of the clocks in milliseconds, indexed by ulm_clock. */
+typedef struct ulm_timeouts {
+    long ms[ULM_CLOCK_OVERALL + 1];
+} ulm_timeouts;
+
 typedef struct ulm_backend {
     ulm_provider *provider;
     char *base_url;        /* without a trailing slash */
     char *api_key;         /* NULL when none is configured; kept to redact it */
     char *auth_line;       /* "Header: prefix+key", made once, or NULL */
     const char *disabled;  /* static reason the backend may not be used, or NULL */
-    long timeout_ms;
 } ulm_backend;
 
 #define ULM_MAX_BACKENDS 16
@@ -138,10 +158,9 @@ typedef struct ulm_settings {
     char *default_local_model;
     char **local_models; /* AVAILABLE_LOCAL_MODELS, normalized */
     size_t local_model_count;
-    long local_model_timeout_ms;
-    long cloud_timeout_ms;
-    long connect_timeout_ms;
+    ulm_timeouts timeouts;
     size_t max_response_bytes;
+    size_t max_event_line_bytes, max_event_bytes;
     unsigned int max_idle_connections;
 } ulm_settings;
 
@@ -186,11 +205,25 @@ typedef struct ulm_target {
 ULM_HIDDEN int ulm__target_resolve(const ulm_client *c, const char *spec, ulm_target *out,
                                    char *errbuf, size_t errbuf_size);
 
+/* The request's streaming callback (NULL: not streamed) and its payload. */
+ULM_HIDDEN ulm_delta_fn ulm__request_on_delta(const ulm_request *req, void **payload);
+/* The client's clock limits with the request's overrides applied. */
+ULM_HIDDEN void ulm__request_timeouts(const ulm_request *req, const ulm_timeouts *base,
+                                      ulm_timeouts *out);
+
 /* The request's target strings, in order. */
 ULM_HIDDEN size_t ulm__request_model_count(const ulm_request *req);
 ULM_HIDDEN const char *ulm__request_model(const ulm_request *req, size_t i);
 
 /* ---------------------------------------------------------------- one exchange */
+
+/* What one attempt needs beyond the target and request, and what it reports back. */
+typedef struct ulm_exchange_io {
+    ulm_clocks *clocks;   /* limits set, milestones 0 */
+    ulm_delta_fn on_delta; /* NULL: not streamed */
+    void *delta_payload;
+    size_t delivered;     /* out: bytes of text handed to on_delta */
+} ulm_exchange_io;
 
 /*
  * Builds, sends and parses one operation against one target. Returns the error class
@@ -198,8 +231,8 @@ ULM_HIDDEN const char *ulm__request_model(const ulm_request *req, size_t i);
  * receives the redacted one-line message.
  */
 ULM_HIDDEN int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op,
-                             const ulm_request *req, ulm_result *result, int *http_status,
-                             char *errmsg, size_t errmsg_size);
+                             const ulm_request *req, ulm_exchange_io *io, ulm_result *result,
+                             int *http_status, char *errmsg, size_t errmsg_size);
 
 /* Milliseconds on a monotonic clock. */
 ULM_HIDDEN double ulm__now_ms(void);

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "clocks.h"
 
 typedef struct model_entry {
     const char *provider; /* points into the backend status list */
@@ -69,7 +69,12 @@ static int ask_backend(ulm_client *c, ulm_backend *b, ulm_model_list *list)
     ulm__result_init(&result);
     char errmsg[ULM_ERROR_SIZE];
     int status = 0;
-    st->error = ulm__exchange(c, &target, ULM_OP_MODELS, NULL, &result, &status, errmsg,
+    const ulm_timeouts *tm = &c->settings.timeouts;
+    ulm_clocks clocks;
+    ulm__clocks_start(&clocks, tm, (b->provider->flags & ULM_PROVIDER_LOCAL) != 0,
+                      ulm__now_ms() + (double)tm->ms[ULM_CLOCK_OVERALL], 0);
+    ulm_exchange_io io = {.clocks = &clocks};
+    st->error = ulm__exchange(c, &target, ULM_OP_MODELS, NULL, &io, &result, &status, errmsg,
                               sizeof errmsg);
     int rc = st->error == ULM_ENOMEM ? ULM_ENOMEM : ULM_OK;
     if (st->error == ULM_OK)

@@ -114,7 +114,36 @@ int ulm_result_set_text(ulm_result *result, const char *text, size_t length)
     free(result->text);
     result->text = copy;
     result->text_len = length;
+    result->text_cap = length + 1;
     return ULM_OK;
+}
+
+int ulm_result_append_text(ulm_result *result, const char *text, size_t length)
+{
+    if (!result || (!text && length))
+        return ULM_EINVAL;
+    size_t need = result->text_len + length + 1;
+    if (need > result->text_cap) {
+        size_t cap = result->text_cap ? result->text_cap : 256;
+        while (cap < need)
+            cap *= 2;
+        char *grown = ulm__realloc(result->text, cap);
+        if (!grown)
+            return ULM_ENOMEM;
+        result->text = grown;
+        result->text_cap = cap;
+    }
+    if (length)
+        memcpy(result->text + result->text_len, text, length);
+    result->text_len += length;
+    result->text[result->text_len] = '\0';
+    return ULM_OK;
+}
+
+void ulm_result_end_stream(ulm_result *result)
+{
+    if (result)
+        result->stream_ended = 1;
 }
 
 void ulm_result_set_finish_reason(ulm_result *result, ulm_finish_reason reason)
@@ -128,11 +157,15 @@ void ulm_result_set_usage(ulm_result *result, long prompt_tokens, long completio
 {
     if (!result)
         return;
-    result->prompt_tokens = prompt_tokens < 0 ? -1 : prompt_tokens;
-    result->completion_tokens = completion_tokens < 0 ? -1 : completion_tokens;
-    if (total_tokens < 0 && prompt_tokens >= 0 && completion_tokens >= 0)
-        total_tokens = prompt_tokens + completion_tokens;
-    result->total_tokens = total_tokens < 0 ? -1 : total_tokens;
+    /* a stream may report the prompt count in one event and the rest in another */
+    if (prompt_tokens >= 0)
+        result->prompt_tokens = prompt_tokens;
+    if (completion_tokens >= 0)
+        result->completion_tokens = completion_tokens;
+    if (total_tokens >= 0)
+        result->total_tokens = total_tokens;
+    else if (result->prompt_tokens >= 0 && result->completion_tokens >= 0)
+        result->total_tokens = result->prompt_tokens + result->completion_tokens;
 }
 
 int ulm_result_set_model(ulm_result *result, const char *model)

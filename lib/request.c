@@ -23,6 +23,9 @@ struct ulm_request {
     double temperature, top_p;
     long max_tokens;
     int64_t seed;
+    ulm_delta_fn on_delta;
+    void *delta_payload;
+    long timeouts[ULM_CLOCK_OVERALL + 1]; /* 0: the client's */
 };
 
 enum { SET_TEMPERATURE = 1, SET_TOP_P = 2, SET_MAX_TOKENS = 4, SET_SEED = 8 };
@@ -170,6 +173,38 @@ int ulm_request_set_max_tokens(ulm_request *req, long max_tokens)
     req->max_tokens = max_tokens;
     req->set |= SET_MAX_TOKENS;
     return ULM_OK;
+}
+
+int ulm_request_set_on_delta(ulm_request *req, ulm_delta_fn on_delta, void *payload)
+{
+    if (!req)
+        return ULM_EINVAL;
+    req->on_delta = on_delta;
+    req->delta_payload = on_delta ? payload : NULL;
+    return ULM_OK;
+}
+
+int ulm_request_set_timeout(ulm_request *req, ulm_clock clock, long ms)
+{
+    if (!req || clock < ULM_CLOCK_CONNECT || clock > ULM_CLOCK_OVERALL || ms < 1 ||
+        ms > ULM_MAX_TIMEOUT_MS)
+        return ULM_EINVAL;
+    req->timeouts[clock] = ms;
+    return ULM_OK;
+}
+
+ulm_delta_fn ulm__request_on_delta(const ulm_request *req, void **payload)
+{
+    *payload = req->delta_payload;
+    return req->on_delta;
+}
+
+void ulm__request_timeouts(const ulm_request *req, const ulm_timeouts *base, ulm_timeouts *out)
+{
+    *out = *base;
+    for (int i = ULM_CLOCK_CONNECT; i <= ULM_CLOCK_OVERALL; i++)
+        if (req->timeouts[i])
+            out->ms[i] = req->timeouts[i];
 }
 
 int ulm_request_set_seed(ulm_request *req, int64_t seed)

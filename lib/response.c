@@ -120,6 +120,11 @@ const char *ulm_response_raw_json(const ulm_response *resp)
     return resp ? resp->raw_json : NULL;
 }
 
+int ulm_response_incomplete(const ulm_response *resp)
+{
+    return resp ? resp->incomplete : 0;
+}
+
 size_t ulm_response_attempt_count(const ulm_response *resp)
 {
     return resp ? resp->attempt_count : 0;

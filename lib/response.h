@@ -25,6 +25,7 @@ struct ulm_response {
     char *model;
     double latency_ms;
     char *raw_json;
+    int incomplete;
     ulm_attempt *attempts;
     size_t attempt_count, attempt_cap;
 };

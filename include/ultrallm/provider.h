@@ -16,11 +16,13 @@ extern "C" {
  * core before any caller sees it.
  */
 
-#define ULM_PROVIDER_VERSION 1
+#define ULM_PROVIDER_VERSION 2
 
 typedef enum ulm_op {
-    ULM_OP_CHAT = 1,   /* chat completion */
-    ULM_OP_MODELS = 2  /* list the backend's models */
+    ULM_OP_CHAT = 1,        /* chat completion */
+    ULM_OP_MODELS = 2,      /* list the backend's models */
+    ULM_OP_CHAT_STREAM = 3  /* chat completion as server-sent events; only asked of a
+                               provider with parse_event */
 } ulm_op;
 
 /* Flags of a provider. */
@@ -50,13 +52,28 @@ ULM_EXTERN const char *ulm_http_response_body(const ulm_http_response *http, siz
 /* The Content-Type header's value, "" when absent. */
 ULM_EXTERN const char *ulm_http_response_content_type(const ulm_http_response *http);
 
+/* ------------------------------------------------ what parse_event() reads */
+
+/* One server-sent event, framed by the core: lines joined, CR LF handled, comments
+ * dropped. The core consumes OpenAI's "data: [DONE]" itself. */
+typedef struct ulm_sse_event ulm_sse_event;
+
+/* The event's "event:" field, "" when it had none. */
+ULM_EXTERN const char *ulm_sse_event_name(const ulm_sse_event *event);
+/* Its data lines joined by LF, NUL-terminated; *length excludes the NUL. */
+ULM_EXTERN const char *ulm_sse_event_data(const ulm_sse_event *event, size_t *length);
+
 /* ------------------------------------------------ what parse() fills */
 
 typedef struct ulm_result ulm_result;
 
 ULM_EXTERN int ulm_result_set_text(ulm_result *result, const char *text, size_t length);
 ULM_EXTERN void ulm_result_set_finish_reason(ulm_result *result, ulm_finish_reason reason);
-/* -1 for a count the backend did not report. */
+/* Streaming: appends one delta of text to what earlier events produced. */
+ULM_EXTERN int ulm_result_append_text(ulm_result *result, const char *text, size_t length);
+/* Streaming: the backend's own end-of-stream event arrived (not needed after [DONE]). */
+ULM_EXTERN void ulm_result_end_stream(ulm_result *result);
+/* A count the backend did not report is -1, and leaves an earlier reported value. */
 ULM_EXTERN void ulm_result_set_usage(ulm_result *result, long prompt_tokens,
                                      long completion_tokens, long total_tokens);
 ULM_EXTERN int ulm_result_set_model(ulm_result *result, const char *model);
@@ -98,6 +115,16 @@ struct ulm_provider {
     /* must provide: free self. */
     void (*destroy)(ulm_provider *self);
     /* Slots above are valid for version 1. */
+
+    /* may provide (NULL: the core asks for ULM_OP_CHAT and hands the whole text to
+     * on_delta at once): translate one event of a ULM_OP_CHAT_STREAM answer into out,
+     * with ulm_result_append_text() and the setters above. A failure inside the stream
+     * is reported with ulm_result_set_error(); the return value is ULM_OK unless memory
+     * ran out. An answer that is not an event stream (an error status, or JSON) goes to
+     * parse() with ULM_OP_CHAT. */
+    int (*parse_event)(const ulm_provider *self, const ulm_sse_event *event,
+                       ulm_result *out);
+    /* Slots above are valid for version 2. */
 };
 
 /*

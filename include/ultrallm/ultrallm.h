@@ -45,7 +45,7 @@ typedef enum ulm_error {
     ULM_EVERSION = -4,           /* an options struct of a version this library does not know */
     ULM_ENOT_CONFIGURED = -5,    /* backend disabled or missing its API key; nothing was sent */
     ULM_ECONNECT = -6,           /* could not connect: refused, unreachable, DNS */
-    ULM_ETIMEOUT = -7,           /* a timeout fired before the backend answered in full */
+    ULM_ETIMEOUT = -7,           /* the call's overall deadline passed */
     ULM_EAUTH = -8,              /* the backend refused the credentials (401, 403) */
     ULM_ERATE_LIMIT = -9,        /* too many requests (429) */
     ULM_EQUOTA = -10,            /* the account is out of quota or credit */
@@ -58,7 +58,13 @@ typedef enum ulm_error {
     ULM_EPROTOCOL = -17,         /* the answer was not what the protocol promises */
     ULM_ETOO_LARGE = -18,        /* an answer exceeded the configured size cap */
     ULM_ETRANSPORT = -19,        /* another transport failure (TLS, reset connection) */
-    ULM_EUNSUPPORTED = -20       /* the backend does not offer that operation */
+    ULM_EUNSUPPORTED = -20,      /* the backend does not offer that operation */
+    ULM_ECANCELLED = -21,        /* the on_delta callback asked to stop */
+    ULM_ECONNECT_TIMEOUT = -22,  /* no connection within the connect timeout */
+    ULM_ELOAD_TIMEOUT = -23,     /* a local model did not answer within its load budget */
+    ULM_EFIRST_TOKEN_TIMEOUT = -24, /* no first token within the first-token timeout */
+    ULM_EIDLE_TIMEOUT = -25,     /* the answer stalled longer than the idle timeout */
+    ULM_EMODEL_LOADING = -26     /* a local model is still loading; the core waits for it */
 } ulm_error;
 
 /* A static, never NULL English description of an error code. */
@@ -69,7 +75,7 @@ ULM_EXTERN const char *ulm_error_name(int code);
 
 /*
  * Non-zero when the same request may succeed later or at another backend:
- * connection failures, timeouts, 429, 5xx, 503 and local model load failures.
+ * connection failures, timeouts of every clock, 429, 5xx, 503 and local model loads.
  */
 ULM_EXTERN int ulm_error_is_retryable(int code);
 
@@ -96,11 +102,13 @@ typedef void (*ulm_log_fn)(int level, const char *message, void *payload);
 
 typedef struct ulm_client ulm_client;
 
-#define ULM_CLIENT_OPTIONS_VERSION 1
+#define ULM_CLIENT_OPTIONS_VERSION 2
 
 /*
  * Options of a client. Zero / NULL means "take it from the environment, else the
  * default"; what is set here overrides the environment. Strings are copied.
+ * A struct filled for version 1 is still accepted; the version 2 fields then take
+ * their defaults. The clocks are described in docs/streaming.md.
  */
 typedef struct ulm_client_options {
     unsigned int version;          /* ULM_CLIENT_OPTIONS_VERSION */
@@ -119,18 +127,25 @@ typedef struct ulm_client_options {
     const char *model_runner_url;  /* MODEL_RUNNER_URL, default http://localhost:12434 */
     const char *default_local_model;    /* DEFAULT_LOCAL_MODEL, default ai/smollm2 */
     const char *available_local_models; /* AVAILABLE_LOCAL_MODELS, comma-separated */
-    long local_model_timeout_ms;   /* LOCAL_MODEL_TIMEOUT, default 60000 */
+    long local_model_timeout_ms;   /* LOCAL_MODEL_TIMEOUT: load budget, default 60000 */
 
-    long cloud_timeout_ms;         /* whole-request timeout for cloud backends, default 120000 */
+    long timeout_ms;               /* overall deadline of one call, all attempts, 300000 */
     long connect_timeout_ms;       /* default 10000 */
-    size_t max_response_bytes;     /* cap on one response body, default 8 MiB */
+    size_t max_response_bytes;     /* cap on one answer (body, or streamed text), 8 MiB */
     unsigned int max_idle_connections; /* kept-alive handles in the pool, default 8 */
+    /* Fields above exist since version 1. */
+
+    long first_token_timeout_ms;   /* wait for the first token, default 60000 */
+    long idle_timeout_ms;          /* longest gap inside an answer, default 30000 */
+    size_t max_event_line_bytes;   /* cap on one server-sent event line, default 1 MiB */
+    size_t max_event_bytes;        /* cap on one server-sent event's data, default 4 MiB */
+    /* Fields above exist since version 2. */
 } ulm_client_options;
 
 #define ULM_CLIENT_OPTIONS_INIT                                                          \
     {                                                                                    \
         ULM_CLIENT_OPTIONS_VERSION, NULL, NULL, ULM_LOG_NONE, 0, NULL, NULL, 0, NULL, \
-            NULL, NULL, 0, 0, 0, 0, 0                                                    \
+            NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0                                        \
     }
 
 /* Fills opts with ULM_CLIENT_OPTIONS_INIT; ULM_EVERSION for an unknown version. */
@@ -183,6 +198,33 @@ ULM_EXTERN int ulm_request_set_top_p(ulm_request *req, double top_p);           
 ULM_EXTERN int ulm_request_set_max_tokens(ulm_request *req, long max_tokens);     /* >= 1 */
 ULM_EXTERN int ulm_request_set_seed(ulm_request *req, int64_t seed);
 ULM_EXTERN int ulm_request_add_stop(ulm_request *req, const char *stop);          /* up to 4 */
+
+/*
+ * Receives the answer as it is generated: length bytes of text, not NUL-terminated,
+ * always whole UTF-8 characters. Returning non-zero stops the call with ULM_ECANCELLED.
+ * Called on the thread that called ulm_complete(), never after it returned.
+ */
+typedef int (*ulm_delta_fn)(const char *text, size_t length, void *payload);
+
+/*
+ * Streams the answer to on_delta (NULL turns streaming off). A call that fails before
+ * any text was delivered never called on_delta, and may have fallen back to the next
+ * target; once text was delivered there is no fallback and no text is delivered twice.
+ */
+ULM_EXTERN int ulm_request_set_on_delta(ulm_request *req, ulm_delta_fn on_delta,
+                                        void *payload);
+
+/* The clocks of a call; see docs/streaming.md for where each starts and stops. */
+typedef enum ulm_clock {
+    ULM_CLOCK_CONNECT = 1,     /* connecting to a backend -> ULM_ECONNECT_TIMEOUT */
+    ULM_CLOCK_LOAD = 2,        /* a local model loading -> ULM_ELOAD_TIMEOUT */
+    ULM_CLOCK_FIRST_TOKEN = 3, /* waiting for the first token -> ULM_EFIRST_TOKEN_TIMEOUT */
+    ULM_CLOCK_IDLE = 4,        /* a gap inside the answer -> ULM_EIDLE_TIMEOUT */
+    ULM_CLOCK_OVERALL = 5      /* the whole call, all attempts -> ULM_ETIMEOUT */
+} ulm_clock;
+
+/* Overrides one of the client's clocks for this request; ms from 1 to 86400000. */
+ULM_EXTERN int ulm_request_set_timeout(ulm_request *req, ulm_clock clock, long ms);
 
 /* Read access, used by adapters (provider.h). The parameter getters return 1 and
  * store the value when it was set, else return 0 and leave *out alone. */
@@ -243,8 +285,13 @@ ULM_EXTERN const char *ulm_response_provider(const ulm_response *resp);
 ULM_EXTERN const char *ulm_response_model(const ulm_response *resp);
 /* Wall-clock milliseconds of the whole call, all attempts included. */
 ULM_EXTERN double ulm_response_latency_ms(const ulm_response *resp);
-/* The answering backend's JSON body as received, or NULL on failure. */
+/* The answering backend's JSON body as received; NULL on failure and for a stream. */
 ULM_EXTERN const char *ulm_response_raw_json(const ulm_response *resp);
+/*
+ * Non-zero when a streamed answer broke off after text had been delivered: the error
+ * says why, and ulm_response_text() holds exactly the text that was delivered.
+ */
+ULM_EXTERN int ulm_response_incomplete(const ulm_response *resp);
 
 ULM_EXTERN size_t ulm_response_attempt_count(const ulm_response *resp);
 /* NULL when i is out of range; valid until ulm_response_free(). */

@@ -39,7 +39,7 @@ static inline ulm_client *live_client(const char *dmr_url, const char *openai_ur
     opts.openai_api_key = openai_key;
     opts.default_local_model = "ai/stories260k";
     opts.local_model_timeout_ms = 30000;
-    opts.cloud_timeout_ms = 30000;
+    opts.timeout_ms = 30000;
     ulm_client *c = NULL;
     char err[ULM_ERROR_SIZE];
     int rc = ulm_client_new(&c, &opts, err, sizeof err);

@@ -116,18 +116,23 @@ static void answer_over_the_size_cap_is_too_large(void **state)
     ulm_client_free(c);
 }
 
-static void local_model_timeout_is_enforced(void **state)
+/*
+ * Without streaming DMR sends nothing until the whole answer is ready, so a long local
+ * answer has the load budget plus the first-token timeout, and no more.
+ */
+static void local_model_load_budget_is_enforced(void **state)
 {
     (void)state;
     ulm_client *c = client_with(100, 0);
-    /* filling the 2048-token window takes seconds here: far past 100 ms */
+    /* filling the 2048-token window takes seconds here: far past 100 + 200 ms */
     ulm_request *req = live_request(LIVE_LOCAL_MODEL, "Once upon a time");
     assert_int_equal(ulm_request_set_max_tokens(req, 2000), ULM_OK);
     assert_int_equal(ulm_request_set_temperature(req, 1.0), ULM_OK);
+    assert_int_equal(ulm_request_set_timeout(req, ULM_CLOCK_FIRST_TOKEN, 200), ULM_OK);
     ulm_response *resp = NULL;
-    assert_int_equal(ulm_complete(&resp, c, req), ULM_ETIMEOUT);
+    assert_int_equal(ulm_complete(&resp, c, req), ULM_ELOAD_TIMEOUT);
     /* generous bounds: this is a check that the clock fired, not a benchmark */
-    assert_true(ulm_response_latency_ms(resp) >= 90.0);
+    assert_true(ulm_response_latency_ms(resp) >= 290.0);
     assert_true(ulm_response_latency_ms(resp) < 3000.0);
     ulm_response_free(resp);
     ulm_request_free(req);
@@ -161,7 +166,7 @@ int main(void)
         cmocka_unit_test(model_not_pulled_is_classified),
         cmocka_unit_test(context_overflow_is_classified),
         cmocka_unit_test(answer_over_the_size_cap_is_too_large),
-        cmocka_unit_test(local_model_timeout_is_enforced),
+        cmocka_unit_test(local_model_load_budget_is_enforced),
         cmocka_unit_test(model_list_names_local_models),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,6 +39,21 @@ ulm_dmr_listening() {
     [ -n "$ULM_DMR_URL" ]
 }
 
+# ulm_start_fault_server -> sets ULM_FAULT_URL to the fault server's root URL; a test's base URL
+# adds /SCENARIO/N to it (see fault-server.mjs).
+ulm_start_fault_server() {
+    local log=$ULM_SERVER_LOGS/fault.log
+    node "$ULM_ROOT/tests/servers/fault-server.mjs" --host 127.0.0.1 --port 0 > "$log" 2> "$log.err" &
+    ULM_SERVER_PIDS+=($!)
+    ulm_wait_ready 100 0.1 "the fault server" "$log.err" ulm_fault_listening "$log"
+}
+
+# Sets ULM_FAULT_URL from the fault server's one line on stdout, once it is there.
+ulm_fault_listening() {
+    ULM_FAULT_URL=$(sed -n 's/^fault-server listening on \(http:[^ ]*\).*/\1/p' "$1")
+    [ -n "$ULM_FAULT_URL" ]
+}
+
 # Any HTTP status means the server answers (prism says 401 to a request without a key).
 ulm_http_answers() {
     curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null | grep -q '^[1-5]'

@@ -30,7 +30,8 @@ static void unknown_options_version_is_refused(void **state)
 {
     (void)state;
     ulm_client_options opts;
-    assert_int_equal(ulm_client_options_init(&opts, 2), ULM_EVERSION);
+    assert_int_equal(ulm_client_options_init(&opts, 3), ULM_EVERSION);
+    assert_int_equal(ulm_client_options_init(&opts, 0), ULM_EVERSION);
     assert_int_equal(ulm_client_options_init(NULL, 1), ULM_EINVAL);
     ulm_client_options bad = ULM_CLIENT_OPTIONS_INIT;
     bad.version = 99;
@@ -38,15 +39,40 @@ static void unknown_options_version_is_refused(void **state)
     char err[ULM_ERROR_SIZE];
     assert_int_equal(ulm_client_new(&c, &bad, err, sizeof err), ULM_EVERSION);
     assert_null(c);
-    assert_string_equal(err, "options.version: 99 is not a version this library knows (1)");
+    assert_string_equal(err, "options.version: 99 is not a version this library knows (1 to 2)");
 }
 
-/* The ABI: version 1 of the options struct must never change size or layout. */
+/* A program built against version 1 has a shorter struct: nothing past it is touched. */
+static void version_1_options_are_still_read(void **state)
+{
+    (void)state;
+    size_t v1_size = offsetof(ulm_client_options, first_token_timeout_ms);
+    ulm_client_options opts;
+    memset(&opts, 0x5a, sizeof opts);
+    assert_int_equal(ulm_client_options_init(&opts, 1), ULM_OK);
+    assert_int_equal(opts.version, 1);
+    const unsigned char *tail = (const unsigned char *)&opts + v1_size;
+    for (size_t i = 0; i < sizeof opts - v1_size; i++)
+        assert_int_equal(tail[i], 0x5a);
+    /* the garbage after the version 1 fields would be an invalid idle timeout */
+    opts.ignore_environment = 1;
+    ulm_client *c = NULL;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+    ulm_client_free(c);
+    opts.version = 2;
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_ECONFIG);
+    assert_null(c);
+}
+
+/* The ABI: a version of the options struct never changes size or layout once released. */
 static void options_layout_is_pinned(void **state)
 {
     (void)state;
 #if defined(__x86_64__) || defined(__aarch64__)
-    assert_int_equal(sizeof(ulm_client_options), 120);
+    assert_int_equal(offsetof(ulm_client_options, first_token_timeout_ms), 120); /* v1 size */
+    assert_int_equal(sizeof(ulm_client_options), 152);
+    assert_int_equal(offsetof(ulm_client_options, max_event_bytes), 144);
     assert_int_equal(offsetof(ulm_client_options, version), 0);
     assert_int_equal(offsetof(ulm_client_options, log_fn), 8);
     assert_int_equal(offsetof(ulm_client_options, log_level), 24);
@@ -56,7 +82,8 @@ static void options_layout_is_pinned(void **state)
     assert_int_equal(offsetof(ulm_client_options, local_model_timeout_ms), 80);
     assert_int_equal(offsetof(ulm_client_options, max_response_bytes), 104);
     assert_int_equal(offsetof(ulm_client_options, max_idle_connections), 112);
-    assert_int_equal(sizeof(ulm_provider), 64);
+    assert_int_equal(offsetof(ulm_provider, parse_event), 64); /* v1 size */
+    assert_int_equal(sizeof(ulm_provider), 72);
     assert_int_equal(offsetof(ulm_provider, normalize_model), 32);
     assert_int_equal(offsetof(ulm_provider, destroy), 56);
 #else
@@ -71,7 +98,9 @@ static void error_codes_are_stable(void **state)
     assert_int_equal(ULM_ECONNECT, -6);
     assert_int_equal(ULM_EMODEL_LOAD, -13);
     assert_int_equal(ULM_EUNSUPPORTED, -20);
-    for (int code = 0; code >= ULM_EUNSUPPORTED; code--) {
+    assert_int_equal(ULM_ECANCELLED, -21);
+    assert_int_equal(ULM_EMODEL_LOADING, -26);
+    for (int code = 0; code >= ULM_EMODEL_LOADING; code--) {
         assert_string_not_equal(ulm_error_name(code), "unknown");
         assert_string_not_equal(ulm_strerror(code), "unknown error");
     }
@@ -205,6 +234,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(options_init_fills_every_field),
         cmocka_unit_test(unknown_options_version_is_refused),
+        cmocka_unit_test(version_1_options_are_still_read),
         cmocka_unit_test(options_layout_is_pinned),
         cmocka_unit_test(error_codes_are_stable),
         cmocka_unit_test(retryable_classes),

@@ -51,7 +51,7 @@ static void defaults_without_environment(void **state)
     ulm_backend *dmr = ulm__client_backend(c, "dmr");
     assert_string_equal(dmr->base_url, "http://localhost:12434/engines/v1");
     assert_null(dmr->disabled);
-    assert_int_equal(dmr->timeout_ms, 60000);
+    assert_int_equal(c->settings.timeouts.ms[ULM_CLOCK_LOAD], 60000);
     ulm_backend *openai = ulm__client_backend(c, "openai");
     assert_string_equal(openai->base_url, "https://api.openai.com/v1");
     assert_string_equal(openai->disabled, "OPENAI_API_KEY is not set");
@@ -74,7 +74,7 @@ static void environment_is_read(void **state)
     ulm_backend *dmr = ulm__client_backend(c, "dmr");
     /* Compose's URL already ends in /v1/: no second /v1, no /engines */
     assert_string_equal(dmr->base_url, "http://model-runner.docker.internal/v1");
-    assert_int_equal(dmr->timeout_ms, 1500);
+    assert_int_equal(c->settings.timeouts.ms[ULM_CLOCK_LOAD], 1500);
     assert_int_equal(c->settings.local_model_count, 2);
     assert_string_equal(c->settings.local_models[0], "ai/smollm2:latest");
     assert_string_equal(c->settings.local_models[1], "ai/llama3.2:1B-Q8_0");
@@ -98,7 +98,7 @@ static void options_override_environment(void **state)
     assert_int_equal(ulm_client_new(&c, &opts, NULL, 0), ULM_OK);
     ulm_backend *dmr = ulm__client_backend(c, "dmr");
     assert_string_equal(dmr->base_url, "http://127.0.0.1:9999/engines/llama.cpp/v1");
-    assert_int_equal(dmr->timeout_ms, 2500);
+    assert_int_equal(c->settings.timeouts.ms[ULM_CLOCK_LOAD], 2500);
     assert_string_equal(dmr->disabled, "disabled by ENABLE_MODEL_RUNNER=false");
     ulm_client_free(c);
 }

@@ -46,7 +46,7 @@ static int fake_transport(void *ctx, const ulm_transfer *t, ulm_http_response *r
             return st->transport_error;
         }
         resp->status = st->status;
-        return ulm__buf_append(&resp->body, st->body, strlen(st->body));
+        return ulm__transfer_body(t, resp, st->body, strlen(st->body));
     }
     fail_msg("unexpected request to %s", t->url);
     return ULM_ETRANSPORT;
@@ -242,7 +242,7 @@ static void missing_cloud_model_stops_but_missing_local_model_falls_back(void **
 static void all_failing_reports_the_last_real_error(void **state)
 {
     (void)state;
-    RUN("local/a,cloud/b", {"local.test", ULM_ETIMEOUT, 0, NULL},
+    RUN("local/a,cloud/b", {"local.test", ULM_EFIRST_TOKEN_TIMEOUT, 0, NULL},
         {"cloud.test", ULM_OK, 503, "overloaded"});
     assert_int_equal(rc, ULM_EUNAVAILABLE);
     assert_int_equal(ulm_response_error(resp), ULM_EUNAVAILABLE);

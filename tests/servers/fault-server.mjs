@@ -1,0 +1,413 @@
+#!/usr/bin/env node
+// Fault-injecting OpenAI chat-completions server for ultra-llm's integration tests.
+//
+// The real backends (the DMR emulator, prism) answer well and at once, so the
+// client's streaming parser and timeouts are never exercised on the paths that
+// break in the field: stalls, slow streams, dropped connections, broken events,
+// characters split across reads, servers still loading a model. This server
+// speaks the OpenAI wire format and injects one such fault per request, chosen
+// by the URL, so a test only has to pick a base URL. It has no dependencies
+// (node 18+ built-ins only).
+//
+// Usage:
+//   node tests/servers/fault-server.mjs [--host 127.0.0.1] [--port 0] [--verbose]
+//   --port 0 picks a free port. Once listening, exactly one line goes to stdout:
+//   "fault-server listening on http://HOST:PORT". Diagnostics go to stderr, and
+//   only with --verbose.
+//
+// URL scheme: /<scenario>/<n>/<rest>, n a non-negative integer parameter. The
+// client appends its API path to a base URL, so <rest> is matched by suffix:
+//   POST .../chat/completions  a chat request, answered as the scenario says
+//   GET  .../models            {"object":"list","data":[{"id":"fault-model",...}]}
+// e.g. OpenAI-style base URL http://H:P/stall-mid/2000/v1, or DMR-style base URL
+// http://H:P/loading/1500 (the client appends /engines/v1). Anything else is a
+// 404 JSON error; an unknown scenario or a bad n is a 400 JSON error naming it.
+// Outside the scheme:
+//   GET  /_stats  {"requests":{"<scenario>/<n>":count,...}}: chat requests seen
+//                 per scenario, so a test can tell whether the client retried.
+//   POST /_reset  forgets when each loading/<n> started (answers {}).
+//
+// The answer text is always TEXT below, streamed as the deltas in DELTAS, and
+// usage is always USAGE; the C tests hard-code them:
+//   TEXT   = "Hello, world! Ünïcödé 🙂 done."
+//   DELTAS = "Hello" | ", world!" | " Ünïcödé" | " 🙂" | " done."
+//   USAGE  = {"prompt_tokens":7,"completion_tokens":5,"total_tokens":12}
+//
+// A request with "stream": true gets SSE as OpenAI sends it: a role chunk, one
+// chunk per delta, a finish_reason "stop" chunk, a usage chunk ("choices":[])
+// only if stream_options.include_usage is true, then "data: [DONE]". Events are
+// 20 ms apart so that the client reads them separately, and the event of " 🙂"
+// goes out in two writes 20 ms apart, split inside the emoji's UTF-8 bytes.
+// Otherwise the answer is one chat.completion JSON object with Content-Length.
+// The request body is read whole first (over 1 MiB: 413).
+//
+// Scenarios ("head" is the role chunk and the first two deltas, "Hello" and
+// ", world!"; "tail" is the rest of the normal stream):
+//   ok/0                the normal answer.
+//   delay-first-byte/N  nothing (not even headers) for N ms, then the normal answer.
+//   slow/N              the normal stream with N ms between events; JSON: normal.
+//   stall-mid/N         head, N ms of silence, tail. JSON: headers and the first
+//                       half of the body, N ms of silence, the rest.
+//   close-mid/N         head, then the socket is destroyed (no terminating
+//                       chunk). JSON: headers and half the body, then the same.
+//   malformed/N         head, the broken event 'data: {"choices":[{"delta":{"content":',
+//                       then tail on the same connection. JSON: a complete 200
+//                       response whose body is the first half of the JSON.
+//   oversized-line/N    the role chunk, then "data: " and N bytes of "x" without
+//                       a newline, then the end of the response. JSON: a
+//                       chat.completion whose content is N "x"s.
+//   loading/N           503 {"error":{"message":"Loading model","type":"unavailable_error"}}
+//                       until N ms after the first request to loading/N, then
+//                       the normal answer (as DMR answers while loading a model).
+//   hang/0              reads the request and never answers; the connection
+//                       stays open until the client closes it.
+//   error-json/N        HTTP status N (200-599) with
+//                       {"error":{"message":"fault-server error N","type":"server_error","code":null}}.
+//   stream-error/0      head, then the event
+//                       data: {"error":{"message":"fault-server stream error","type":"server_error"}}
+//                       and the end of the response, without [DONE]. JSON: that
+//                       error object with status 200.
+//   no-done/0           the role chunk and the deltas, then the end of the
+//                       response: no finish, usage or [DONE]. JSON: normal.
+//   crlf/0              the normal stream with every line ending in \r\n, and the
+//                       lines ": keep-alive" and "event: message" before the
+//                       first data line. JSON: normal.
+// n is ignored where the list has it as 0 (and by close-mid, malformed).
+
+import http from "node:http";
+import {setTimeout as sleep} from "node:timers/promises";
+
+const TEXT = "Hello, world! Ünïcödé 🙂 done.";
+const DELTAS = ["Hello", ", world!", " Ünïcödé", " 🙂", " done."];
+const USAGE = {prompt_tokens: 7, completion_tokens: 5, total_tokens: 12};
+const MODEL = "fault-model";
+const MAX_BODY_BYTES = 1024 * 1024;
+const EVENT_GAP_MS = 20;
+const SPLIT_CHAR = Buffer.from("🙂");
+const MAX_N = 2 ** 31 - 1; // longer timers fire at once in node
+const WRITE_PIECE = 64 * 1024;
+const SCENARIOS = new Set(["ok", "delay-first-byte", "slow", "stall-mid", "close-mid", "malformed",
+    "oversized-line", "loading", "hang", "error-json", "stream-error", "no-done", "crlf"]);
+
+// ---------------------------------------------------------------- options
+
+function parseArgs(argv) {
+    const opts = {port: 0, host: "127.0.0.1", verbose: false};
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        const value = () => {
+            if (i + 1 >= argv.length) die(`${arg} needs a value`);
+            return argv[++i];
+        };
+        if (arg === "--port") opts.port = Number(value());
+        else if (arg === "--host") opts.host = value();
+        else if (arg === "--verbose") opts.verbose = true;
+        else die(`unknown argument ${arg}`);
+    }
+    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) die("bad --port");
+    return opts;
+}
+
+function die(message) {
+    process.stderr.write(`fault-server: ${message}\nusage: fault-server.mjs [--host H] [--port N] [--verbose]\n`);
+    process.exit(2);
+}
+
+const opts = parseArgs(process.argv.slice(2));
+
+function log(message) {
+    if (opts.verbose) process.stderr.write(`fault-server: ${message}\n`);
+}
+
+// ---------------------------------------------------------------- answers
+
+const requestCounts = new Map(); // "<scenario>/<n>" -> chat requests seen
+const loadingSince = new Map(); // "loading/<n>" -> time of its first request
+
+function chunk(delta, finishReason = null) {
+    return {id: "chatcmpl-fault", object: "chat.completion.chunk", created: 0, model: MODEL,
+        choices: [{index: 0, delta, finish_reason: finishReason}]};
+}
+
+// The normal stream's events, each with its "\n\n"; the first is the role
+// chunk and the next two are the deltas "Hello" and ", world!".
+function normalEvents(includeUsage) {
+    const chunks = [chunk({role: "assistant", content: ""}), ...DELTAS.map((content) => chunk({content})),
+        chunk({}, "stop")];
+    if (includeUsage) chunks.push({id: "chatcmpl-fault", object: "chat.completion.chunk", created: 0, model: MODEL,
+        choices: [], usage: USAGE});
+    return [...chunks.map(sseData), "data: [DONE]\n\n"];
+}
+
+function sseData(value) {
+    return `data: ${JSON.stringify(value)}\n\n`;
+}
+
+function completion(content = TEXT) {
+    return {id: "chatcmpl-fault", object: "chat.completion", created: 0, model: MODEL,
+        choices: [{index: 0, message: {role: "assistant", content}, finish_reason: "stop"}], usage: USAGE};
+}
+
+function errorBody(message, type, extra = {}) {
+    return {error: {message, type, ...extra}};
+}
+
+// One response's output. Every wait and write gives up (rejecting with the
+// signal's AbortError, which clears the pending timer) once the client is gone.
+class Output {
+    constructor(res, signal, gap) {
+        this.res = res;
+        this.signal = signal;
+        this.gap = gap;
+        this.started = false;
+    }
+
+    pause(ms) {
+        return sleep(ms, undefined, {signal: this.signal});
+    }
+
+    // Resolves once the data is handed to the socket, which also holds back a
+    // long oversized line while the client is not reading.
+    write(data) {
+        return new Promise((resolve, reject) => {
+            const onAbort = () => reject(this.signal.reason);
+            if (this.signal.aborted) return onAbort();
+            this.signal.addEventListener("abort", onAbort, {once: true});
+            this.res.write(data, () => {
+                this.signal.removeEventListener("abort", onAbort);
+                resolve();
+            });
+        });
+    }
+
+    // Sends an SSE event `pause` ms after the previous one (the first goes out
+    // with the headers at once). The " 🙂" event is cut after the emoji's second
+    // byte, so that the client has to join a character split across reads.
+    async event(text, pause = this.gap) {
+        if (this.started) await this.pause(pause);
+        else this.startStream();
+        const bytes = Buffer.from(text);
+        const at = bytes.indexOf(SPLIT_CHAR);
+        if (at < 0) return await this.write(bytes);
+        await this.write(bytes.subarray(0, at + 2));
+        await this.pause(EVENT_GAP_MS);
+        await this.write(bytes.subarray(at + 2));
+    }
+
+    async events(list) {
+        for (const text of list) await this.event(text);
+    }
+
+    startStream() {
+        this.res.writeHead(200, {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"});
+        this.started = true;
+    }
+
+    async end(text = "") {
+        await this.pause(this.gap);
+        this.res.end(text);
+    }
+}
+
+async function chat(req, res, signal, scenario, n) {
+    const key = `${scenario}/${n}`;
+    requestCounts.set(key, (requestCounts.get(key) ?? 0) + 1);
+    const arrived = Date.now();
+    if (scenario === "loading" && !loadingSince.has(key)) loadingSince.set(key, arrived);
+
+    const raw = await readBody(req, signal);
+    if (raw === null) return sendJSON(res, 413, errorBody("request body over 1 MiB", "invalid_request_error"));
+    const body = parseJSON(raw);
+    if (body === null || typeof body !== "object") {
+        return sendJSON(res, 400, errorBody("request body is not a JSON object", "invalid_request_error"));
+    }
+    const stream = body.stream === true;
+    const events = normalEvents(body.stream_options?.include_usage === true);
+    const head = events.slice(0, 3);
+    const tail = events.slice(3);
+    const out = new Output(res, signal, scenario === "slow" ? n : EVENT_GAP_MS);
+
+    switch (scenario) {
+    case "hang":
+        req.socket.setTimeout(0);
+        return log(`${key}: not answering`);
+    case "error-json":
+        return sendJSON(res, n, errorBody(`fault-server error ${n}`, "server_error", {code: null}));
+    case "loading":
+        if (arrived - loadingSince.get(key) < n) {
+            return sendJSON(res, 503, errorBody("Loading model", "unavailable_error"));
+        }
+        break;
+    case "delay-first-byte":
+        await out.pause(n);
+        break;
+    }
+    if (!stream) return await answerJSON(res, out, scenario, n);
+
+    switch (scenario) {
+    case "stall-mid":
+        await out.events(head);
+        await out.event(tail[0], n);
+        return await finish(out, tail.slice(1));
+    case "close-mid":
+        await out.events(head);
+        await out.pause(out.gap);
+        return res.socket.destroy();
+    case "malformed":
+        await out.events([...head, 'data: {"choices":[{"delta":{"content":\n\n', ...tail.slice(0, -1)]);
+        return await out.end(tail.at(-1));
+    case "oversized-line":
+        await out.event(events[0]);
+        await out.event("data: ");
+        for (let left = n; left > 0; left -= WRITE_PIECE) {
+            await out.write(Buffer.alloc(Math.min(left, WRITE_PIECE), "x"));
+        }
+        return res.end();
+    case "stream-error":
+        await out.events(head);
+        return await out.end(sseData(errorBody("fault-server stream error", "server_error")));
+    case "no-done":
+        await out.events(events.slice(0, 1 + DELTAS.length));
+        return await out.end();
+    case "crlf":
+        events[0] = ": keep-alive\nevent: message\n" + events[0];
+        return await finish(out, events.map((text) => text.replaceAll("\n", "\r\n")));
+    default:
+        return await finish(out, events);
+    }
+}
+
+// Streams all of `list` but the last, which goes out with the end of the response.
+async function finish(out, list) {
+    await out.events(list.slice(0, -1));
+    await out.end(list.at(-1));
+}
+
+async function answerJSON(res, out, scenario, n) {
+    const full = Buffer.from(JSON.stringify(completion()));
+    const half = full.subarray(0, full.length >> 1);
+    const headers = (length) => ({"Content-Type": "application/json", "Content-Length": length});
+    switch (scenario) {
+    case "stall-mid":
+        res.writeHead(200, headers(full.length));
+        await out.write(half);
+        await out.pause(n);
+        return res.end(full.subarray(half.length));
+    case "close-mid":
+        res.writeHead(200, headers(full.length));
+        await out.write(half);
+        await out.pause(out.gap);
+        return res.socket.destroy();
+    case "malformed":
+        return res.writeHead(200, headers(half.length)).end(half);
+    case "oversized-line":
+        return sendJSON(res, 200, completion("x".repeat(n)));
+    case "stream-error":
+        return sendJSON(res, 200, errorBody("fault-server stream error", "server_error"));
+    default:
+        return sendJSON(res, 200, completion());
+    }
+}
+
+// ---------------------------------------------------------------- HTTP plumbing
+
+const NO_ROUTE = errorBody("no route", "invalid_request_error");
+
+async function route(req, res, signal) {
+    const path = new URL(req.url, "http://x").pathname;
+    if (path === "/_stats" && req.method === "GET") {
+        return sendJSON(res, 200, {requests: Object.fromEntries(requestCounts)});
+    }
+    if (path === "/_reset" && req.method === "POST") {
+        loadingSince.clear();
+        return sendJSON(res, 200, {});
+    }
+    const [, scenario, param, ...rest] = path.split("/");
+    if (scenario === "" || rest.length === 0) return sendJSON(res, 404, NO_ROUTE);
+    if (!SCENARIOS.has(scenario)) {
+        return sendJSON(res, 400, errorBody(`unknown fault scenario '${scenario}'`, "invalid_request_error"));
+    }
+    const n = /^\d{1,10}$/.test(param) ? Number(param) : NaN;
+    if (!(n <= MAX_N) || (scenario === "error-json" && (n < 200 || n > 599))) {
+        return sendJSON(res, 400, errorBody(`bad parameter '${param}' for fault scenario '${scenario}'`,
+            "invalid_request_error"));
+    }
+    const suffix = "/" + rest.join("/");
+    if (suffix.endsWith("/chat/completions") && req.method === "POST") return await chat(req, res, signal, scenario, n);
+    if (suffix.endsWith("/models") && req.method === "GET") {
+        return sendJSON(res, 200, {object: "list", data: [{id: MODEL, object: "model", created: 0, owned_by: "fault"}]});
+    }
+    sendJSON(res, 404, NO_ROUTE);
+}
+
+// Resolves to the body as a string, or null when it is over the limit. An
+// oversized body is still read to its end, so that the client, still sending,
+// receives the 413 instead of a reset connection.
+function readBody(req, signal) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        let size = 0;
+        req.on("data", (chunk) => {
+            size += chunk.length;
+            if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+        });
+        req.on("end", () => resolve(size > MAX_BODY_BYTES ? null : Buffer.concat(chunks).toString("utf8")));
+        req.on("error", reject);
+        signal.addEventListener("abort", () => reject(signal.reason), {once: true});
+    });
+}
+
+function parseJSON(text) {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return undefined;
+    }
+}
+
+function sendJSON(res, status, value) {
+    const body = Buffer.from(JSON.stringify(value));
+    res.writeHead(status, {"Content-Type": "application/json", "Content-Length": body.length}).end(body);
+}
+
+function handle(req, res) {
+    log(`${req.method} ${req.url}`);
+    // 'close' comes when the response is done or the connection is gone;
+    // aborting then stops the scenario where it is waiting.
+    const aborter = new AbortController();
+    res.on("close", () => {
+        if (!res.writableFinished) log(`${req.method} ${req.url}: connection closed before the end`);
+        aborter.abort();
+    });
+    res.on("error", (err) => log(`${req.method} ${req.url}: ${err.message}`));
+    route(req, res, aborter.signal).catch((err) => {
+        if (err.name === "AbortError" || aborter.signal.aborted) return;
+        log(`${req.method} ${req.url}: ${err.stack}`);
+        if (!res.headersSent) sendJSON(res, 500, errorBody("internal error", "server_error"));
+        else res.destroy();
+    });
+}
+
+// ---------------------------------------------------------------- startup and shutdown
+
+// No server timeouts: hang/0 and long stalls must last until the client gives
+// up, which is what the tests measure.
+const server = http.createServer({requestTimeout: 0, headersTimeout: 24 * 3600 * 1000}, handle);
+server.timeout = 0;
+server.listen(opts.port, opts.host, () => {
+    const {port} = server.address();
+    const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+    process.stdout.write(`fault-server listening on http://${host}:${port}\n`);
+});
+server.on("error", (err) => {
+    process.stderr.write(`fault-server: ${err.message}\n`);
+    process.exit(1);
+});
+for (const signal of ["SIGTERM", "SIGINT"]) {
+    process.once(signal, () => {
+        log(`${signal}: shutting down`);
+        server.close();
+        server.closeAllConnections();
+        process.exit(0);
+    });
+}
