@@ -243,6 +243,7 @@ static int class_from_code(int status_class, const char *code)
         {"context_length_exceeded", ULM_ECONTEXT_LENGTH},
         {"exceed_context_size_error", ULM_ECONTEXT_LENGTH},
         {"insufficient_quota", ULM_EQUOTA},
+        {"rate_limit_exceeded", ULM_ERATE_LIMIT},
         {"model_not_found", ULM_EMODEL_NOT_FOUND},
         {"invalid_api_key", ULM_EAUTH},
     };

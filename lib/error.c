@@ -83,15 +83,12 @@ int ulm_error_from_http_status(int status)
         return ULM_EAUTH;
     case 404:
         return ULM_EMODEL_NOT_FOUND;
-    case 408:
-        return ULM_ETIMEOUT;
     case 429:
         return ULM_ERATE_LIMIT;
+    case 408: /* the server gave up waiting: ETIMEOUT is our own deadline, not theirs */
     case 503:
     case 529:
         return ULM_EUNAVAILABLE;
-    case 504:
-        return ULM_ETIMEOUT;
     default:
         break;
     }

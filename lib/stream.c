@@ -112,10 +112,12 @@ int ulm__stream_on_body(void *ctx, ulm_http_response *resp, const char *data, si
     if (st->mode == STREAM_WHOLE)
         return keep_whole(st, resp, data, n);
     int rc = ulm__sse_feed(&st->sse, data, n, on_event, st);
-    if (rc == ULM_ETOO_LARGE && st->sse.overflow)
+    if (rc == ULM_ETOO_LARGE && st->sse.overflow) {
+        int line = strcmp(st->sse.overflow, "line") == 0;
         ulm__set_errbuf(st->detail, sizeof st->detail,
-                        "a server-sent event %s larger than the %zu-byte cap", st->sse.overflow,
-                        st->sse.overflow[0] == 'l' ? st->sse.max_line : st->sse.max_event);
+                        "a server-sent event%s larger than the %zu-byte cap", line ? " line" : "",
+                        line ? st->sse.max_line : st->sse.max_event);
+    }
     return rc;
 }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# check-cli.sh - the ultra-llm program end to end: chat, --json, models, and its failure line.
+# check-cli.sh - the ultra-llm program end to end: chat, --json, --stream, models, clocks, failures.
 set -euo pipefail
 cli=$1
-[ -n "${ULM_TEST_DMR_URL:-}" ] || { echo "skipped: ULM_TEST_DMR_URL is not set"; exit 77; }
+for var in ULM_TEST_DMR_URL ULM_TEST_FAULT_URL; do
+    [ -n "${!var:-}" ] || { echo "skipped: $var is not set (tests/run.sh starts the servers)"; exit 77; }
+done
 export MODEL_RUNNER_URL=$ULM_TEST_DMR_URL DEFAULT_LOCAL_MODEL=ai/stories260k
 unset OPENAI_API_KEY OPENAI_BASE_URL AVAILABLE_LOCAL_MODELS ENABLE_MODEL_RUNNER LOCAL_MODEL_TIMEOUT
 passed=0
@@ -56,5 +58,29 @@ assert b["openai"]["error"] == "not_configured", b
 ' "models --json" && ok
 "$cli" models 2> /dev/null | grep -qx "dmr/ai/stories260k:latest" && ok
 
+# --stream prints the same text as a plain call; with --json the object is the last line
+plain=$("$cli" chat --max-tokens 12 --temperature 0 "Once upon a time")
+streamed=$("$cli" chat --stream --max-tokens 12 --temperature 0 "Once upon a time")
+[ "$plain" = "$streamed" ] || { echo "failed: --stream text differs: '$plain' / '$streamed'"; exit 1; }
+ok
+out=${TMPDIR:-/tmp}/ulm-cli-stream.out
+"$cli" chat --stream --json --max-tokens 12 --temperature 0 "Once upon a time" > "$out"
+[ "$(head -n 1 "$out")" = "$plain" ] && ok
+tail -n 1 "$out" | PLAIN=$plain check_json '
+import os
+assert d["text"] == os.environ["PLAIN"] and d["incomplete"] is False, d
+assert d["usage"]["completion_tokens"] > 0, d
+' "chat --stream --json" && ok
+
+# a clock flag out of range is a usage error; a clock that fires names itself
+status=0
+"$cli" chat --idle-timeout-ms 0 hi 2> /dev/null || status=$?
+[ "$status" -eq 2 ] && ok
+status=0
+MODEL_RUNNER_URL=$ULM_TEST_FAULT_URL/hang/0 "$cli" chat --load-timeout-ms 100 \
+    --first-token-timeout-ms 100 hi 2> "${TMPDIR:-/tmp}/ulm-cli-clock.err" > /dev/null || status=$?
+[ "$status" -eq 1 ] &&
+    grep -q "^ultra-llm: error: load_timeout (backend dmr" "${TMPDIR:-/tmp}/ulm-cli-clock.err" && ok
+
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 11 ]
+[ "$passed" -eq 16 ]

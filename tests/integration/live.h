@@ -29,8 +29,9 @@ static inline const char *live_url(const char *var)
     return v;
 }
 
-static inline ulm_client *live_client(const char *dmr_url, const char *openai_url,
-                                      const char *openai_key)
+/* Options of a test client: no environment, the given backends, 30 s budgets. */
+static inline ulm_client_options live_options(const char *dmr_url, const char *openai_url,
+                                              const char *openai_key)
 {
     ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
     opts.ignore_environment = 1;
@@ -40,12 +41,24 @@ static inline ulm_client *live_client(const char *dmr_url, const char *openai_ur
     opts.default_local_model = "ai/stories260k";
     opts.local_model_timeout_ms = 30000;
     opts.timeout_ms = 30000;
+    return opts;
+}
+
+static inline ulm_client *live_client_with(const ulm_client_options *opts)
+{
     ulm_client *c = NULL;
     char err[ULM_ERROR_SIZE];
-    int rc = ulm_client_new(&c, &opts, err, sizeof err);
+    int rc = ulm_client_new(&c, opts, err, sizeof err);
     if (rc != ULM_OK)
         fail_msg("client: %s", err);
     return c;
+}
+
+static inline ulm_client *live_client(const char *dmr_url, const char *openai_url,
+                                      const char *openai_key)
+{
+    ulm_client_options opts = live_options(dmr_url, openai_url, openai_key);
+    return live_client_with(&opts);
 }
 
 static inline ulm_request *live_request(const char *models, const char *prompt)

@@ -90,16 +90,12 @@ static void context_overflow_is_classified(void **state)
     free(prompt);
 }
 
-static ulm_client *client_with(long timeout_ms, size_t max_response_bytes)
+static ulm_client *client_with(long load_timeout_ms, size_t max_response_bytes)
 {
-    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
-    opts.ignore_environment = 1;
-    opts.model_runner_url = live_url("ULM_TEST_DMR_URL");
-    opts.local_model_timeout_ms = timeout_ms;
+    ulm_client_options opts = live_options(live_url("ULM_TEST_DMR_URL"), NULL, NULL);
+    opts.local_model_timeout_ms = load_timeout_ms;
     opts.max_response_bytes = max_response_bytes;
-    ulm_client *c = NULL;
-    assert_int_equal(ulm_client_new(&c, &opts, NULL, 0), ULM_OK);
-    return c;
+    return live_client_with(&opts);
 }
 
 static void answer_over_the_size_cap_is_too_large(void **state)

@@ -59,6 +59,8 @@
 //   loading/N           503 {"error":{"message":"Loading model","type":"unavailable_error"}}
 //                       until N ms after the first request to loading/N, then
 //                       the normal answer (as DMR answers while loading a model).
+//                       Path segments between N and the API path tag a separate
+//                       loading period: /loading/800/run-42/engines/v1/....
 //   hang/0              reads the request and never answers; the connection
 //                       stays open until the client closes it.
 //   error-json/N        HTTP status N (200-599) with
@@ -122,7 +124,7 @@ function log(message) {
 // ---------------------------------------------------------------- answers
 
 const requestCounts = new Map(); // "<scenario>/<n>" -> chat requests seen
-const loadingSince = new Map(); // "loading/<n>" -> time of its first request
+const loadingSince = new Map(); // "/loading/<n>[/tag...]" -> time of its first request
 
 function chunk(delta, finishReason = null) {
     return {id: "chatcmpl-fault", object: "chat.completion.chunk", created: 0, model: MODEL,
@@ -213,7 +215,10 @@ async function chat(req, res, signal, scenario, n) {
     const key = `${scenario}/${n}`;
     requestCounts.set(key, (requestCounts.get(key) ?? 0) + 1);
     const arrived = Date.now();
-    if (scenario === "loading" && !loadingSince.has(key)) loadingSince.set(key, arrived);
+    // a tag between n and the API path ("/loading/800/run-42/engines/v1") starts a fresh
+    // loading period, so each test run can load anew on a server that keeps running
+    const loadKey = req.url.slice(0, req.url.lastIndexOf("/chat/completions"));
+    if (scenario === "loading" && !loadingSince.has(loadKey)) loadingSince.set(loadKey, arrived);
 
     const raw = await readBody(req, signal);
     if (raw === null) return sendJSON(res, 413, errorBody("request body over 1 MiB", "invalid_request_error"));
@@ -234,7 +239,7 @@ async function chat(req, res, signal, scenario, n) {
     case "error-json":
         return sendJSON(res, n, errorBody(`fault-server error ${n}`, "server_error", {code: null}));
     case "loading":
-        if (arrived - loadingSince.get(key) < n) {
+        if (arrived - loadingSince.get(loadKey) < n) {
             return sendJSON(res, 503, errorBody("Loading model", "unavailable_error"));
         }
         break;

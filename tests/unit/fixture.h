@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "stream.h"
 
 /*
  * Reads the fixture at <ULM_FIXTURES>/<name> (ULM_FIXTURES defaults to tests/fixtures)
@@ -93,6 +94,56 @@ static inline void fixture_parse_file(ulm_provider *p, ulm_op op, int status,
     ulm_http_response resp;
     fixture_response(&resp, status, content_type, name);
     fixture_parse(p, op, &resp, result);
+}
+
+/* What a streamed answer handed to on_delta, joined. */
+typedef struct fixture_deltas {
+    ulm_buf text;
+    int calls;
+} fixture_deltas;
+
+static inline int fixture_collect(const char *text, size_t length, void *payload)
+{
+    fixture_deltas *d = payload;
+    d->calls++;
+    return ulm__buf_append(&d->text, text, length) == ULM_OK ? 0 : 1;
+}
+
+/*
+ * Reads a 200 text/event-stream answer through the core's stream reader and provider p,
+ * cut into pieces at the ascending offsets cuts[0..ncuts). Returns what the reader or
+ * its finish returned; result and deltas (both cleared by the caller) hold the outcome.
+ */
+static inline int fixture_stream(ulm_provider *p, const char *body, size_t length,
+                                 const size_t *cuts, size_t ncuts, ulm_result *result,
+                                 fixture_deltas *deltas)
+{
+    ulm_client client;
+    memset(&client, 0, sizeof client);
+    client.settings.max_response_bytes = 1u << 20;
+    client.settings.max_event_line_bytes = 1u << 16;
+    client.settings.max_event_bytes = 1u << 16;
+    ulm_clocks clocks;
+    memset(&clocks, 0, sizeof clocks);
+    ulm_exchange_io io = {.clocks = &clocks, .on_delta = fixture_collect, .delta_payload = deltas};
+    ulm_http_response resp;
+    fixture_response_from(&resp, 200, "text/event-stream", NULL, 0);
+    ulm__result_init(result);
+    ulm_stream st;
+    ulm__stream_init(&st, &client, p, result, &io);
+    int rc = ULM_OK;
+    size_t from = 0;
+    for (size_t i = 0; rc == ULM_OK && i <= ncuts; i++) {
+        size_t to = i < ncuts ? cuts[i] : length;
+        if (to > from)
+            rc = ulm__stream_on_body(&st, &resp, body + from, to - from);
+        from = to;
+    }
+    if (rc == ULM_OK)
+        rc = ulm__stream_finish(&st, &resp);
+    ulm__stream_free(&st);
+    ulm__http_response_clear(&resp);
+    return rc;
 }
 
 #endif /* ULM_TEST_FIXTURE_H */

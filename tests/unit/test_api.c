@@ -126,10 +126,10 @@ static void http_status_classes(void **state)
     (void)state;
     const int table[][2] = {
         {200, ULM_OK},           {400, ULM_EBAD_REQUEST},     {401, ULM_EAUTH},
-        {403, ULM_EAUTH},        {404, ULM_EMODEL_NOT_FOUND}, {408, ULM_ETIMEOUT},
+        {403, ULM_EAUTH},        {404, ULM_EMODEL_NOT_FOUND}, {408, ULM_EUNAVAILABLE},
         {413, ULM_EBAD_REQUEST}, {422, ULM_EBAD_REQUEST},     {429, ULM_ERATE_LIMIT},
         {500, ULM_ESERVER},      {502, ULM_ESERVER},          {503, ULM_EUNAVAILABLE},
-        {504, ULM_ETIMEOUT},     {529, ULM_EUNAVAILABLE},     {418, ULM_EBAD_REQUEST},
+        {504, ULM_ESERVER},      {529, ULM_EUNAVAILABLE},     {418, ULM_EBAD_REQUEST},
         {302, ULM_EPROTOCOL},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)

@@ -220,6 +220,28 @@ static void test_build_models_is_get_models(void **state)
 
 /* ------------------------------------------------------------------ success answers */
 
+/* llama.cpp's stream: content null in the role chunk, usage and timings after the end. */
+static void test_llamacpp_stream_split_anywhere(void **state)
+{
+    size_t len;
+    char *body = fixture_read("dmr/stream_chat_llamacpp.txt", &len);
+    for (size_t cut = 0; cut <= len; cut += 7) {
+        ulm_result r;
+        fixture_deltas d = {0};
+        assert_int_equal(fixture_stream(*state, body, len, &cut, 1, &r, &d), ULM_OK);
+        assert_string_equal(r.text, "Once upon");
+        assert_int_equal(d.text.len, 9);
+        assert_int_equal(r.finish, ULM_FINISH_LENGTH);
+        assert_int_equal(r.prompt_tokens, 5);
+        assert_int_equal(r.completion_tokens, 2);
+        assert_int_equal(r.total_tokens, 7);
+        assert_string_equal(r.model, "ai/smollm2");
+        ulm__result_clear(&r);
+        ulm__buf_free(&d.text);
+    }
+    free(body);
+}
+
 static void test_parse_llamacpp_chat_completion_with_timings(void **state)
 {
     ulm_result r;
@@ -390,6 +412,7 @@ int main(void)
         T(test_build_chat_posts_normalized_model_as_given),
         T(test_build_models_is_get_models),
         T(test_parse_llamacpp_chat_completion_with_timings),
+        T(test_llamacpp_stream_split_anywhere),
         T(test_parse_models_lists_pulled_models),
         T(test_parse_malformed_success_is_protocol),
         T(test_404_model_not_found_text_is_model_not_found),

@@ -348,36 +348,94 @@ static void huge_error_bodies_are_capped(void **state)
     free(big);
 }
 
+/* What on_delta received. */
+typedef struct received {
+    char text[64];
+    int calls;
+} received;
+
+static int receive(const char *text, size_t length, void *payload)
+{
+    received *r = payload;
+    assert_true(strlen(r->text) + length < sizeof r->text);
+    strncat(r->text, text, length);
+    r->calls++;
+    return 0;
+}
+
+/* An adapter without parse_event still streams: the whole text, once, from the answer. */
+static void backend_without_streaming_delivers_once_after_fallback(void **state)
+{
+    (void)state;
+    received got = {{0}, 0};
+    scripted steps[] = {{"local.test", ULM_OK, 503, "503:busy"},
+                        {"cloud.test", ULM_OK, 200, "ok:whole answer"}};
+    script s = {steps, 2, 0, {{0}}, {{0}}};
+    ulm_client *c = make_client(&s);
+    ulm_request *req = make_request("local/a,cloud/b");
+    assert_int_equal(ulm_request_set_on_delta(req, receive, &got), ULM_OK);
+    ulm_response *resp = NULL;
+    assert_int_equal(ulm_complete(&resp, c, req), ULM_OK);
+    assert_int_equal(got.calls, 1);
+    assert_string_equal(got.text, "whole answer");
+    assert_string_equal(ulm_response_text(resp), "whole answer");
+    assert_false(ulm_response_incomplete(resp));
+    ulm_response_free(resp);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
+static void request_timeouts_are_checked(void **state)
+{
+    (void)state;
+    ulm_request *req = make_request("local/a");
+    assert_int_equal(ulm_request_set_timeout(req, ULM_CLOCK_IDLE, 1), ULM_OK);
+    assert_int_equal(ulm_request_set_timeout(req, ULM_CLOCK_OVERALL, 86400000), ULM_OK);
+    assert_int_equal(ulm_request_set_timeout(req, ULM_CLOCK_OVERALL, 86400001), ULM_EINVAL);
+    assert_int_equal(ulm_request_set_timeout(req, ULM_CLOCK_CONNECT, 0), ULM_EINVAL);
+    assert_int_equal(ulm_request_set_timeout(req, (ulm_clock)0, 100), ULM_EINVAL);
+    assert_int_equal(ulm_request_set_timeout(req, (ulm_clock)6, 100), ULM_EINVAL);
+    assert_int_equal(ulm_request_set_timeout(NULL, ULM_CLOCK_IDLE, 100), ULM_EINVAL);
+    assert_int_equal(ulm_request_set_on_delta(NULL, receive, NULL), ULM_EINVAL);
+    ulm_request_free(req);
+}
+
 static void out_of_memory_anywhere_is_clean(void **state)
 {
     (void)state;
-    /* Fail each allocation in turn: every outcome must be ULM_OK or ULM_ENOMEM, never a
-     * crash or a leak (the sanitizer and valgrind runs check the latter). */
-    int saw_oom = 0, saw_ok = 0;
-    for (long n = 1; n < 400 && !saw_ok; n++) {
-        scripted steps[] = {{"local.test", ULM_ECONNECT, 0, NULL},
-                            {"cloud.test", ULM_OK, 200, "ok:done"}};
-        script s = {steps, 2, 0, {{0}}, {{0}}};
-        ulm_client *c = make_client(&s);
-        ulm_request *req = make_request("local/a,cloud/b");
-        ulm_response *resp = NULL;
-        ulm__test_fail_alloc_after(n);
-        int rc = ulm_complete(&resp, c, req);
-        ulm__test_fail_alloc_after(0);
-        if (rc == ULM_ENOMEM) {
-            assert_null(resp);
-            saw_oom = 1;
-        } else {
-            assert_int_equal(rc, ULM_OK);
-            assert_string_equal(ulm_response_text(resp), "done");
-            saw_ok = 1;
+    /* Fail each allocation in turn, with and without streaming: every outcome must be
+     * ULM_OK or ULM_ENOMEM, never a crash or a leak (the sanitizer and valgrind runs
+     * check the latter). */
+    for (int streamed = 0; streamed <= 1; streamed++) {
+        int saw_oom = 0, saw_ok = 0;
+        for (long n = 1; n < 400 && !saw_ok; n++) {
+            scripted steps[] = {{"local.test", ULM_ECONNECT, 0, NULL},
+                                {"cloud.test", ULM_OK, 200, "ok:done"}};
+            script s = {steps, 2, 0, {{0}}, {{0}}};
+            ulm_client *c = make_client(&s);
+            ulm_request *req = make_request("local/a,cloud/b");
+            received got = {{0}, 0};
+            if (streamed)
+                assert_int_equal(ulm_request_set_on_delta(req, receive, &got), ULM_OK);
+            ulm_response *resp = NULL;
+            ulm__test_fail_alloc_after(n);
+            int rc = ulm_complete(&resp, c, req);
+            ulm__test_fail_alloc_after(0);
+            if (rc == ULM_ENOMEM) {
+                assert_null(resp);
+                saw_oom = 1;
+            } else {
+                assert_int_equal(rc, ULM_OK);
+                assert_string_equal(ulm_response_text(resp), "done");
+                saw_ok = 1;
+            }
+            ulm_response_free(resp);
+            ulm_request_free(req);
+            ulm_client_free(c);
         }
-        ulm_response_free(resp);
-        ulm_request_free(req);
-        ulm_client_free(c);
+        assert_true(saw_oom);
+        assert_true(saw_ok);
     }
-    assert_true(saw_oom);
-    assert_true(saw_ok);
 }
 
 int main(void)
@@ -396,6 +454,8 @@ int main(void)
         cmocka_unit_test(default_model_is_the_local_one),
         cmocka_unit_test(keys_never_reach_error_messages),
         cmocka_unit_test(huge_error_bodies_are_capped),
+        cmocka_unit_test(backend_without_streaming_delivers_once_after_fallback),
+        cmocka_unit_test(request_timeouts_are_checked),
         cmocka_unit_test(out_of_memory_anywhere_is_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -247,6 +247,26 @@ static void test_build_chat_body_bytes_are_compact_json(void **state)
     ulm_request_free(req);
 }
 
+static void test_build_chat_stream_asks_for_usage(void **state)
+{
+    ulm_provider *p = *state;
+    ulm_request *req = NULL;
+    assert_int_equal(ulm_request_new(&req), ULM_OK);
+    assert_int_equal(ulm_request_add_message(req, ULM_ROLE_USER, "hi"), ULM_OK);
+    ulm_http_request http = {0};
+    assert_int_equal(p->build(p, ULM_OP_CHAT_STREAM, "gpt-4o-mini", req, &http), ULM_OK);
+    json_t *body = json_loadb(http.body, http.body_len, 0, NULL);
+    assert_true(json_is_true(json_object_get(body, "stream")));
+    assert_true(json_is_true(json_object_get(json_object_get(body, "stream_options"),
+                                             "include_usage")));
+    json_decref(body);
+    ulm__http_request_clear(&http);
+    assert_int_equal(p->build(p, ULM_OP_CHAT, "gpt-4o-mini", req, &http), ULM_OK);
+    assert_null(strstr(http.body, "stream"));
+    ulm__http_request_clear(&http);
+    ulm_request_free(req);
+}
+
 static void test_build_chat_without_request_is_einval(void **state)
 {
     ulm_provider *p = *state;
@@ -518,12 +538,151 @@ static void test_parse_models_entry_without_id_is_protocol(void **state)
 
 /* ------------------------------------------------------------------ main */
 
+/* ------------------------------------------------------------------ streaming */
+
+#define STREAM_TEXT "Hello! Caf\xc3\xa9 \xf0\x9f\x99\x82 How can I help?"
+
+static void assert_recorded_stream(const ulm_result *r, const fixture_deltas *d)
+{
+    assert_int_equal(r->error, ULM_OK);
+    assert_string_equal(r->text, STREAM_TEXT);
+    assert_int_equal(r->finish, ULM_FINISH_STOP);
+    assert_int_equal(r->prompt_tokens, 9);
+    assert_int_equal(r->completion_tokens, 12);
+    assert_int_equal(r->total_tokens, 21);
+    assert_string_equal(r->model, "gpt-4o-mini");
+    assert_int_equal(d->text.len, strlen(STREAM_TEXT)); /* delivered once, all of it */
+    assert_memory_equal(d->text.data, STREAM_TEXT, d->text.len);
+}
+
+/* The documented chunk sequence, cut at every byte: the same answer each time. */
+static void test_stream_split_at_every_byte_gives_the_same_answer(void **state)
+{
+    size_t len;
+    char *body = fixture_read("openai/stream_chat.txt", &len);
+    for (size_t cut = 0; cut <= len; cut++) {
+        ulm_result r;
+        fixture_deltas d = {0};
+        assert_int_equal(fixture_stream(*state, body, len, &cut, 1, &r, &d), ULM_OK);
+        assert_recorded_stream(&r, &d);
+        if (cut == 0)
+            assert_int_equal(d.calls, 3); /* one delta per content event, none empty */
+        ulm__result_clear(&r);
+        ulm__buf_free(&d.text);
+    }
+    free(body);
+}
+
+static void test_stream_one_byte_at_a_time_gives_the_same_answer(void **state)
+{
+    size_t len;
+    char *body = fixture_read("openai/stream_chat.txt", &len);
+    size_t *cuts = malloc(len * sizeof *cuts);
+    assert_non_null(cuts);
+    for (size_t i = 0; i < len; i++)
+        cuts[i] = i + 1;
+    ulm_result r;
+    fixture_deltas d = {0};
+    assert_int_equal(fixture_stream(*state, body, len, cuts, len, &r, &d), ULM_OK);
+    assert_recorded_stream(&r, &d);
+    ulm__result_clear(&r);
+    ulm__buf_free(&d.text);
+    free(cuts);
+    free(body);
+}
+
+static int stream_text(ulm_provider *p, const char *body, ulm_result *r, fixture_deltas *d)
+{
+    return fixture_stream(p, body, strlen(body), NULL, 0, r, d);
+}
+
+/* A failure after the 200 status arrives as an error event: classified like a status. */
+static void test_stream_error_event_is_classified(void **state)
+{
+    ulm_result r;
+    fixture_deltas d = {0};
+    const char *body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+                       "data: {\"error\":{\"message\":\"The server had an error\","
+                       "\"type\":\"server_error\"}}\n\n";
+    assert_int_equal(stream_text(*state, body, &r, &d), ULM_ESERVER);
+    assert_string_equal(r.error_text, "The server had an error");
+    assert_memory_equal(d.text.data, "Hi", 2);
+    ulm__result_clear(&r);
+    ulm__buf_free(&d.text);
+
+    d = (fixture_deltas){0};
+    body = "data: {\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\","
+           "\"code\":\"rate_limit_exceeded\"}}\n\n";
+    assert_int_equal(stream_text(*state, body, &r, &d), ULM_ERATE_LIMIT);
+    ulm__result_clear(&r);
+    body = "data: {\"error\":{\"message\":\"too long\",\"code\":\"context_length_exceeded\"}}\n\n";
+    assert_int_equal(stream_text(*state, body, &r, &d), ULM_ECONTEXT_LENGTH);
+    assert_int_equal(d.calls, 0);
+    ulm__result_clear(&r);
+}
+
+static void test_stream_malformed_events_are_protocol_errors(void **state)
+{
+    const char *bodies[] = {
+        "data: {\"choices\":[{\"delta\":{\"content\":\n\n",
+        "data: [1,2]\n\n",
+        "data: not json\n\n",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        ulm_result r;
+        fixture_deltas d = {0};
+        assert_int_equal(stream_text(*state, bodies[i], &r, &d), ULM_EPROTOCOL);
+        assert_string_equal(r.error_text, "a stream event is not a JSON object");
+        ulm__result_clear(&r);
+    }
+}
+
+/* Without [DONE] or a finish reason the answer may have been cut: not a success. */
+static void test_stream_without_end_is_protocol_but_finish_is_enough(void **state)
+{
+    ulm_result r;
+    fixture_deltas d = {0};
+    const char *cut = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+    assert_int_equal(stream_text(*state, cut, &r, &d), ULM_EPROTOCOL);
+    ulm__result_clear(&r);
+    ulm__buf_free(&d.text);
+    d = (fixture_deltas){0};
+    const char *finished = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},"
+                           "\"finish_reason\":\"length\"}]}\n\n";
+    assert_int_equal(stream_text(*state, finished, &r, &d), ULM_OK);
+    assert_int_equal(r.finish, ULM_FINISH_LENGTH);
+    assert_int_equal(r.prompt_tokens, -1);
+    ulm__result_clear(&r);
+    ulm__buf_free(&d.text);
+}
+
+/* Events after [DONE] mean nothing. */
+static void test_stream_ignores_events_after_done(void **state)
+{
+    ulm_result r;
+    fixture_deltas d = {0};
+    const char *body = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"A\"}}]}\n\n"
+                       "data: [DONE]\n\n"
+                       "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"B\"}}]}\n\n";
+    assert_int_equal(stream_text(*state, body, &r, &d), ULM_OK);
+    assert_string_equal(r.text, "A");
+    ulm__result_clear(&r);
+    ulm__buf_free(&d.text);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, provider_setup, provider_teardown)
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_build_chat_is_post_to_chat_completions),
+        T(test_build_chat_stream_asks_for_usage),
+        T(test_stream_split_at_every_byte_gives_the_same_answer),
+        T(test_stream_one_byte_at_a_time_gives_the_same_answer),
+        T(test_stream_error_event_is_classified),
+        T(test_stream_malformed_events_are_protocol_errors),
+        T(test_stream_without_end_is_protocol_but_finish_is_enough),
+        T(test_stream_ignores_events_after_done),
         T(test_build_chat_body_has_model_and_messages_in_order),
         T(test_build_chat_omits_unset_parameters),
         T(test_build_chat_sends_set_parameters),
