@@ -1,4 +1,4 @@
-/* test_threads_live.c - one client shared by several threads, and kept-alive connections. */
+/* test_threads_live.c - one client shared by threads, streaming or not, and kept-alive connections. */
 #include <pthread.h>
 
 #include "live.h"
@@ -8,9 +8,18 @@
 
 typedef struct worker {
     ulm_client *client;
+    int streams;       /* odd threads stream, so both paths share the pool */
+    size_t streamed;   /* bytes the last streamed call delivered */
     int failures;
     char first_error[ULM_ERROR_SIZE];
 } worker;
+
+static int count_delta(const char *text, size_t length, void *payload)
+{
+    (void)text;
+    ((worker *)payload)->streamed += length;
+    return 0;
+}
 
 static void *run_worker(void *arg)
 {
@@ -20,9 +29,14 @@ static void *run_worker(void *arg)
     ulm_request_add_model(req, LIVE_LOCAL_MODEL);
     ulm_request_add_message(req, ULM_ROLE_USER, "The cat");
     ulm_request_set_max_tokens(req, 8);
+    if (w->streams)
+        ulm_request_set_on_delta(req, count_delta, w);
     for (int i = 0; i < CALLS_PER_THREAD; i++) {
         ulm_response *resp = NULL;
-        if (ulm_complete(&resp, w->client, req) != ULM_OK || ulm_response_text_length(resp) == 0) {
+        w->streamed = 0;
+        int rc = ulm_complete(&resp, w->client, req);
+        if (rc != ULM_OK || ulm_response_text_length(resp) == 0 ||
+            (w->streams && w->streamed != ulm_response_text_length(resp))) {
             if (!w->failures++)
                 snprintf(w->first_error, sizeof w->first_error, "%s",
                          ulm_response_error_message(resp));
@@ -40,7 +54,7 @@ static void one_client_many_threads(void **state)
     worker workers[THREADS];
     pthread_t threads[THREADS];
     for (int i = 0; i < THREADS; i++) {
-        workers[i] = (worker){.client = c};
+        workers[i] = (worker){.client = c, .streams = i % 2};
         assert_int_equal(pthread_create(&threads[i], NULL, run_worker, &workers[i]), 0);
     }
     for (int i = 0; i < THREADS; i++) {
