@@ -7,8 +7,12 @@ free them. Standard library only.
     import ultrallm
     with ultrallm.Client() as client:
         print(client.complete("Say hi", model="dmr/ai/smollm2").text)
+        client.complete("Once upon a time", model="dmr/ai/smollm2",
+                        on_delta=lambda chunk: print(chunk, end="", flush=True),
+                        timeouts={"first_token": 30000, "idle": 5000})
 """
 
+import collections.abc
 import contextlib
 import ctypes
 import ctypes.util
@@ -19,21 +23,23 @@ import threading
 from typing import Optional
 
 __all__ = [
-    "Attempt", "AuthError", "BackendStatus", "BadRequestError", "Client", "ConfigError",
-    "ConnectError", "ContextLengthError", "ErrorCode", "InvalidArgumentError",
-    "LibraryLoadError", "LogLevel", "ModelList", "ModelLoadError", "ModelNotFoundError",
-    "NotConfiguredError", "OptionsVersionError", "OutOfMemoryError", "ProtocolError",
-    "QuotaError", "RateLimitError", "RequestTimeoutError", "Response", "ServerError",
-    "TooLargeError", "TransportError", "UltraLLMError", "UnavailableError",
-    "UnsupportedError", "Usage", "error_is_retryable", "error_name", "strerror", "version",
-    "version_number",
+    "Attempt", "AuthError", "BackendStatus", "BadRequestError", "CancelledError", "Client",
+    "Clock", "ConfigError", "ConnectError", "ConnectTimeoutError", "ContextLengthError",
+    "ErrorCode", "FirstTokenTimeoutError", "IdleTimeoutError", "InvalidArgumentError",
+    "LibraryLoadError", "LoadTimeoutError", "LogLevel", "ModelList", "ModelLoadError",
+    "ModelLoadingError", "ModelNotFoundError", "NotConfiguredError", "OptionsVersionError",
+    "OutOfMemoryError", "ProtocolError", "QuotaError", "RateLimitError",
+    "RequestTimeoutError", "Response", "ServerError", "TooLargeError", "TransportError",
+    "UltraLLMError", "UnavailableError", "UnsupportedError", "Usage", "error_is_retryable",
+    "error_name", "strerror", "version", "version_number",
 ]
 
 # The C library's major version these bindings were written against; a library of another
 # major version may have changed any signature below, so it is refused at import.
 _SUPPORTED_MAJOR = 0
-_OPTIONS_VERSION = 1  # ULM_CLIENT_OPTIONS_VERSION, the layout _ClientOptions mirrors
+_OPTIONS_VERSION = 2  # ULM_CLIENT_OPTIONS_VERSION, the layout _ClientOptions mirrors
 _ERROR_SIZE = 512     # ULM_ERROR_SIZE
+_MAX_TIMEOUT_MS = 86400000  # the longest clock ulm_request_set_timeout() accepts, 24 h
 
 # Names a copy shipped beside the package may have, SONAME first.
 _BESIDE_NAMES = ("libultrallm.so.0", "libultrallm.so", "libultrallm.dylib", "ultrallm.dll")
@@ -64,6 +70,12 @@ class ErrorCode(enum.IntEnum):
     TOO_LARGE = -18
     TRANSPORT = -19
     UNSUPPORTED = -20
+    CANCELLED = -21
+    CONNECT_TIMEOUT = -22
+    LOAD_TIMEOUT = -23
+    FIRST_TOKEN_TIMEOUT = -24
+    IDLE_TIMEOUT = -25
+    MODEL_LOADING = -26
 
 
 class LogLevel(enum.IntEnum):
@@ -75,7 +87,18 @@ class LogLevel(enum.IntEnum):
     DEBUG = 4
 
 
+class Clock(enum.IntEnum):
+    """enum ulm_clock: the clocks of one call. complete(timeouts=...) names them by the
+    lower-case member name ("first_token") or takes the member itself."""
+    CONNECT = 1      # connecting to a backend -> ConnectTimeoutError
+    LOAD = 2         # a local model loading -> LoadTimeoutError
+    FIRST_TOKEN = 3  # waiting for the first token -> FirstTokenTimeoutError
+    IDLE = 4         # a gap inside the answer -> IdleTimeoutError
+    OVERALL = 5      # the whole call, all attempts -> RequestTimeoutError itself
+
+
 _ROLES = {"system": 1, "user": 2, "assistant": 3}  # enum ulm_role
+_CLOCKS = {clock.name.lower(): clock for clock in Clock}
 
 
 def _enum_or_int(kind, value):
@@ -98,21 +121,27 @@ class UltraLLMError(Exception):
     code is an ErrorCode, name its stable identifier ("connect"), message the library's
     one-line explanation, http_status the last HTTP status (0 when none), provider the
     backend that failed (None when no backend was asked), attempts the Attempt trail.
+    incomplete is true when a streamed answer broke off after text had been handed to
+    on_delta; text is then exactly that text (else "").
     """
 
     def __init__(self, code, name=None, message="", http_status=0, provider=None,
-                 attempts=()):
+                 attempts=(), incomplete=False, text=""):
         code = _enum_or_int(ErrorCode, code)
         name = name or error_name(code)
         attempts = tuple(attempts)
+        incomplete = bool(incomplete)
         # All fields go to args so that the exception survives pickling (multiprocessing).
-        super().__init__(code, name, message, http_status, provider, attempts)
+        super().__init__(code, name, message, http_status, provider, attempts, incomplete,
+                         text)
         self.code = code
         self.name = name
         self.message = message or strerror(code)
         self.http_status = http_status
         self.provider = provider
         self.attempts = list(attempts)
+        self.incomplete = incomplete
+        self.text = text
 
     def __str__(self):
         return self.message
@@ -147,8 +176,12 @@ class ConnectError(UltraLLMError):
     """Could not connect to the backend: refused, unreachable, DNS."""
 
 
-class RequestTimeoutError(UltraLLMError):
-    """A timeout fired before the backend answered in full."""
+class RequestTimeoutError(UltraLLMError, TimeoutError):
+    """A clock of the call ran out; this class itself is the overall deadline (timeout).
+
+    The base of every timeout: its subclasses name the other clocks, so that catching
+    RequestTimeoutError (or the built-in TimeoutError) catches them all.
+    """
 
 
 class AuthError(UltraLLMError):
@@ -203,6 +236,30 @@ class UnsupportedError(UltraLLMError):
     """The backend does not offer that operation."""
 
 
+class CancelledError(UltraLLMError):
+    """The on_delta callback stopped the call (it raised; complete() re-raises that)."""
+
+
+class ConnectTimeoutError(RequestTimeoutError):
+    """No connection to the backend within the connect timeout."""
+
+
+class LoadTimeoutError(RequestTimeoutError):
+    """A local model did not answer within its load budget (local_model_timeout_ms)."""
+
+
+class FirstTokenTimeoutError(RequestTimeoutError):
+    """No first token within the first-token timeout."""
+
+
+class IdleTimeoutError(RequestTimeoutError):
+    """The answer stalled longer than the idle timeout."""
+
+
+class ModelLoadingError(UltraLLMError):
+    """A local model is still loading (the library waits for it within its load budget)."""
+
+
 _ERROR_CLASSES = {
     ErrorCode.INVALID_ARGUMENT: InvalidArgumentError,
     ErrorCode.OUT_OF_MEMORY: OutOfMemoryError,
@@ -224,12 +281,20 @@ _ERROR_CLASSES = {
     ErrorCode.TOO_LARGE: TooLargeError,
     ErrorCode.TRANSPORT: TransportError,
     ErrorCode.UNSUPPORTED: UnsupportedError,
+    ErrorCode.CANCELLED: CancelledError,
+    ErrorCode.CONNECT_TIMEOUT: ConnectTimeoutError,
+    ErrorCode.LOAD_TIMEOUT: LoadTimeoutError,
+    ErrorCode.FIRST_TOKEN_TIMEOUT: FirstTokenTimeoutError,
+    ErrorCode.IDLE_TIMEOUT: IdleTimeoutError,
+    ErrorCode.MODEL_LOADING: ModelLoadingError,
 }
 
 
-def _error(code, message="", http_status=0, provider=None, attempts=()):
+def _error(code, message="", http_status=0, provider=None, attempts=(), incomplete=False,
+           text=""):
     cls = _ERROR_CLASSES.get(code, UltraLLMError)
-    return cls(code, error_name(code), message, http_status, provider, attempts)
+    return cls(code, error_name(code), message, http_status, provider, attempts, incomplete,
+               text)
 
 
 # ------------------------------------------------------------------ C types
@@ -257,9 +322,13 @@ class _ModelList(ctypes.Structure):
 # void (*ulm_log_fn)(int level, const char *message, void *payload)
 _LogFn = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 
+# int (*ulm_delta_fn)(const char *text, size_t length, void *payload); the text is not
+# NUL-terminated, so a void pointer read by length: c_char_p would run past its end.
+_DeltaFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+
 
 class _ClientOptions(ctypes.Structure):
-    """struct ulm_client_options, version 1: same fields, same order, same C types."""
+    """struct ulm_client_options, version 2: same fields, same order, same C types."""
     _fields_ = [
         ("version", ctypes.c_uint),
         ("log_fn", _LogFn),
@@ -273,10 +342,15 @@ class _ClientOptions(ctypes.Structure):
         ("default_local_model", ctypes.c_char_p),
         ("available_local_models", ctypes.c_char_p),
         ("local_model_timeout_ms", ctypes.c_long),
-        ("cloud_timeout_ms", ctypes.c_long),
+        ("timeout_ms", ctypes.c_long),
         ("connect_timeout_ms", ctypes.c_long),
         ("max_response_bytes", ctypes.c_size_t),
         ("max_idle_connections", ctypes.c_uint),
+        # Fields above exist since version 1.
+        ("first_token_timeout_ms", ctypes.c_long),
+        ("idle_timeout_ms", ctypes.c_long),
+        ("max_event_line_bytes", ctypes.c_size_t),
+        ("max_event_bytes", ctypes.c_size_t),
     ]
 
 
@@ -346,6 +420,9 @@ _FUNCTIONS = (
     ("ulm_request_set_max_tokens", (_request_p, _c_long), _c_int, _check_code),
     ("ulm_request_set_seed", (_request_p, ctypes.c_int64), _c_int, _check_code),
     ("ulm_request_add_stop", (_request_p, _c_str), _c_int, _check_code),
+    ("ulm_request_set_on_delta", (_request_p, _DeltaFn, ctypes.c_void_p), _c_int,
+     _check_code),
+    ("ulm_request_set_timeout", (_request_p, _c_int, _c_long), _c_int, _check_code),
 
     ("ulm_complete", (_P(_response_p), _client_p, _request_p), _c_int, _check_complete),
     ("ulm_response_free", (_response_p,), None, None),
@@ -364,6 +441,7 @@ _FUNCTIONS = (
     ("ulm_response_model", (_response_p,), _c_str, None),
     ("ulm_response_latency_ms", (_response_p,), _c_double, None),
     ("ulm_response_raw_json", (_response_p,), _c_str, None),
+    ("ulm_response_incomplete", (_response_p,), _c_int, None),
     ("ulm_response_attempt_count", (_response_p,), _c_size_t, None),
     ("ulm_response_attempt", (_response_p, _c_size_t), _attempt_p, None),
     ("ulm_attempt_provider", (_attempt_p,), _c_str, None),
@@ -456,12 +534,13 @@ def _c_string(value, what, code=ErrorCode.INVALID_ARGUMENT):
     return value.encode("utf-8")
 
 
-def _c_integer(value, what, ctype, minimum, code=ErrorCode.INVALID_ARGUMENT):
+def _c_integer(value, what, ctype, minimum, code=ErrorCode.INVALID_ARGUMENT, maximum=None):
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError("%s: expected an int, got %s" % (what, type(value).__name__))
     # ctypes wraps an out-of-range int around instead of refusing it.
     bits = 8 * ctypes.sizeof(ctype)
-    maximum = (1 << (bits - 1)) - 1 if ctype(-1).value < 0 else (1 << bits) - 1
+    largest = (1 << (bits - 1)) - 1 if ctype(-1).value < 0 else (1 << bits) - 1
+    maximum = largest if maximum is None else min(maximum, largest)
     if not minimum <= value <= maximum:
         raise _error(code, "%s: expected a whole number from %d to %d, got %d"
                      % (what, minimum, maximum, value))
@@ -531,7 +610,12 @@ class Usage:
 
 @dataclasses.dataclass(frozen=True)
 class Response:
-    """A successful completion. usage is None when the backend reported no count."""
+    """A successful completion. usage is None when the backend reported no count.
+
+    raw_json is None for a streamed answer (on_delta given). incomplete mirrors
+    ulm_response_incomplete(), which is only ever true for a failed call: a Response is
+    always complete, and a stream that broke off raises with e.incomplete and e.text.
+    """
     text: str
     finish_reason: str
     provider: str
@@ -540,6 +624,7 @@ class Response:
     latency_ms: float
     attempts: list
     raw_json: Optional[str]
+    incomplete: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -592,20 +677,26 @@ def _count(n):
     return None if n < 0 else n
 
 
+def _response_text(resp):
+    text = ctypes.string_at(_lib.ulm_response_text(resp), _lib.ulm_response_text_length(resp))
+    return text.decode("utf-8", "replace")
+
+
 def _read_response(resp):
     """A Response from a successful ulm_response, else raises its error."""
     attempts = _read_attempts(resp)
     code = _lib.ulm_response_error(resp)
+    incomplete = bool(_lib.ulm_response_incomplete(resp))
     if code != ErrorCode.OK:
         raise _error(code, _text(_lib.ulm_response_error_message(resp)),
                      _lib.ulm_response_http_status(resp),
-                     _text(_lib.ulm_response_provider(resp)) or None, attempts)
+                     _text(_lib.ulm_response_provider(resp)) or None, attempts,
+                     incomplete, _response_text(resp) if incomplete else "")
     counts = (_count(_lib.ulm_response_prompt_tokens(resp)),
               _count(_lib.ulm_response_completion_tokens(resp)),
               _count(_lib.ulm_response_total_tokens(resp)))
-    text = ctypes.string_at(_lib.ulm_response_text(resp), _lib.ulm_response_text_length(resp))
     return Response(
-        text=text.decode("utf-8", "replace"),
+        text=_response_text(resp),
         finish_reason=_lib.ulm_finish_reason_name(_lib.ulm_response_finish_reason(resp)).decode(),
         provider=_text(_lib.ulm_response_provider(resp)),
         model=_text(_lib.ulm_response_model(resp)),
@@ -613,6 +704,7 @@ def _read_response(resp):
         latency_ms=_lib.ulm_response_latency_ms(resp),
         attempts=attempts,
         raw_json=_text(_lib.ulm_response_raw_json(resp)),
+        incomplete=incomplete,
     )
 
 
@@ -642,6 +734,24 @@ def _log_adapter(log):
     return call
 
 
+def _delta_adapter(on_delta, raised):
+    # An exception cannot cross into C either, and must not be lost: the first one is
+    # kept in raised, the call is stopped (non-zero: ULM_ECANCELLED), and complete()
+    # raises it once ulm_complete() has returned. BaseException too, so that Ctrl-C
+    # during a stream stops it. What on_delta returns is ignored.
+    def call(text, length, _payload):
+        if raised:
+            return 1
+        try:
+            chunk = ctypes.string_at(text, length) if length else b""
+            on_delta(chunk.decode("utf-8", "replace"))
+        except BaseException as e:  # noqa: B036  (re-raised by complete())
+            raised.append(e)
+            return 1
+        return 0
+    return call
+
+
 class Client:
     """A libultrallm client (ulm_client): configuration, backends and a connection pool.
 
@@ -649,6 +759,14 @@ class Client:
     LOCAL_MODEL_TIMEOUT, ...) unless ignore_environment is true, else from the library's
     defaults. log is a callable(level, message) receiving diagnostics up to log_level;
     it may be called from any thread that uses the client.
+
+    The clocks, in milliseconds: timeout_ms is the overall deadline of one call, all
+    attempts included (default 300000); connect_timeout_ms (10000); local_model_timeout_ms
+    the load budget of a local model (60000); first_token_timeout_ms (60000);
+    idle_timeout_ms the longest gap inside an answer (30000). max_response_bytes caps one
+    answer (8 MiB), max_event_line_bytes one server-sent event line (1 MiB),
+    max_event_bytes one event's data (4 MiB). complete(timeouts=...) overrides the clocks
+    for one call.
 
     One client may serve several threads at once; close() waits for none of them but
     defers freeing the C client until the last call in flight returns.
@@ -659,9 +777,11 @@ class Client:
 
     def __init__(self, *, openai_api_key=None, openai_base_url=None, model_runner_url=None,
                  default_local_model=None, available_local_models=None,
-                 local_model_timeout_ms=None, cloud_timeout_ms=None, connect_timeout_ms=None,
-                 max_response_bytes=None, max_idle_connections=None, enable_model_runner=None,
-                 ignore_environment=False, log=None, log_level=LogLevel.INFO):
+                 local_model_timeout_ms=None, timeout_ms=None, connect_timeout_ms=None,
+                 max_response_bytes=None, max_idle_connections=None,
+                 first_token_timeout_ms=None, idle_timeout_ms=None, max_event_line_bytes=None,
+                 max_event_bytes=None, enable_model_runner=None, ignore_environment=False,
+                 log=None, log_level=LogLevel.INFO):
         self._handle = None
         self._lock = threading.Lock()
         self._calls = 0
@@ -681,10 +801,14 @@ class Client:
                 setattr(opts, field, _c_string(value, field, ErrorCode.CONFIG))
         # Zero means "environment or default" in C, so an explicit value must be >= 1.
         numbers = (("local_model_timeout_ms", local_model_timeout_ms),
-                   ("cloud_timeout_ms", cloud_timeout_ms),
+                   ("timeout_ms", timeout_ms),
                    ("connect_timeout_ms", connect_timeout_ms),
                    ("max_response_bytes", max_response_bytes),
-                   ("max_idle_connections", max_idle_connections))
+                   ("max_idle_connections", max_idle_connections),
+                   ("first_token_timeout_ms", first_token_timeout_ms),
+                   ("idle_timeout_ms", idle_timeout_ms),
+                   ("max_event_line_bytes", max_event_line_bytes),
+                   ("max_event_bytes", max_event_bytes))
         ctypes_of = dict(_ClientOptions._fields_)
         for field, value in numbers:
             if value is not None:
@@ -760,7 +884,8 @@ class Client:
             return _text(_lib.ulm_client_default_model(handle))
 
     def complete(self, prompt=None, *, messages=None, model=None, system=None,
-                 temperature=None, top_p=None, max_tokens=None, seed=None, stop=None):
+                 temperature=None, top_p=None, max_tokens=None, seed=None, stop=None,
+                 timeouts=None, on_delta=None):
         """Sends one chat completion and returns a Response, or raises UltraLLMError.
 
         The conversation is system (if given), then messages, a sequence of
@@ -768,24 +893,61 @@ class Client:
         a user message. model is "provider/model", a configured local name, or a list of
         them tried in order as a fallback chain; None uses default_model. stop is a str
         or a list of up to 4. The exception's attempts list every backend asked.
+
+        timeouts overrides the client's clocks for this call: a mapping of clock name
+        ("connect", "load", "first_token", "idle", "overall") or Clock to milliseconds,
+        1 to 86400000; a None value leaves that clock alone.
+
+        on_delta, a callable(str), streams the answer: it is called on this thread with
+        each piece of text as it arrives (whole characters), and the pieces joined are
+        the Response's text. Its return value is ignored. If it raises, the call is
+        cancelled and complete() raises that same exception once the library returned,
+        with the library's CancelledError as its __context__ (unless it had a context
+        already). A stream that breaks off after text was delivered raises the error
+        with incomplete true and the delivered text in e.text; no fallback follows then.
         """
+        if on_delta is not None and not callable(on_delta):
+            raise TypeError("on_delta: expected a callable, got %s" % type(on_delta).__name__)
         req = _request_p()
         _lib.ulm_request_new(ctypes.byref(req))
+        raised = []  # what on_delta raised
+        # The CFUNCTYPE object must outlive ulm_complete(): this local holds it until the
+        # request that points to it has been freed.
+        delta_fn = None
         try:
             self._fill(req, prompt, messages, model, system, temperature, top_p, max_tokens,
-                       seed, stop)
+                       seed, stop, timeouts)
+            if on_delta is not None:
+                delta_fn = _DeltaFn(_delta_adapter(on_delta, raised))
+                _lib.ulm_request_set_on_delta(req, delta_fn, None)
             out = _response_p()
-            with self._borrow() as handle:
-                _lib.ulm_complete(ctypes.pointer(out), handle, req)
             try:
-                return _read_response(out)
+                with self._borrow() as handle:
+                    _lib.ulm_complete(ctypes.pointer(out), handle, req)
+                response = _read_response(out)
+            except UltraLLMError as error:
+                if not raised:
+                    raise
+                failure = error
+            else:
+                failure = None
             finally:
-                _lib.ulm_response_free(out)
+                if out:
+                    _lib.ulm_response_free(out)
         finally:
             _lib.ulm_request_free(req)
+        if raised:
+            # Raised outside the except block, so that a context of the user's own
+            # exception is kept rather than replaced.
+            user_error = raised[0]
+            if user_error.__context__ is None and failure is not None:
+                user_error.__context__ = failure
+            raise user_error
+        return response
 
     @staticmethod
-    def _fill(req, prompt, messages, model, system, temperature, top_p, max_tokens, seed, stop):
+    def _fill(req, prompt, messages, model, system, temperature, top_p, max_tokens, seed, stop,
+              timeouts):
         if model is not None:
             for i, name in enumerate(_strings(model)):
                 _lib.ulm_request_add_model(req, _c_string(name, "model[%d]" % i))
@@ -817,6 +979,19 @@ class Client:
         if stop is not None:
             for i, text in enumerate(_strings(stop)):
                 _lib.ulm_request_add_stop(req, _c_string(text, "stop[%d]" % i))
+        if timeouts is not None:
+            if not isinstance(timeouts, collections.abc.Mapping):
+                raise TypeError("timeouts: expected a mapping of clock name to milliseconds, "
+                                "got %s" % type(timeouts).__name__)
+            for key, ms in timeouts.items():
+                clock = key if isinstance(key, Clock) else _CLOCKS.get(key)
+                if clock is None:
+                    raise _error(ErrorCode.INVALID_ARGUMENT, "timeouts: unknown clock %r, not "
+                                 "one of %s" % (key, ", ".join(_CLOCKS)))
+                if ms is not None:
+                    _lib.ulm_request_set_timeout(req, clock, _c_integer(
+                        ms, "timeouts[%r]" % clock.name.lower(), ctypes.c_long, 1,
+                        maximum=_MAX_TIMEOUT_MS))
 
     def models(self):
         """Asks every backend for its models; a failing backend is reported, not raised."""
