@@ -63,6 +63,11 @@ static int set_field(ulm_buf *b, const char *value, size_t len)
 static int process_line(ulm_sse *s, const char *line, size_t len, ulm_sse_emit_fn emit,
                         void *ctx)
 {
+    if (!s->seen_line) { /* the specification drops one UTF-8 byte order mark at the start */
+        s->seen_line = 1;
+        if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+            line += 3, len -= 3;
+    }
     if (len == 0)
         return dispatch(s, emit, ctx);
     if (line[0] == ':')

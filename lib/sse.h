@@ -19,6 +19,7 @@ typedef struct ulm_sse {
     ulm_buf name;       /* event field of the current event */
     int has_data;       /* the current event has a data field, maybe empty */
     int after_cr;       /* the last chunk ended in CR: a leading LF belongs to it */
+    int seen_line;      /* a line was processed: a byte order mark can no longer come */
     size_t max_line;    /* longest line accepted */
     size_t max_event;   /* most data bytes in one event */
     const char *overflow; /* "line" or "event" once a cap was passed */
