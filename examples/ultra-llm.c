@@ -14,13 +14,16 @@
 #define MAX_STDIN_PROMPT (10L * 1024 * 1024)
 
 static const char usage_text[] =
-    "usage: ultra-llm chat [-m MODEL]... [--system TEXT] [--max-tokens N]\n"
+    "usage: ultra-llm chat [--config FILE] [-m MODEL]... [--system TEXT] [--max-tokens N]\n"
     "                      [--temperature T] [--stream] [--json] [CLOCKS] PROMPT\n"
-    "       ultra-llm models [--json]\n"
+    "       ultra-llm models [--config FILE] [--json]\n"
+    "       ultra-llm doctor [--config FILE] [--json]\n"
     "       ultra-llm --version\n"
     "\n"
-    "MODEL is dmr/<name>, openai/<name>, or a local model listed in AVAILABLE_LOCAL_MODELS;\n"
-    "several -m form a fallback chain, tried in order. Without -m: dmr/$DEFAULT_LOCAL_MODEL.\n"
+    "MODEL is dmr/<name>, openai/<name>, <backend>/<name> for a backend of the configuration\n"
+    "file, an alias from that file, or a local model listed in AVAILABLE_LOCAL_MODELS;\n"
+    "several -m form a fallback chain, tried in order. Without -m: the default model.\n"
+    "--config FILE is the JSON configuration file (same as ULM_CONFIG; docs/config.md).\n"
     "PROMPT - reads the prompt from standard input. ULM_LOG=debug prints diagnostics.\n"
     "--stream prints the answer as it arrives; with --json, the JSON object follows it on\n"
     "one line. CLOCKS, in milliseconds: --connect-timeout-ms, --load-timeout-ms (a local\n"
@@ -44,10 +47,11 @@ static int log_level_from_env(void)
     return ULM_LOG_NONE;
 }
 
-static ulm_client *open_client(void)
+static ulm_client *open_client(const char *config_path)
 {
     ulm_client_options opts;
     ulm_client_options_init(&opts, ULM_CLIENT_OPTIONS_VERSION);
+    opts.config_path = config_path;
     opts.log_level = log_level_from_env();
     opts.log_fn = opts.log_level ? log_to_stderr : NULL;
     ulm_client *client = NULL;
@@ -124,6 +128,7 @@ static void print_json_response(const ulm_response *r, int one_line)
                           "usage", usage_json(r), "latency_ms", ulm_response_latency_ms(r),
                           "attempts", attempts_json(r));
     json_object_set_new(o, "incomplete", json_boolean(ulm_response_incomplete(r)));
+    json_object_set_new(o, "offline", json_boolean(ulm_response_offline(r)));
     if (err != ULM_OK) {
         json_object_set_new(o, "error", json_pack("{s:s, s:s, s:i}", "class", ulm_error_name(err),
                                                   "message", ulm_response_error_message(r),
@@ -170,13 +175,22 @@ static int parse_number(const char *text, const char *flag, double *out)
 
 typedef struct chat_args {
     ulm_request *req;
+    const char *config;
     const char *system;
     int json;
     int stream;
 } chat_args;
 
 /* The clock flags, in the order of ulm_clock, after the options that come before them. */
-enum { OPT_SYSTEM = 256, OPT_MAX_TOKENS, OPT_TEMPERATURE, OPT_JSON, OPT_STREAM, OPT_CLOCK };
+enum {
+    OPT_SYSTEM = 256,
+    OPT_MAX_TOKENS,
+    OPT_TEMPERATURE,
+    OPT_JSON,
+    OPT_STREAM,
+    OPT_CONFIG,
+    OPT_CLOCK
+};
 
 static int set_clock(ulm_request *req, int opt, const char *flag, const char *text)
 {
@@ -201,6 +215,7 @@ static int parse_chat_args(int argc, char **argv, chat_args *a)
         {"temperature", required_argument, NULL, OPT_TEMPERATURE},
         {"json", no_argument, NULL, OPT_JSON},
         {"stream", no_argument, NULL, OPT_STREAM},
+        {"config", required_argument, NULL, OPT_CONFIG},
         {"connect-timeout-ms", required_argument, NULL, OPT_CLOCK + 0},
         {"load-timeout-ms", required_argument, NULL, OPT_CLOCK + 1},
         {"first-token-timeout-ms", required_argument, NULL, OPT_CLOCK + 2},
@@ -247,6 +262,9 @@ static int parse_chat_args(int argc, char **argv, chat_args *a)
         case OPT_JSON:
             a->json = 1;
             break;
+        case OPT_CONFIG:
+            a->config = optarg;
+            break;
         case OPT_STREAM:
             a->stream = 1;
             ulm_request_set_on_delta(a->req, print_delta, NULL);
@@ -281,7 +299,7 @@ static int cmd_chat(int argc, char **argv)
         goto out;
     }
     code = EXIT_CALL_FAILED;
-    if (!(client = open_client()))
+    if (!(client = open_client(a.config)))
         goto out;
     ulm_response *resp = NULL;
     int rc = ulm_complete(&resp, client, a.req);
@@ -328,14 +346,37 @@ static int print_models_json(const ulm_model_list *list)
     return 0;
 }
 
+/* The options models and doctor share: --config FILE and --json. */
+static int parse_listing_args(int argc, char **argv, const char **config, int *json)
+{
+    static const struct option longs[] = {
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"json", no_argument, NULL, OPT_JSON},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        if (opt == OPT_CONFIG)
+            *config = optarg;
+        else if (opt == OPT_JSON)
+            *json = 1;
+        else
+            return 0;
+    }
+    if (optind != argc) {
+        fputs(usage_text, stderr);
+        return 0;
+    }
+    return 1;
+}
+
 static int cmd_models(int argc, char **argv)
 {
-    int json = argc == 2 && strcmp(argv[1], "--json") == 0;
-    if (argc > 2 || (argc == 2 && !json)) {
-        fputs(usage_text, stderr);
+    const char *config = NULL;
+    int json = 0;
+    if (!parse_listing_args(argc, argv, &config, &json))
         return EXIT_USAGE;
-    }
-    ulm_client *client = open_client();
+    ulm_client *client = open_client(config);
     if (!client)
         return EXIT_CALL_FAILED;
     ulm_model_list *list = NULL;
@@ -364,12 +405,162 @@ static int cmd_models(int argc, char **argv)
     return code;
 }
 
+/* The client's effective configuration, parsed from ulm_client_describe(). */
+static json_t *describe_client(ulm_client *client)
+{
+    size_t size = 4096;
+    for (;;) {
+        char *text = malloc(size);
+        if (!text)
+            return NULL;
+        size_t need = ulm_client_describe(client, text, size);
+        if (need < size) {
+            json_t *root = json_loads(text, 0, NULL);
+            free(text);
+            return root;
+        }
+        free(text);
+        size = need + 1;
+    }
+}
+
+/* Each endpoint: whether it answered, how fast, and the models it offers. */
+static json_t *reachability_json(const ulm_model_list *list)
+{
+    json_t *out = json_array();
+    for (size_t b = 0; b < ulm_model_list_backend_count(list); b++) {
+        const char *name = ulm_model_list_backend_name(list, b);
+        int err = ulm_model_list_backend_error(list, b);
+        json_t *models = json_array();
+        for (size_t i = 0; err == ULM_OK && i < ulm_model_list_count(list); i++)
+            if (strcmp(ulm_model_list_provider(list, i), name) == 0)
+                json_array_append_new(models, json_string(ulm_model_list_id(list, i)));
+        json_array_append_new(
+            out, json_pack("{s:s, s:s, s:b, s:f, s:o, s:o, s:o}", "backend", name, "url",
+                           ulm_model_list_backend_url(list, b), "reachable", err == ULM_OK, "ms",
+                           ulm_model_list_backend_ms(list, b), "error",
+                           err == ULM_OK ? json_null() : json_string(ulm_error_name(err)),
+                           "message",
+                           err == ULM_OK ? json_null()
+                                         : json_string(ulm_model_list_backend_message(list, b)),
+                           "models", models));
+    }
+    return out;
+}
+
+static void print_doctor_text(const json_t *config, const json_t *endpoints)
+{
+    const json_t *file = json_object_get(config, "config_file");
+    printf("configuration file: %s\n", json_is_string(file) ? json_string_value(file)
+                                                            : "none (environment and defaults)");
+    printf("default model: %s\n", json_string_value(json_object_get(config, "default_model")));
+    size_t i;
+    json_t *b;
+    json_array_foreach(json_object_get(config, "backends"), i, b) {
+        const json_t *disabled = json_object_get(b, "disabled");
+        printf("backend %s (%s): key %s%s%s\n", json_string_value(json_object_get(b, "name")),
+               json_string_value(json_object_get(b, "type")),
+               json_string_value(json_object_get(b, "key")),
+               json_is_string(disabled) ? "; not usable: " : "",
+               json_is_string(disabled) ? json_string_value(disabled) : "");
+    }
+    json_t *e;
+    json_array_foreach(endpoints, i, e) {
+        const char *name = json_string_value(json_object_get(e, "backend"));
+        const char *url = json_string_value(json_object_get(e, "url"));
+        double ms = json_real_value(json_object_get(e, "ms"));
+        if (!json_is_true(json_object_get(e, "reachable"))) {
+            printf("  %s %s: unreachable after %.1f ms: %s\n", name, url, ms,
+                   json_string_value(json_object_get(e, "message")));
+            continue;
+        }
+        json_t *models = json_object_get(e, "models");
+        printf("  %s %s: reachable in %.1f ms, %zu model%s", name, url, ms, json_array_size(models),
+               json_array_size(models) == 1 ? "" : "s");
+        size_t m;
+        json_t *id;
+        json_array_foreach(models, m, id) printf("%s%s", m ? ", " : ": ", json_string_value(id));
+        putchar('\n');
+    }
+    const json_t *t = json_object_get(config, "timeouts");
+    printf("clocks (ms): connect %lld, load %lld, first token %lld, idle %lld, overall %lld\n",
+           (long long)json_integer_value(json_object_get(t, "connect_ms")),
+           (long long)json_integer_value(json_object_get(t, "load_ms")),
+           (long long)json_integer_value(json_object_get(t, "first_token_ms")),
+           (long long)json_integer_value(json_object_get(t, "idle_ms")),
+           (long long)json_integer_value(json_object_get(t, "overall_ms")));
+    const json_t *r = json_object_get(config, "retry"), *br = json_object_get(config, "breaker");
+    printf("retries: %lld (backoff up to %lld ms); breaker: %lld failures in %lld ms, cooldown "
+           "%lld ms\n",
+           (long long)json_integer_value(json_object_get(r, "max_retries")),
+           (long long)json_integer_value(json_object_get(r, "max_delay_ms")),
+           (long long)json_integer_value(json_object_get(br, "failures")),
+           (long long)json_integer_value(json_object_get(br, "window_ms")),
+           (long long)json_integer_value(json_object_get(br, "cooldown_ms")));
+    const json_t *off = json_object_get(config, "offline");
+    printf("offline mode: %s\n", json_is_true(json_object_get(off, "use_local_models"))
+                                     ? "local models take over when the cloud is unreachable"
+                                     : "off");
+    const char *alias;
+    json_t *targets;
+    json_object_foreach(json_object_get(config, "aliases"), alias, targets) {
+        printf("alias %s:", alias);
+        size_t k;
+        json_t *target;
+        json_array_foreach(targets, k, target) printf("%s %s", k ? "," : "", json_string_value(target));
+        putchar('\n');
+    }
+}
+
+/*
+ * The effective configuration (keys as present or absent, never their value), then
+ * every endpoint's reachability, latency and models. Exits 1 when none answered.
+ */
+static int cmd_doctor(int argc, char **argv)
+{
+    const char *config = NULL;
+    int json = 0;
+    if (!parse_listing_args(argc, argv, &config, &json))
+        return EXIT_USAGE;
+    ulm_client *client = open_client(config);
+    if (!client)
+        return EXIT_CALL_FAILED;
+    json_t *described = describe_client(client);
+    ulm_model_list *list = NULL;
+    int rc = ulm_list_models(&list, client);
+    if (!described || rc != ULM_OK) {
+        fprintf(stderr, "ultra-llm: error: %s\n", ulm_strerror(rc != ULM_OK ? rc : ULM_ENOMEM));
+        json_decref(described);
+        ulm_client_free(client);
+        return EXIT_CALL_FAILED;
+    }
+    json_t *endpoints = reachability_json(list);
+    size_t answered = 0;
+    for (size_t b = 0; b < ulm_model_list_backend_count(list); b++)
+        answered += ulm_model_list_backend_error(list, b) == ULM_OK;
+    if (json) {
+        json_t *root = json_pack("{s:O, s:O}", "configuration", described, "endpoints", endpoints);
+        json_dumpf(root, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+        fputc('\n', stdout);
+        json_decref(root);
+    } else {
+        print_doctor_text(described, endpoints);
+    }
+    json_decref(endpoints);
+    json_decref(described);
+    ulm_model_list_free(list);
+    ulm_client_free(client);
+    return answered ? 0 : EXIT_CALL_FAILED;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "chat") == 0)
         return cmd_chat(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "models") == 0)
         return cmd_models(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "doctor") == 0)
+        return cmd_doctor(argc - 1, argv + 1);
     if (argc == 2 && strcmp(argv[1], "--version") == 0) {
         printf("ultra-llm %s\n", ulm_version_string());
         return 0;

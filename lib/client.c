@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "client.h"
 
 unsigned int ulm_version_number(void)
 {
@@ -54,8 +54,17 @@ void ulm__log(const ulm_client *c, int level, const char *fmt, ...)
 ulm_backend *ulm__client_backend(const ulm_client *c, const char *name)
 {
     for (size_t i = 0; i < c->backend_count; i++)
-        if (strcmp(c->backends[i].provider->name, name) == 0)
+        if (strcmp(c->backends[i].name, name) == 0)
             return (ulm_backend *)&c->backends[i];
+    return NULL;
+}
+
+const ulm_file_model *ulm__client_model_params(const ulm_client *c, const ulm_backend *b,
+                                               const char *model)
+{
+    for (size_t i = 0; i < c->model_param_count; i++)
+        if (c->model_params[i].backend == b && strcmp(c->model_params[i].model, model) == 0)
+            return c->model_params[i].file;
     return NULL;
 }
 
@@ -69,24 +78,40 @@ static void backend_clear(ulm_backend *b)
 {
     if (b->provider && b->provider->destroy)
         b->provider->destroy(b->provider);
-    free(b->base_url);
+    free(b->name);
+    for (size_t i = 0; i < b->endpoint_count; i++)
+        free(b->urls[i]);
+    free(b->urls);
+    free(b->health);
+    if (b->limiter) {
+        ulm__limiter_destroy(b->limiter);
+        free(b->limiter);
+    }
     ulm__free_secret(b->api_key);
     ulm__free_secret(b->auth_line);
     memset(b, 0, sizeof *b);
 }
 
-static int backend_set(ulm_backend *b, ulm_provider *p, const char *base_url,
-                       const char *api_key)
+/* A backend called name that sends through p to each of urls; the caller keeps p on
+ * failure. */
+static int backend_set(ulm_backend *b, const char *name, ulm_provider *p,
+                       const char *const *urls, size_t url_count, const char *api_key)
 {
     memset(b, 0, sizeof *b);
-    b->provider = p;
-    size_t len = strlen(base_url);
-    while (len && base_url[len - 1] == '/')
-        len--;
-    b->base_url = ulm__strndup(base_url, len);
+    b->name = ulm__strdup(name);
+    b->urls = ulm__calloc(url_count, sizeof *b->urls);
+    b->health = ulm__calloc(url_count, sizeof *b->health);
     b->api_key = api_key ? ulm__strdup(api_key) : NULL;
-    if (!b->base_url || (api_key && !b->api_key))
+    if (!b->name || !b->urls || !b->health || (api_key && !b->api_key))
         goto nomem;
+    for (size_t i = 0; i < url_count; i++) {
+        size_t len = strlen(urls[i]);
+        while (len && urls[i][len - 1] == '/')
+            len--;
+        if (!(b->urls[i] = ulm__strndup(urls[i], len)))
+            goto nomem;
+        b->endpoint_count = i + 1;
+    }
     if (p->auth_header && api_key) {
         const char *prefix = p->auth_prefix ? p->auth_prefix : "";
         size_t size = strlen(p->auth_header) + 2 + strlen(prefix) + strlen(api_key) + 1;
@@ -94,9 +119,9 @@ static int backend_set(ulm_backend *b, ulm_provider *p, const char *base_url,
             goto nomem;
         snprintf(b->auth_line, size, "%s: %s%s", p->auth_header, prefix, api_key);
     }
+    b->provider = p;
     return ULM_OK;
 nomem:
-    b->provider = NULL; /* the caller still owns it */
     backend_clear(b);
     return ULM_ENOMEM;
 }
@@ -105,6 +130,32 @@ static int valid_provider(const ulm_provider *p)
 {
     return p && p->version >= 1 && p->name && *p->name && !strchr(p->name, '/') && p->build &&
            p->parse && p->destroy;
+}
+
+/* Adds or replaces the backend called name; takes p, also on failure. */
+static int add_backend(ulm_client *c, const char *name, ulm_provider *p,
+                       const char *const *urls, size_t url_count, const char *api_key,
+                       ulm_backend **added)
+{
+    ulm_backend fresh;
+    int rc = backend_set(&fresh, name, p, urls, url_count, api_key);
+    if (rc != ULM_OK) {
+        p->destroy(p);
+        return rc;
+    }
+    ulm_backend *slot = ulm__client_backend(c, name);
+    if (slot) {
+        backend_clear(slot);
+    } else if (c->backend_count == ULM_MAX_BACKENDS) {
+        backend_clear(&fresh);
+        return ULM_ENOMEM;
+    } else {
+        slot = &c->backends[c->backend_count++];
+    }
+    *slot = fresh;
+    if (added)
+        *added = slot;
+    return ULM_OK;
 }
 
 int ulm_client_add_provider(ulm_client *client, ulm_provider *provider, const char *base_url,
@@ -119,51 +170,169 @@ int ulm_client_add_provider(ulm_client *client, ulm_provider *provider, const ch
         provider->destroy(provider);
         return ULM_EINVAL;
     }
-    ulm_backend fresh;
-    int rc = backend_set(&fresh, provider, base_url, api_key);
-    if (rc != ULM_OK) {
-        provider->destroy(provider);
-        return rc;
+    return add_backend(client, provider->name, provider, &base_url, 1, api_key, NULL);
+}
+
+static int new_provider(const char *type, ulm_provider **out)
+{
+    return strcmp(type, "dmr") == 0 ? ulm__dmr_provider_new(out) : ulm__openai_provider_new(out);
+}
+
+/* DMR URLs name a root, an API root or Compose's /v1/: each becomes an API root. */
+static int dmr_urls(const ulm_url_list *in, ulm_url_list *out)
+{
+    out->count = 0;
+    out->urls = ulm__calloc(in->count, sizeof *out->urls);
+    if (!out->urls)
+        return ULM_ENOMEM;
+    for (size_t i = 0; i < in->count; i++) {
+        if (!(out->urls[i] = ulm__dmr_base_url(in->urls[i])))
+            return ULM_ENOMEM;
+        out->count = i + 1;
     }
-    ulm_backend *existing = ulm__client_backend(client, provider->name);
-    if (existing) {
-        backend_clear(existing);
-        *existing = fresh;
+    return ULM_OK;
+}
+
+static void url_list_free(ulm_url_list *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->urls[i]);
+    free(l->urls);
+}
+
+/* The value of the variable that holds a file backend's key, unless the environment is off. */
+static const char *key_from_environment(const ulm_client *c, const char *var)
+{
+    if (c->settings.ignore_environment || !var)
+        return NULL;
+    const char *v = getenv(var);
+    return v && *v ? v : NULL;
+}
+
+/* The settings the configuration file gives a backend: spreading and a request limit. */
+static int apply_file_backend(ulm_backend *b, const ulm_file_backend *fb)
+{
+    b->balance = fb->balance;
+    if (fb->max_in_flight <= 0)
         return ULM_OK;
-    }
-    if (client->backend_count == ULM_MAX_BACKENDS) {
-        backend_clear(&fresh);
+    b->limiter = ulm__calloc(1, sizeof *b->limiter);
+    if (!b->limiter)
+        return ULM_ENOMEM;
+    long queue = fb->max_queue >= 0 ? fb->max_queue : 4 * fb->max_in_flight;
+    if (ulm__limiter_init(b->limiter, (unsigned int)fb->max_in_flight, (unsigned int)queue) !=
+        ULM_OK) {
+        free(b->limiter);
+        b->limiter = NULL;
         return ULM_ENOMEM;
     }
-    client->backends[client->backend_count++] = fresh;
     return ULM_OK;
 }
 
 static int add_builtin_backends(ulm_client *c)
 {
+    ulm_settings *s = &c->settings;
     ulm_provider *p = NULL;
+    ulm_backend *b = NULL;
+    ulm_url_list urls = {0};
     int rc = ulm__dmr_provider_new(&p);
-    if (rc != ULM_OK)
-        return rc;
-    char *dmr_url = ulm__dmr_base_url(c->settings.model_runner_url);
-    if (!dmr_url) {
+    if (rc == ULM_OK && (rc = dmr_urls(&s->model_runner_urls, &urls)) != ULM_OK)
         p->destroy(p);
-        return ULM_ENOMEM;
-    }
-    rc = ulm_client_add_provider(c, p, dmr_url, NULL);
-    free(dmr_url);
+    if (rc == ULM_OK)
+        rc = add_backend(c, "dmr", p, (const char *const *)urls.urls, urls.count, NULL, &b);
+    url_list_free(&urls);
     if (rc != ULM_OK)
         return rc;
-    if (!c->settings.enable_model_runner)
-        c->backends[c->backend_count - 1].disabled = "disabled by ENABLE_MODEL_RUNNER=false";
+    if (!s->enable_model_runner) {
+        snprintf(b->disabled, sizeof b->disabled, "disabled by ENABLE_MODEL_RUNNER=false");
+        b->hidden = 1;
+    }
 
     if ((rc = ulm__openai_provider_new(&p)) != ULM_OK)
         return rc;
-    rc = ulm_client_add_provider(c, p, c->settings.openai_base_url, c->settings.openai_api_key);
+    rc = add_backend(c, "openai", p, (const char *const *)s->openai_urls.urls,
+                     s->openai_urls.count, s->openai_api_key, &b);
     if (rc != ULM_OK)
         return rc;
-    if (!c->settings.openai_api_key)
-        c->backends[c->backend_count - 1].disabled = "OPENAI_API_KEY is not set";
+    if (!s->openai_api_key) {
+        const ulm_file_backend *declared = NULL;
+        for (size_t i = 0; i < s->file.backend_count; i++)
+            if (strcmp(s->file.backends[i].name, "openai") == 0)
+                declared = &s->file.backends[i];
+        snprintf(b->disabled, sizeof b->disabled, "%s is not set",
+                 declared && declared->api_key_env ? declared->api_key_env : "OPENAI_API_KEY");
+    }
+    return ULM_OK;
+}
+
+/*
+ * Backends the configuration file declares: new names get a backend of their type; the
+ * built-in names keep their URLs and keys (resolved with the right precedence already)
+ * and take the file's spreading and limits.
+ */
+static int add_file_backends(ulm_client *c, char *errbuf, size_t errbuf_size)
+{
+    const ulm_file_config *f = &c->settings.file;
+    for (size_t i = 0; i < f->backend_count; i++) {
+        const ulm_file_backend *fb = &f->backends[i];
+        ulm_backend *b = ulm__client_backend(c, fb->name);
+        if (!b && c->backend_count == ULM_MAX_BACKENDS) {
+            ulm__set_errbuf(errbuf, errbuf_size, "%s: backends.%.64s: more than %d backends",
+                            c->settings.config_path, fb->name, ULM_MAX_BACKENDS);
+            return ULM_ECONFIG;
+        }
+        if (!b) {
+            ulm_provider *p = NULL;
+            int rc = new_provider(fb->type, &p);
+            if (rc != ULM_OK)
+                return rc;
+            const char *var = fb->api_key_env ? fb->api_key_env
+                              : strcmp(fb->type, "openai") == 0 ? "OPENAI_API_KEY" : NULL;
+            const char *key = key_from_environment(c, var);
+            int is_dmr = strcmp(fb->type, "dmr") == 0;
+            ulm_url_list given = {fb->urls, fb->url_count}, urls = {0};
+            if (is_dmr && (rc = dmr_urls(&given, &urls)) != ULM_OK) {
+                url_list_free(&urls);
+                p->destroy(p);
+                return rc;
+            }
+            rc = add_backend(c, fb->name, p,
+                             (const char *const *)(is_dmr ? urls.urls : fb->urls), fb->url_count,
+                             key, &b);
+            url_list_free(&urls);
+            if (rc != ULM_OK)
+                return rc;
+            if (var && !key)
+                snprintf(b->disabled, sizeof b->disabled, "%s is not set", var);
+        }
+        int rc = apply_file_backend(b, fb);
+        if (rc != ULM_OK)
+            return rc;
+    }
+    return ULM_OK;
+}
+
+/* Matches the file's per-model parameters to resolved targets once, not on every call. */
+static int resolve_model_params(ulm_client *c, char *errbuf, size_t errbuf_size)
+{
+    const ulm_file_config *f = &c->settings.file;
+    if (!f->model_count)
+        return ULM_OK;
+    c->model_params = ulm__calloc(f->model_count, sizeof *c->model_params);
+    if (!c->model_params)
+        return ULM_ENOMEM;
+    for (size_t i = 0; i < f->model_count; i++) {
+        ulm_target t;
+        char why[ULM_ERROR_SIZE];
+        if (ulm__target_resolve(c, f->models[i].name, &t, why, sizeof why) != ULM_OK) {
+            ulm__set_errbuf(errbuf, errbuf_size, "%s: models[\"%.64s\"]: %s",
+                            c->settings.config_path, f->models[i].name, why);
+            return ULM_ECONFIG;
+        }
+        ulm_model_params *mp = &c->model_params[c->model_param_count++];
+        mp->backend = t.backend;
+        memcpy(mp->model, t.model, sizeof mp->model);
+        mp->file = &f->models[i];
+    }
     return ULM_OK;
 }
 
@@ -205,10 +374,20 @@ int ulm_client_new(ulm_client **out, const ulm_client_options *opts, char *errbu
     if (rc == ULM_OK)
         rc = ulm__curl_pool_new(&c->pool, c->settings.max_idle_connections);
     if (rc == ULM_OK)
+        rc = pthread_mutex_init(&c->policy_lock, NULL) == 0 ? ULM_OK : ULM_ENOMEM;
+    if (rc == ULM_OK)
+        c->policy_lock_ready = 1;
+    if (rc == ULM_OK)
         rc = add_builtin_backends(c);
+    if (rc == ULM_OK)
+        rc = add_file_backends(c, errbuf, errbuf_size);
+    if (rc == ULM_OK)
+        rc = resolve_model_params(c, errbuf, errbuf_size);
     if (rc == ULM_OK) {
         ulm_buf model = {0};
-        rc = ulm__buf_appendf(&model, "dmr/%s", c->settings.default_local_model);
+        rc = c->settings.default_target
+                 ? ulm__buf_appendf(&model, "%s", c->settings.default_target)
+                 : ulm__buf_appendf(&model, "dmr/%s", c->settings.default_local_model);
         c->default_model = model.data;
     }
     if (rc != ULM_OK) {
@@ -229,6 +408,9 @@ void ulm_client_free(ulm_client *client)
         return;
     for (size_t i = 0; i < client->backend_count; i++)
         backend_clear(&client->backends[i]);
+    if (client->policy_lock_ready)
+        pthread_mutex_destroy(&client->policy_lock);
+    free(client->model_params);
     ulm__curl_pool_free(client->pool);
     ulm__settings_clear(&client->settings);
     free(client->default_model);

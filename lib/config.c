@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "client.h"
 
 #define DEFAULT_OPENAI_BASE_URL "https://api.openai.com/v1"
 #define DEFAULT_MODEL_RUNNER_URL "http://localhost:12434"
@@ -18,6 +18,18 @@
 #define DEFAULT_MAX_EVENT_LINE_BYTES (1u * 1024u * 1024u)
 #define DEFAULT_MAX_EVENT_BYTES (4u * 1024u * 1024u)
 #define DEFAULT_MAX_IDLE_CONNECTIONS 8u
+#define DEFAULT_MAX_RETRIES 0
+#define DEFAULT_BASE_DELAY_MS 250L
+#define DEFAULT_MAX_DELAY_MS 8000L
+#define DEFAULT_BREAKER_FAILURES 5u
+#define DEFAULT_BREAKER_WINDOW_MS 30000L
+#define DEFAULT_BREAKER_COOLDOWN_MS 30000L
+#define DEFAULT_PROBE_INTERVAL_MS 30000L
+
+/* What a backend's "type" may be in the configuration file, and the backends that exist
+ * without being declared there. */
+static const char *const known_types[] = {"dmr", "openai", NULL};
+static const char *const builtin_backends[] = {"dmr", "openai", NULL};
 
 static const char *env(const ulm_client_options *opts, const char *name)
 {
@@ -79,14 +91,73 @@ static int valid_secret(const char *key)
     return 1;
 }
 
-static int set_url(char **dst, const char *value, const char *name, char *errbuf, size_t n)
+static const ulm_file_backend *file_backend(const ulm_settings *s, const char *name)
 {
-    if (!valid_url(value)) {
+    for (size_t i = 0; i < s->file.backend_count; i++)
+        if (strcmp(s->file.backends[i].name, name) == 0)
+            return &s->file.backends[i];
+    return NULL;
+}
+
+/*
+ * A built-in backend's URLs: the option's one URL, else the file's list, else the
+ * variable's one URL, else the default. The file's URLs were checked by its parser.
+ */
+static int set_urls(ulm_url_list *dst, const char *option, const ulm_file_backend *file,
+                    const char *var, const char *fallback, const char *name, char *errbuf,
+                    size_t n)
+{
+    const char *one = option && *option ? option : NULL;
+    if (!one && file) {
+        dst->urls = ulm__calloc(file->url_count, sizeof *dst->urls);
+        if (!dst->urls)
+            return ULM_ENOMEM;
+        for (size_t i = 0; i < file->url_count; i++) {
+            if (!(dst->urls[i] = ulm__strdup(file->urls[i])))
+                return ULM_ENOMEM;
+            dst->count = i + 1;
+        }
+        return ULM_OK;
+    }
+    if (!one)
+        one = var ? var : fallback;
+    if (!valid_url(one)) {
         ulm__set_errbuf(errbuf, n, "%s: expected an http:// or https:// URL without spaces", name);
         return ULM_ECONFIG;
     }
-    *dst = ulm__strdup(value);
-    return *dst ? ULM_OK : ULM_ENOMEM;
+    dst->urls = ulm__calloc(1, sizeof *dst->urls);
+    if (!dst->urls || !(dst->urls[0] = ulm__strdup(one)))
+        return ULM_ENOMEM;
+    dst->count = 1;
+    return ULM_OK;
+}
+
+static void url_list_clear(ulm_url_list *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->urls[i]);
+    free(l->urls);
+}
+
+/* The file named by the options or ULM_CONFIG, parsed into s->file; none is fine. */
+static int load_file(ulm_settings *s, const ulm_client_options *opts, char *errbuf, size_t n)
+{
+    const char *path = opts && opts->config_path && *opts->config_path ? opts->config_path
+                                                                       : env(opts, "ULM_CONFIG");
+    if (!path) {
+        ulm_file_config empty = {0};
+        s->file = empty;
+        s->file.max_retries = s->file.base_delay_ms = s->file.max_delay_ms = -1;
+        s->file.breaker_failures = s->file.breaker_window_ms = s->file.breaker_cooldown_ms = -1;
+        s->file.use_local_models_when_offline = -1;
+        s->file.probe_interval_ms = -1;
+        for (int i = 0; i <= ULM_CLOCK_OVERALL; i++)
+            s->file.timeouts[i] = -1;
+        return ULM_OK;
+    }
+    if (!(s->config_path = ulm__strdup(path)))
+        return ULM_ENOMEM;
+    return ulm__file_config_load(path, known_types, builtin_backends, &s->file, errbuf, n);
 }
 
 static int load_local_models(ulm_settings *s, const char *list, char *errbuf, size_t n)
@@ -131,28 +202,35 @@ static int load_strings(ulm_settings *s, const ulm_client_options *opts, char *e
                         size_t n)
 {
     int rc;
-    const char *key = pick(opts, opts ? opts->openai_api_key : NULL, "OPENAI_API_KEY", NULL);
+    /* the file may name another variable for the key; the key itself is never in it */
+    const ulm_file_backend *declared = file_backend(s, "openai");
+    const char *key_var = declared && declared->api_key_env ? declared->api_key_env
+                                                            : "OPENAI_API_KEY";
+    const char *key = pick(opts, opts ? opts->openai_api_key : NULL, key_var, NULL);
     if (key) {
         if (!valid_secret(key)) {
-            ulm__set_errbuf(errbuf, n, "OPENAI_API_KEY: contains a control character");
+            ulm__set_errbuf(errbuf, n, "%s: contains a control character", key_var);
             return ULM_ECONFIG;
         }
         if (!(s->openai_api_key = ulm__strdup(key)))
             return ULM_ENOMEM;
     }
-    rc = set_url(&s->openai_base_url,
-                 pick(opts, opts ? opts->openai_base_url : NULL, "OPENAI_BASE_URL",
-                      DEFAULT_OPENAI_BASE_URL),
-                 "OPENAI_BASE_URL", errbuf, n);
+    rc = set_urls(&s->openai_urls, opts ? opts->openai_base_url : NULL,
+                  file_backend(s, "openai"), env(opts, "OPENAI_BASE_URL"),
+                  DEFAULT_OPENAI_BASE_URL, "OPENAI_BASE_URL", errbuf, n);
     if (rc != ULM_OK)
         return rc;
-    rc = set_url(&s->model_runner_url,
-                 pick(opts, opts ? opts->model_runner_url : NULL, "MODEL_RUNNER_URL",
-                      DEFAULT_MODEL_RUNNER_URL),
-                 "MODEL_RUNNER_URL", errbuf, n);
+    rc = set_urls(&s->model_runner_urls, opts ? opts->model_runner_url : NULL,
+                  file_backend(s, "dmr"), env(opts, "MODEL_RUNNER_URL"),
+                  DEFAULT_MODEL_RUNNER_URL, "MODEL_RUNNER_URL", errbuf, n);
     if (rc != ULM_OK)
         return rc;
 
+    /* the file names a whole target ("local/ai/smollm2", or an alias); DEFAULT_LOCAL_MODEL
+     * a local model. Options beat the file, and the file beats the environment. */
+    if (s->file.default_model && !(opts && opts->default_local_model && *opts->default_local_model) &&
+        !(s->default_target = ulm__strdup(s->file.default_model)))
+        return ULM_ENOMEM;
     const char *model = pick(opts, opts ? opts->default_local_model : NULL,
                              "DEFAULT_LOCAL_MODEL", DEFAULT_LOCAL_MODEL);
     char canon[256];
@@ -169,6 +247,37 @@ static int load_strings(ulm_settings *s, const ulm_client_options *opts, char *e
     return list ? load_local_models(s, list, errbuf, n) : ULM_OK;
 }
 
+/* The file's value when it set one, else the default. */
+static long file_or(long file_value, long fallback)
+{
+    return file_value >= 0 ? file_value : fallback;
+}
+
+/* Retries, breakers and offline mode: options, then the file, then the environment. */
+static int load_policy(ulm_settings *s, const ulm_client_options *opts, char *errbuf, size_t n)
+{
+    const ulm_file_config *f = &s->file;
+    s->retry.max_retries = (unsigned int)file_or(f->max_retries, DEFAULT_MAX_RETRIES);
+    s->retry.base_delay_ms = file_or(f->base_delay_ms, DEFAULT_BASE_DELAY_MS);
+    s->retry.max_delay_ms = file_or(f->max_delay_ms, DEFAULT_MAX_DELAY_MS);
+    s->breaker.failures = (unsigned int)file_or(f->breaker_failures, DEFAULT_BREAKER_FAILURES);
+    s->breaker.window_ms = file_or(f->breaker_window_ms, DEFAULT_BREAKER_WINDOW_MS);
+    s->breaker.cooldown_ms = file_or(f->breaker_cooldown_ms, DEFAULT_BREAKER_COOLDOWN_MS);
+    s->probe_interval_ms = file_or(f->probe_interval_ms, DEFAULT_PROBE_INTERVAL_MS);
+
+    s->use_local_models_when_offline = 1;
+    const char *var = env(opts, "USE_LOCAL_MODELS_WHEN_OFFLINE");
+    if (opts && opts->use_local_models_when_offline) {
+        s->use_local_models_when_offline = opts->use_local_models_when_offline > 0;
+    } else if (f->use_local_models_when_offline >= 0) {
+        s->use_local_models_when_offline = f->use_local_models_when_offline;
+    } else if (var && !parse_bool(var, &s->use_local_models_when_offline)) {
+        ulm__set_errbuf(errbuf, n, "USE_LOCAL_MODELS_WHEN_OFFLINE: expected true or false");
+        return ULM_ECONFIG;
+    }
+    return ULM_OK;
+}
+
 static int load_numbers(ulm_settings *s, const ulm_client_options *opts, char *errbuf,
                         size_t n)
 {
@@ -183,9 +292,12 @@ static int load_numbers(ulm_settings *s, const ulm_client_options *opts, char *e
     }
 
     long *ms = s->timeouts.ms;
+    const long *file_ms = s->file.timeouts;
     ms[ULM_CLOCK_LOAD] = DEFAULT_LOCAL_TIMEOUT_MS;
     if (opts && opts->local_model_timeout_ms) {
         ms[ULM_CLOCK_LOAD] = opts->local_model_timeout_ms;
+    } else if (file_ms[ULM_CLOCK_LOAD] > 0) {
+        ms[ULM_CLOCK_LOAD] = file_ms[ULM_CLOCK_LOAD];
     } else if (env(opts, "LOCAL_MODEL_TIMEOUT")) {
         if (!parse_ms(env(opts, "LOCAL_MODEL_TIMEOUT"), &ms[ULM_CLOCK_LOAD])) {
             ulm__set_errbuf(errbuf, n, "LOCAL_MODEL_TIMEOUT: expected milliseconds, a whole "
@@ -210,7 +322,10 @@ static int load_numbers(ulm_settings *s, const ulm_client_options *opts, char *e
         {ULM_CLOCK_LOAD, ms[ULM_CLOCK_LOAD], 0, "local_model_timeout_ms"},
     };
     for (size_t i = 0; i < sizeof clocks / sizeof clocks[0]; i++) {
-        long v = clocks[i].option ? clocks[i].option : clocks[i].fallback;
+        long file_value = file_ms[clocks[i].clock];
+        long v = clocks[i].option           ? clocks[i].option
+                 : file_value > 0 && clocks[i].clock != ULM_CLOCK_LOAD ? file_value
+                                            : clocks[i].fallback;
         if (v <= 0 || v > ULM_MAX_TIMEOUT_MS) {
             ulm__set_errbuf(errbuf, n, "%s: expected 1 to %ld milliseconds", clocks[i].name,
                             ULM_MAX_TIMEOUT_MS);
@@ -228,7 +343,7 @@ static int load_numbers(ulm_settings *s, const ulm_client_options *opts, char *e
     s->max_idle_connections = opts && opts->max_idle_connections
                                   ? opts->max_idle_connections
                                   : DEFAULT_MAX_IDLE_CONNECTIONS;
-    return ULM_OK;
+    return load_policy(s, opts, errbuf, n);
 }
 
 int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts, char *errbuf,
@@ -239,10 +354,13 @@ int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts, char *er
         s->log_fn = opts->log_fn;
         s->log_payload = opts->log_payload;
         s->log_level = opts->log_level;
+        s->ignore_environment = opts->ignore_environment;
         if (s->log_fn && s->log_level == ULM_LOG_NONE)
             s->log_level = ULM_LOG_WARN; /* a callback that never hears anything is a mistake */
     }
-    int rc = load_numbers(s, opts, errbuf, errbuf_size);
+    int rc = load_file(s, opts, errbuf, errbuf_size);
+    if (rc == ULM_OK)
+        rc = load_numbers(s, opts, errbuf, errbuf_size);
     if (rc == ULM_OK)
         rc = load_strings(s, opts, errbuf, errbuf_size);
     if (rc == ULM_ENOMEM)
@@ -255,9 +373,12 @@ int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts, char *er
 void ulm__settings_clear(ulm_settings *s)
 {
     ulm__free_secret(s->openai_api_key);
-    free(s->openai_base_url);
-    free(s->model_runner_url);
+    url_list_clear(&s->openai_urls);
+    url_list_clear(&s->model_runner_urls);
     free(s->default_local_model);
+    free(s->default_target);
+    free(s->config_path);
+    ulm__file_config_free(&s->file);
     for (size_t i = 0; i < s->local_model_count; i++)
         free(s->local_models[i]);
     free(s->local_models);

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "client.h"
 
 typedef struct error_entry {
     int code;
@@ -41,6 +41,8 @@ static const error_entry error_table[] = {
     {ULM_EFIRST_TOKEN_TIMEOUT, "first_token_timeout", "no first token in time", 1},
     {ULM_EIDLE_TIMEOUT, "idle_timeout", "the answer stalled past the idle timeout", 1},
     {ULM_EMODEL_LOADING, "model_loading", "the local model is still loading", 1},
+    {ULM_EBUSY, "resource_exhausted", "the backend's request queue is full", 1},
+    {ULM_ECIRCUIT_OPEN, "circuit_open", "the backend is cooling down after failures", 1},
 };
 
 static const error_entry *find_error(int code)

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "client.h"
 #include "stream.h"
 
 /*
@@ -53,12 +54,13 @@ static int streams(const ulm_provider *p, ulm_op op, const ulm_exchange_io *io)
     return op == ULM_OP_CHAT && io->on_delta && p->version >= 2 && p->parse_event;
 }
 
-static int send_request(ulm_client *c, const ulm_backend *b, ulm_transfer *transfer,
-                        ulm_http_response *resp, char *reason, size_t reason_size)
+static int send_request(ulm_client *c, const ulm_backend *b, const char *base_url,
+                        ulm_transfer *transfer, ulm_http_response *resp, char *reason,
+                        size_t reason_size)
 {
     const ulm_http_request *http = transfer->http;
     ulm_buf url = {0};
-    if (ulm__buf_appendf(&url, "%s%s", b->base_url, http->path) != ULM_OK)
+    if (ulm__buf_appendf(&url, "%s%s", base_url, http->path) != ULM_OK)
         return ULM_ENOMEM;
     transfer->url = url.data;
     transfer->auth_header_line = b->auth_line;
@@ -67,7 +69,7 @@ static int send_request(ulm_client *c, const ulm_backend *b, ulm_transfer *trans
     int rc = c->transport(c->transport_ctx, transfer, resp, reason, reason_size);
     if (rc == ULM_OK)
         ulm__log(c, ULM_LOG_DEBUG, "%s: %s %s -> HTTP %d, %zu bytes in %.1f ms (%s connection)",
-                 b->provider->name, http->method, url.data, resp->status, resp->body.len,
+                 b->name, http->method, url.data, resp->status, resp->body.len,
                  ulm__now_ms() - start, resp->new_connections ? "new" : "reused");
     ulm__buf_free(&url);
     transfer->url = NULL;
@@ -75,20 +77,20 @@ static int send_request(ulm_client *c, const ulm_backend *b, ulm_transfer *trans
 }
 
 /* The message of a failed exchange, from the most specific source there is. */
-static void describe_failure(const ulm_client *c, const ulm_provider *p, int rc,
+static void describe_failure(const ulm_client *c, const ulm_backend *b, int rc,
                              const ulm_result *result, const ulm_http_response *resp,
                              int in_stream, const char *detail, const char *reason,
                              char *errmsg, size_t errmsg_size)
 {
     if (result->error != ULM_OK && result->error == rc)
-        compose_error(c, errmsg, errmsg_size, p->name, in_stream ? 0 : resp->status, rc,
+        compose_error(c, errmsg, errmsg_size, b->name, in_stream ? 0 : resp->status, rc,
                       result->error_text);
     else if (detail && *detail)
-        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", p->name, detail);
+        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", b->name, detail);
     else if (reason && *reason)
-        compose_error(c, errmsg, errmsg_size, p->name, 0, rc, reason);
+        compose_error(c, errmsg, errmsg_size, b->name, 0, rc, reason);
     else
-        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", p->name, ulm_strerror(rc));
+        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", b->name, ulm_strerror(rc));
 }
 
 int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_request *req,
@@ -99,8 +101,8 @@ int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_reque
     const ulm_provider *p = b->provider;
     *http_status = 0;
     errmsg[0] = '\0';
-    if (b->disabled) {
-        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", p->name, b->disabled);
+    if (b->disabled[0]) {
+        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", b->name, b->disabled);
         return ULM_ENOT_CONFIGURED;
     }
 
@@ -110,7 +112,7 @@ int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_reque
     if (rc == ULM_OK && !http.path)
         rc = ULM_EPROTOCOL;
     if (rc != ULM_OK) {
-        ulm__set_errbuf(errmsg, errmsg_size, "%s: cannot build the request: %s", p->name,
+        ulm__set_errbuf(errmsg, errmsg_size, "%s: cannot build the request: %s", b->name,
                         ulm_strerror(rc));
         ulm__http_request_clear(&http);
         return rc;
@@ -130,7 +132,11 @@ int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_reque
     };
     ulm_http_response resp = {0};
     char reason[ULM_ERROR_SIZE] = "";
-    rc = send_request(c, b, &transfer, &resp, reason, sizeof reason);
+    rc = send_request(c, b, io->base_url ? io->base_url : b->urls[0], &transfer,
+                      &resp, reason, sizeof reason);
+    io->retry_after[0] = '\0';
+    if (resp.retry_after)
+        ulm__set_errbuf(io->retry_after, sizeof io->retry_after, "%s", resp.retry_after);
     if (rc == ULM_OK) {
         *http_status = resp.status;
         if (delivers)
@@ -146,11 +152,11 @@ int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_reque
     }
     if (rc != ULM_OK && rc != ULM_ENOMEM) {
         int in_stream = delivers && st.mode == STREAM_EVENTS;
-        describe_failure(c, p, rc, result, &resp, in_stream, delivers ? st.detail : NULL,
+        describe_failure(c, b, rc, result, &resp, in_stream, delivers ? st.detail : NULL,
                          reason, errmsg, errmsg_size);
         ulm__log(c, ULM_LOG_WARN, "%s", errmsg);
     } else if (rc == ULM_ENOMEM) {
-        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", p->name, ulm_strerror(rc));
+        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", b->name, ulm_strerror(rc));
     }
     if (delivers) {
         io->delivered = st.delivered;

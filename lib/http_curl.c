@@ -163,6 +163,31 @@ static int on_connected(void *userdata, char *conn_primary_ip, char *conn_local_
 }
 #endif
 
+/*
+ * Where the value of a header the core keeps goes (Content-Type, Retry-After), with
+ * *value and *len set past the name and colon; NULL for any other header.
+ */
+static char **header_value_slot(ulm_http_response *resp, const char *line, size_t n,
+                                const char **value, size_t *len)
+{
+    const struct {
+        const char *name;
+        size_t len;
+        char **slot;
+    } kept[] = {
+        {"content-type:", 13, &resp->content_type},
+        {"retry-after:", 12, &resp->retry_after},
+    };
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        if (n > kept[i].len && strncasecmp(line, kept[i].name, kept[i].len) == 0) {
+            *value = line + kept[i].len;
+            *len = n - kept[i].len;
+            return kept[i].slot;
+        }
+    }
+    return NULL;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
     sink *s = userdata;
@@ -176,17 +201,17 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
             k->headers_at = now;
         return n;
     }
-    static const char name[] = "content-type:";
-    if (n > sizeof name - 1 && strncasecmp(data, name, sizeof name - 1) == 0) {
-        const char *v = data + sizeof name - 1;
-        size_t len = n - (sizeof name - 1);
+    const char *v;
+    size_t len;
+    char **kept = header_value_slot(s->resp, data, n, &v, &len);
+    if (kept) {
         while (len && (*v == ' ' || *v == '\t'))
             v++, len--;
         while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
             len--;
-        free(s->resp->content_type);
-        s->resp->content_type = ulm__strndup(v, len);
-        if (!s->resp->content_type)
+        free(*kept);
+        *kept = ulm__strndup(v, len);
+        if (!*kept)
             s->out_of_memory = 1;
     }
     return n;

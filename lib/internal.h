@@ -64,6 +64,7 @@ struct ulm_http_response {
     int status;
     ulm_buf body;
     char *content_type;
+    char *retry_after;    /* the Retry-After header's value, or NULL */
     long new_connections; /* connections the exchange opened: 0 when one was reused */
 };
 
@@ -137,55 +138,8 @@ typedef struct ulm_timeouts {
     long ms[ULM_CLOCK_OVERALL + 1];
 } ulm_timeouts;
 
-typedef struct ulm_backend {
-    ulm_provider *provider;
-    char *base_url;        /* without a trailing slash */
-    char *api_key;         /* NULL when none is configured; kept to redact it */
-    char *auth_line;       /* "Header: prefix+key", made once, or NULL */
-    const char *disabled;  /* static reason the backend may not be used, or NULL */
-} ulm_backend;
-
-#define ULM_MAX_BACKENDS 16
-
-typedef struct ulm_settings {
-    ulm_log_fn log_fn;
-    void *log_payload;
-    int log_level;
-    char *openai_api_key;
-    char *openai_base_url;
-    int enable_model_runner;
-    char *model_runner_url;
-    char *default_local_model;
-    char **local_models; /* AVAILABLE_LOCAL_MODELS, normalized */
-    size_t local_model_count;
-    ulm_timeouts timeouts;
-    size_t max_response_bytes;
-    size_t max_event_line_bytes, max_event_bytes;
-    unsigned int max_idle_connections;
-} ulm_settings;
-
-struct ulm_client {
-    ulm_settings settings;
-    ulm_backend backends[ULM_MAX_BACKENDS];
-    size_t backend_count;
-    char *default_model; /* "dmr/<normalized DEFAULT_LOCAL_MODEL>" */
-    ulm_curl_pool *pool;
-    ulm_transport_fn transport;
-    void *transport_ctx;
-};
-
-/* Resolves settings from options, then the environment, then defaults. */
-ULM_HIDDEN int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts,
-                                  char *errbuf, size_t errbuf_size);
-ULM_HIDDEN void ulm__settings_clear(ulm_settings *s);
-
-/* The DMR base URL for a MODEL_RUNNER_URL value: root, /engines/v1 or Compose's /v1/. */
-ULM_HIDDEN char *ulm__dmr_base_url(const char *url);
-
-ULM_HIDDEN ulm_backend *ulm__client_backend(const ulm_client *c, const char *name);
-
-/* Test hook: replace the transport of a client (tests drive the loop without sockets). */
-ULM_HIDDEN void ulm__client_set_transport(ulm_client *c, ulm_transport_fn fn, void *ctx);
+/* Defined in client.h, with the rest of the client's insides. */
+typedef struct ulm_backend ulm_backend;
 
 /* Logs through the client's callback, if any and if level passes. */
 ULM_HIDDEN void ulm__log(const ulm_client *c, int level, const char *fmt, ...)
@@ -207,6 +161,13 @@ ULM_HIDDEN int ulm__target_resolve(const ulm_client *c, const char *spec, ulm_ta
 
 /* The request's streaming callback (NULL: not streamed) and its payload. */
 ULM_HIDDEN ulm_delta_fn ulm__request_on_delta(const ulm_request *req, void **payload);
+/*
+ * A shallow copy of req with a model's configured temperature and max_tokens where req
+ * leaves them unset: the request's own values win. It shares req's memory, so it is freed
+ * with free(), never ulm_request_free(); NULL when memory ran out.
+ */
+ULM_HIDDEN ulm_request *ulm__request_with_defaults(const ulm_request *req, int has_temperature,
+                                                   double temperature, long max_tokens);
 /* The client's clock limits with the request's overrides applied. */
 ULM_HIDDEN void ulm__request_timeouts(const ulm_request *req, const ulm_timeouts *base,
                                       ulm_timeouts *out);
@@ -219,10 +180,12 @@ ULM_HIDDEN const char *ulm__request_model(const ulm_request *req, size_t i);
 
 /* What one attempt needs beyond the target and request, and what it reports back. */
 typedef struct ulm_exchange_io {
+    const char *base_url; /* the endpoint: one of the backend's deployments */
     ulm_clocks *clocks;   /* limits set, milestones 0 */
     ulm_delta_fn on_delta; /* NULL: not streamed */
     void *delta_payload;
     size_t delivered;     /* out: bytes of text handed to on_delta */
+    char retry_after[64]; /* out: the answer's Retry-After header, "" without one */
 } ulm_exchange_io;
 
 /*

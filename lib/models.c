@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "clocks.h"
 
 typedef struct model_entry {
@@ -9,10 +10,13 @@ typedef struct model_entry {
     char *id;
 } model_entry;
 
+/* One endpoint of one backend, as asked. */
 typedef struct backend_status {
     char *name;
+    char *url;
     int error;
     char *message;
+    double ms;
 } backend_status;
 
 struct ulm_model_list {
@@ -31,13 +35,23 @@ void ulm_model_list_free(ulm_model_list *list)
     free(list->models);
     for (size_t i = 0; i < list->backend_count; i++) {
         free(list->backends[i].name);
+        free(list->backends[i].url);
         free(list->backends[i].message);
     }
     free(list->backends);
     free(list);
 }
 
-/* Moves the ids of result into list, tagged with the backend's name. */
+static int listed(const ulm_model_list *list, const char *provider, const char *id)
+{
+    for (size_t i = 0; i < list->model_count; i++)
+        if (strcmp(list->models[i].provider, provider) == 0 && strcmp(list->models[i].id, id) == 0)
+            return 1;
+    return 0;
+}
+
+/* Moves the ids of result into list, tagged with the backend's name; a model that
+ * several deployments of one backend offer is listed once. */
 static int take_models(ulm_model_list *list, const char *provider, ulm_result *r)
 {
     if (!r->model_id_count)
@@ -48,6 +62,8 @@ static int take_models(ulm_model_list *list, const char *provider, ulm_result *r
         return ULM_ENOMEM;
     list->models = grown;
     for (size_t i = 0; i < r->model_id_count; i++) {
+        if (listed(list, provider, r->model_ids[i]))
+            continue;
         grown[list->model_count].provider = provider;
         grown[list->model_count++].id = r->model_ids[i];
         r->model_ids[i] = NULL;
@@ -56,13 +72,14 @@ static int take_models(ulm_model_list *list, const char *provider, ulm_result *r
     return ULM_OK;
 }
 
-static int ask_backend(ulm_client *c, ulm_backend *b, ulm_model_list *list)
+static int ask_endpoint(ulm_client *c, ulm_backend *b, const char *url, ulm_model_list *list)
 {
     backend_status *st = &list->backends[list->backend_count];
-    st->name = ulm__strdup(b->provider->name);
-    if (!st->name)
-        return ULM_ENOMEM;
+    st->name = ulm__strdup(b->name);
+    st->url = ulm__strdup(url);
     list->backend_count++;
+    if (!st->name || !st->url)
+        return ULM_ENOMEM;
 
     ulm_target target = {.backend = b};
     ulm_result result;
@@ -73,9 +90,11 @@ static int ask_backend(ulm_client *c, ulm_backend *b, ulm_model_list *list)
     ulm_clocks clocks;
     ulm__clocks_start(&clocks, tm, (b->provider->flags & ULM_PROVIDER_LOCAL) != 0,
                       ulm__now_ms() + (double)tm->ms[ULM_CLOCK_OVERALL], 0);
-    ulm_exchange_io io = {.clocks = &clocks};
+    ulm_exchange_io io = {.base_url = url, .clocks = &clocks};
+    double start = ulm__now_ms();
     st->error = ulm__exchange(c, &target, ULM_OP_MODELS, NULL, &io, &result, &status, errmsg,
                               sizeof errmsg);
+    st->ms = ulm__now_ms() - start;
     int rc = st->error == ULM_ENOMEM ? ULM_ENOMEM : ULM_OK;
     if (st->error == ULM_OK)
         rc = take_models(list, st->name, &result);
@@ -95,10 +114,16 @@ int ulm_list_models(ulm_model_list **out, ulm_client *client)
     ulm_model_list *list = ulm__calloc(1, sizeof *list);
     if (!list)
         return ULM_ENOMEM;
-    list->backends = ulm__calloc(client->backend_count, sizeof *list->backends);
+    size_t endpoints = 0;
+    for (size_t i = 0; i < client->backend_count; i++)
+        endpoints += client->backends[i].endpoint_count;
+    list->backends = ulm__calloc(endpoints ? endpoints : 1, sizeof *list->backends);
     int rc = list->backends ? ULM_OK : ULM_ENOMEM;
-    for (size_t i = 0; rc == ULM_OK && i < client->backend_count; i++)
-        rc = ask_backend(client, &client->backends[i], list);
+    for (size_t i = 0; rc == ULM_OK && i < client->backend_count; i++) {
+        ulm_backend *b = &client->backends[i];
+        for (size_t e = 0; rc == ULM_OK && !b->hidden && e < b->endpoint_count; e++)
+            rc = ask_endpoint(client, b, b->urls[e], list);
+    }
     if (rc != ULM_OK) {
         ulm_model_list_free(list);
         return rc;
@@ -142,4 +167,14 @@ const char *ulm_model_list_backend_message(const ulm_model_list *list, size_t i)
     if (!list || i >= list->backend_count)
         return NULL;
     return list->backends[i].message ? list->backends[i].message : "";
+}
+
+const char *ulm_model_list_backend_url(const ulm_model_list *list, size_t i)
+{
+    return list && i < list->backend_count ? list->backends[i].url : NULL;
+}
+
+double ulm_model_list_backend_ms(const ulm_model_list *list, size_t i)
+{
+    return list && i < list->backend_count ? list->backends[i].ms : 0.0;
 }

@@ -83,6 +83,7 @@ void ulm__http_response_clear(ulm_http_response *http)
 {
     ulm__buf_free(&http->body);
     free(http->content_type);
+    free(http->retry_after);
     memset(http, 0, sizeof *http);
 }
 

@@ -193,6 +193,24 @@ int ulm_request_set_timeout(ulm_request *req, ulm_clock clock, long ms)
     return ULM_OK;
 }
 
+ulm_request *ulm__request_with_defaults(const ulm_request *req, int has_temperature,
+                                        double temperature, long max_tokens)
+{
+    ulm_request *view = ulm__malloc(sizeof *view);
+    if (!view)
+        return NULL;
+    *view = *req; /* shares messages, models and stops: read only, never freed through view */
+    if (has_temperature && !(req->set & SET_TEMPERATURE)) {
+        view->temperature = temperature;
+        view->set |= SET_TEMPERATURE;
+    }
+    if (max_tokens > 0 && !(req->set & SET_MAX_TOKENS)) {
+        view->max_tokens = max_tokens;
+        view->set |= SET_MAX_TOKENS;
+    }
+    return view;
+}
+
 ulm_delta_fn ulm__request_on_delta(const ulm_request *req, void **payload)
 {
     *payload = req->delta_payload;

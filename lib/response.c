@@ -125,6 +125,11 @@ int ulm_response_incomplete(const ulm_response *resp)
     return resp ? resp->incomplete : 0;
 }
 
+int ulm_response_offline(const ulm_response *resp)
+{
+    return resp ? resp->offline : 0;
+}
+
 size_t ulm_response_attempt_count(const ulm_response *resp)
 {
     return resp ? resp->attempt_count : 0;

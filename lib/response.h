@@ -26,6 +26,7 @@ struct ulm_response {
     double latency_ms;
     char *raw_json;
     int incomplete;
+    int offline;
     ulm_attempt *attempts;
     size_t attempt_count, attempt_cap;
 };

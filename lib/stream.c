@@ -2,6 +2,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client.h"
 #include "stream.h"
 
 void ulm__stream_init(ulm_stream *st, const ulm_client *c, const ulm_provider *p,

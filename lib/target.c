@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal.h"
+#include "client.h"
 
 static int printable_ascii(const char *s)
 {
@@ -28,7 +28,7 @@ static void list_providers(const ulm_client *c, char *buf, size_t size)
     buf[0] = '\0';
     for (size_t i = 0; i < c->backend_count && used < size; i++) {
         int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
-                         c->backends[i].provider->name);
+                         c->backends[i].name);
         if (n < 0)
             break;
         used += (size_t)n;
@@ -80,13 +80,14 @@ int ulm__target_resolve(const ulm_client *c, const char *spec, ulm_target *out, 
     const char *model = slash + 1;
     const ulm_provider *p = backend->provider;
     if (!*model) {
-        ulm__set_errbuf(errbuf, n, "model \"%.64s\": no model name after \"%s/\"", spec, p->name);
+        ulm__set_errbuf(errbuf, n, "model \"%.64s\": no model name after \"%s/\"", spec,
+                        backend->name);
         return ULM_EINVAL;
     }
     if (p->normalize_model) {
         if (p->normalize_model(p, model, out->model, sizeof out->model) != ULM_OK) {
             ulm__set_errbuf(errbuf, n, "model \"%.64s\": not a valid %s model name", spec,
-                            p->name);
+                            backend->name);
             return ULM_EINVAL;
         }
     } else if (strlen(model) >= sizeof out->model) {

@@ -64,7 +64,9 @@ typedef enum ulm_error {
     ULM_ELOAD_TIMEOUT = -23,     /* a local model did not answer within its load budget */
     ULM_EFIRST_TOKEN_TIMEOUT = -24, /* no first token within the first-token timeout */
     ULM_EIDLE_TIMEOUT = -25,     /* the answer stalled longer than the idle timeout */
-    ULM_EMODEL_LOADING = -26     /* a local model is still loading; the core waits for it */
+    ULM_EMODEL_LOADING = -26,    /* a local model is still loading; the core waits for it */
+    ULM_EBUSY = -27,             /* resource exhausted: a backend's request queue is full */
+    ULM_ECIRCUIT_OPEN = -28      /* every endpoint of a backend is cooling down after failures */
 } ulm_error;
 
 /* A static, never NULL English description of an error code. */
@@ -139,13 +141,16 @@ typedef struct ulm_client_options {
     long idle_timeout_ms;          /* longest gap inside an answer, default 30000 */
     size_t max_event_line_bytes;   /* cap on one server-sent event line, default 1 MiB */
     size_t max_event_bytes;        /* cap on one server-sent event's data, default 4 MiB */
+    const char *config_path;       /* ULM_CONFIG: a JSON configuration file (docs/config.md) */
+    int use_local_models_when_offline; /* USE_LOCAL_MODELS_WHEN_OFFLINE: 0 env/file/default
+                                          (on), 1 on, -1 off */
     /* Fields above exist since version 2. */
 } ulm_client_options;
 
 #define ULM_CLIENT_OPTIONS_INIT                                                          \
     {                                                                                    \
         ULM_CLIENT_OPTIONS_VERSION, NULL, NULL, ULM_LOG_NONE, 0, NULL, NULL, 0, NULL, \
-            NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0                                        \
+            NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0                               \
     }
 
 /* Fills opts with ULM_CLIENT_OPTIONS_INIT; ULM_EVERSION for an unknown version. */
@@ -164,9 +169,18 @@ ULM_EXTERN int ulm_client_new(ulm_client **out, const ulm_client_options *opts,
  * inside a call on this client any more. */
 ULM_EXTERN void ulm_client_free(ulm_client *client);
 
-/* The model used when a request names none: "dmr/" and DEFAULT_LOCAL_MODEL as DMR
- * normalizes it ("dmr/ai/smollm2:latest"). */
+/* The model used when a request names none: the configuration file's default_model, or
+ * "dmr/" and DEFAULT_LOCAL_MODEL as DMR normalizes it ("dmr/ai/smollm2:latest"). */
 ULM_EXTERN const char *ulm_client_default_model(const ulm_client *client);
+
+/*
+ * Writes the client's effective configuration as one JSON object into buf (always
+ * NUL-terminated when size > 0): the configuration file, every backend with its URLs,
+ * whether a key is present (never the key), the clocks, retries, breakers, offline mode,
+ * aliases and model parameters. Returns the length the whole text needs, without the NUL,
+ * like snprintf; call again with a larger buf when it is >= size.
+ */
+ULM_EXTERN size_t ulm_client_describe(ulm_client *client, char *buf, size_t size);
 
 /* ---------------------------------------------------------------- request */
 
@@ -292,6 +306,11 @@ ULM_EXTERN const char *ulm_response_raw_json(const ulm_response *resp);
  * says why, and ulm_response_text() holds exactly the text that was delivered.
  */
 ULM_EXTERN int ulm_response_incomplete(const ulm_response *resp);
+/*
+ * Non-zero when the call was served offline: cloud backends were unreachable (or known
+ * to be, from earlier calls) and a local model answered instead (docs/config.md).
+ */
+ULM_EXTERN int ulm_response_offline(const ulm_response *resp);
 
 ULM_EXTERN size_t ulm_response_attempt_count(const ulm_response *resp);
 /* NULL when i is out of range; valid until ulm_response_free(). */
@@ -319,9 +338,14 @@ ULM_EXTERN size_t ulm_model_list_count(const ulm_model_list *list);
 ULM_EXTERN const char *ulm_model_list_provider(const ulm_model_list *list, size_t i);
 ULM_EXTERN const char *ulm_model_list_id(const ulm_model_list *list, size_t i);
 
-/* One entry per backend asked, in the client's order, with its outcome. */
+/*
+ * One entry per endpoint asked (a backend with several deployments has one per URL), in
+ * the client's order, with its outcome, its base URL and how long it took to answer.
+ */
 ULM_EXTERN size_t ulm_model_list_backend_count(const ulm_model_list *list);
 ULM_EXTERN const char *ulm_model_list_backend_name(const ulm_model_list *list, size_t i);
+ULM_EXTERN const char *ulm_model_list_backend_url(const ulm_model_list *list, size_t i);
+ULM_EXTERN double ulm_model_list_backend_ms(const ulm_model_list *list, size_t i);
 ULM_EXTERN int ulm_model_list_backend_error(const ulm_model_list *list, size_t i);
 ULM_EXTERN const char *ulm_model_list_backend_message(const ulm_model_list *list, size_t i);
 

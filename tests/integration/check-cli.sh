@@ -82,5 +82,32 @@ MODEL_RUNNER_URL=$ULM_TEST_FAULT_URL/hang/0 "$cli" chat --load-timeout-ms 100 \
 [ "$status" -eq 1 ] &&
     grep -q "^ultra-llm: error: load_timeout (backend dmr" "${TMPDIR:-/tmp}/ulm-cli-clock.err" && ok
 
+# --config: an alias from the file is a model; doctor shows the file and hides keys
+config=${TMPDIR:-/tmp}/ulm-cli-config.json
+cat > "$config" <<JSON
+{"models": {"story": ["dmr/ai/stories260k"]},
+ "backends": {"openai": {"type": "openai", "url": "http://ulm-test.invalid/v1"}}}
+JSON
+"$cli" chat --config "$config" -m story --max-tokens 4 "Once" > /dev/null && ok
+OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" doctor --config "$config" \
+    > "${TMPDIR:-/tmp}/ulm-cli-doctor.out" 2>&1 || true
+grep -q "configuration file: $config" "${TMPDIR:-/tmp}/ulm-cli-doctor.out" &&
+    grep -q "backend openai (openai): key present" "${TMPDIR:-/tmp}/ulm-cli-doctor.out" &&
+    grep -q "alias story: dmr/ai/stories260k" "${TMPDIR:-/tmp}/ulm-cli-doctor.out" &&
+    ! grep -q "sk-secret" "${TMPDIR:-/tmp}/ulm-cli-doctor.out" && ok
+# the cloud does not resolve: the local model answers and the JSON says offline
+OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" chat --config "$config" --json \
+    -m openai/gpt-4o-mini --max-tokens 4 "Once" | check_json '
+assert d["offline"] is True and d["provider"] == "dmr", d
+assert d["attempts"][0]["error"] == "connect", d["attempts"]
+' "chat --json offline" && ok
+# a mistake in the file names the file, the line and the path
+printf '{\n  "models": {"fast": ["opnai/x"]}\n}\n' > "$config"
+status=0
+"$cli" chat --config "$config" hi 2> "${TMPDIR:-/tmp}/ulm-cli-badcfg.err" || status=$?
+[ "$status" -eq 1 ] &&
+    grep -q "$config:2: models.fast\[0\]: unknown backend \"opnai\"" "${TMPDIR:-/tmp}/ulm-cli-badcfg.err" &&
+    ok
+
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 16 ]
+[ "$passed" -eq 20 ]

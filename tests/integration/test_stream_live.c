@@ -367,6 +367,7 @@ static void connect_clock_fires_when_no_connection_is_made(void **state)
     full_server_start(&s);
     ulm_client_options o = live_options(LIVE_DEAD_URL, s.url, "sk-test");
     o.connect_timeout_ms = 300;
+    o.use_local_models_when_offline = -1; /* else the call would go on to a local model */
     ulm_client *c = live_client_with(&o);
     run r = {0};
     stream(&r, c, "openai/fault-model", NULL);

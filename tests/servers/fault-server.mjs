@@ -25,7 +25,8 @@
 // Outside the scheme:
 //   GET  /_stats  {"requests":{"<scenario>/<n>":count,...}}: chat requests seen
 //                 per scenario, so a test can tell whether the client retried.
-//   POST /_reset  forgets when each loading/<n> started (answers {}).
+//   POST /_reset  forgets when each loading/<n> started and what each tag has seen
+//                 (answers {}).
 //
 // The answer text is always TEXT below, streamed as the deltas in DELTAS, and
 // usage is always USAGE; the C tests hard-code them:
@@ -71,6 +72,12 @@
 //                       error object with status 200.
 //   no-done/0           the role chunk and the deltas, then the end of the
 //                       response: no finish, usage or [DONE]. JSON: normal.
+//   retry-after/N       per tag (path segments between N and the API path, as for
+//                       loading), the first request gets 429 with "Retry-After: N"
+//                       (seconds) and a rate_limit_exceeded error; later ones the
+//                       normal answer.
+//   fail-first/N        per tag, the first N requests get 503 with a server_error;
+//                       later ones the normal answer.
 //   crlf/0              the normal stream with every line ending in \r\n, and the
 //                       lines ": keep-alive" and "event: message" before the
 //                       first data line. JSON: normal.
@@ -89,7 +96,8 @@ const SPLIT_CHAR = Buffer.from("🙂");
 const MAX_N = 2 ** 31 - 1; // longer timers fire at once in node
 const WRITE_PIECE = 64 * 1024;
 const SCENARIOS = new Set(["ok", "delay-first-byte", "slow", "stall-mid", "close-mid", "malformed",
-    "oversized-line", "loading", "hang", "error-json", "stream-error", "no-done", "crlf"]);
+    "oversized-line", "loading", "hang", "error-json", "stream-error", "no-done", "crlf",
+    "retry-after", "fail-first"]);
 
 // ---------------------------------------------------------------- options
 
@@ -125,6 +133,7 @@ function log(message) {
 
 const requestCounts = new Map(); // "<scenario>/<n>" -> chat requests seen
 const loadingSince = new Map(); // "/loading/<n>[/tag...]" -> time of its first request
+const taggedCounts = new Map(); // "/<scenario>/<n>[/tag...]" -> chat requests seen
 
 function chunk(delta, finishReason = null) {
     return {id: "chatcmpl-fault", object: "chat.completion.chunk", created: 0, model: MODEL,
@@ -219,6 +228,8 @@ async function chat(req, res, signal, scenario, n) {
     // loading period, so each test run can load anew on a server that keeps running
     const loadKey = req.url.slice(0, req.url.lastIndexOf("/chat/completions"));
     if (scenario === "loading" && !loadingSince.has(loadKey)) loadingSince.set(loadKey, arrived);
+    const seenBefore = taggedCounts.get(loadKey) ?? 0;
+    taggedCounts.set(loadKey, seenBefore + 1);
 
     const raw = await readBody(req, signal);
     if (raw === null) return sendJSON(res, 413, errorBody("request body over 1 MiB", "invalid_request_error"));
@@ -238,6 +249,16 @@ async function chat(req, res, signal, scenario, n) {
         return log(`${key}: not answering`);
     case "error-json":
         return sendJSON(res, n, errorBody(`fault-server error ${n}`, "server_error", {code: null}));
+    case "retry-after":
+        if (seenBefore === 0) {
+            res.setHeader("Retry-After", String(n));
+            return sendJSON(res, 429, errorBody("fault-server rate limit", "requests",
+                {code: "rate_limit_exceeded"}));
+        }
+        break;
+    case "fail-first":
+        if (seenBefore < n) return sendJSON(res, 503, errorBody("fault-server failure", "server_error"));
+        break;
     case "loading":
         if (arrived - loadingSince.get(loadKey) < n) {
             return sendJSON(res, 503, errorBody("Loading model", "unavailable_error"));
@@ -325,6 +346,7 @@ async function route(req, res, signal) {
     }
     if (path === "/_reset" && req.method === "POST") {
         loadingSince.clear();
+        taggedCounts.clear();
         return sendJSON(res, 200, {});
     }
     const [, scenario, param, ...rest] = path.split("/");

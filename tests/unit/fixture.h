@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "client.h"
 #include "stream.h"
 
 /*

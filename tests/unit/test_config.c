@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "client.h"
 
 static const char *vars[] = {"ENABLE_MODEL_RUNNER",  "MODEL_RUNNER_URL",   "DEFAULT_LOCAL_MODEL",
                              "AVAILABLE_LOCAL_MODELS", "LOCAL_MODEL_TIMEOUT", "OPENAI_API_KEY",
@@ -49,11 +49,11 @@ static void defaults_without_environment(void **state)
     assert_string_equal(err, "");
     assert_string_equal(ulm_client_default_model(c), "dmr/ai/smollm2:latest");
     ulm_backend *dmr = ulm__client_backend(c, "dmr");
-    assert_string_equal(dmr->base_url, "http://localhost:12434/engines/v1");
-    assert_null(dmr->disabled);
+    assert_string_equal(dmr->urls[0], "http://localhost:12434/engines/v1");
+    assert_string_equal(dmr->disabled, "");
     assert_int_equal(c->settings.timeouts.ms[ULM_CLOCK_LOAD], 60000);
     ulm_backend *openai = ulm__client_backend(c, "openai");
-    assert_string_equal(openai->base_url, "https://api.openai.com/v1");
+    assert_string_equal(openai->urls[0], "https://api.openai.com/v1");
     assert_string_equal(openai->disabled, "OPENAI_API_KEY is not set");
     ulm_client_free(c);
 }
@@ -73,14 +73,14 @@ static void environment_is_read(void **state)
     assert_string_equal(ulm_client_default_model(c), "dmr/ai/gemma3:latest");
     ulm_backend *dmr = ulm__client_backend(c, "dmr");
     /* Compose's URL already ends in /v1/: no second /v1, no /engines */
-    assert_string_equal(dmr->base_url, "http://model-runner.docker.internal/v1");
+    assert_string_equal(dmr->urls[0], "http://model-runner.docker.internal/v1");
     assert_int_equal(c->settings.timeouts.ms[ULM_CLOCK_LOAD], 1500);
     assert_int_equal(c->settings.local_model_count, 2);
     assert_string_equal(c->settings.local_models[0], "ai/smollm2:latest");
     assert_string_equal(c->settings.local_models[1], "ai/llama3.2:1B-Q8_0");
     ulm_backend *openai = ulm__client_backend(c, "openai");
-    assert_null(openai->disabled);
-    assert_string_equal(openai->base_url, "http://127.0.0.1:4010");
+    assert_string_equal(openai->disabled, "");
+    assert_string_equal(openai->urls[0], "http://127.0.0.1:4010");
     assert_string_equal(openai->auth_line, "Authorization: Bearer sk-test");
     ulm_client_free(c);
 }
@@ -97,7 +97,7 @@ static void options_override_environment(void **state)
     ulm_client *c = NULL;
     assert_int_equal(ulm_client_new(&c, &opts, NULL, 0), ULM_OK);
     ulm_backend *dmr = ulm__client_backend(c, "dmr");
-    assert_string_equal(dmr->base_url, "http://127.0.0.1:9999/engines/llama.cpp/v1");
+    assert_string_equal(dmr->urls[0], "http://127.0.0.1:9999/engines/llama.cpp/v1");
     assert_int_equal(c->settings.timeouts.ms[ULM_CLOCK_LOAD], 2500);
     assert_string_equal(dmr->disabled, "disabled by ENABLE_MODEL_RUNNER=false");
     ulm_client_free(c);
@@ -169,14 +169,14 @@ static void boolean_spellings(void **state)
         ulm_client *c;
         char err[ULM_ERROR_SIZE];
         assert_int_equal(create(&c, err), ULM_OK);
-        assert_non_null(ulm__client_backend(c, "dmr")->disabled);
+        assert_string_not_equal(ulm__client_backend(c, "dmr")->disabled, "");
         ulm_client_free(c);
     }
     setenv("ENABLE_MODEL_RUNNER", "yes", 1);
     ulm_client *c;
     char err[ULM_ERROR_SIZE];
     assert_int_equal(create(&c, err), ULM_OK);
-    assert_null(ulm__client_backend(c, "dmr")->disabled);
+    assert_string_equal(ulm__client_backend(c, "dmr")->disabled, "");
     ulm_client_free(c);
 }
 

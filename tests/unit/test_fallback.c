@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "client.h"
 
 /* ------------------------------------------------------------ fake transport */
 

@@ -1,0 +1,98 @@
+/* client.h - the insides of a client: settings, backends and their endpoints, policy state. */
+#ifndef ULM_CLIENT_H
+#define ULM_CLIENT_H
+
+#include "config_file.h"
+#include "limiter.h"
+#include "policy.h"
+
+struct ulm_backend {
+    char *name;            /* the prefix of model strings: the provider's name, or the
+                              backend's name in the configuration file */
+    ulm_provider *provider;
+    char **urls;           /* its deployments' base URLs, without a trailing slash */
+    ulm_endpoint_state *health; /* one per URL; guarded by the client's policy_lock */
+    size_t endpoint_count; /* at least one */
+    ulm_balance balance;
+    unsigned int cursor;   /* round robin over endpoints; guarded by policy_lock */
+    ulm_limiter *limiter;  /* NULL: no limit on requests in flight */
+    char *api_key;         /* NULL when none is configured; kept to redact it */
+    char *auth_line;       /* "Header: prefix+key", made once, or NULL */
+    char disabled[96];     /* why the backend may not be used; "" when it may */
+    int hidden;            /* switched off by a feature flag: not listed, not probed */
+};
+
+#define ULM_MAX_BACKENDS 16
+
+typedef struct ulm_url_list {
+    char **urls;
+    size_t count;
+} ulm_url_list;
+
+typedef struct ulm_settings {
+    ulm_log_fn log_fn;
+    void *log_payload;
+    int log_level;
+    int ignore_environment;
+    char *config_path;   /* the configuration file read, or NULL */
+    ulm_file_config file;
+    char *openai_api_key;
+    ulm_url_list openai_urls;
+    int enable_model_runner;
+    ulm_url_list model_runner_urls;
+    char *default_local_model;
+    char *default_target; /* the file's default_model: a target or an alias, or NULL */
+    char **local_models; /* AVAILABLE_LOCAL_MODELS, normalized */
+    size_t local_model_count;
+    ulm_timeouts timeouts;
+    size_t max_response_bytes;
+    size_t max_event_line_bytes, max_event_bytes;
+    unsigned int max_idle_connections;
+    ulm_retry_policy retry;
+    ulm_breaker_policy breaker;
+    int use_local_models_when_offline;
+    long probe_interval_ms;
+} ulm_settings;
+
+/* A model's parameters from the configuration file, matched to a resolved target. */
+typedef struct ulm_model_params {
+    const ulm_backend *backend;
+    char model[256];             /* normalized */
+    const ulm_file_model *file;  /* temperature, max_tokens, context_window */
+} ulm_model_params;
+
+struct ulm_client {
+    ulm_settings settings;
+    ulm_backend backends[ULM_MAX_BACKENDS];
+    size_t backend_count;
+    char *default_model; /* a target or alias: the file's, or "dmr/<DEFAULT_LOCAL_MODEL>" */
+    ulm_model_params *model_params;
+    size_t model_param_count;
+    pthread_mutex_t policy_lock; /* endpoint health, cursors, offline state */
+    int policy_lock_ready;
+    ulm_offline_state offline;
+    ulm_curl_pool *pool;
+    ulm_transport_fn transport;
+    void *transport_ctx;
+};
+
+/* Resolves settings from options, then the configuration file, then the environment,
+ * then defaults. */
+ULM_HIDDEN int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts,
+                                  char *errbuf, size_t errbuf_size);
+ULM_HIDDEN void ulm__settings_clear(ulm_settings *s);
+
+/* The DMR base URL for a MODEL_RUNNER_URL value: root, /engines/v1 or Compose's /v1/. */
+ULM_HIDDEN char *ulm__dmr_base_url(const char *url);
+
+ULM_HIDDEN ulm_backend *ulm__client_backend(const ulm_client *c, const char *name);
+
+/* The configured parameters of a resolved target, or NULL. */
+ULM_HIDDEN const ulm_file_model *ulm__client_model_params(const ulm_client *c,
+                                                          const ulm_backend *b,
+                                                          const char *model);
+
+/* Test hook: replace the transport of a client (tests drive the loop without sockets). */
+ULM_HIDDEN void ulm__client_set_transport(ulm_client *c, ulm_transport_fn fn, void *ctx);
+
+#endif /* ULM_CLIENT_H */
