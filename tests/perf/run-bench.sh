@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# run-bench.sh - runs ulm-bench-complete against a loopback nginx that answers a fixed
-# chat completion, and stops that nginx when done.
+# run-bench.sh - runs a benchmark against a loopback nginx (nginx.conf) and stops that
+# nginx when done: ulm-bench-complete (a fixed chat completion), or with --stream
+# ulm-bench-stream (event streams the bench first writes into nginx's html/ directory).
 #
-# Usage: bash tests/perf/run-bench.sh [build-dir | bench-binary] [bench options...]
-#   build-dir     default: build (the binary is <build-dir>/tests/perf/ulm-bench-complete)
-#   bench options passed on, e.g. --requests 5000 --rounds 20 (see ulm-bench-complete -h)
+# Usage: bash tests/perf/run-bench.sh [build-dir | bench-binary] [--stream] [bench options...]
+#   build-dir     default: build (the binary is <build-dir>/tests/perf/ulm-bench-complete,
+#                 or ulm-bench-stream with --stream)
+#   --stream      streaming throughput and time to first token (implied when
+#                 bench-binary is named ulm-bench-stream)
+#   bench options passed on, e.g. --requests 5000 --rounds 20 (see ulm-bench-complete -h,
+#                 ulm-bench-stream -h)
+# Examples:
+#   bash tests/perf/run-bench.sh build --requests 5000
+#   bash tests/perf/run-bench.sh build --stream --requests 500
 # Environment:
 #   ULM_BENCH_PORT  loopback port for nginx; default: the first free one from 18080
 #   ULM_BENCH_PIN   1 (default, with 2+ CPUs): nginx on CPU 1, the bench on CPU 0; 0: no pinning
@@ -18,10 +26,22 @@ if [[ $# -gt 0 && $1 != -* ]]; then
     target=$1
     shift
 fi
+stream=0
+if [[ $# -gt 0 && $1 == --stream ]]; then
+    stream=1
+    shift
+fi
 if [[ -d $target ]]; then
-    bench=$target/tests/perf/ulm-bench-complete
+    name=ulm-bench-complete
+    if ((stream)); then
+        name=ulm-bench-stream
+    fi
+    bench=$target/tests/perf/$name
 else
     bench=$target
+    if [[ $(basename "$bench") == ulm-bench-stream ]]; then
+        stream=1
+    fi
 fi
 if [[ ! -x $bench ]]; then
     echo "run-bench.sh: no benchmark at $bench; build first:" >&2
@@ -70,8 +90,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkdir -p "$tmp/tmp"
+mkdir -p "$tmp/tmp" "$tmp/html"
 sed "s/@PORT@/$port/g" "$here/nginx.conf" >"$tmp/nginx.conf"
+# the streams nginx serves, from the same options (--events) the bench then runs with
+if ((stream)); then
+    "$bench" --write-stream "$tmp/html" "$@"
+fi
 # -e: nginx opens its error log before it reads the configuration; keep that in tmp too
 "${pin_server[@]}" "$nginx" -p "$tmp/" -c "$tmp/nginx.conf" -e "$tmp/error.log" &
 nginx_pid=$!
