@@ -10,9 +10,11 @@
 
 #include "client.h"
 
-static const char *vars[] = {"ENABLE_MODEL_RUNNER",  "MODEL_RUNNER_URL",   "DEFAULT_LOCAL_MODEL",
-                             "AVAILABLE_LOCAL_MODELS", "LOCAL_MODEL_TIMEOUT", "OPENAI_API_KEY",
-                             "OPENAI_BASE_URL"};
+static const char *vars[] = {"ENABLE_MODEL_RUNNER",    "MODEL_RUNNER_URL",
+                             "DEFAULT_LOCAL_MODEL",    "AVAILABLE_LOCAL_MODELS",
+                             "LOCAL_MODEL_TIMEOUT",    "OPENAI_API_KEY",
+                             "OPENAI_BASE_URL",        "ULM_CONFIG",
+                             "USE_LOCAL_MODELS_WHEN_OFFLINE"};
 
 static int clear_env(void **state)
 {
@@ -204,6 +206,52 @@ static void bare_local_names_resolve_to_dmr(void **state)
     ulm_client_free(c);
 }
 
+/* ENABLE_MODEL_RUNNER=false removes DMR: nothing lists it, describes it or asks it. */
+static void disabled_model_runner_is_not_listed(void **state)
+{
+    (void)state;
+    setenv("ENABLE_MODEL_RUNNER", "false", 1);
+    ulm_client *c;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(create(&c, err), ULM_OK);
+    ulm_model_list *list = NULL;
+    assert_int_equal(ulm_list_models(&list, c), ULM_OK);
+    for (size_t i = 0; i < ulm_model_list_backend_count(list); i++)
+        assert_string_not_equal(ulm_model_list_backend_name(list, i), "dmr");
+    assert_int_equal(ulm_model_list_backend_count(list), 1); /* openai, without a key */
+    assert_int_equal(ulm_model_list_backend_error(list, 0), ULM_ENOT_CONFIGURED);
+    ulm_model_list_free(list);
+    char text[4096];
+    assert_true(ulm_client_describe(c, text, sizeof text) < sizeof text);
+    assert_null(strstr(text, "\"name\":\"dmr\""));
+    ulm_client_free(c);
+}
+
+/* The effective configuration says whether a key is there, never what it is. */
+static void describe_shows_keys_as_present_only(void **state)
+{
+    (void)state;
+    setenv("OPENAI_API_KEY", "sk-describe-secret-123456", 1);
+    setenv("LOCAL_MODEL_TIMEOUT", "4321", 1);
+    ulm_client *c;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(create(&c, err), ULM_OK);
+    size_t need = ulm_client_describe(c, NULL, 0);
+    assert_true(need > 100);
+    char *text = malloc(need + 1);
+    assert_non_null(text);
+    assert_int_equal(ulm_client_describe(c, text, need + 1), need);
+    assert_int_equal(strlen(text), need);
+    assert_null(strstr(text, "describe-secret"));
+    assert_non_null(strstr(text, "\"key\":\"present\""));
+    assert_non_null(strstr(text, "\"load_ms\":4321"));
+    char small[16];
+    assert_int_equal(ulm_client_describe(c, small, sizeof small), need); /* cut, terminated */
+    assert_int_equal(strlen(small), sizeof small - 1);
+    free(text);
+    ulm_client_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +263,8 @@ int main(void)
         cmocka_unit_test_setup(bad_values_name_their_variable, clear_env),
         cmocka_unit_test_setup(boolean_spellings, clear_env),
         cmocka_unit_test_setup(bare_local_names_resolve_to_dmr, clear_env),
+        cmocka_unit_test_setup(disabled_model_runner_is_not_listed, clear_env),
+        cmocka_unit_test_setup(describe_shows_keys_as_present_only, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

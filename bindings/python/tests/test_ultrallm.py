@@ -1,21 +1,26 @@
-"""Tests of the ultrallm Python bindings: loading, options layout, errors, and real calls.
+"""Tests of the ultrallm Python bindings: loading, options layout, errors, configuration
+files, and real calls.
 
-Everything but LocalServerTests and FaultServerTests runs without a server: failures are
-provoked with a dead port (http://127.0.0.1:1), a port that never answers, and a missing
-API key. LocalServerTests needs ULM_TEST_DMR_URL, the base URL of a Docker Model Runner
-(or the emulator in tests/servers/) serving ai/stories260k; FaultServerTests needs
-ULM_TEST_FAULT_URL, the root URL of tests/servers/fault-server.mjs (tests/run.sh sets both).
+Everything but LocalServerTests, OfflineModeLiveTests and FaultServerTests runs without a
+server: failures are provoked with a dead port (http://127.0.0.1:1), a port that never
+answers, and a missing API key. LocalServerTests and OfflineModeLiveTests need
+ULM_TEST_DMR_URL, the base URL of a Docker Model Runner (or the emulator in tests/servers/)
+serving ai/stories260k; FaultServerTests needs ULM_TEST_FAULT_URL, the root URL of
+tests/servers/fault-server.mjs (tests/run.sh sets both).
 
     ULTRALLM_LIBRARY=build/libultrallm.so python3 -m unittest discover -s bindings/python/tests -v
 """
 
 import ctypes
 import ctypes.util
+import json
 import os
+import pathlib
 import pickle
 import socket
 import subprocess
 import sys
+import tempfile
 import unittest
 from unittest import mock
 
@@ -31,6 +36,29 @@ def offline_client(**options):
     """A client that reads no environment variable and whose DMR is unreachable."""
     options.setdefault("model_runner_url", DEAD_URL)
     return ultrallm.Client(ignore_environment=True, **options)
+
+
+def write_config(test, content, name="ultra.json"):
+    """Writes content (a str as is, else as JSON) to a file removed after the test."""
+    directory = tempfile.TemporaryDirectory(prefix="ultrallm-test-")
+    test.addCleanup(directory.cleanup)
+    path = os.path.join(directory.name, name)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(content if isinstance(content, str) else json.dumps(content, indent=2))
+    return path
+
+
+def strings_in(value):
+    """Every str inside a parsed JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from strings_in(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings_in(item)
 
 
 class LoadingTests(unittest.TestCase):
@@ -116,6 +144,28 @@ class ErrorTests(unittest.TestCase):
             self.assertEqual((error.code, error.name, str(error)), (code, name, "why"))
             self.assertIsInstance(error, ultrallm.UltraLLMError)
 
+    def test_queue_and_breaker_codes_map_to_their_classes(self):
+        expected = {
+            -27: ("resource_exhausted", ultrallm.ResourceExhaustedError),  # ULM_EBUSY
+            -28: ("circuit_open", ultrallm.CircuitOpenError),              # ULM_ECIRCUIT_OPEN
+        }
+        for value, (name, cls) in expected.items():
+            code = ultrallm.ErrorCode(value)
+            self.assertEqual(code.name.lower(), name)
+            self.assertEqual(ultrallm.error_name(value), name)
+            error = ultrallm._error(value, "openai: why")
+            self.assertIs(type(error), cls, name)
+            self.assertEqual((error.code, error.name, str(error)), (code, name, "openai: why"))
+            self.assertIsInstance(error, ultrallm.UltraLLMError)
+            self.assertNotIsInstance(error, ultrallm.RequestTimeoutError)
+            # Another endpoint, target or a later try may succeed.
+            self.assertTrue(error.retryable, name)
+            copy = pickle.loads(pickle.dumps(error))
+            self.assertIs(type(copy), cls)
+            self.assertEqual((copy.code, str(copy)), (code, "openai: why"))
+        self.assertIs(ultrallm.ErrorCode.RESOURCE_EXHAUSTED, ultrallm.ErrorCode(-27))
+        self.assertIs(ultrallm.ErrorCode.CIRCUIT_OPEN, ultrallm.ErrorCode(-28))
+
     def test_every_timeout_is_a_request_timeout(self):
         # The overall deadline is RequestTimeoutError itself; each other clock has a
         # subclass, so one except clause (or the built-in TimeoutError) catches them all.
@@ -140,7 +190,7 @@ class OptionsLayoutTests(unittest.TestCase):
     # unsigned int 4 aligned to 4. version (4) is padded to 8 before log_fn; log_level and
     # ignore_environment share one 8-byte slot; enable_model_runner (4) is padded to 8;
     # max_idle_connections at 112 is padded to 120, where the version 2 fields start; the
-    # last ends at 152, a multiple of the struct's 8-byte alignment.
+    # last (an int at 160) is padded to 168, a multiple of the struct's 8-byte alignment.
     LP64_OFFSETS = {
         "version": 0, "log_fn": 8, "log_payload": 16, "log_level": 24,
         "ignore_environment": 28, "openai_api_key": 32, "openai_base_url": 40,
@@ -148,7 +198,7 @@ class OptionsLayoutTests(unittest.TestCase):
         "available_local_models": 72, "local_model_timeout_ms": 80, "timeout_ms": 88,
         "connect_timeout_ms": 96, "max_response_bytes": 104, "max_idle_connections": 112,
         "first_token_timeout_ms": 120, "idle_timeout_ms": 128, "max_event_line_bytes": 136,
-        "max_event_bytes": 144,
+        "max_event_bytes": 144, "config_path": 152, "use_local_models_when_offline": 160,
     }
 
     def test_struct_matches_the_c_layout_on_lp64(self):
@@ -158,7 +208,7 @@ class OptionsLayoutTests(unittest.TestCase):
         self.assertEqual([name for name, _ in opts._fields_], list(self.LP64_OFFSETS))
         for name, offset in self.LP64_OFFSETS.items():
             self.assertEqual(getattr(opts, name).offset, offset, name)
-        self.assertEqual(ctypes.sizeof(opts), 152)
+        self.assertEqual(ctypes.sizeof(opts), 168)
 
     def test_bindings_pass_version_2(self):
         self.assertEqual(ultrallm._OPTIONS_VERSION, 2)
@@ -233,6 +283,127 @@ class ClientConfigurationTests(unittest.TestCase):
         client.close()
         with self.assertRaises(ValueError):
             client.complete("hi")
+
+
+class ConfigFileTests(unittest.TestCase):
+    FAST = ["dmr/ai/smollm2", "openai/gpt-4o-mini"]
+    CONFIG = {"models": {"fast": FAST}, "retry": {"max_retries": 1}}
+
+    def client(self, **options):
+        client = offline_client(**options)
+        self.addCleanup(client.close)
+        return client
+
+    def test_describe_shows_the_file_aliases_and_retry(self):
+        path = write_config(self, self.CONFIG)
+        described = self.client(config_path=path).describe()
+        self.assertEqual(described["config_file"], path)
+        self.assertEqual(described["aliases"], {"fast": self.FAST})
+        self.assertEqual(described["retry"]["max_retries"], 1)
+        self.assertEqual([b["name"] for b in described["backends"]], ["dmr", "openai"])
+        self.assertTrue(described["backends"][0]["endpoints"][0]["url"].startswith(DEAD_URL))
+
+    def test_describe_never_shows_a_key(self):
+        secret = "sk-secret-123456789"
+        path = write_config(self, self.CONFIG)
+        client = self.client(config_path=path, openai_api_key=secret)
+        described = client.describe()
+        openai = [b for b in described["backends"] if b["name"] == "openai"][0]
+        self.assertEqual(openai["key"], "present")
+        for text in strings_in(described):
+            self.assertNotIn("123456789", text)
+            self.assertNotIn("sk-secret", text)
+        # Also the raw text the library wrote, not only what json.loads made of it.
+        size = 1 << 16
+        buf = ctypes.create_string_buffer(size)
+        with client._borrow() as handle:
+            length = ultrallm._lib.ulm_client_describe(handle, buf, size)
+        self.assertLess(length, size)
+        self.assertNotIn(b"123456789", buf.raw)
+        self.assertEqual(json.loads(buf.raw[:length]), described)
+        without_key = self.client(config_path=path).describe()
+        self.assertEqual([b["key"] for b in without_key["backends"]], ["not needed", "absent"])
+
+    def test_path_like_config_path(self):
+        path = write_config(self, self.CONFIG)
+        described = self.client(config_path=pathlib.Path(path)).describe()
+        self.assertEqual(described["config_file"], path)
+        self.assertEqual(described["aliases"]["fast"], self.FAST)
+        with self.assertRaises(TypeError):
+            offline_client(config_path=42)
+        with self.assertRaises(ultrallm.ConfigError) as caught:
+            offline_client(config_path="ultra\0.json")
+        self.assertIn("config_path", str(caught.exception))
+
+    def test_no_config_file(self):
+        self.assertIsNone(self.client().describe()["config_file"])
+        self.assertIsNone(self.client(config_path="").describe()["config_file"])
+
+    def test_the_alias_and_retries_drive_a_call(self):
+        path = write_config(self, dict(self.CONFIG, default_model="fast"))
+        client = self.client(config_path=path)
+        self.assertEqual(client.default_model, "fast")
+        for model in ("fast", None):
+            with self.assertRaises(ultrallm.ConnectError) as caught:
+                client.complete("hi", model=model)
+            # One retry of the dead DMR (max_retries 1), then the alias's second target.
+            self.assertEqual([(a.provider, a.error) for a in caught.exception.attempts],
+                             [("dmr", "connect"), ("dmr", "connect"),
+                              ("openai", "not_configured")])
+
+    def test_an_error_in_the_file_names_the_file_line_and_path(self):
+        path = write_config(self, '{\n  "models": {\n    "fast": ["opnai/x"]\n  }\n}\n')
+        with self.assertRaises(ultrallm.ConfigError) as caught:
+            offline_client(config_path=path)
+        error = caught.exception
+        self.assertEqual((error.code, error.name), (ultrallm.ErrorCode.CONFIG, "config"))
+        self.assertIn(path, str(error))
+        self.assertIn('%s:3: models.fast[0]: unknown backend "opnai"' % path, str(error))
+
+    def test_invalid_json_and_a_missing_file_name_the_file(self):
+        path = write_config(self, '{\n  "retry": {"max_retries": }\n}\n')
+        with self.assertRaises(ultrallm.ConfigError) as caught:
+            offline_client(config_path=path)
+        self.assertIn(path + ":2:", str(caught.exception))
+        missing = os.path.join(os.path.dirname(path), "missing.json")
+        with self.assertRaises(ultrallm.ConfigError) as caught:
+            offline_client(config_path=missing)
+        self.assertIn(missing, str(caught.exception))
+
+    def test_use_local_models_when_offline(self):
+        for value, expected in ((None, True), (True, True), (False, False)):
+            described = self.client(use_local_models_when_offline=value).describe()
+            self.assertIs(described["offline"]["use_local_models"], expected, value)
+            self.assertIs(described["offline"]["offline_now"], False)
+        # The option wins over the file; None leaves the file's choice.
+        path = write_config(self, {"offline": {"use_local_models": False}})
+        for value, expected in ((None, False), (True, True), (False, False)):
+            described = self.client(config_path=path,
+                                    use_local_models_when_offline=value).describe()
+            self.assertIs(described["offline"]["use_local_models"], expected, value)
+
+    def test_ulm_config_is_read_unless_the_environment_is_ignored(self):
+        path = write_config(self, self.CONFIG)
+        other = write_config(self, {"retry": {"max_retries": 2}}, "other.json")
+        with mock.patch.dict(os.environ, {"ULM_CONFIG": path}):
+            with ultrallm.Client(model_runner_url=DEAD_URL) as client:
+                self.assertEqual(client.describe()["config_file"], path)
+            with ultrallm.Client(model_runner_url=DEAD_URL, config_path=other) as client:
+                self.assertEqual(client.describe()["retry"]["max_retries"], 2)
+            self.assertIsNone(self.client().describe()["config_file"])
+
+    def test_describe_grows_its_buffer(self):
+        client = self.client(config_path=write_config(self, self.CONFIG))
+        expected = client.describe()
+        for size in (1, 8, 64):
+            with mock.patch.object(ultrallm, "_DESCRIBE_SIZE", size):
+                self.assertEqual(client.describe(), expected)
+
+    def test_describe_of_a_closed_client(self):
+        client = offline_client()
+        client.close()
+        with self.assertRaises(ValueError):
+            client.describe()
 
 
 class OfflineCompletionTests(unittest.TestCase):
@@ -388,6 +559,22 @@ class OfflineCompletionTests(unittest.TestCase):
                          [("dmr", "connect"), ("openai", "not_configured")])
         self.assertEqual(len(listing.errors), 2)
 
+    def test_models_reports_each_endpoint_url_and_time(self):
+        dmr, openai = self.client.models().backends
+        self.assertTrue(dmr.url.startswith(DEAD_URL), dmr.url)
+        self.assertEqual(openai.url, "https://api.openai.com/v1")  # the default, not asked
+        for backend in (dmr, openai):
+            self.assertIsInstance(backend.ms, float)
+            self.assertGreaterEqual(backend.ms, 0.0)
+
+    def test_result_types_stay_backward_compatible(self):
+        # The fields added with the configuration file come last and have defaults, so
+        # code that builds these positionally still works.
+        status = ultrallm.BackendStatus("dmr", True, None, ultrallm.ErrorCode.OK, "")
+        self.assertEqual((status.url, status.ms), (None, 0.0))
+        response = ultrallm.Response("hi", "stop", "dmr", "ai/x", None, 1.0, [], None)
+        self.assertEqual((response.incomplete, response.offline), (False, False))
+
 
 @unittest.skipUnless(os.environ.get("ULM_TEST_DMR_URL"),
                      "set ULM_TEST_DMR_URL to a Docker Model Runner (or tests/servers/"
@@ -414,6 +601,7 @@ class LocalServerTests(unittest.TestCase):
         self.assertEqual([(a.provider, a.ok, a.http_status) for a in response.attempts],
                          [("dmr", True, 200)])
         self.assertIn('"choices"', response.raw_json)
+        self.assertIs(response.offline, False)
 
     def test_conversation_and_parameters(self):
         response = self.client.complete(
@@ -431,6 +619,10 @@ class LocalServerTests(unittest.TestCase):
         listing = self.client.models()
         self.assertIn(("dmr", "ai/stories260k:latest"), listing.models)
         self.assertTrue(listing.backends[0].ok)
+        self.assertEqual(listing.backends[0].name, "dmr")
+        self.assertTrue(listing.backends[0].url.startswith(
+            os.environ["ULM_TEST_DMR_URL"].rstrip("/")), listing.backends[0].url)
+        self.assertGreater(listing.backends[0].ms, 0.0)
 
     def test_stream(self):
         chunks = []
@@ -484,6 +676,66 @@ class LocalServerTests(unittest.TestCase):
         with self.assertRaises(KeyboardInterrupt):
             self.client.complete("Once upon a time", model=self.MODEL, max_tokens=16,
                                  on_delta=on_delta)
+
+
+@unittest.skipUnless(os.environ.get("ULM_TEST_DMR_URL"),
+                     "set ULM_TEST_DMR_URL to a Docker Model Runner (or tests/servers/"
+                     "dmr-server.mjs) serving ai/stories260k to run the offline mode tests")
+class OfflineModeLiveTests(unittest.TestCase):
+    """An OpenAI backend whose host never resolves (.invalid is reserved, RFC 6761), with
+    its key in an environment variable named by the file, and a real local model."""
+
+    KEY_VAR = "ULM_PY_TEST_OPENAI_KEY"
+    # Variables the library reads that would otherwise leak in from the test's environment.
+    LIBRARY_VARS = ("ULM_CONFIG", "OPENAI_API_KEY", "OPENAI_BASE_URL", "MODEL_RUNNER_URL",
+                    "ENABLE_MODEL_RUNNER", "DEFAULT_LOCAL_MODEL", "AVAILABLE_LOCAL_MODELS",
+                    "LOCAL_MODEL_TIMEOUT", "USE_LOCAL_MODELS_WHEN_OFFLINE")
+
+    def setUp(self):
+        self.path = write_config(self, {"backends": {"openai": {
+            "type": "openai", "url": "http://ulm-test.invalid/v1",
+            "api_key_env": self.KEY_VAR}}})
+        # The file's api_key_env is read from the environment, so ignore_environment stays
+        # False; the variable exists only during the test (patch.dict restores os.environ).
+        patcher = mock.patch.dict(os.environ, {self.KEY_VAR: "sk-test-0123456789"})
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        for name in self.LIBRARY_VARS:
+            os.environ.pop(name, None)
+
+    def client(self, **options):
+        client = ultrallm.Client(config_path=self.path, default_local_model="ai/stories260k",
+                                 model_runner_url=os.environ["ULM_TEST_DMR_URL"],
+                                 connect_timeout_ms=5000, **options)
+        self.addCleanup(client.close)
+        return client
+
+    def test_an_unreachable_cloud_is_served_by_the_local_model(self):
+        client = self.client()
+        openai = [b for b in client.describe()["backends"] if b["name"] == "openai"][0]
+        self.assertEqual(openai["key"], "present")
+        self.assertEqual(openai["endpoints"][0]["url"], "http://ulm-test.invalid/v1")
+        response = client.complete("Once upon a time", model="openai/gpt-4o-mini",
+                                   max_tokens=8)
+        self.assertIs(response.offline, True)
+        self.assertEqual(response.provider, "dmr")
+        self.assertTrue(response.model.startswith("ai/stories260k"), response.model)
+        self.assertTrue(response.text)
+        self.assertEqual([(a.provider, a.error) for a in response.attempts],
+                         [("openai", "connect"), ("dmr", None)])
+        self.assertIs(client.describe()["offline"]["offline_now"], True)
+        # Now known to be offline: the next call skips the cloud and is offline too.
+        again = client.complete("Once upon a time", model="openai/gpt-4o-mini", max_tokens=8)
+        self.assertIs(again.offline, True)
+        self.assertEqual(again.provider, "dmr")
+
+    def test_offline_fallback_can_be_turned_off(self):
+        client = self.client(use_local_models_when_offline=False)
+        self.assertIs(client.describe()["offline"]["use_local_models"], False)
+        with self.assertRaises(ultrallm.ConnectError) as caught:
+            client.complete("Once upon a time", model="openai/gpt-4o-mini", max_tokens=8)
+        self.assertEqual([(a.provider, a.error) for a in caught.exception.attempts],
+                         [("openai", "connect")])
 
 
 @unittest.skipUnless(os.environ.get("ULM_TEST_FAULT_URL"),

@@ -18,20 +18,22 @@ import ctypes
 import ctypes.util
 import dataclasses
 import enum
+import json
 import os
 import threading
 from typing import Optional
 
 __all__ = [
-    "Attempt", "AuthError", "BackendStatus", "BadRequestError", "CancelledError", "Client",
-    "Clock", "ConfigError", "ConnectError", "ConnectTimeoutError", "ContextLengthError",
-    "ErrorCode", "FirstTokenTimeoutError", "IdleTimeoutError", "InvalidArgumentError",
-    "LibraryLoadError", "LoadTimeoutError", "LogLevel", "ModelList", "ModelLoadError",
-    "ModelLoadingError", "ModelNotFoundError", "NotConfiguredError", "OptionsVersionError",
-    "OutOfMemoryError", "ProtocolError", "QuotaError", "RateLimitError",
-    "RequestTimeoutError", "Response", "ServerError", "TooLargeError", "TransportError",
-    "UltraLLMError", "UnavailableError", "UnsupportedError", "Usage", "error_is_retryable",
-    "error_name", "strerror", "version", "version_number",
+    "Attempt", "AuthError", "BackendStatus", "BadRequestError", "CancelledError",
+    "CircuitOpenError", "Client", "Clock", "ConfigError", "ConnectError",
+    "ConnectTimeoutError", "ContextLengthError", "ErrorCode", "FirstTokenTimeoutError",
+    "IdleTimeoutError", "InvalidArgumentError", "LibraryLoadError", "LoadTimeoutError",
+    "LogLevel", "ModelList", "ModelLoadError", "ModelLoadingError", "ModelNotFoundError",
+    "NotConfiguredError", "OptionsVersionError", "OutOfMemoryError", "ProtocolError",
+    "QuotaError", "RateLimitError", "RequestTimeoutError", "ResourceExhaustedError",
+    "Response", "ServerError", "TooLargeError", "TransportError", "UltraLLMError",
+    "UnavailableError", "UnsupportedError", "Usage", "error_is_retryable", "error_name",
+    "strerror", "version", "version_number",
 ]
 
 # The C library's major version these bindings were written against; a library of another
@@ -40,6 +42,7 @@ _SUPPORTED_MAJOR = 0
 _OPTIONS_VERSION = 2  # ULM_CLIENT_OPTIONS_VERSION, the layout _ClientOptions mirrors
 _ERROR_SIZE = 512     # ULM_ERROR_SIZE
 _MAX_TIMEOUT_MS = 86400000  # the longest clock ulm_request_set_timeout() accepts, 24 h
+_DESCRIBE_SIZE = 4096  # first buffer tried for ulm_client_describe(); grown when too small
 
 # Names a copy shipped beside the package may have, SONAME first.
 _BESIDE_NAMES = ("libultrallm.so.0", "libultrallm.so", "libultrallm.dylib", "ultrallm.dll")
@@ -76,6 +79,8 @@ class ErrorCode(enum.IntEnum):
     FIRST_TOKEN_TIMEOUT = -24
     IDLE_TIMEOUT = -25
     MODEL_LOADING = -26
+    RESOURCE_EXHAUSTED = -27  # ULM_EBUSY
+    CIRCUIT_OPEN = -28        # ULM_ECIRCUIT_OPEN
 
 
 class LogLevel(enum.IntEnum):
@@ -260,6 +265,17 @@ class ModelLoadingError(UltraLLMError):
     """A local model is still loading (the library waits for it within its load budget)."""
 
 
+class ResourceExhaustedError(UltraLLMError):
+    """A backend's request queue is full (max_in_flight and max_queue of the configuration
+    file), or the wait for a slot would pass the call's deadline; nothing was sent to it.
+    Code RESOURCE_EXHAUSTED, ULM_EBUSY in C."""
+
+
+class CircuitOpenError(UltraLLMError):
+    """Every endpoint of a backend is cooling down after repeated failures (its circuit
+    breaker is open); nothing was sent to it. Code CIRCUIT_OPEN."""
+
+
 _ERROR_CLASSES = {
     ErrorCode.INVALID_ARGUMENT: InvalidArgumentError,
     ErrorCode.OUT_OF_MEMORY: OutOfMemoryError,
@@ -287,6 +303,8 @@ _ERROR_CLASSES = {
     ErrorCode.FIRST_TOKEN_TIMEOUT: FirstTokenTimeoutError,
     ErrorCode.IDLE_TIMEOUT: IdleTimeoutError,
     ErrorCode.MODEL_LOADING: ModelLoadingError,
+    ErrorCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
+    ErrorCode.CIRCUIT_OPEN: CircuitOpenError,
 }
 
 
@@ -351,6 +369,8 @@ class _ClientOptions(ctypes.Structure):
         ("idle_timeout_ms", ctypes.c_long),
         ("max_event_line_bytes", ctypes.c_size_t),
         ("max_event_bytes", ctypes.c_size_t),
+        ("config_path", ctypes.c_char_p),
+        ("use_local_models_when_offline", ctypes.c_int),
     ]
 
 
@@ -410,6 +430,8 @@ _FUNCTIONS = (
      _check_client_new),
     ("ulm_client_free", (_client_p,), None, None),
     ("ulm_client_default_model", (_client_p,), _c_str, None),
+    # The buffer is written by the library, so a pointer to char rather than c_char_p.
+    ("ulm_client_describe", (_client_p, _P(ctypes.c_char), _c_size_t), _c_size_t, None),
 
     ("ulm_request_new", (_P(_request_p),), _c_int, _check_code),
     ("ulm_request_free", (_request_p,), None, None),
@@ -442,6 +464,7 @@ _FUNCTIONS = (
     ("ulm_response_latency_ms", (_response_p,), _c_double, None),
     ("ulm_response_raw_json", (_response_p,), _c_str, None),
     ("ulm_response_incomplete", (_response_p,), _c_int, None),
+    ("ulm_response_offline", (_response_p,), _c_int, None),
     ("ulm_response_attempt_count", (_response_p,), _c_size_t, None),
     ("ulm_response_attempt", (_response_p, _c_size_t), _attempt_p, None),
     ("ulm_attempt_provider", (_attempt_p,), _c_str, None),
@@ -458,6 +481,8 @@ _FUNCTIONS = (
     ("ulm_model_list_id", (_list_p, _c_size_t), _c_str, None),
     ("ulm_model_list_backend_count", (_list_p,), _c_size_t, None),
     ("ulm_model_list_backend_name", (_list_p, _c_size_t), _c_str, None),
+    ("ulm_model_list_backend_url", (_list_p, _c_size_t), _c_str, None),
+    ("ulm_model_list_backend_ms", (_list_p, _c_size_t), _c_double, None),
     ("ulm_model_list_backend_error", (_list_p, _c_size_t), _c_int, None),
     ("ulm_model_list_backend_message", (_list_p, _c_size_t), _c_str, None),
 )
@@ -532,6 +557,20 @@ def _c_string(value, what, code=ErrorCode.INVALID_ARGUMENT):
     if "\0" in value:
         raise _error(code, "%s: contains a NUL character" % what)
     return value.encode("utf-8")
+
+
+def _c_path(value, what, code=ErrorCode.INVALID_ARGUMENT):
+    """A str, bytes or os.PathLike path as the bytes C expects (os.fsencode: the file
+    system's encoding, so that any name the OS gave Python round-trips)."""
+    try:
+        path = os.fspath(value)
+    except TypeError:
+        raise TypeError("%s: expected a str or os.PathLike, got %s"
+                        % (what, type(value).__name__)) from None
+    path = os.fsencode(path)
+    if b"\0" in path:
+        raise _error(code, "%s: contains a NUL character" % what)
+    return path
 
 
 def _c_integer(value, what, ctype, minimum, code=ErrorCode.INVALID_ARGUMENT, maximum=None):
@@ -615,6 +654,9 @@ class Response:
     raw_json is None for a streamed answer (on_delta given). incomplete mirrors
     ulm_response_incomplete(), which is only ever true for a failed call: a Response is
     always complete, and a stream that broke off raises with e.incomplete and e.text.
+    offline (ulm_response_offline()) is true when the call was served offline: the cloud
+    backends could not be reached (or were known not to be, from earlier calls) and a
+    local model answered instead; see use_local_models_when_offline of Client.
     """
     text: str
     finish_reason: str
@@ -625,21 +667,32 @@ class Response:
     attempts: list
     raw_json: Optional[str]
     incomplete: bool = False
+    offline: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
 class BackendStatus:
-    """The outcome of asking one backend for its models."""
+    """The outcome of asking one endpoint of a backend for its models.
+
+    name is the backend's name ("dmr", "openai", or one declared in the configuration
+    file); a backend with several deployments has one BackendStatus per endpoint, all with
+    the same name. url is the endpoint's base URL (None if the library gave none) and ms
+    how long the endpoint took to answer or fail, in milliseconds (next to nothing when
+    nothing was sent, e.g. for a backend without its API key).
+    """
     name: str
     ok: bool
     error: Optional[str]
     code: int
     message: str
+    url: Optional[str] = None
+    ms: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelList:
-    """models: (provider, id) pairs; backends: one status per backend asked, in order."""
+    """models: (provider, id) pairs; backends: one BackendStatus per endpoint asked (a
+    backend with several URLs has one per URL), in the client's order."""
     models: list
     backends: list
 
@@ -651,7 +704,7 @@ class ModelList:
 
     @property
     def errors(self):
-        """The backends that could not list their models."""
+        """The endpoints that could not list their models."""
         return [b for b in self.backends if not b.ok]
 
 
@@ -705,6 +758,7 @@ def _read_response(resp):
         attempts=attempts,
         raw_json=_text(_lib.ulm_response_raw_json(resp)),
         incomplete=incomplete,
+        offline=bool(_lib.ulm_response_offline(resp)),
     )
 
 
@@ -720,6 +774,8 @@ def _read_model_list(lst):
             error=None if code == ErrorCode.OK else error_name(code),
             code=code,
             message=_text(_lib.ulm_model_list_backend_message(lst, i)) or "",
+            url=_text(_lib.ulm_model_list_backend_url(lst, i)),
+            ms=_lib.ulm_model_list_backend_ms(lst, i),
         ))
     return ModelList(models, backends)
 
@@ -755,10 +811,26 @@ def _delta_adapter(on_delta, raised):
 class Client:
     """A libultrallm client (ulm_client): configuration, backends and a connection pool.
 
-    Options left None are taken from the environment (OPENAI_API_KEY, MODEL_RUNNER_URL,
-    LOCAL_MODEL_TIMEOUT, ...) unless ignore_environment is true, else from the library's
-    defaults. log is a callable(level, message) receiving diagnostics up to log_level;
-    it may be called from any thread that uses the client.
+    Each setting comes from the first of: the option given here, the configuration file,
+    the environment (OPENAI_API_KEY, MODEL_RUNNER_URL, LOCAL_MODEL_TIMEOUT, ...), the
+    library's default; ignore_environment=True reads no environment variable at all
+    (ULM_CONFIG and the variables a file's api_key_env names included). log is a
+    callable(level, message) receiving diagnostics up to log_level; it may be called from
+    any thread that uses the client.
+
+    config_path (a str, bytes or os.PathLike; default ULM_CONFIG) names a JSON configuration
+    file: backends and their deployments, model aliases ("fast": a fallback chain),
+    per-model parameters, retries, circuit breakers, queues, timeouts, offline mode and
+    default_model (docs/config.md). A mistake in it raises ConfigError naming the file,
+    the line and the JSON path ("ultra.json:3: models.fast[0]: unknown backend ...").
+    An empty string is the same as None.
+
+    use_local_models_when_offline: True or False overrides the file's
+    offline.use_local_models and USE_LOCAL_MODELS_WHEN_OFFLINE; None leaves it to them
+    (default on). When on and a cloud backend cannot be reached at all (DNS, refused,
+    connect timeout, not an HTTP error), the call ends on the local models instead, later
+    calls skip the cloud until a periodic probe reaches it again, and the Response says
+    offline=True. describe() shows the configuration in effect.
 
     The clocks, in milliseconds: timeout_ms is the overall deadline of one call, all
     attempts included (default 300000); connect_timeout_ms (10000); local_model_timeout_ms
@@ -781,7 +853,8 @@ class Client:
                  max_response_bytes=None, max_idle_connections=None,
                  first_token_timeout_ms=None, idle_timeout_ms=None, max_event_line_bytes=None,
                  max_event_bytes=None, enable_model_runner=None, ignore_environment=False,
-                 log=None, log_level=LogLevel.INFO):
+                 config_path=None, use_local_models_when_offline=None, log=None,
+                 log_level=LogLevel.INFO):
         self._handle = None
         self._lock = threading.Lock()
         self._calls = 0
@@ -799,6 +872,8 @@ class Client:
         for field, value in strings:
             if value is not None:
                 setattr(opts, field, _c_string(value, field, ErrorCode.CONFIG))
+        if config_path is not None:
+            opts.config_path = _c_path(config_path, "config_path", ErrorCode.CONFIG)
         # Zero means "environment or default" in C, so an explicit value must be >= 1.
         numbers = (("local_model_timeout_ms", local_model_timeout_ms),
                    ("timeout_ms", timeout_ms),
@@ -816,6 +891,8 @@ class Client:
                         _c_integer(value, field, ctypes_of[field], 1, ErrorCode.CONFIG))
         if enable_model_runner is not None:
             opts.enable_model_runner = 1 if enable_model_runner else -1
+        if use_local_models_when_offline is not None:
+            opts.use_local_models_when_offline = 1 if use_local_models_when_offline else -1
         opts.ignore_environment = 1 if ignore_environment else 0
         # The CFUNCTYPE object must outlive every C call that may log, so the client
         # holds it until the C client is freed.
@@ -879,9 +956,38 @@ class Client:
 
     @property
     def default_model(self):
-        """The model used when a request names none: "dmr/<DEFAULT_LOCAL_MODEL>"."""
+        """The model used when a request names none: the configuration file's
+        default_model (unless the default_local_model option was given), else
+        "dmr/<DEFAULT_LOCAL_MODEL>"."""
         with self._borrow() as handle:
             return _text(_lib.ulm_client_default_model(handle))
+
+    def describe(self):
+        """The client's effective configuration (ulm_client_describe()) as a dict.
+
+        Among its keys: "config_file" (the file's path, or None), "default_model",
+        "backends" (a list: name, type, "endpoints" with each url and its breaker state,
+        "key" - "present", "absent" or "not needed", never the key itself - balance,
+        limits), "timeouts", "retry", "breaker", "offline" ("use_local_models",
+        "probe_interval_ms", "offline_now"), "local_models", "aliases" (name -> list of
+        targets), "models" (per-model parameters) and "limits". The exact set of keys is
+        the library's (docs/config.md); a newer library may add some.
+        """
+        size = _DESCRIBE_SIZE
+        with self._borrow() as handle:
+            while True:
+                buf = ctypes.create_string_buffer(size)
+                needed = _lib.ulm_client_describe(handle, buf, size)
+                if needed == 0:
+                    # Only an allocation failure inside the library leaves nothing to show.
+                    raise _error(ErrorCode.OUT_OF_MEMORY,
+                                 "ulm_client_describe: %s" % strerror(ErrorCode.OUT_OF_MEMORY))
+                if needed < size:
+                    break
+                # Breaker states and requests in flight may change between the two calls,
+                # so the text may have grown again: loop until it fits.
+                size = needed + 1
+        return json.loads(buf.raw[:needed].decode("utf-8"))
 
     def complete(self, prompt=None, *, messages=None, model=None, system=None,
                  temperature=None, top_p=None, max_tokens=None, seed=None, stop=None,
@@ -890,9 +996,10 @@ class Client:
 
         The conversation is system (if given), then messages, a sequence of
         (role, content) pairs or {"role": ..., "content": ...} mappings, then prompt as
-        a user message. model is "provider/model", a configured local name, or a list of
-        them tried in order as a fallback chain; None uses default_model. stop is a str
-        or a list of up to 4. The exception's attempts list every backend asked.
+        a user message. model is "provider/model", a configured local name, an alias of
+        the configuration file, or a list of them tried in order as a fallback chain; None
+        uses default_model. stop is a str or a list of up to 4. The exception's attempts
+        list every backend asked.
 
         timeouts overrides the client's clocks for this call: a mapping of clock name
         ("connect", "load", "first_token", "idle", "overall") or Clock to milliseconds,
@@ -994,7 +1101,8 @@ class Client:
                         maximum=_MAX_TIMEOUT_MS))
 
     def models(self):
-        """Asks every backend for its models; a failing backend is reported, not raised."""
+        """Asks every endpoint of every backend for its models, as a ModelList; a failing
+        endpoint is reported in its BackendStatus (with its url and ms), not raised."""
         lst = _list_p()
         with self._borrow() as handle:
             _lib.ulm_list_models(ctypes.byref(lst), handle)
