@@ -193,13 +193,6 @@ static int dmr_urls(const ulm_url_list *in, ulm_url_list *out)
     return ULM_OK;
 }
 
-static void url_list_free(ulm_url_list *l)
-{
-    for (size_t i = 0; i < l->count; i++)
-        free(l->urls[i]);
-    free(l->urls);
-}
-
 /* The value of the variable that holds a file backend's key, unless the environment is off. */
 static const char *key_from_environment(const ulm_client *c, const char *var)
 {
@@ -239,7 +232,7 @@ static int add_builtin_backends(ulm_client *c)
         p->destroy(p);
     if (rc == ULM_OK)
         rc = add_backend(c, "dmr", p, (const char *const *)urls.urls, urls.count, NULL, &b);
-    url_list_free(&urls);
+    ulm__url_list_clear(&urls);
     if (rc != ULM_OK)
         return rc;
     if (!s->enable_model_runner) {
@@ -291,14 +284,14 @@ static int add_file_backends(ulm_client *c, char *errbuf, size_t errbuf_size)
             int is_dmr = strcmp(fb->type, "dmr") == 0;
             ulm_url_list given = {fb->urls, fb->url_count}, urls = {0};
             if (is_dmr && (rc = dmr_urls(&given, &urls)) != ULM_OK) {
-                url_list_free(&urls);
+                ulm__url_list_clear(&urls);
                 p->destroy(p);
                 return rc;
             }
             rc = add_backend(c, fb->name, p,
                              (const char *const *)(is_dmr ? urls.urls : fb->urls), fb->url_count,
                              key, &b);
-            url_list_free(&urls);
+            ulm__url_list_clear(&urls);
             if (rc != ULM_OK)
                 return rc;
             if (var && !key)

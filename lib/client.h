@@ -29,6 +29,8 @@ typedef struct ulm_url_list {
     size_t count;
 } ulm_url_list;
 
+ULM_HIDDEN void ulm__url_list_clear(ulm_url_list *l);
+
 typedef struct ulm_settings {
     ulm_log_fn log_fn;
     void *log_payload;

@@ -311,11 +311,15 @@ static int attempt(call *k, const ulm_target *t, uint64_t *tried, ulm_exchange_i
         rc = ULM_ECIRCUIT_OPEN;
     } else {
         const ulm_file_model *params = ulm__client_model_params(c, b, t->model);
-        ulm_request *view = params ? ulm__request_with_defaults(k->req, params->has_temperature,
+        ulm_request *shaped = params && params->prompt_template != ULM_TEMPLATE_CHAT
+                                  ? ulm__request_with_template(k->req, params->prompt_template)
+                                  : NULL;
+        const ulm_request *base = shaped ? shaped : k->req;
+        ulm_request *view = params ? ulm__request_with_defaults(base, params->has_temperature,
                                                                 params->temperature,
                                                                 params->max_tokens)
                                    : NULL;
-        if (params && !view) {
+        if (params && (!view || (params->prompt_template != ULM_TEMPLATE_CHAT && !shaped))) {
             rc = ULM_ENOMEM;
         } else {
             io->base_url = b->urls[e];
@@ -323,6 +327,7 @@ static int attempt(call *k, const ulm_target *t, uint64_t *tried, ulm_exchange_i
                               errmsg_size);
         }
         free(view);
+        ulm_request_free(shaped);
         note_outcome(k, b, e, rc);
     }
     if (b->limiter)

@@ -132,7 +132,7 @@ static int set_urls(ulm_url_list *dst, const char *option, const ulm_file_backen
     return ULM_OK;
 }
 
-static void url_list_clear(ulm_url_list *l)
+void ulm__url_list_clear(ulm_url_list *l)
 {
     for (size_t i = 0; i < l->count; i++)
         free(l->urls[i]);
@@ -373,8 +373,8 @@ int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts, char *er
 void ulm__settings_clear(ulm_settings *s)
 {
     ulm__free_secret(s->openai_api_key);
-    url_list_clear(&s->openai_urls);
-    url_list_clear(&s->model_runner_urls);
+    ulm__url_list_clear(&s->openai_urls);
+    ulm__url_list_clear(&s->model_runner_urls);
     free(s->default_local_model);
     free(s->default_target);
     free(s->config_path);

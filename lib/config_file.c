@@ -396,9 +396,29 @@ static const whole_setting model_settings[] = {
     {NULL, 0, 0, 0},
 };
 
+static int read_template(walk *w, json_t *value, ulm_file_model *m)
+{
+    const char *name = NULL;
+    int rc = read_string(w, value, &name);
+    if (rc != ULM_OK)
+        return rc;
+    for (int t = ULM_TEMPLATE_CHAT; t <= ULM_TEMPLATE_COMPLETION; t++) {
+        if (strcmp(name, ulm__prompt_template_name((ulm_prompt_template)t)) == 0) {
+            m->prompt_template = (ulm_prompt_template)t;
+            return ULM_OK;
+        }
+    }
+    char quoted[80];
+    ulm__json_quote(name, strlen(name), quoted, sizeof quoted);
+    return fail(w, "unknown template %s (known: chat, no_system, alternating, completion)",
+                quoted);
+}
+
 static int model_member(walk *w, const char *key, json_t *value, void *target)
 {
     ulm_file_model *m = target;
+    if (strcmp(key, "template") == 0)
+        return read_template(w, value, m);
     if (strcmp(key, "temperature") == 0) {
         if (!json_is_number(value) || json_number_value(value) < 0 ||
             json_number_value(value) > 2)

@@ -16,7 +16,8 @@
  *                "api_key_env": "OPENAI_API_KEY"}
  *   },
  *   "models": {
- *     "local/ai/smollm2": {"temperature": 0.2, "max_tokens": 256, "context_window": 8192},
+ *     "local/ai/smollm2": {"temperature": 0.2, "max_tokens": 256, "context_window": 8192,
+ *                          "template": "no_system"},
  *     "fast": ["local/ai/smollm2", "openai/gpt-4o-mini"]
  *   },
  *   "retry":    {"max_retries": 2, "base_delay_ms": 200, "max_delay_ms": 5000},
@@ -50,6 +51,7 @@ typedef struct ulm_file_model {
     double temperature;
     long max_tokens;         /* 0: unset */
     long context_window;     /* 0: unset */
+    ulm_prompt_template prompt_template; /* how the messages are shaped for this model */
 } ulm_file_model;
 
 typedef struct ulm_file_alias {

@@ -80,6 +80,8 @@ static json_t *describe(ulm_client *c)
             json_object_set_new(o, "max_tokens", json_integer(m->max_tokens));
         if (m->context_window)
             json_object_set_new(o, "context_window", json_integer(m->context_window));
+        json_object_set_new(o, "template",
+                            json_string(ulm__prompt_template_name(m->prompt_template)));
         json_object_set_new(models, m->name, o);
     }
     pthread_mutex_lock(&c->policy_lock);

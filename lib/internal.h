@@ -162,6 +162,27 @@ ULM_HIDDEN int ulm__target_resolve(const ulm_client *c, const char *spec, ulm_ta
 /* The request's streaming callback (NULL: not streamed) and its payload. */
 ULM_HIDDEN ulm_delta_fn ulm__request_on_delta(const ulm_request *req, void **payload);
 /*
+ * How a model wants the conversation: some chat templates have no system role, some
+ * insist that user and assistant alternate, and a base model has no chat template at all.
+ */
+typedef enum ulm_prompt_template {
+    ULM_TEMPLATE_CHAT = 0,     /* the messages as written */
+    ULM_TEMPLATE_NO_SYSTEM,    /* system text goes in front of the first user message */
+    ULM_TEMPLATE_ALTERNATING,  /* no system, and consecutive messages of a role merged */
+    ULM_TEMPLATE_COMPLETION    /* one user message holding the whole conversation as text */
+} ulm_prompt_template;
+
+/* "chat", "no_system", "alternating", "completion"; NULL for anything else. */
+ULM_HIDDEN const char *ulm__prompt_template_name(ulm_prompt_template t);
+
+/*
+ * A copy of req whose messages are shaped by template (every other field the same), to
+ * be freed with ulm_request_free(); NULL when memory ran out.
+ */
+ULM_HIDDEN ulm_request *ulm__request_with_template(const ulm_request *req,
+                                                   ulm_prompt_template template);
+
+/*
  * A shallow copy of req with a model's configured temperature and max_tokens where req
  * leaves them unset: the request's own values win. It shares req's memory, so it is freed
  * with free(), never ulm_request_free(); NULL when memory ran out.

@@ -27,7 +27,7 @@ static const char full_example[] =
     "  },\n"
     "  \"models\": {\n"
     "    \"local/ai/smollm2\": {\"temperature\": 0.2, \"max_tokens\": 256, "
-    "\"context_window\": 8192},\n"
+    "\"context_window\": 8192, \"template\": \"no_system\"},\n"
     "    \"fast\": [\"local/ai/smollm2\", \"openai/gpt-4o-mini\"]\n"
     "  },\n"
     "  \"retry\":    {\"max_retries\": 2, \"base_delay_ms\": 200, \"max_delay_ms\": 5000},\n"
@@ -99,6 +99,7 @@ static void check_full_example(const ulm_file_config *c)
     assert_true(c->models[0].temperature == 0.2);
     assert_int_equal(c->models[0].max_tokens, 256);
     assert_int_equal(c->models[0].context_window, 8192);
+    assert_int_equal(c->models[0].prompt_template, ULM_TEMPLATE_NO_SYSTEM);
     assert_int_equal(c->alias_count, 1);
     assert_string_equal(c->aliases[0].name, "fast");
     assert_int_equal(c->aliases[0].target_count, 2);
@@ -479,6 +480,17 @@ static void expected_a_whole_number(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         expect_error(cases[i].json, cases[i].message);
+}
+
+static void unknown_prompt_template(void **state)
+{
+    (void)state;
+    expect_error("{\"models\": {\n"
+                 "  \"dmr/x\": {\"template\": \"chatml\"}}}",
+                 "ultra.json:2: models[\"dmr/x\"].template: unknown template \"chatml\" (known: "
+                 "chat, no_system, alternating, completion)");
+    expect_error("{\"models\": {\"dmr/x\": {\"template\": 1}}}",
+                 "ultra.json:1: models[\"dmr/x\"].template: expected a string");
 }
 
 static void expected_a_temperature(void **state)
@@ -1046,6 +1058,7 @@ int main(void)
         cmocka_unit_test(expected_a_string),
         cmocka_unit_test(expected_a_whole_number),
         cmocka_unit_test(expected_a_temperature),
+        cmocka_unit_test(unknown_prompt_template),
         cmocka_unit_test(expected_true_or_false),
         cmocka_unit_test(backend_name_empty),
         cmocka_unit_test(backend_name_with_a_slash),

@@ -347,7 +347,7 @@ static void context_length_skips_windows_no_larger(void **state)
     ulm_client_free(c);
 }
 
-/* A model's configured defaults reach the wire unless the request sets its own. */
+/* A model's configured defaults and template reach the wire; the request's own values win. */
 static char last_body[1024];
 
 static int body_keeping_transport(void *ctx, const ulm_transfer *t, ulm_http_response *resp,
@@ -363,13 +363,15 @@ static void model_parameters_fill_what_the_request_leaves_unset(void **state)
     script s = {{{"a.test", 0, ULM_OK, 0, NULL, 0, 0, 0, NULL}}, 1, 0};
     ulm_client *c = client_with_config(
         &s, FARM("\"http://a.test\"", "") ", \"models\": {\"farm/m\": {\"temperature\": 0.25,"
-                                          " \"max_tokens\": 77}}}");
+                                          " \"max_tokens\": 77, \"template\": \"completion\"}}}");
     ulm__client_set_transport(c, body_keeping_transport, &s);
     int rc;
     ulm_response_free(call(c, "farm/m", &rc));
     assert_int_equal(rc, ULM_OK);
     assert_non_null(strstr(last_body, "\"temperature\":0.25"));
     assert_non_null(strstr(last_body, "\"max_tokens\":77"));
+    /* the model's template: the conversation as one transcript for a base model */
+    assert_non_null(strstr(last_body, "[{\"role\":\"user\",\"content\":\"User: hello\\n\\nAssistant:\"}]"));
 
     ulm_request *req = NULL;
     assert_int_equal(ulm_request_new(&req), ULM_OK);

@@ -1,0 +1,134 @@
+/* template.c - shapes a conversation for a model's prompt template (the "template" of a model). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const template_names[] = {"chat", "no_system", "alternating", "completion"};
+
+const char *ulm__prompt_template_name(ulm_prompt_template t)
+{
+    return (unsigned int)t < sizeof template_names / sizeof template_names[0] ? template_names[t]
+                                                                               : NULL;
+}
+
+/* Appends text to b, after a blank line when b already holds something. */
+static int append_paragraph(ulm_buf *b, const char *text)
+{
+    if (b->len && ulm__buf_append(b, "\n\n", 2) != ULM_OK)
+        return ULM_ENOMEM;
+    return ulm__buf_append(b, text, strlen(text));
+}
+
+static int copy_parameters(const ulm_request *from, ulm_request *to)
+{
+    double real;
+    long count;
+    int64_t seed;
+    int rc = ULM_OK;
+    if (ulm_request_temperature(from, &real))
+        rc = ulm_request_set_temperature(to, real);
+    if (rc == ULM_OK && ulm_request_top_p(from, &real))
+        rc = ulm_request_set_top_p(to, real);
+    if (rc == ULM_OK && ulm_request_max_tokens(from, &count))
+        rc = ulm_request_set_max_tokens(to, count);
+    if (rc == ULM_OK && ulm_request_seed(from, &seed))
+        rc = ulm_request_set_seed(to, seed);
+    for (size_t i = 0; rc == ULM_OK && i < ulm_request_stop_count(from); i++)
+        rc = ulm_request_add_stop(to, ulm_request_stop(from, i));
+    void *payload;
+    ulm_delta_fn on_delta = ulm__request_on_delta(from, &payload);
+    if (rc == ULM_OK)
+        rc = ulm_request_set_on_delta(to, on_delta, payload);
+    return rc;
+}
+
+/* The whole conversation as one text, for a base model that continues what it reads. */
+static int shape_completion(const ulm_request *req, ulm_request *out)
+{
+    static const char *const speaker[] = {"", "System: ", "User: ", "Assistant: "};
+    ulm_buf text = {0};
+    int rc = ULM_OK;
+    for (size_t i = 0; rc == ULM_OK && i < ulm_request_message_count(req); i++) {
+        ulm_role role = ulm_request_message_role(req, i);
+        if (text.len)
+            rc = ulm__buf_append(&text, "\n\n", 2);
+        if (rc == ULM_OK)
+            rc = ulm__buf_appendf(&text, "%s%s", speaker[role],
+                                  ulm_request_message_content(req, i));
+    }
+    if (rc == ULM_OK)
+        rc = ulm__buf_append(&text, "\n\nAssistant:", 12);
+    if (rc == ULM_OK)
+        rc = ulm_request_add_message(out, ULM_ROLE_USER, text.data);
+    ulm__buf_free(&text);
+    return rc;
+}
+
+/*
+ * System text moves in front of the first user message (or becomes one); with merge,
+ * consecutive messages of one role become one, so user and assistant alternate.
+ */
+static int shape_messages(const ulm_request *req, int merge, ulm_request *out)
+{
+    ulm_buf system = {0}, pending = {0};
+    ulm_role pending_role = ULM_ROLE_USER;
+    int rc = ULM_OK, user_seen = 0;
+    size_t n = ulm_request_message_count(req);
+    for (size_t i = 0; rc == ULM_OK && i < n; i++)
+        if (ulm_request_message_role(req, i) == ULM_ROLE_SYSTEM)
+            rc = append_paragraph(&system, ulm_request_message_content(req, i));
+    for (size_t i = 0; rc == ULM_OK && i < n; i++) {
+        ulm_role role = ulm_request_message_role(req, i);
+        if (role == ULM_ROLE_SYSTEM)
+            continue;
+        if (pending.len && (!merge || role != pending_role)) {
+            rc = ulm_request_add_message(out, pending_role, pending.data);
+            pending.len = 0;
+        }
+        if (rc == ULM_OK && role == ULM_ROLE_USER && !user_seen && system.len) {
+            rc = append_paragraph(&pending, system.data);
+            user_seen = 1;
+        }
+        user_seen |= role == ULM_ROLE_USER;
+        pending_role = role;
+        if (rc == ULM_OK)
+            rc = append_paragraph(&pending, ulm_request_message_content(req, i));
+    }
+    if (rc == ULM_OK && pending.len)
+        rc = ulm_request_add_message(out, pending_role, pending.data);
+    if (rc == ULM_OK && !user_seen && system.len) /* only system text: it is the question */
+        rc = ulm_request_add_message(out, ULM_ROLE_USER, system.data);
+    ulm__buf_free(&system);
+    ulm__buf_free(&pending);
+    return rc;
+}
+
+ulm_request *ulm__request_with_template(const ulm_request *req, ulm_prompt_template template)
+{
+    ulm_request *out = NULL;
+    if (ulm_request_new(&out) != ULM_OK)
+        return NULL;
+    int rc = copy_parameters(req, out);
+    if (rc == ULM_OK) {
+        switch (template) {
+        case ULM_TEMPLATE_COMPLETION:
+            rc = shape_completion(req, out);
+            break;
+        case ULM_TEMPLATE_NO_SYSTEM:
+        case ULM_TEMPLATE_ALTERNATING:
+            rc = shape_messages(req, template == ULM_TEMPLATE_ALTERNATING, out);
+            break;
+        case ULM_TEMPLATE_CHAT:
+            for (size_t i = 0; rc == ULM_OK && i < ulm_request_message_count(req); i++)
+                rc = ulm_request_add_message(out, ulm_request_message_role(req, i),
+                                             ulm_request_message_content(req, i));
+            break;
+        }
+    }
+    if (rc != ULM_OK) {
+        ulm_request_free(out);
+        return NULL;
+    }
+    return out;
+}
