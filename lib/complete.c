@@ -280,8 +280,7 @@ static int attempt(call *k, const ulm_target *t, uint64_t *tried, ulm_exchange_i
     if (b->disabled[0]) /* nothing to send: no slot, no endpoint, no health to record */
         return ulm__exchange(c, t, ULM_OP_CHAT, k->req, io, result, status, errmsg,
                              errmsg_size);
-    double waited = 0;
-    if (b->limiter && ulm__limiter_acquire(b->limiter, k->deadline, &waited) != ULM_OK) {
+    if (b->limiter && ulm__limiter_acquire(b->limiter, k->deadline, NULL) != ULM_OK) {
         ulm__set_errbuf(errmsg, errmsg_size,
                         "%s: %u requests in flight and %u waiting: no slot before the deadline",
                         b->name, b->limiter->max_in_flight, b->limiter->max_queue);
