@@ -370,15 +370,24 @@ static int parse_listing_args(int argc, char **argv, const char **config, int *j
     return 1;
 }
 
-static int cmd_models(int argc, char **argv)
+/* Reads the arguments of models and doctor and opens their client; 0, or an exit code. */
+static int open_listing_client(int argc, char **argv, int *json, ulm_client **client)
 {
     const char *config = NULL;
-    int json = 0;
-    if (!parse_listing_args(argc, argv, &config, &json))
+    *json = 0;
+    if (!parse_listing_args(argc, argv, &config, json))
         return EXIT_USAGE;
-    ulm_client *client = open_client(config);
-    if (!client)
-        return EXIT_CALL_FAILED;
+    *client = open_client(config);
+    return *client ? 0 : EXIT_CALL_FAILED;
+}
+
+static int cmd_models(int argc, char **argv)
+{
+    int json;
+    ulm_client *client = NULL;
+    int opened = open_listing_client(argc, argv, &json, &client);
+    if (opened)
+        return opened;
     ulm_model_list *list = NULL;
     int rc = ulm_list_models(&list, client);
     int code = rc == ULM_OK ? 0 : EXIT_CALL_FAILED;
@@ -518,13 +527,11 @@ static void print_doctor_text(const json_t *config, const json_t *endpoints)
  */
 static int cmd_doctor(int argc, char **argv)
 {
-    const char *config = NULL;
-    int json = 0;
-    if (!parse_listing_args(argc, argv, &config, &json))
-        return EXIT_USAGE;
-    ulm_client *client = open_client(config);
-    if (!client)
-        return EXIT_CALL_FAILED;
+    int json;
+    ulm_client *client = NULL;
+    int opened = open_listing_client(argc, argv, &json, &client);
+    if (opened)
+        return opened;
     json_t *described = describe_client(client);
     ulm_model_list *list = NULL;
     int rc = ulm_list_models(&list, client);

@@ -162,18 +162,23 @@ static void killed_deployment_fails_over_without_a_failed_call(void **state)
     own_server_kill(&b);
 }
 
-static void retry_after_is_honoured(void **state)
+/* A client whose openai backend answers 429 with "Retry-After: seconds" once, then OK. */
+static ulm_client *rate_limited_client(int seconds, const char *extra)
 {
-    (void)state;
     char tag[64];
     snprintf(tag, sizeof tag, "run-%ld-%.0f", (long)getpid(), now_ms());
     setenv("ULM_TEST_FARM_KEY", "sk-farm-test", 1);
-    ulm_client *c = client_from(LIVE_DEAD_URL,
-                                "{\"backends\": {\"openai\": {\"type\": \"openai\","
-                                " \"url\": \"%s/retry-after/1/%s/v1\","
-                                " \"api_key_env\": \"ULM_TEST_FARM_KEY\"}},"
-                                " \"retry\": {\"max_retries\": 2, \"base_delay_ms\": 10}}",
-                                live_url("ULM_TEST_FAULT_URL"), tag);
+    return client_from(LIVE_DEAD_URL,
+                       "{\"backends\": {\"openai\": {\"type\": \"openai\","
+                       " \"url\": \"%s/retry-after/%d/%s/v1\", \"api_key_env\": \"ULM_TEST_FARM_KEY\"}},"
+                       " \"retry\": {\"max_retries\": 2, \"base_delay_ms\": 10}%s}",
+                       live_url("ULM_TEST_FAULT_URL"), seconds, tag, extra);
+}
+
+static void retry_after_is_honoured(void **state)
+{
+    (void)state;
+    ulm_client *c = rate_limited_client(1, "");
     double start = now_ms();
     int rc;
     ulm_response *resp = ask(c, "openai/fault-model", &rc);
@@ -190,16 +195,7 @@ static void retry_after_is_honoured(void **state)
 static void retry_after_past_the_deadline_is_not_waited_for(void **state)
 {
     (void)state;
-    char tag[64];
-    snprintf(tag, sizeof tag, "run-%ld-%.0f", (long)getpid(), now_ms());
-    setenv("ULM_TEST_FARM_KEY", "sk-farm-test", 1);
-    ulm_client *c = client_from(LIVE_DEAD_URL,
-                                "{\"backends\": {\"openai\": {\"type\": \"openai\","
-                                " \"url\": \"%s/retry-after/5/%s/v1\","
-                                " \"api_key_env\": \"ULM_TEST_FARM_KEY\"}},"
-                                " \"retry\": {\"max_retries\": 2},"
-                                " \"timeouts\": {\"overall_ms\": 2000}}",
-                                live_url("ULM_TEST_FAULT_URL"), tag);
+    ulm_client *c = rate_limited_client(5, ", \"timeouts\": {\"overall_ms\": 2000}");
     double start = now_ms();
     int rc;
     ulm_response *resp = ask(c, "openai/fault-model", &rc);
