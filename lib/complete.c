@@ -223,12 +223,10 @@ static int ask_endpoint(call *k, const ulm_target *t, const ulm_request *req,
                         size_t errmsg_size)
 {
     int local = is_local(t);
-    ulm_clocks clocks;
     double load_end = 0;
     for (;;) {
-        ulm__clocks_start(&clocks, &k->timeouts, local, k->deadline, load_end);
-        load_end = clocks.load_end;
-        io->clocks = &clocks;
+        ulm__clocks_start(io->clocks, &k->timeouts, local, k->deadline, load_end);
+        load_end = io->clocks->load_end;
         int rc = ulm__exchange(k->client, t, ULM_OP_CHAT, req, io, result, status, errmsg,
                                errmsg_size);
         if (rc != ULM_EMODEL_LOADING || !local || io->delivered)
@@ -355,7 +353,9 @@ static int run_round(call *k, const ulm_target *t, ulm_result *result, int *stat
     uint64_t tried = 0;
     int last = ULM_OK;
     for (;;) {
-        ulm_exchange_io io = {.on_delta = k->on_delta, .delta_payload = k->payload};
+        ulm_clocks clocks = {0}; /* started by ask_endpoint, per request it sends */
+        ulm_exchange_io io = {.clocks = &clocks, .on_delta = k->on_delta,
+                              .delta_payload = k->payload};
         int last_status = *status;
         *status = 0;
         double start = ulm__now_ms();
