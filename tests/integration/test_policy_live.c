@@ -201,7 +201,7 @@ static void retry_after_past_the_deadline_is_not_waited_for(void **state)
     ulm_response *resp = ask(c, "openai/fault-model", &rc);
     assert_int_equal(rc, ULM_ERATE_LIMIT);
     assert_int_equal(ulm_response_attempt_count(resp), 1);
-    assert_true(now_ms() - start < 500.0); /* it gave up at once rather than wait 5 s */
+    assert_true(now_ms() - start < tolerance_ms()); /* it gave up at once rather than wait 5 s */
     ulm_response_free(resp);
     ulm_client_free(c);
 }
@@ -290,7 +290,7 @@ static void breaker_opens_and_the_chain_fails_fast(void **state)
     double start = now_ms();
     ulm_response *resp = ask(c, LIVE_LOCAL_MODEL, &rc);
     assert_int_equal(rc, ULM_ECIRCUIT_OPEN);
-    assert_true(now_ms() - start < 50.0);
+    assert_true(now_ms() - start < tolerance_ms()); /* at once, not after a wait */
     assert_non_null(strstr(ulm_response_error_message(resp), "every target is cooling down"));
     assert_non_null(strstr(ulm_response_error_message(resp), "dmr: cooling down"));
     ulm_response_free(resp);
@@ -329,7 +329,7 @@ static void full_queue_is_resource_exhausted(void **state)
     int rc;
     ulm_response *resp = ask(c, "slow/fault-model", &rc);
     assert_int_equal(rc, ULM_EBUSY);
-    assert_true(now_ms() - start < 50.0);
+    assert_true(now_ms() - start < tolerance_ms()); /* at once, not after a wait */
     ulm_response_free(resp);
     pthread_join(t, NULL);
     assert_int_equal(first.rc, ULM_OK);
