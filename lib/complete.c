@@ -286,8 +286,11 @@ static int attempt(call *k, const ulm_target *t, uint64_t *tried, ulm_exchange_i
     }
     double now = ulm__now_ms();
     pthread_mutex_lock(&c->policy_lock);
+    unsigned int cursor = b->cursor;
     int e = ulm__pick_endpoint(b->health, b->endpoint_count, b->balance, &b->cursor,
                                &c->settings.breaker, now, *tried);
+    if (*tried)
+        b->cursor = cursor; /* a failover is not a turn: the next call keeps the rotation */
     double ready_at = now;
     if (e >= 0) {
         b->health[e].in_flight++;
