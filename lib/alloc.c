@@ -60,6 +60,19 @@ void ulm__free_secret(char *s)
     free(s);
 }
 
+int ulm__reserve(void **items, size_t *cap, size_t count, size_t elem)
+{
+    if (count < *cap)
+        return ULM_OK;
+    size_t grown = *cap ? *cap * 2 : 4;
+    void *p = ulm__realloc(*items, grown * elem);
+    if (!p)
+        return ULM_ENOMEM;
+    *items = p;
+    *cap = grown;
+    return ULM_OK;
+}
+
 int ulm__buf_append(ulm_buf *b, const void *data, size_t len)
 {
     if (b->len + len + 1 > b->cap) {

@@ -246,14 +246,8 @@ static int add_builtin_backends(ulm_client *c)
                      s->openai_urls.count, s->openai_api_key, &b);
     if (rc != ULM_OK)
         return rc;
-    if (!s->openai_api_key) {
-        const ulm_file_backend *declared = NULL;
-        for (size_t i = 0; i < s->file.backend_count; i++)
-            if (strcmp(s->file.backends[i].name, "openai") == 0)
-                declared = &s->file.backends[i];
-        snprintf(b->disabled, sizeof b->disabled, "%s is not set",
-                 declared && declared->api_key_env ? declared->api_key_env : "OPENAI_API_KEY");
-    }
+    if (!s->openai_api_key)
+        snprintf(b->disabled, sizeof b->disabled, "%s is not set", s->openai_key_var);
     return ULM_OK;
 }
 

@@ -39,6 +39,7 @@ typedef struct ulm_settings {
     char *config_path;   /* the configuration file read, or NULL */
     ulm_file_config file;
     char *openai_api_key;
+    const char *openai_key_var; /* the variable that holds it: the file's, or OPENAI_API_KEY */
     ulm_url_list openai_urls;
     int enable_model_runner;
     ulm_url_list model_runner_urls;

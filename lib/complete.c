@@ -111,14 +111,8 @@ static int append_target(target_list *l, const ulm_target *t)
     for (size_t i = 0; i < l->count; i++)
         if (l->items[i].backend == t->backend && strcmp(l->items[i].model, t->model) == 0)
             return ULM_OK; /* an alias and a name may say the same target twice */
-    if (l->count == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 8;
-        ulm_target *grown = ulm__realloc(l->items, cap * sizeof *grown);
-        if (!grown)
-            return ULM_ENOMEM;
-        l->items = grown;
-        l->cap = cap;
-    }
+    if (ulm__reserve((void **)&l->items, &l->cap, l->count, sizeof *l->items) != ULM_OK)
+        return ULM_ENOMEM;
     l->items[l->count++] = *t;
     return ULM_OK;
 }

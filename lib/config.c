@@ -204,12 +204,12 @@ static int load_strings(ulm_settings *s, const ulm_client_options *opts, char *e
     int rc;
     /* the file may name another variable for the key; the key itself is never in it */
     const ulm_file_backend *declared = file_backend(s, "openai");
-    const char *key_var = declared && declared->api_key_env ? declared->api_key_env
-                                                            : "OPENAI_API_KEY";
-    const char *key = pick(opts, opts ? opts->openai_api_key : NULL, key_var, NULL);
+    s->openai_key_var = declared && declared->api_key_env ? declared->api_key_env
+                                                          : "OPENAI_API_KEY";
+    const char *key = pick(opts, opts ? opts->openai_api_key : NULL, s->openai_key_var, NULL);
     if (key) {
         if (!valid_secret(key)) {
-            ulm__set_errbuf(errbuf, n, "%s: contains a control character", key_var);
+            ulm__set_errbuf(errbuf, n, "%s: contains a control character", s->openai_key_var);
             return ULM_ECONFIG;
         }
         if (!(s->openai_api_key = ulm__strdup(key)))

@@ -37,15 +37,21 @@ double ulm__now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+int ulm__keep_body(ulm_http_response *resp, const char *data, size_t n, size_t cap,
+                   ulm_clocks *clocks)
+{
+    if (resp->body.len + n > cap)
+        return ULM_ETOO_LARGE;
+    ulm__clocks_token(clocks, ulm__now_ms());
+    return ulm__buf_append(&resp->body, data, n) == ULM_OK ? ULM_OK : ULM_ENOMEM;
+}
+
 int ulm__transfer_body(const ulm_transfer *t, ulm_http_response *resp, const char *data,
                        size_t n)
 {
     if (t->on_body)
         return t->on_body(t->on_body_ctx, resp, data, n);
-    if (resp->body.len + n > t->max_response_bytes)
-        return ULM_ETOO_LARGE;
-    ulm__clocks_token(t->clocks, ulm__now_ms());
-    return ulm__buf_append(&resp->body, data, n) == ULM_OK ? ULM_OK : ULM_ENOMEM;
+    return ulm__keep_body(resp, data, n, t->max_response_bytes, t->clocks);
 }
 
 /* Whether this exchange streams: the caller wants deltas and the adapter can read events. */

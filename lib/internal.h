@@ -31,6 +31,9 @@ ULM_HIDDEN void ulm__free_secret(char *s);
 /* Test hook: the n-th allocation from now fails (0 disables). */
 ULM_HIDDEN void ulm__test_fail_alloc_after(long n);
 
+/* Makes room for one more element after count in *items, doubling *cap when it is full. */
+ULM_HIDDEN int ulm__reserve(void **items, size_t *cap, size_t count, size_t elem);
+
 /* A growable byte buffer; data is always NUL-terminated once anything was appended. */
 typedef struct ulm_buf {
     char *data;
@@ -116,6 +119,10 @@ typedef struct ulm_transfer {
  */
 typedef int (*ulm_transport_fn)(void *ctx, const ulm_transfer *t, ulm_http_response *resp,
                                 char *errbuf, size_t errbuf_size);
+
+/* Appends body bytes under a cap (ULM_ETOO_LARGE past it), marking body activity. */
+ULM_HIDDEN int ulm__keep_body(ulm_http_response *resp, const char *data, size_t n, size_t cap,
+                              ulm_clocks *clocks);
 
 /* What a transport does with body bytes: on_body, or keep them under the cap. */
 ULM_HIDDEN int ulm__transfer_body(const ulm_transfer *t, ulm_http_response *resp,

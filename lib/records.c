@@ -123,21 +123,12 @@ int ulm_result_append_text(ulm_result *result, const char *text, size_t length)
 {
     if (!result || (!text && length))
         return ULM_EINVAL;
-    size_t need = result->text_len + length + 1;
-    if (need > result->text_cap) {
-        size_t cap = result->text_cap ? result->text_cap : 256;
-        while (cap < need)
-            cap *= 2;
-        char *grown = ulm__realloc(result->text, cap);
-        if (!grown)
-            return ULM_ENOMEM;
-        result->text = grown;
-        result->text_cap = cap;
-    }
-    if (length)
-        memcpy(result->text + result->text_len, text, length);
-    result->text_len += length;
-    result->text[result->text_len] = '\0';
+    ulm_buf kept = {result->text, result->text_len, result->text_cap};
+    if (ulm__buf_append(&kept, text, length) != ULM_OK)
+        return ULM_ENOMEM;
+    result->text = kept.data;
+    result->text_len = kept.len;
+    result->text_cap = kept.cap;
     return ULM_OK;
 }
 

@@ -54,19 +54,6 @@ void ulm_request_free(ulm_request *req)
 }
 
 /* Grows an array of elem-sized items so that one more fits. */
-static int reserve(void **items, size_t *cap, size_t count, size_t elem)
-{
-    if (count < *cap)
-        return ULM_OK;
-    size_t grown = *cap ? *cap * 2 : 4;
-    void *p = ulm__realloc(*items, grown * elem);
-    if (!p)
-        return ULM_ENOMEM;
-    *items = p;
-    *cap = grown;
-    return ULM_OK;
-}
-
 static int valid_utf8(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -98,7 +85,7 @@ static int add_one_model(ulm_request *req, const char *spec, size_t len)
         len--;
     if (len == 0)
         return ULM_EINVAL;
-    int rc = reserve((void **)&req->models, &req->model_cap, req->model_count,
+    int rc = ulm__reserve((void **)&req->models, &req->model_cap, req->model_count,
                      sizeof *req->models);
     if (rc != ULM_OK)
         return rc;
@@ -135,7 +122,7 @@ int ulm_request_add_message(ulm_request *req, ulm_role role, const char *content
     if (!req || !content || role < ULM_ROLE_SYSTEM || role > ULM_ROLE_ASSISTANT ||
         !valid_utf8(content))
         return ULM_EINVAL;
-    int rc = reserve((void **)&req->messages, &req->message_cap, req->message_count,
+    int rc = ulm__reserve((void **)&req->messages, &req->message_cap, req->message_count,
                      sizeof *req->messages);
     if (rc != ULM_OK)
         return rc;

@@ -25,14 +25,9 @@ void ulm_response_free(ulm_response *resp)
 int ulm__response_add_attempt(ulm_response *resp, const char *provider, const char *model,
                               int error, int http_status, double ms, const char *message)
 {
-    if (resp->attempt_count == resp->attempt_cap) {
-        size_t cap = resp->attempt_cap ? resp->attempt_cap * 2 : 4;
-        ulm_attempt *grown = ulm__realloc(resp->attempts, cap * sizeof *grown);
-        if (!grown)
-            return ULM_ENOMEM;
-        resp->attempts = grown;
-        resp->attempt_cap = cap;
-    }
+    if (ulm__reserve((void **)&resp->attempts, &resp->attempt_cap, resp->attempt_count,
+                     sizeof *resp->attempts) != ULM_OK)
+        return ULM_ENOMEM;
     ulm_attempt *a = &resp->attempts[resp->attempt_count];
     a->provider = ulm__strdup(provider);
     a->model = ulm__strdup(model);

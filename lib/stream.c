@@ -88,13 +88,11 @@ static int on_event(void *ctx, const ulm_sse_event *ev)
 
 static int keep_whole(ulm_stream *st, ulm_http_response *resp, const char *data, size_t n)
 {
-    if (resp->body.len + n > st->max_text) {
+    int rc = ulm__keep_body(resp, data, n, st->max_text, st->clocks);
+    if (rc == ULM_ETOO_LARGE)
         ulm__set_errbuf(st->detail, sizeof st->detail, "answer larger than the %zu-byte cap",
                         st->max_text);
-        return ULM_ETOO_LARGE;
-    }
-    ulm__clocks_token(st->clocks, ulm__now_ms());
-    return ulm__buf_append(&resp->body, data, n) == ULM_OK ? ULM_OK : ULM_ENOMEM;
+    return rc;
 }
 
 static int is_event_stream(const ulm_http_response *resp)
