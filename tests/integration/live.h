@@ -13,6 +13,8 @@
 #include <cmocka.h>
 #include <ultrallm/ultrallm.h>
 
+#include "../attempt_check.h"
+
 /* The model the DMR emulator serves in tests/run.sh. */
 #define LIVE_LOCAL_MODEL "dmr/ai/stories260k"
 /* A port nothing listens on: connection refused at once. */
@@ -71,17 +73,6 @@ static inline ulm_request *live_request(const char *models, const char *prompt)
     assert_int_equal(ulm_request_set_max_tokens(r, 24), ULM_OK);
     assert_int_equal(ulm_request_set_temperature(r, 0.0), ULM_OK);
     return r;
-}
-
-static inline void live_assert_attempt(const ulm_response *resp, size_t i, const char *provider,
-                                       int error)
-{
-    const ulm_attempt *a = ulm_response_attempt(resp, i);
-    assert_non_null(a);
-    assert_string_equal(ulm_attempt_provider(a), provider);
-    if (ulm_attempt_error(a) != error)
-        fail_msg("attempt %zu: expected %s, got %s: %s", i, ulm_error_name(error),
-                 ulm_error_name(ulm_attempt_error(a)), ulm_attempt_error_message(a));
 }
 
 #endif /* ULM_LIVE_H */

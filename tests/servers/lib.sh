@@ -30,13 +30,16 @@ ulm_start_dmr() {
     node "$ULM_ROOT/tests/servers/dmr-server.mjs" --host 127.0.0.1 --port 0 \
         --model "$name=$gguf" > "$log" 2> "$log.err" &
     ULM_SERVER_PIDS+=($!)
-    ulm_wait_ready 300 0.1 "the DMR emulator" "$log.err" ulm_dmr_listening "$log"
+    ulm_wait_ready 300 0.1 "the DMR emulator" "$log.err" \
+        ulm_listening_url "$log" dmr-server ULM_DMR_URL
 }
 
-# Sets ULM_DMR_URL from the emulator's one line on stdout, once it is there.
-ulm_dmr_listening() {
-    ULM_DMR_URL=$(sed -n 's/^dmr-server listening on \(http:[^ ]*\).*/\1/p' "$1")
-    [ -n "$ULM_DMR_URL" ]
+# ulm_listening_url LOG SERVER VAR -> sets VAR from the "SERVER listening on URL" line a
+# server prints on stdout once it is ready; fails while the line is not there.
+ulm_listening_url() {
+    local url
+    url=$(sed -n "s/^$2 listening on \(http:[^ ]*\).*/\1/p" "$1")
+    [ -n "$url" ] && printf -v "$3" '%s' "$url"
 }
 
 # ulm_start_fault_server -> sets ULM_FAULT_URL to the fault server's root URL; a test's base URL
@@ -45,13 +48,8 @@ ulm_start_fault_server() {
     local log=$ULM_SERVER_LOGS/fault.log
     node "$ULM_ROOT/tests/servers/fault-server.mjs" --host 127.0.0.1 --port 0 > "$log" 2> "$log.err" &
     ULM_SERVER_PIDS+=($!)
-    ulm_wait_ready 100 0.1 "the fault server" "$log.err" ulm_fault_listening "$log"
-}
-
-# Sets ULM_FAULT_URL from the fault server's one line on stdout, once it is there.
-ulm_fault_listening() {
-    ULM_FAULT_URL=$(sed -n 's/^fault-server listening on \(http:[^ ]*\).*/\1/p' "$1")
-    [ -n "$ULM_FAULT_URL" ]
+    ulm_wait_ready 100 0.1 "the fault server" "$log.err" \
+        ulm_listening_url "$log" fault-server ULM_FAULT_URL
 }
 
 # Any HTTP status means the server answers (prism says 401 to a request without a key).

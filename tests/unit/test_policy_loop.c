@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "../attempt_check.h"
 #include "client.h"
 
 #define OK_BODY "{\"choices\":[{\"message\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}"
@@ -115,16 +116,6 @@ static ulm_response *call(ulm_client *c, const char *models, int *rc)
     return resp;
 }
 
-static void assert_attempt(const ulm_response *resp, size_t i, const char *provider, int error)
-{
-    const ulm_attempt *a = ulm_response_attempt(resp, i);
-    assert_non_null(a);
-    assert_string_equal(ulm_attempt_provider(a), provider);
-    if (ulm_attempt_error(a) != error)
-        fail_msg("attempt %zu: expected %s, got %s: %s", i, ulm_error_name(error),
-                 ulm_error_name(ulm_attempt_error(a)), ulm_attempt_error_message(a));
-}
-
 #define FARM(urls, extra)                                                                   \
     "{\"backends\": {\"farm\": {\"type\": \"openai\", \"urls\": [" urls "],"              \
     " \"api_key_env\": \"ULM_LOOP_KEY\"" extra "}}"
@@ -159,8 +150,8 @@ static void retry_succeeds_after_a_failure(void **state)
     ulm_response *resp = call(c, "farm/m", &rc);
     assert_int_equal(rc, ULM_OK);
     assert_int_equal(ulm_response_attempt_count(resp), 2);
-    assert_attempt(resp, 0, "farm", ULM_ESERVER);
-    assert_attempt(resp, 1, "farm", ULM_OK);
+    assert_attempt_is(resp, 0, "farm", ULM_ESERVER);
+    assert_attempt_is(resp, 1, "farm", ULM_OK);
     ulm_response_free(resp);
     ulm_client_free(c);
 }
@@ -279,8 +270,8 @@ static void offline_mode_skips_the_cloud_and_probes_it(void **state)
     ulm_response *resp = call(c, "openai/m", &rc);
     assert_int_equal(rc, ULM_OK);
     assert_true(ulm_response_offline(resp));
-    assert_attempt(resp, 0, "openai", ULM_ECONNECT);
-    assert_attempt(resp, 1, "dmr", ULM_OK);
+    assert_attempt_is(resp, 0, "openai", ULM_ECONNECT);
+    assert_attempt_is(resp, 1, "dmr", ULM_OK);
     ulm_response_free(resp);
 
     resp = call(c, "openai/m", &rc); /* skipped: no request to the cloud */
@@ -345,10 +336,10 @@ static void context_length_skips_windows_no_larger(void **state)
     ulm_response *resp = call(c, "chain", &rc);
     assert_int_equal(rc, ULM_OK);
     assert_string_equal(ulm_response_provider(resp), "c");
-    assert_attempt(resp, 0, "a", ULM_ECONTEXT_LENGTH);
-    assert_attempt(resp, 1, "b", ULM_ECONTEXT_LENGTH); /* skipped: 4096 is no larger */
+    assert_attempt_is(resp, 0, "a", ULM_ECONTEXT_LENGTH);
+    assert_attempt_is(resp, 1, "b", ULM_ECONTEXT_LENGTH); /* skipped: 4096 is no larger */
     assert_int_equal(s.hosts[1].calls, 0);
-    assert_attempt(resp, 2, "c", ULM_OK);
+    assert_attempt_is(resp, 2, "c", ULM_OK);
     ulm_response_free(resp);
     ulm_client_free(c);
 }
