@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_write.h"
 #include "openai_wire.h"
 
 static const char *role_name(ulm_role role)
@@ -19,71 +20,6 @@ static const char *role_name(ulm_role role)
     return "user";
 }
 
-/*
- * The chat body is written directly rather than through a jansson tree: json_dumps()
- * checks every container for cycles with a formatted key in a hash table, which made
- * building a short body cost more than sending it. Message text is valid UTF-8
- * (ulm_request_add_message checks), so escaping quotes, backslashes and control
- * characters is all JSON asks.
- */
-static int append_string(ulm_buf *b, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    int rc = ulm__buf_append(b, "\"", 1);
-    const char *run = s;
-    for (const char *p = s; rc == ULM_OK && *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
-            continue;
-        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
-        size_t esc_len = 2;
-        switch (ch) {
-        case '"':
-        case '\\':
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[ch >> 4];
-            esc[5] = hex[ch & 0xF];
-            esc_len = 6;
-        }
-        rc = ulm__buf_append(b, run, (size_t)(p - run));
-        if (rc == ULM_OK)
-            rc = ulm__buf_append(b, esc, esc_len);
-        run = p + 1;
-    }
-    if (rc == ULM_OK)
-        rc = ulm__buf_append(b, run, strlen(run));
-    return rc == ULM_OK ? ulm__buf_append(b, "\"", 1) : rc;
-}
-
-/* The shortest form that reads back as the same double. */
-static int append_real(ulm_buf *b, double value)
-{
-    char text[32];
-    snprintf(text, sizeof text, "%.15g", value);
-    if (strtod(text, NULL) != value)
-        snprintf(text, sizeof text, "%.17g", value);
-    return ulm__buf_append(b, text, strlen(text));
-}
-
-static int append_key(ulm_buf *b, const char *key)
-{
-    int rc = ulm__buf_append(b, ",", 1);
-    if (rc == ULM_OK)
-        rc = append_string(b, key);
-    return rc == ULM_OK ? ulm__buf_append(b, ":", 1) : rc;
-}
-
 /* Adds the sampling parameters the caller set; unset ones are left to the backend. */
 static int append_parameters(ulm_buf *b, const ulm_request *req)
 {
@@ -91,25 +27,18 @@ static int append_parameters(ulm_buf *b, const ulm_request *req)
     long count;
     int64_t seed;
     int rc = ULM_OK;
-    if (ulm_request_temperature(req, &real) && (rc = append_key(b, "temperature")) == ULM_OK)
-        rc = append_real(b, real);
-    if (rc == ULM_OK && ulm_request_top_p(req, &real) && (rc = append_key(b, "top_p")) == ULM_OK)
-        rc = append_real(b, real);
+    if (ulm_request_temperature(req, &real) && (rc = ulm__json_key(b, "temperature")) == ULM_OK)
+        rc = ulm__json_real(b, real);
+    if (rc == ULM_OK && ulm_request_top_p(req, &real) &&
+        (rc = ulm__json_key(b, "top_p")) == ULM_OK)
+        rc = ulm__json_real(b, real);
     if (rc == ULM_OK && ulm_request_max_tokens(req, &count) &&
-        (rc = append_key(b, "max_tokens")) == ULM_OK)
+        (rc = ulm__json_key(b, "max_tokens")) == ULM_OK)
         rc = ulm__buf_appendf(b, "%ld", count);
-    if (rc == ULM_OK && ulm_request_seed(req, &seed) && (rc = append_key(b, "seed")) == ULM_OK)
+    if (rc == ULM_OK && ulm_request_seed(req, &seed) && (rc = ulm__json_key(b, "seed")) == ULM_OK)
         rc = ulm__buf_appendf(b, "%lld", (long long)seed);
-    size_t stops = ulm_request_stop_count(req);
-    if (rc == ULM_OK && stops && (rc = append_key(b, "stop")) == ULM_OK) {
-        for (size_t i = 0; rc == ULM_OK && i < stops; i++) {
-            rc = ulm__buf_append(b, i ? "," : "[", 1);
-            if (rc == ULM_OK)
-                rc = append_string(b, ulm_request_stop(req, i));
-        }
-        if (rc == ULM_OK)
-            rc = ulm__buf_append(b, "]", 1);
-    }
+    if (rc == ULM_OK && ulm_request_stop_count(req) && (rc = ulm__json_key(b, "stop")) == ULM_OK)
+        rc = ulm__json_stops(b, req);
     return rc;
 }
 
@@ -117,35 +46,29 @@ static int build_chat(const char *model, const ulm_request *req, int stream,
                       ulm_http_request *out)
 {
     ulm_buf body = {0};
-    int rc = ulm__buf_append(&body, "{\"model\":", 9);
+    int rc = ulm__json_literal(&body, "{\"model\":");
     if (rc == ULM_OK)
-        rc = append_string(&body, model);
+        rc = ulm__json_string(&body, model);
     if (rc == ULM_OK)
-        rc = ulm__buf_append(&body, ",\"messages\":[", 13);
+        rc = ulm__json_literal(&body, ",\"messages\":[");
     for (size_t i = 0; rc == ULM_OK && i < ulm_request_message_count(req); i++) {
         rc = ulm__buf_appendf(&body, "%s{\"role\":\"%s\",\"content\":", i ? "," : "",
                               role_name(ulm_request_message_role(req, i)));
         if (rc == ULM_OK)
-            rc = append_string(&body, ulm_request_message_content(req, i));
+            rc = ulm__json_string(&body, ulm_request_message_content(req, i));
         if (rc == ULM_OK)
-            rc = ulm__buf_append(&body, "}", 1);
+            rc = ulm__json_literal(&body, "}");
     }
     if (rc == ULM_OK)
-        rc = ulm__buf_append(&body, "]", 1);
+        rc = ulm__json_literal(&body, "]");
     if (rc == ULM_OK)
         rc = append_parameters(&body, req);
     if (rc == ULM_OK && stream) /* without include_usage a stream reports no token counts */
         rc = ulm__buf_appendf(&body, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
     if (rc == ULM_OK)
-        rc = ulm__buf_append(&body, "}", 1);
+        rc = ulm__json_literal(&body, "}");
     if (rc == ULM_OK)
-        rc = ulm_http_request_set_target(out, "POST", "/chat/completions");
-    if (rc == ULM_OK) {
-        free(out->body); /* the built body moves into the request: no copy */
-        out->body = body.data;
-        out->body_len = body.len;
-        return ULM_OK;
-    }
+        return ulm__json_send(&body, "POST", "/chat/completions", out);
     ulm__buf_free(&body);
     return rc;
 }

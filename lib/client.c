@@ -17,17 +17,29 @@ const char *ulm_version_string(void)
     return ULM_VERSION_STRING;
 }
 
+/* The size of the options struct a caller built against version has: a caller of an
+ * earlier version has a shorter struct, and nothing past its end may be read or written. */
+static size_t options_size(unsigned int version)
+{
+    switch (version) {
+    case 1:
+        return offsetof(ulm_client_options, first_token_timeout_ms);
+    case 2:
+        return offsetof(ulm_client_options, anthropic_api_key);
+    default:
+        return sizeof(ulm_client_options);
+    }
+}
+
 int ulm_client_options_init(ulm_client_options *opts, unsigned int version)
 {
     if (!opts)
         return ULM_EINVAL;
     if (version < 1 || version > ULM_CLIENT_OPTIONS_VERSION)
         return ULM_EVERSION;
-    /* a caller built against version 1 has a shorter struct: write no further */
     ulm_client_options init = ULM_CLIENT_OPTIONS_INIT;
     init.version = version;
-    memcpy(opts, &init, version == 1 ? offsetof(ulm_client_options, first_token_timeout_ms)
-                                     : sizeof init);
+    memcpy(opts, &init, options_size(version));
     return ULM_OK;
 }
 
@@ -173,33 +185,54 @@ int ulm_client_add_provider(ulm_client *client, ulm_provider *provider, const ch
     return add_backend(client, provider->name, provider, &base_url, 1, api_key, NULL);
 }
 
-static int new_provider(const char *type, ulm_provider **out)
-{
-    return strcmp(type, "dmr") == 0 ? ulm__dmr_provider_new(out) : ulm__openai_provider_new(out);
-}
-
-/* DMR URLs name a root, an API root or Compose's /v1/: each becomes an API root. */
-static int dmr_urls(const ulm_url_list *in, ulm_url_list *out)
+/* The type's API roots of urls as a user wrote them: DMR's root, /engines/v1 or Compose's
+ * /v1/, or a cloud URL that already names the API version, each becomes what adapter
+ * paths are appended to. */
+static int api_roots(const ulm_backend_type *type, const char *const *urls, size_t count,
+                     ulm_url_list *out)
 {
     out->count = 0;
-    out->urls = ulm__calloc(in->count, sizeof *out->urls);
+    out->urls = ulm__calloc(count, sizeof *out->urls);
     if (!out->urls)
         return ULM_ENOMEM;
-    for (size_t i = 0; i < in->count; i++) {
-        if (!(out->urls[i] = ulm__dmr_base_url(in->urls[i])))
+    for (size_t i = 0; i < count; i++) {
+        out->urls[i] = type->api_root ? type->api_root(urls[i]) : ulm__strdup(urls[i]);
+        if (!out->urls[i])
             return ULM_ENOMEM;
         out->count = i + 1;
     }
     return ULM_OK;
 }
 
-/* The value of the variable that holds a file backend's key, unless the environment is off. */
-static const char *key_from_environment(const ulm_client *c, const char *var)
+/* A backend of type called name that sends to urls with key (NULL: none). */
+static int add_typed_backend(ulm_client *c, const char *name, const ulm_backend_type *type,
+                             const char *const *urls, size_t url_count, const char *key,
+                             ulm_backend **added)
 {
-    if (c->settings.ignore_environment || !var)
-        return NULL;
-    const char *v = getenv(var);
-    return v && *v ? v : NULL;
+    ulm_provider *p = NULL;
+    int rc = type->provider_new(&p);
+    if (rc != ULM_OK)
+        return rc;
+    ulm_url_list roots = {0};
+    if ((rc = api_roots(type, urls, url_count, &roots)) != ULM_OK) {
+        ulm__url_list_clear(&roots);
+        p->destroy(p);
+        return rc;
+    }
+    rc = add_backend(c, name, p, (const char *const *)roots.urls, roots.count, key, added);
+    ulm__url_list_clear(&roots);
+    return rc;
+}
+
+/* The value of the first of vars that is set, unless the environment is off. */
+static const char *key_from_environment(const ulm_client *c, const char *const *vars)
+{
+    for (size_t i = 0; !c->settings.ignore_environment && vars[i]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return v;
+    }
+    return NULL;
 }
 
 /* The settings the configuration file gives a backend: spreading and a request limit. */
@@ -224,30 +257,20 @@ static int apply_file_backend(ulm_backend *b, const ulm_file_backend *fb)
 static int add_builtin_backends(ulm_client *c)
 {
     ulm_settings *s = &c->settings;
-    ulm_provider *p = NULL;
-    ulm_backend *b = NULL;
-    ulm_url_list urls = {0};
-    int rc = ulm__dmr_provider_new(&p);
-    if (rc == ULM_OK && (rc = dmr_urls(&s->model_runner_urls, &urls)) != ULM_OK)
-        p->destroy(p);
-    if (rc == ULM_OK)
-        rc = add_backend(c, "dmr", p, (const char *const *)urls.urls, urls.count, NULL, &b);
-    ulm__url_list_clear(&urls);
-    if (rc != ULM_OK)
-        return rc;
-    if (!s->enable_model_runner) {
-        snprintf(b->disabled, sizeof b->disabled, "disabled by ENABLE_MODEL_RUNNER=false");
-        b->hidden = 1;
+    for (size_t i = 0; i < ulm__backend_type_count; i++) {
+        const ulm_builtin_settings *bs = &s->builtins[i];
+        ulm_backend *b = NULL;
+        int rc = add_typed_backend(c, bs->type->name, bs->type,
+                                   (const char *const *)bs->urls.urls, bs->urls.count,
+                                   bs->api_key, &b);
+        if (rc != ULM_OK)
+            return rc;
+        snprintf(b->disabled, sizeof b->disabled, "%s", bs->missing_key);
+        if (strcmp(b->name, "dmr") == 0 && !s->enable_model_runner) {
+            snprintf(b->disabled, sizeof b->disabled, "disabled by ENABLE_MODEL_RUNNER=false");
+            b->hidden = 1;
+        }
     }
-
-    if ((rc = ulm__openai_provider_new(&p)) != ULM_OK)
-        return rc;
-    rc = add_backend(c, "openai", p, (const char *const *)s->openai_urls.urls,
-                     s->openai_urls.count, s->openai_api_key, &b);
-    if (rc != ULM_OK)
-        return rc;
-    if (!s->openai_api_key)
-        snprintf(b->disabled, sizeof b->disabled, "%s is not set", s->openai_key_var);
     return ULM_OK;
 }
 
@@ -268,28 +291,15 @@ static int add_file_backends(ulm_client *c, char *errbuf, size_t errbuf_size)
             return ULM_ECONFIG;
         }
         if (!b) {
-            ulm_provider *p = NULL;
-            int rc = new_provider(fb->type, &p);
+            const ulm_backend_type *type = ulm__backend_type(fb->type);
+            const char *file_var[2] = {fb->api_key_env, NULL};
+            const char *const *vars = fb->api_key_env ? file_var : type->key_vars;
+            int rc = add_typed_backend(c, fb->name, type, (const char *const *)fb->urls,
+                                       fb->url_count, key_from_environment(c, vars), &b);
             if (rc != ULM_OK)
                 return rc;
-            const char *var = fb->api_key_env ? fb->api_key_env
-                              : strcmp(fb->type, "openai") == 0 ? "OPENAI_API_KEY" : NULL;
-            const char *key = key_from_environment(c, var);
-            int is_dmr = strcmp(fb->type, "dmr") == 0;
-            ulm_url_list given = {fb->urls, fb->url_count}, urls = {0};
-            if (is_dmr && (rc = dmr_urls(&given, &urls)) != ULM_OK) {
-                ulm__url_list_clear(&urls);
-                p->destroy(p);
-                return rc;
-            }
-            rc = add_backend(c, fb->name, p,
-                             (const char *const *)(is_dmr ? urls.urls : fb->urls), fb->url_count,
-                             key, &b);
-            ulm__url_list_clear(&urls);
-            if (rc != ULM_OK)
-                return rc;
-            if (var && !key)
-                snprintf(b->disabled, sizeof b->disabled, "%s is not set", var);
+            if (vars[0] && !b->api_key)
+                ulm__backend_type_missing_key(vars, b->disabled, sizeof b->disabled);
         }
         int rc = apply_file_backend(b, fb);
         if (rc != ULM_OK)
@@ -339,12 +349,10 @@ int ulm_client_new(ulm_client **out, const ulm_client_options *opts, char *errbu
                         opts->version, ULM_CLIENT_OPTIONS_VERSION);
         return ULM_EVERSION;
     }
-    /* a version 1 struct ends before the version 2 fields: read only what it has */
+    /* an earlier version's struct ends before the later fields: read only what it has */
     ulm_client_options full = ULM_CLIENT_OPTIONS_INIT;
     if (opts) {
-        memcpy(&full, opts, opts->version == 1 ? offsetof(ulm_client_options,
-                                                          first_token_timeout_ms)
-                                               : sizeof full);
+        memcpy(&full, opts, options_size(opts->version));
         opts = &full;
     }
     pthread_once(&curl_once, init_curl);

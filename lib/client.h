@@ -2,6 +2,7 @@
 #ifndef ULM_CLIENT_H
 #define ULM_CLIENT_H
 
+#include "backend_types.h"
 #include "config_file.h"
 #include "limiter.h"
 #include "policy.h"
@@ -31,6 +32,15 @@ typedef struct ulm_url_list {
 
 ULM_HIDDEN void ulm__url_list_clear(ulm_url_list *l);
 
+/* One built-in backend's key and URLs, resolved: options, then the file, then the
+ * environment, then the type's default. */
+typedef struct ulm_builtin_settings {
+    const ulm_backend_type *type;
+    char *api_key;         /* NULL when none was found */
+    char missing_key[96];  /* why a backend that takes a key has none; "" otherwise */
+    ulm_url_list urls;     /* as written: the client applies the type's api_root */
+} ulm_builtin_settings;
+
 typedef struct ulm_settings {
     ulm_log_fn log_fn;
     void *log_payload;
@@ -38,11 +48,8 @@ typedef struct ulm_settings {
     int ignore_environment;
     char *config_path;   /* the configuration file read, or NULL */
     ulm_file_config file;
-    char *openai_api_key;
-    const char *openai_key_var; /* the variable that holds it: the file's, or OPENAI_API_KEY */
-    ulm_url_list openai_urls;
+    ulm_builtin_settings builtins[4]; /* in the order of ulm__backend_types */
     int enable_model_runner;
-    ulm_url_list model_runner_urls;
     char *default_local_model;
     char *default_target; /* the file's default_model: a target or an alias, or NULL */
     char **local_models; /* AVAILABLE_LOCAL_MODELS, normalized */
@@ -84,9 +91,6 @@ struct ulm_client {
 ULM_HIDDEN int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts,
                                   char *errbuf, size_t errbuf_size);
 ULM_HIDDEN void ulm__settings_clear(ulm_settings *s);
-
-/* The DMR base URL for a MODEL_RUNNER_URL value: root, /engines/v1 or Compose's /v1/. */
-ULM_HIDDEN char *ulm__dmr_base_url(const char *url);
 
 ULM_HIDDEN ulm_backend *ulm__client_backend(const ulm_client *c, const char *name);
 

@@ -1,13 +1,12 @@
 /* config.c - resolves client settings: options first, then environment variables, then defaults. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "client.h"
 
-#define DEFAULT_OPENAI_BASE_URL "https://api.openai.com/v1"
-#define DEFAULT_MODEL_RUNNER_URL "http://localhost:12434"
 #define DEFAULT_LOCAL_MODEL "ai/smollm2"
 #define DEFAULT_LOCAL_TIMEOUT_MS 60000L
 #define DEFAULT_OVERALL_TIMEOUT_MS 300000L
@@ -25,11 +24,6 @@
 #define DEFAULT_BREAKER_WINDOW_MS 30000L
 #define DEFAULT_BREAKER_COOLDOWN_MS 30000L
 #define DEFAULT_PROBE_INTERVAL_MS 30000L
-
-/* What a backend's "type" may be in the configuration file, and the backends that exist
- * without being declared there. */
-static const char *const known_types[] = {"dmr", "openai", NULL};
-static const char *const builtin_backends[] = {"dmr", "openai", NULL};
 
 static const char *env(const ulm_client_options *opts, const char *name)
 {
@@ -157,7 +151,9 @@ static int load_file(ulm_settings *s, const ulm_client_options *opts, char *errb
     }
     if (!(s->config_path = ulm__strdup(path)))
         return ULM_ENOMEM;
-    return ulm__file_config_load(path, known_types, builtin_backends, &s->file, errbuf, n);
+    /* every type is also a backend that exists without being declared */
+    return ulm__file_config_load(path, ulm__backend_type_names, ulm__backend_type_names,
+                                 &s->file, errbuf, n);
 }
 
 static int load_local_models(ulm_settings *s, const char *list, char *errbuf, size_t n)
@@ -198,33 +194,78 @@ static int load_local_models(ulm_settings *s, const char *list, char *errbuf, si
     return ULM_OK;
 }
 
+/* The options' key and URL for the built-in backend called name. */
+static void builtin_options(const ulm_client_options *opts, const char *name, const char **key,
+                            const char **url)
+{
+    *key = *url = NULL;
+    if (!opts)
+        return;
+    if (strcmp(name, "dmr") == 0) {
+        *url = opts->model_runner_url;
+    } else if (strcmp(name, "openai") == 0) {
+        *key = opts->openai_api_key;
+        *url = opts->openai_base_url;
+    } else if (strcmp(name, "anthropic") == 0) {
+        *key = opts->anthropic_api_key;
+        *url = opts->anthropic_base_url;
+    } else if (strcmp(name, "gemini") == 0) {
+        *key = opts->gemini_api_key;
+        *url = opts->gemini_base_url;
+    }
+}
+
+/* The first of vars that is set, or NULL; *found names it. */
+static const char *first_var(const ulm_client_options *opts, const char *const *vars,
+                             const char **found)
+{
+    for (size_t i = 0; vars[i]; i++) {
+        const char *v = env(opts, vars[i]);
+        if (v) {
+            *found = vars[i];
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* A built-in backend's key (the option, else the variable the file names, else the
+ * type's variables) and URLs; a key is never in the file itself. */
+static int load_builtin(ulm_settings *s, ulm_builtin_settings *bs, const ulm_backend_type *type,
+                        const ulm_client_options *opts, char *errbuf, size_t n)
+{
+    bs->type = type;
+    const char *key_option, *url_option;
+    builtin_options(opts, type->name, &key_option, &url_option);
+    const ulm_file_backend *declared = file_backend(s, type->name);
+    const char *file_var[2] = {declared ? declared->api_key_env : NULL, NULL};
+    const char *const *vars = file_var[0] ? file_var : type->key_vars;
+    char option_name[32];
+    snprintf(option_name, sizeof option_name, "options.%s_api_key", type->name);
+    const char *var = option_name;
+    const char *key = key_option && *key_option ? key_option : first_var(opts, vars, &var);
+    if (key) {
+        if (!valid_secret(key)) {
+            ulm__set_errbuf(errbuf, n, "%s: contains a control character", var);
+            return ULM_ECONFIG;
+        }
+        if (!(bs->api_key = ulm__strdup(key)))
+            return ULM_ENOMEM;
+    } else if (vars[0]) {
+        ulm__backend_type_missing_key(vars, bs->missing_key, sizeof bs->missing_key);
+    }
+    return set_urls(&bs->urls, url_option, declared, env(opts, type->url_var),
+                    type->default_url, type->url_var, errbuf, n);
+}
+
 static int load_strings(ulm_settings *s, const ulm_client_options *opts, char *errbuf,
                         size_t n)
 {
-    int rc;
-    /* the file may name another variable for the key; the key itself is never in it */
-    const ulm_file_backend *declared = file_backend(s, "openai");
-    s->openai_key_var = declared && declared->api_key_env ? declared->api_key_env
-                                                          : "OPENAI_API_KEY";
-    const char *key = pick(opts, opts ? opts->openai_api_key : NULL, s->openai_key_var, NULL);
-    if (key) {
-        if (!valid_secret(key)) {
-            ulm__set_errbuf(errbuf, n, "%s: contains a control character", s->openai_key_var);
-            return ULM_ECONFIG;
-        }
-        if (!(s->openai_api_key = ulm__strdup(key)))
-            return ULM_ENOMEM;
+    for (size_t i = 0; i < ulm__backend_type_count; i++) {
+        int rc = load_builtin(s, &s->builtins[i], &ulm__backend_types[i], opts, errbuf, n);
+        if (rc != ULM_OK)
+            return rc;
     }
-    rc = set_urls(&s->openai_urls, opts ? opts->openai_base_url : NULL,
-                  file_backend(s, "openai"), env(opts, "OPENAI_BASE_URL"),
-                  DEFAULT_OPENAI_BASE_URL, "OPENAI_BASE_URL", errbuf, n);
-    if (rc != ULM_OK)
-        return rc;
-    rc = set_urls(&s->model_runner_urls, opts ? opts->model_runner_url : NULL,
-                  file_backend(s, "dmr"), env(opts, "MODEL_RUNNER_URL"),
-                  DEFAULT_MODEL_RUNNER_URL, "MODEL_RUNNER_URL", errbuf, n);
-    if (rc != ULM_OK)
-        return rc;
 
     /* the file names a whole target ("local/ai/smollm2", or an alias); DEFAULT_LOCAL_MODEL
      * a local model. Options beat the file, and the file beats the environment. */
@@ -372,9 +413,10 @@ int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts, char *er
 
 void ulm__settings_clear(ulm_settings *s)
 {
-    ulm__free_secret(s->openai_api_key);
-    ulm__url_list_clear(&s->openai_urls);
-    ulm__url_list_clear(&s->model_runner_urls);
+    for (size_t i = 0; i < sizeof s->builtins / sizeof s->builtins[0]; i++) {
+        ulm__free_secret(s->builtins[i].api_key);
+        ulm__url_list_clear(&s->builtins[i].urls);
+    }
     free(s->default_local_model);
     free(s->default_target);
     free(s->config_path);
@@ -383,22 +425,4 @@ void ulm__settings_clear(ulm_settings *s)
         free(s->local_models[i]);
     free(s->local_models);
     memset(s, 0, sizeof *s);
-}
-
-char *ulm__dmr_base_url(const char *url)
-{
-    size_t len = strlen(url);
-    while (len && url[len - 1] == '/')
-        len--;
-    /* Compose injects ".../v1/" and users copy ".../engines/v1" from Docker's docs:
-     * both already name the API root, and another /v1 would break every path. */
-    if (len >= 3 && strncmp(url + len - 3, "/v1", 3) == 0)
-        return ulm__strndup(url, len);
-    ulm_buf b = {0};
-    if (ulm__buf_append(&b, url, len) != ULM_OK ||
-        ulm__buf_append(&b, "/engines/v1", 11) != ULM_OK) {
-        ulm__buf_free(&b);
-        return NULL;
-    }
-    return b.data;
 }

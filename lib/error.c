@@ -43,6 +43,7 @@ static const error_entry error_table[] = {
     {ULM_EMODEL_LOADING, "model_loading", "the local model is still loading", 1},
     {ULM_EBUSY, "resource_exhausted", "the backend's request queue is full", 1},
     {ULM_ECIRCUIT_OPEN, "circuit_open", "the backend is cooling down after failures", 1},
+    {ULM_ECONTENT_FILTER, "content_filter", "the provider's safety filter refused the prompt", 0},
 };
 
 static const error_entry *find_error(int code)

@@ -242,6 +242,8 @@ ULM_HIDDEN char *ulm__cap_text(const char *text, size_t length, size_t cap);
 
 ULM_HIDDEN int ulm__openai_provider_new(ulm_provider **out);
 ULM_HIDDEN int ulm__dmr_provider_new(ulm_provider **out);
+ULM_HIDDEN int ulm__anthropic_provider_new(ulm_provider **out);
+ULM_HIDDEN int ulm__gemini_provider_new(ulm_provider **out);
 
 /* DMR's canonical model name: ai/ namespace, :latest tag, lower-cased name. */
 ULM_HIDDEN int ulm__dmr_normalize_model(const char *name, char *buf, size_t buf_size);

@@ -66,7 +66,8 @@ typedef enum ulm_error {
     ULM_EIDLE_TIMEOUT = -25,     /* the answer stalled longer than the idle timeout */
     ULM_EMODEL_LOADING = -26,    /* a local model is still loading; the core waits for it */
     ULM_EBUSY = -27,             /* resource exhausted: a backend's request queue is full */
-    ULM_ECIRCUIT_OPEN = -28      /* every endpoint of a backend is cooling down after failures */
+    ULM_ECIRCUIT_OPEN = -28,     /* every endpoint of a backend is cooling down after failures */
+    ULM_ECONTENT_FILTER = -29    /* the provider's safety filter refused the prompt */
 } ulm_error;
 
 /* A static, never NULL English description of an error code. */
@@ -104,13 +105,13 @@ typedef void (*ulm_log_fn)(int level, const char *message, void *payload);
 
 typedef struct ulm_client ulm_client;
 
-#define ULM_CLIENT_OPTIONS_VERSION 2
+#define ULM_CLIENT_OPTIONS_VERSION 3
 
 /*
  * Options of a client. Zero / NULL means "take it from the environment, else the
  * default"; what is set here overrides the environment. Strings are copied.
- * A struct filled for version 1 is still accepted; the version 2 fields then take
- * their defaults. The clocks are described in docs/streaming.md.
+ * A struct filled for an earlier version is still accepted; the fields it does not have
+ * take their defaults. The clocks are described in docs/streaming.md.
  */
 typedef struct ulm_client_options {
     unsigned int version;          /* ULM_CLIENT_OPTIONS_VERSION */
@@ -145,12 +146,19 @@ typedef struct ulm_client_options {
     int use_local_models_when_offline; /* USE_LOCAL_MODELS_WHEN_OFFLINE: 0 env/file/default
                                           (on), 1 on, -1 off */
     /* Fields above exist since version 2. */
+
+    const char *anthropic_api_key;  /* ANTHROPIC_API_KEY */
+    const char *anthropic_base_url; /* ANTHROPIC_BASE_URL, default https://api.anthropic.com */
+    const char *gemini_api_key;     /* GEMINI_API_KEY, else GOOGLE_API_KEY */
+    const char *gemini_base_url;    /* GEMINI_BASE_URL, default
+                                       https://generativelanguage.googleapis.com */
+    /* Fields above exist since version 3. */
 } ulm_client_options;
 
 #define ULM_CLIENT_OPTIONS_INIT                                                          \
     {                                                                                    \
         ULM_CLIENT_OPTIONS_VERSION, NULL, NULL, ULM_LOG_NONE, 0, NULL, NULL, 0, NULL, \
-            NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0                               \
+            NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL       \
     }
 
 /* Fills opts with ULM_CLIENT_OPTIONS_INIT; ULM_EVERSION for an unknown version. */

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "client.h"
 
 static void options_init_fills_every_field(void **state)
 {
@@ -30,7 +30,7 @@ static void unknown_options_version_is_refused(void **state)
 {
     (void)state;
     ulm_client_options opts;
-    assert_int_equal(ulm_client_options_init(&opts, 3), ULM_EVERSION);
+    assert_int_equal(ulm_client_options_init(&opts, 4), ULM_EVERSION);
     assert_int_equal(ulm_client_options_init(&opts, 0), ULM_EVERSION);
     assert_int_equal(ulm_client_options_init(NULL, 1), ULM_EINVAL);
     ulm_client_options bad = ULM_CLIENT_OPTIONS_INIT;
@@ -39,7 +39,7 @@ static void unknown_options_version_is_refused(void **state)
     char err[ULM_ERROR_SIZE];
     assert_int_equal(ulm_client_new(&c, &bad, err, sizeof err), ULM_EVERSION);
     assert_null(c);
-    assert_string_equal(err, "options.version: 99 is not a version this library knows (1 to 2)");
+    assert_string_equal(err, "options.version: 99 is not a version this library knows (1 to 3)");
 }
 
 /* A program built against version 1 has a shorter struct: nothing past it is touched. */
@@ -66,13 +66,38 @@ static void version_1_options_are_still_read(void **state)
     assert_null(c);
 }
 
+/* A program built against version 2 has no cloud keys in its struct: they are not read. */
+static void version_2_options_are_still_read(void **state)
+{
+    (void)state;
+    size_t v2_size = offsetof(ulm_client_options, anthropic_api_key);
+    ulm_client_options opts;
+    memset(&opts, 0x5a, sizeof opts);
+    assert_int_equal(ulm_client_options_init(&opts, 2), ULM_OK);
+    assert_int_equal(opts.version, 2);
+    const unsigned char *tail = (const unsigned char *)&opts + v2_size;
+    for (size_t i = 0; i < sizeof opts - v2_size; i++)
+        assert_int_equal(tail[i], 0x5a);
+    /* the garbage after the version 2 fields would be read as pointers to keys and URLs */
+    opts.ignore_environment = 1;
+    ulm_client *c = NULL;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+    assert_null(ulm__client_backend(c, "anthropic")->api_key);
+    ulm_client_free(c);
+}
+
 /* The ABI: a version of the options struct never changes size or layout once released. */
 static void options_layout_is_pinned(void **state)
 {
     (void)state;
 #if defined(__x86_64__) || defined(__aarch64__)
     assert_int_equal(offsetof(ulm_client_options, first_token_timeout_ms), 120); /* v1 size */
-    assert_int_equal(sizeof(ulm_client_options), 168);
+    assert_int_equal(offsetof(ulm_client_options, anthropic_api_key), 168); /* v2 size */
+    assert_int_equal(sizeof(ulm_client_options), 200);
+    assert_int_equal(offsetof(ulm_client_options, anthropic_base_url), 176);
+    assert_int_equal(offsetof(ulm_client_options, gemini_api_key), 184);
+    assert_int_equal(offsetof(ulm_client_options, gemini_base_url), 192);
     assert_int_equal(offsetof(ulm_client_options, max_event_bytes), 144);
     assert_int_equal(offsetof(ulm_client_options, config_path), 152);
     assert_int_equal(offsetof(ulm_client_options, use_local_models_when_offline), 160);
@@ -104,7 +129,8 @@ static void error_codes_are_stable(void **state)
     assert_int_equal(ULM_ECANCELLED, -21);
     assert_int_equal(ULM_EMODEL_LOADING, -26);
     assert_int_equal(ULM_ECIRCUIT_OPEN, -28);
-    for (int code = 0; code >= ULM_ECIRCUIT_OPEN; code--) {
+    assert_int_equal(ULM_ECONTENT_FILTER, -29);
+    for (int code = 0; code >= ULM_ECONTENT_FILTER; code--) {
         assert_string_not_equal(ulm_error_name(code), "unknown");
         assert_string_not_equal(ulm_strerror(code), "unknown error");
     }
@@ -239,6 +265,7 @@ int main(void)
         cmocka_unit_test(options_init_fills_every_field),
         cmocka_unit_test(unknown_options_version_is_refused),
         cmocka_unit_test(version_1_options_are_still_read),
+        cmocka_unit_test(version_2_options_are_still_read),
         cmocka_unit_test(options_layout_is_pinned),
         cmocka_unit_test(error_codes_are_stable),
         cmocka_unit_test(retryable_classes),

@@ -14,7 +14,9 @@ static const char *vars[] = {"ENABLE_MODEL_RUNNER",    "MODEL_RUNNER_URL",
                              "DEFAULT_LOCAL_MODEL",    "AVAILABLE_LOCAL_MODELS",
                              "LOCAL_MODEL_TIMEOUT",    "OPENAI_API_KEY",
                              "OPENAI_BASE_URL",        "ULM_CONFIG",
-                             "USE_LOCAL_MODELS_WHEN_OFFLINE"};
+                             "USE_LOCAL_MODELS_WHEN_OFFLINE", "ANTHROPIC_API_KEY",
+                             "ANTHROPIC_BASE_URL",     "GEMINI_API_KEY",
+                             "GOOGLE_API_KEY",         "GEMINI_BASE_URL"};
 
 static int clear_env(void **state)
 {
@@ -57,7 +59,55 @@ static void defaults_without_environment(void **state)
     ulm_backend *openai = ulm__client_backend(c, "openai");
     assert_string_equal(openai->urls[0], "https://api.openai.com/v1");
     assert_string_equal(openai->disabled, "OPENAI_API_KEY is not set");
+    ulm_backend *anthropic = ulm__client_backend(c, "anthropic");
+    assert_string_equal(anthropic->urls[0], "https://api.anthropic.com");
+    assert_string_equal(anthropic->disabled, "ANTHROPIC_API_KEY is not set");
+    ulm_backend *gemini = ulm__client_backend(c, "gemini");
+    assert_string_equal(gemini->urls[0], "https://generativelanguage.googleapis.com");
+    assert_string_equal(gemini->disabled, "GEMINI_API_KEY or GOOGLE_API_KEY is not set");
     ulm_client_free(c);
+}
+
+/* Each cloud backend sends its key in its own header; a URL copied with the API version
+ * in it loses the version, which the adapter's paths add. */
+static void cloud_keys_and_urls(void **state)
+{
+    (void)state;
+    setenv("ANTHROPIC_API_KEY", "sk-ant-test", 1);
+    setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:5000/anthropic/ok/v1/", 1);
+    setenv("GOOGLE_API_KEY", "google-key", 1);
+    setenv("GEMINI_BASE_URL", "http://127.0.0.1:5000/gemini/ok/v1beta", 1);
+    ulm_client *c;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(create(&c, err), ULM_OK);
+    ulm_backend *anthropic = ulm__client_backend(c, "anthropic");
+    assert_string_equal(anthropic->disabled, "");
+    assert_string_equal(anthropic->urls[0], "http://127.0.0.1:5000/anthropic/ok");
+    assert_string_equal(anthropic->auth_line, "x-api-key: sk-ant-test");
+    ulm_backend *gemini = ulm__client_backend(c, "gemini");
+    assert_string_equal(gemini->urls[0], "http://127.0.0.1:5000/gemini/ok");
+    assert_string_equal(gemini->auth_line, "x-goog-api-key: google-key");
+    ulm_client_free(c);
+
+    /* GEMINI_API_KEY wins over GOOGLE_API_KEY; options win over both */
+    setenv("GEMINI_API_KEY", "gemini-key", 1);
+    assert_int_equal(create(&c, err), ULM_OK);
+    assert_string_equal(ulm__client_backend(c, "gemini")->auth_line, "x-goog-api-key: gemini-key");
+    ulm_client_free(c);
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.gemini_api_key = "option-key";
+    opts.gemini_base_url = "http://gemini.test";
+    opts.anthropic_api_key = "option-ant";
+    opts.anthropic_base_url = "http://anthropic.test/v1";
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+    assert_string_equal(ulm__client_backend(c, "gemini")->auth_line, "x-goog-api-key: option-key");
+    assert_string_equal(ulm__client_backend(c, "gemini")->urls[0], "http://gemini.test");
+    assert_string_equal(ulm__client_backend(c, "anthropic")->auth_line, "x-api-key: option-ant");
+    assert_string_equal(ulm__client_backend(c, "anthropic")->urls[0], "http://anthropic.test");
+    ulm_client_free(c);
+    opts.anthropic_api_key = "bad\nkey";
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_ECONFIG);
+    assert_string_equal(err, "options.anthropic_api_key: contains a control character");
 }
 
 static void environment_is_read(void **state)
@@ -160,6 +210,12 @@ static void bad_values_name_their_variable(void **state)
                         "model name");
     expect_config_error("OPENAI_API_KEY", "sk-abc\r\nX-Injected: 1",
                         "OPENAI_API_KEY: contains a control character");
+    expect_config_error("GOOGLE_API_KEY", "AIza\r\nX-Injected: 1",
+                        "GOOGLE_API_KEY: contains a control character");
+    expect_config_error("GEMINI_BASE_URL", "generativelanguage.googleapis.com",
+                        "GEMINI_BASE_URL: expected an http:// or https:// URL without spaces");
+    expect_config_error("ANTHROPIC_BASE_URL", "http://a b",
+                        "ANTHROPIC_BASE_URL: expected an http:// or https:// URL without spaces");
 }
 
 static void boolean_spellings(void **state)
@@ -198,7 +254,7 @@ static void bare_local_names_resolve_to_dmr(void **state)
     assert_string_equal(t.model, "hf.co/org/model:latest");
     assert_int_equal(ulm__target_resolve(c, "llama3", &t, err, sizeof err), ULM_EINVAL);
     assert_string_equal(err, "model \"llama3\": name a provider, as in dmr/llama3 (known: dmr, "
-                             "openai)");
+                             "openai, anthropic, gemini)");
     assert_int_equal(ulm__target_resolve(c, "openai/", &t, err, sizeof err), ULM_EINVAL);
     assert_string_equal(err, "model \"openai/\": no model name after \"openai/\"");
     assert_int_equal(ulm__target_resolve(c, "dmr/Not Valid", &t, err, sizeof err), ULM_EINVAL);
@@ -218,8 +274,9 @@ static void disabled_model_runner_is_not_listed(void **state)
     assert_int_equal(ulm_list_models(&list, c), ULM_OK);
     for (size_t i = 0; i < ulm_model_list_backend_count(list); i++)
         assert_string_not_equal(ulm_model_list_backend_name(list, i), "dmr");
-    assert_int_equal(ulm_model_list_backend_count(list), 1); /* openai, without a key */
-    assert_int_equal(ulm_model_list_backend_error(list, 0), ULM_ENOT_CONFIGURED);
+    assert_int_equal(ulm_model_list_backend_count(list), 3); /* the clouds, without keys */
+    for (size_t i = 0; i < 3; i++)
+        assert_int_equal(ulm_model_list_backend_error(list, i), ULM_ENOT_CONFIGURED);
     ulm_model_list_free(list);
     char text[4096];
     assert_true(ulm_client_describe(c, text, sizeof text) < sizeof text);
@@ -257,6 +314,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(defaults_without_environment, clear_env),
         cmocka_unit_test_setup(environment_is_read, clear_env),
+        cmocka_unit_test_setup(cloud_keys_and_urls, clear_env),
         cmocka_unit_test_setup(options_override_environment, clear_env),
         cmocka_unit_test_setup(ignore_environment_reads_nothing, clear_env),
         cmocka_unit_test_setup(model_runner_url_forms, clear_env),

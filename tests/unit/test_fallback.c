@@ -278,7 +278,7 @@ static void invalid_target_sends_nothing(void **state)
     assert_int_equal(ulm_response_attempt_count(resp), 0);
     assert_string_equal(ulm_response_error_message(resp),
                         "model \"nosuch/b\": unknown provider \"nosuch\" (known: dmr, openai, "
-                        "cloud, local, cloud2)");
+                        "anthropic, gemini, cloud, local, cloud2)");
     DONE();
 }
 

@@ -166,6 +166,14 @@ class ErrorTests(unittest.TestCase):
         self.assertIs(ultrallm.ErrorCode.RESOURCE_EXHAUSTED, ultrallm.ErrorCode(-27))
         self.assertIs(ultrallm.ErrorCode.CIRCUIT_OPEN, ultrallm.ErrorCode(-28))
 
+    def test_content_filter_is_its_own_class_and_final(self):
+        error = ultrallm._error(-29, "gemini: prompt blocked: SAFETY")
+        self.assertIs(type(error), ultrallm.ContentFilterError)
+        self.assertEqual(error.name, "content_filter")
+        self.assertIs(error.code, ultrallm.ErrorCode.CONTENT_FILTER)
+        # The same prompt is refused again: neither a retry nor another backend is tried.
+        self.assertFalse(error.retryable)
+
     def test_every_timeout_is_a_request_timeout(self):
         # The overall deadline is RequestTimeoutError itself; each other clock has a
         # subclass, so one except clause (or the built-in TimeoutError) catches them all.
@@ -185,12 +193,12 @@ class ErrorTests(unittest.TestCase):
 
 
 class OptionsLayoutTests(unittest.TestCase):
-    # struct ulm_client_options (version 2) laid out by the System V x86_64 ABI (also
+    # struct ulm_client_options (version 3) laid out by the System V x86_64 ABI (also
     # aarch64 Linux): pointers, long and size_t take 8 bytes aligned to 8, int and
     # unsigned int 4 aligned to 4. version (4) is padded to 8 before log_fn; log_level and
     # ignore_environment share one 8-byte slot; enable_model_runner (4) is padded to 8;
     # max_idle_connections at 112 is padded to 120, where the version 2 fields start; the
-    # last (an int at 160) is padded to 168, a multiple of the struct's 8-byte alignment.
+    # int at 160 is padded to 168, where the version 3 fields (four pointers) start.
     LP64_OFFSETS = {
         "version": 0, "log_fn": 8, "log_payload": 16, "log_level": 24,
         "ignore_environment": 28, "openai_api_key": 32, "openai_base_url": 40,
@@ -199,6 +207,8 @@ class OptionsLayoutTests(unittest.TestCase):
         "connect_timeout_ms": 96, "max_response_bytes": 104, "max_idle_connections": 112,
         "first_token_timeout_ms": 120, "idle_timeout_ms": 128, "max_event_line_bytes": 136,
         "max_event_bytes": 144, "config_path": 152, "use_local_models_when_offline": 160,
+        "anthropic_api_key": 168, "anthropic_base_url": 176, "gemini_api_key": 184,
+        "gemini_base_url": 192,
     }
 
     def test_struct_matches_the_c_layout_on_lp64(self):
@@ -208,10 +218,10 @@ class OptionsLayoutTests(unittest.TestCase):
         self.assertEqual([name for name, _ in opts._fields_], list(self.LP64_OFFSETS))
         for name, offset in self.LP64_OFFSETS.items():
             self.assertEqual(getattr(opts, name).offset, offset, name)
-        self.assertEqual(ctypes.sizeof(opts), 168)
+        self.assertEqual(ctypes.sizeof(opts), 200)
 
-    def test_bindings_pass_version_2(self):
-        self.assertEqual(ultrallm._OPTIONS_VERSION, 2)
+    def test_bindings_pass_version_3(self):
+        self.assertEqual(ultrallm._OPTIONS_VERSION, 3)
 
     def test_options_init_sets_the_version_and_zeroes_the_rest(self):
         opts = ultrallm._ClientOptions()
@@ -300,7 +310,8 @@ class ConfigFileTests(unittest.TestCase):
         self.assertEqual(described["config_file"], path)
         self.assertEqual(described["aliases"], {"fast": self.FAST})
         self.assertEqual(described["retry"]["max_retries"], 1)
-        self.assertEqual([b["name"] for b in described["backends"]], ["dmr", "openai"])
+        self.assertEqual([b["name"] for b in described["backends"]],
+                         ["dmr", "openai", "anthropic", "gemini"])
         self.assertTrue(described["backends"][0]["endpoints"][0]["url"].startswith(DEAD_URL))
 
     def test_describe_never_shows_a_key(self):
@@ -322,7 +333,8 @@ class ConfigFileTests(unittest.TestCase):
         self.assertNotIn(b"123456789", buf.raw)
         self.assertEqual(json.loads(buf.raw[:length]), described)
         without_key = self.client(config_path=path).describe()
-        self.assertEqual([b["key"] for b in without_key["backends"]], ["not needed", "absent"])
+        self.assertEqual([b["key"] for b in without_key["backends"]],
+                         ["not needed", "absent", "absent", "absent"])
 
     def test_path_like_config_path(self):
         path = write_config(self, self.CONFIG)
@@ -556,14 +568,18 @@ class OfflineCompletionTests(unittest.TestCase):
         listing = self.client.models()
         self.assertEqual(listing.models, [])
         self.assertEqual([(b.name, b.error) for b in listing.backends],
-                         [("dmr", "connect"), ("openai", "not_configured")])
-        self.assertEqual(len(listing.errors), 2)
+                         [("dmr", "connect"), ("openai", "not_configured"),
+                          ("anthropic", "not_configured"), ("gemini", "not_configured")])
+        self.assertEqual(len(listing.errors), 4)
 
     def test_models_reports_each_endpoint_url_and_time(self):
-        dmr, openai = self.client.models().backends
+        dmr, openai, anthropic, gemini = self.client.models().backends
         self.assertTrue(dmr.url.startswith(DEAD_URL), dmr.url)
-        self.assertEqual(openai.url, "https://api.openai.com/v1")  # the default, not asked
-        for backend in (dmr, openai):
+        # the defaults, not asked without a key
+        self.assertEqual(openai.url, "https://api.openai.com/v1")
+        self.assertEqual(anthropic.url, "https://api.anthropic.com")
+        self.assertEqual(gemini.url, "https://generativelanguage.googleapis.com")
+        for backend in (dmr, openai, anthropic, gemini):
             self.assertIsInstance(backend.ms, float)
             self.assertGreaterEqual(backend.ms, 0.0)
 

@@ -26,7 +26,7 @@ from typing import Optional
 __all__ = [
     "Attempt", "AuthError", "BackendStatus", "BadRequestError", "CancelledError",
     "CircuitOpenError", "Client", "Clock", "ConfigError", "ConnectError",
-    "ConnectTimeoutError", "ContextLengthError", "ErrorCode", "FirstTokenTimeoutError",
+    "ConnectTimeoutError", "ContentFilterError", "ContextLengthError", "ErrorCode", "FirstTokenTimeoutError",
     "IdleTimeoutError", "InvalidArgumentError", "LibraryLoadError", "LoadTimeoutError",
     "LogLevel", "ModelList", "ModelLoadError", "ModelLoadingError", "ModelNotFoundError",
     "NotConfiguredError", "OptionsVersionError", "OutOfMemoryError", "ProtocolError",
@@ -39,7 +39,7 @@ __all__ = [
 # The C library's major version these bindings were written against; a library of another
 # major version may have changed any signature below, so it is refused at import.
 _SUPPORTED_MAJOR = 0
-_OPTIONS_VERSION = 2  # ULM_CLIENT_OPTIONS_VERSION, the layout _ClientOptions mirrors
+_OPTIONS_VERSION = 3  # ULM_CLIENT_OPTIONS_VERSION, the layout _ClientOptions mirrors
 _ERROR_SIZE = 512     # ULM_ERROR_SIZE
 _MAX_TIMEOUT_MS = 86400000  # the longest clock ulm_request_set_timeout() accepts, 24 h
 _DESCRIBE_SIZE = 4096  # first buffer tried for ulm_client_describe(); grown when too small
@@ -81,6 +81,7 @@ class ErrorCode(enum.IntEnum):
     MODEL_LOADING = -26
     RESOURCE_EXHAUSTED = -27  # ULM_EBUSY
     CIRCUIT_OPEN = -28        # ULM_ECIRCUIT_OPEN
+    CONTENT_FILTER = -29      # ULM_ECONTENT_FILTER
 
 
 class LogLevel(enum.IntEnum):
@@ -276,6 +277,11 @@ class CircuitOpenError(UltraLLMError):
     breaker is open); nothing was sent to it. Code CIRCUIT_OPEN."""
 
 
+class ContentFilterError(UltraLLMError):
+    """The provider's safety filter refused the prompt (Gemini's promptFeedback.blockReason);
+    the chain stops here rather than send the same prompt elsewhere. Code CONTENT_FILTER."""
+
+
 _ERROR_CLASSES = {
     ErrorCode.INVALID_ARGUMENT: InvalidArgumentError,
     ErrorCode.OUT_OF_MEMORY: OutOfMemoryError,
@@ -305,6 +311,7 @@ _ERROR_CLASSES = {
     ErrorCode.MODEL_LOADING: ModelLoadingError,
     ErrorCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
     ErrorCode.CIRCUIT_OPEN: CircuitOpenError,
+    ErrorCode.CONTENT_FILTER: ContentFilterError,
 }
 
 
@@ -346,7 +353,7 @@ _DeltaFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctyp
 
 
 class _ClientOptions(ctypes.Structure):
-    """struct ulm_client_options, version 2: same fields, same order, same C types."""
+    """struct ulm_client_options, version 3: same fields, same order, same C types."""
     _fields_ = [
         ("version", ctypes.c_uint),
         ("log_fn", _LogFn),
@@ -371,6 +378,11 @@ class _ClientOptions(ctypes.Structure):
         ("max_event_bytes", ctypes.c_size_t),
         ("config_path", ctypes.c_char_p),
         ("use_local_models_when_offline", ctypes.c_int),
+        # Fields above exist since version 2.
+        ("anthropic_api_key", ctypes.c_char_p),
+        ("anthropic_base_url", ctypes.c_char_p),
+        ("gemini_api_key", ctypes.c_char_p),
+        ("gemini_base_url", ctypes.c_char_p),
     ]
 
 
@@ -812,7 +824,8 @@ class Client:
     """A libultrallm client (ulm_client): configuration, backends and a connection pool.
 
     Each setting comes from the first of: the option given here, the configuration file,
-    the environment (OPENAI_API_KEY, MODEL_RUNNER_URL, LOCAL_MODEL_TIMEOUT, ...), the
+    the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or GOOGLE_API_KEY,
+    MODEL_RUNNER_URL, LOCAL_MODEL_TIMEOUT, ...), the
     library's default; ignore_environment=True reads no environment variable at all
     (ULM_CONFIG and the variables a file's api_key_env names included). log is a
     callable(level, message) receiving diagnostics up to log_level; it may be called from
@@ -847,7 +860,9 @@ class Client:
     # Kept on the class so that __del__ still reaches it during interpreter shutdown.
     _free = staticmethod(_lib.ulm_client_free)
 
-    def __init__(self, *, openai_api_key=None, openai_base_url=None, model_runner_url=None,
+    def __init__(self, *, openai_api_key=None, openai_base_url=None, anthropic_api_key=None,
+                 anthropic_base_url=None, gemini_api_key=None, gemini_base_url=None,
+                 model_runner_url=None,
                  default_local_model=None, available_local_models=None,
                  local_model_timeout_ms=None, timeout_ms=None, connect_timeout_ms=None,
                  max_response_bytes=None, max_idle_connections=None,
@@ -866,6 +881,9 @@ class Client:
             available_local_models = ",".join(
                 _strings(available_local_models))
         strings = (("openai_api_key", openai_api_key), ("openai_base_url", openai_base_url),
+                   ("anthropic_api_key", anthropic_api_key),
+                   ("anthropic_base_url", anthropic_base_url),
+                   ("gemini_api_key", gemini_api_key), ("gemini_base_url", gemini_base_url),
                    ("model_runner_url", model_runner_url),
                    ("default_local_model", default_local_model),
                    ("available_local_models", available_local_models))

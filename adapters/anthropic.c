@@ -1,0 +1,446 @@
+/* anthropic.c - the Anthropic adapter: the Messages API, its event stream and its errors. */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_write.h"
+
+/* The API version every request names; Anthropic changes wire formats only under a new one. */
+#define ANTHROPIC_VERSION "2023-06-01"
+
+/* The Messages API requires max_tokens. 4096 is the largest output every current Claude
+ * model accepts, so a caller who sets none is never refused for asking too much. */
+#define DEFAULT_MAX_TOKENS 4096L
+
+/* ---------------------------------------------------------------- the request */
+
+static int is_sent(const ulm_request *req, size_t i, ulm_role role)
+{
+    /* the API refuses empty text blocks, and an empty message says nothing */
+    return ulm_request_message_role(req, i) == role && *ulm_request_message_content(req, i);
+}
+
+/* {"type":"text","text":...} */
+static int append_block(ulm_buf *b, const char *text)
+{
+    int rc = ulm__json_literal(b, "{\"type\":\"text\",\"text\":");
+    if (rc == ULM_OK)
+        rc = ulm__json_string(b, text);
+    return rc == ULM_OK ? ulm__json_literal(b, "}") : rc;
+}
+
+/*
+ * Messages [from, to) as one value: a plain string for one message, else an array of
+ * text blocks, which keeps the messages apart without inventing a separator.
+ */
+static int append_content(ulm_buf *b, const ulm_request *req, const size_t *index, size_t count)
+{
+    if (count == 1)
+        return ulm__json_string(b, ulm_request_message_content(req, index[0]));
+    int rc = ulm__json_literal(b, "[");
+    for (size_t i = 0; rc == ULM_OK && i < count; i++) {
+        if (i)
+            rc = ulm__json_literal(b, ",");
+        if (rc == ULM_OK)
+            rc = append_block(b, ulm_request_message_content(req, index[i]));
+    }
+    return rc == ULM_OK ? ulm__json_literal(b, "]") : rc;
+}
+
+/* The system messages, wherever they stand, go in the top-level "system" field: the API
+ * has no system role inside "messages". */
+static int append_system(ulm_buf *b, const ulm_request *req, size_t *scratch)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < ulm_request_message_count(req); i++)
+        if (is_sent(req, i, ULM_ROLE_SYSTEM))
+            scratch[count++] = i;
+    if (!count)
+        return ULM_OK;
+    int rc = ulm__json_key(b, "system");
+    return rc == ULM_OK ? append_content(b, req, scratch, count) : rc;
+}
+
+/* The conversation with consecutive messages of one role merged into one turn, as the API
+ * requires user and assistant to alternate. ULM_EINVAL when nothing is left to send. */
+static int append_messages(ulm_buf *b, const ulm_request *req, size_t *scratch)
+{
+    size_t n = ulm_request_message_count(req), turns = 0;
+    int rc = ulm__json_key(b, "messages");
+    if (rc == ULM_OK)
+        rc = ulm__json_literal(b, "[");
+    for (size_t i = 0; rc == ULM_OK && i < n;) {
+        ulm_role role = ulm_request_message_role(req, i);
+        if (role == ULM_ROLE_SYSTEM || !is_sent(req, i, role)) {
+            i++;
+            continue;
+        }
+        size_t count = 0;
+        for (; i < n; i++) {
+            ulm_role r = ulm_request_message_role(req, i);
+            if (r == ULM_ROLE_SYSTEM || !*ulm_request_message_content(req, i))
+                continue; /* not part of the conversation: does not end the turn */
+            if (r != role)
+                break;
+            scratch[count++] = i;
+        }
+        rc = ulm__buf_appendf(b, "%s{\"role\":\"%s\",\"content\":", turns++ ? "," : "",
+                              role == ULM_ROLE_ASSISTANT ? "assistant" : "user");
+        if (rc == ULM_OK)
+            rc = append_content(b, req, scratch, count);
+        if (rc == ULM_OK)
+            rc = ulm__json_literal(b, "}");
+    }
+    if (rc == ULM_OK && turns == 0)
+        return ULM_EINVAL;
+    return rc == ULM_OK ? ulm__json_literal(b, "]") : rc;
+}
+
+/* Sampling parameters the caller set. The API has no seed: a seed is not sent. */
+static int append_parameters(ulm_buf *b, const ulm_request *req)
+{
+    double real;
+    int rc = ULM_OK;
+    if (ulm_request_temperature(req, &real) && (rc = ulm__json_key(b, "temperature")) == ULM_OK)
+        rc = ulm__json_real(b, real);
+    if (rc == ULM_OK && ulm_request_top_p(req, &real) &&
+        (rc = ulm__json_key(b, "top_p")) == ULM_OK)
+        rc = ulm__json_real(b, real);
+    if (rc == ULM_OK && ulm_request_stop_count(req) &&
+        (rc = ulm__json_key(b, "stop_sequences")) == ULM_OK)
+        rc = ulm__json_stops(b, req);
+    return rc;
+}
+
+static int build_messages(const char *model, const ulm_request *req, int stream,
+                          ulm_http_request *out)
+{
+    size_t *scratch = ulm__calloc(ulm_request_message_count(req) + 1, sizeof *scratch);
+    if (!scratch)
+        return ULM_ENOMEM;
+    long max_tokens = DEFAULT_MAX_TOKENS;
+    ulm_request_max_tokens(req, &max_tokens);
+    ulm_buf body = {0};
+    int rc = ulm__json_literal(&body, "{\"model\":");
+    if (rc == ULM_OK)
+        rc = ulm__json_string(&body, model);
+    if (rc == ULM_OK)
+        rc = ulm__buf_appendf(&body, ",\"max_tokens\":%ld", max_tokens);
+    if (rc == ULM_OK)
+        rc = append_system(&body, req, scratch);
+    if (rc == ULM_OK)
+        rc = append_messages(&body, req, scratch);
+    if (rc == ULM_OK)
+        rc = append_parameters(&body, req);
+    if (rc == ULM_OK && stream)
+        rc = ulm__json_literal(&body, ",\"stream\":true");
+    if (rc == ULM_OK)
+        rc = ulm__json_literal(&body, "}");
+    free(scratch);
+    if (rc == ULM_OK)
+        rc = ulm_http_request_add_header(out, "anthropic-version", ANTHROPIC_VERSION);
+    if (rc == ULM_OK)
+        return ulm__json_send(&body, "POST", "/v1/messages", out);
+    ulm__buf_free(&body);
+    return rc;
+}
+
+static int anthropic_build(const ulm_provider *self, ulm_op op, const char *model,
+                           const ulm_request *req, ulm_http_request *out)
+{
+    (void)self;
+    switch (op) {
+    case ULM_OP_CHAT:
+    case ULM_OP_CHAT_STREAM:
+        return req && model ? build_messages(model, req, op == ULM_OP_CHAT_STREAM, out)
+                            : ULM_EINVAL;
+    case ULM_OP_MODELS: {
+        /* the list is paged; 1000 is the largest page and holds every model there is */
+        int rc = ulm_http_request_add_header(out, "anthropic-version", ANTHROPIC_VERSION);
+        return rc == ULM_OK ? ulm_http_request_set_target(out, "GET", "/v1/models?limit=1000")
+                            : rc;
+    }
+    }
+    return ULM_EUNSUPPORTED;
+}
+
+/* ---------------------------------------------------------------- the answer */
+
+static ulm_finish_reason finish_from(const char *reason)
+{
+    static const struct {
+        const char *name;
+        ulm_finish_reason finish;
+    } reasons[] = {
+        {"end_turn", ULM_FINISH_STOP},
+        {"stop_sequence", ULM_FINISH_STOP},
+        {"max_tokens", ULM_FINISH_LENGTH},
+        {"model_context_window_exceeded", ULM_FINISH_LENGTH},
+        {"tool_use", ULM_FINISH_TOOL_CALLS},
+        {"refusal", ULM_FINISH_CONTENT_FILTER},
+    };
+    for (size_t i = 0; reason && i < sizeof reasons / sizeof reasons[0]; i++)
+        if (strcmp(reason, reasons[i].name) == 0)
+            return reasons[i].finish;
+    return ULM_FINISH_UNKNOWN; /* pause_turn, and whatever a later API adds */
+}
+
+static long count_of(json_t *usage, const char *key)
+{
+    json_t *v = json_object_get(usage, key);
+    return json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : -1;
+}
+
+/*
+ * The prompt is what was read: input_tokens counts only the part after the last cache
+ * breakpoint, so the tokens written to and read from the cache are added back. A usage
+ * object without input_tokens (a stream's message_delta may carry only output_tokens)
+ * leaves the prompt count as it was.
+ */
+static void set_usage(json_t *usage, ulm_result *out)
+{
+    if (!json_is_object(usage))
+        return;
+    long prompt = count_of(usage, "input_tokens");
+    if (prompt >= 0) {
+        long created = count_of(usage, "cache_creation_input_tokens");
+        long read = count_of(usage, "cache_read_input_tokens");
+        prompt += (created > 0 ? created : 0) + (read > 0 ? read : 0);
+    }
+    long completion = count_of(usage, "output_tokens");
+    ulm_result_set_usage(out, prompt, completion, -1);
+    if (out->prompt_tokens >= 0 && out->completion_tokens >= 0)
+        ulm_result_set_usage(out, -1, -1, out->prompt_tokens + out->completion_tokens);
+}
+
+static int protocol_error(ulm_result *out, const char *what)
+{
+    return ulm_result_set_error(out, ULM_EPROTOCOL, what, strlen(what));
+}
+
+static int has_type(json_t *object, const char *type)
+{
+    const char *t = json_string_value(json_object_get(object, "type"));
+    return t && strcmp(t, type) == 0;
+}
+
+/* The text blocks of a message, in order; tool calls and thinking are not text. */
+static int take_text_blocks(json_t *content, ulm_result *out)
+{
+    size_t i;
+    json_t *block;
+    json_array_foreach(content, i, block) {
+        json_t *text = json_object_get(block, "text");
+        if (!has_type(block, "text") || !json_is_string(text))
+            continue;
+        int rc = ulm_result_append_text(out, json_string_value(text), json_string_length(text));
+        if (rc != ULM_OK)
+            return rc;
+    }
+    return ULM_OK;
+}
+
+static int parse_message(json_t *root, ulm_result *out)
+{
+    json_t *content = json_object_get(root, "content");
+    if (!json_is_array(content))
+        return protocol_error(out, "the message has no content array");
+    int rc = take_text_blocks(content, out);
+    if (rc != ULM_OK)
+        return rc;
+    ulm_result_set_finish_reason(out, finish_from(json_string_value(
+                                          json_object_get(root, "stop_reason"))));
+    set_usage(json_object_get(root, "usage"), out);
+    const char *model = json_string_value(json_object_get(root, "model"));
+    return model ? ulm_result_set_model(out, model) : ULM_OK;
+}
+
+static int parse_models(json_t *root, ulm_result *out)
+{
+    json_t *data = json_object_get(root, "data");
+    if (!json_is_array(data))
+        return protocol_error(out, "the model list has no data array");
+    size_t i;
+    json_t *entry;
+    json_array_foreach(data, i, entry) {
+        const char *id = json_string_value(json_object_get(entry, "id"));
+        if (!id)
+            return protocol_error(out, "a model entry has no id");
+        int rc = ulm_result_add_model_id(out, id);
+        if (rc != ULM_OK)
+            return rc;
+    }
+    return ULM_OK;
+}
+
+/* ---------------------------------------------------------------- errors */
+
+/* The class of an error type; the status's class when the type is not one we know. */
+static int class_from_type(int status_class, const char *type)
+{
+    static const struct {
+        const char *type;
+        int error;
+    } types[] = {
+        {"invalid_request_error", ULM_EBAD_REQUEST},
+        {"authentication_error", ULM_EAUTH},
+        {"permission_error", ULM_EAUTH},
+        {"not_found_error", ULM_EMODEL_NOT_FOUND},
+        {"request_too_large", ULM_EBAD_REQUEST},
+        {"rate_limit_error", ULM_ERATE_LIMIT},
+        {"billing_error", ULM_EQUOTA},
+        {"api_error", ULM_ESERVER},
+        {"timeout_error", ULM_ESERVER},
+        {"overloaded_error", ULM_EUNAVAILABLE},
+    };
+    for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(type, types[i].type) == 0)
+            return types[i].error;
+    return status_class;
+}
+
+/*
+ * Some failures arrive under a general type but change what a caller does: a prompt too
+ * long for the window (another model may take it), and an account out of credit or past
+ * its spending limit (another backend may serve it; waiting for a 429 to pass does not).
+ * The details' error_code or the message is the only place that tells them apart.
+ */
+static int refine(int code, json_t *error, const char *message)
+{
+    const char *detail =
+        json_string_value(json_object_get(json_object_get(error, "details"), "error_code"));
+    if (detail && strcmp(detail, "enforced_spend_limit_reached") == 0)
+        return ULM_EQUOTA;
+    if (code != ULM_EBAD_REQUEST || !message)
+        return code;
+    if (strstr(message, "prompt is too long"))
+        return ULM_ECONTEXT_LENGTH;
+    if (strstr(message, "credit balance is too low") ||
+        strstr(message, "reached your specified API usage limits"))
+        return ULM_EQUOTA;
+    return code;
+}
+
+/* {"type":"error","error":{"type":...,"message":...}}, as an answer or a stream event. */
+static int set_error_object(json_t *error, int status_class, ulm_result *out)
+{
+    json_t *message = json_object_get(error, "message");
+    int code = class_from_type(status_class, json_string_value(json_object_get(error, "type")));
+    code = refine(code, error, json_string_value(message));
+    return json_is_string(message) ? ulm_result_set_error(out, code, json_string_value(message),
+                                                          json_string_length(message))
+                                   : ulm_result_set_error(out, code, NULL, 0);
+}
+
+static int parse_error(const ulm_http_response *in, ulm_result *out)
+{
+    size_t len;
+    const char *body = ulm_http_response_body(in, &len);
+    int status_class = ulm_error_from_http_status(ulm_http_response_status(in));
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *error = json_object_get(root, "error");
+    int rc = json_is_object(error) ? set_error_object(error, status_class, out)
+                                   : ulm_result_set_error(out, status_class, body, len);
+    json_decref(root);
+    return rc;
+}
+
+static int anthropic_parse(const ulm_provider *self, ulm_op op, const ulm_http_response *in,
+                           ulm_result *out)
+{
+    (void)self;
+    int status = ulm_http_response_status(in);
+    if (status < 200 || status >= 300)
+        return parse_error(in, out);
+    size_t len;
+    const char *body = ulm_http_response_body(in, &len);
+    json_t *root = json_loadb(body, len, 0, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return protocol_error(out, "the answer is not a JSON object");
+    }
+    int rc = op == ULM_OP_MODELS ? parse_models(root, out) : parse_message(root, out);
+    json_decref(root);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the event stream */
+
+/*
+ * One event of a streamed message. The sequence is message_start, then per content
+ * block a start, deltas and a stop, then message_delta (stop reason, output tokens) and
+ * message_stop; ping may come anywhere. Only text_delta carries answer text: tool input
+ * and thinking deltas are not text. Event types this adapter does not know are skipped,
+ * as Anthropic asks of clients, so a new event type does not break old programs.
+ */
+static int translate_event(const char *type, json_t *root, ulm_result *out)
+{
+    if (strcmp(type, "content_block_delta") == 0) {
+        json_t *delta = json_object_get(root, "delta");
+        json_t *text = json_object_get(delta, "text");
+        if (has_type(delta, "text_delta") && json_is_string(text))
+            return ulm_result_append_text(out, json_string_value(text),
+                                          json_string_length(text));
+        return ULM_OK;
+    }
+    if (strcmp(type, "message_start") == 0) {
+        json_t *message = json_object_get(root, "message");
+        set_usage(json_object_get(message, "usage"), out);
+        const char *model = json_string_value(json_object_get(message, "model"));
+        return model ? ulm_result_set_model(out, model) : ULM_OK;
+    }
+    if (strcmp(type, "message_delta") == 0) {
+        const char *reason =
+            json_string_value(json_object_get(json_object_get(root, "delta"), "stop_reason"));
+        if (reason)
+            ulm_result_set_finish_reason(out, finish_from(reason));
+        set_usage(json_object_get(root, "usage"), out);
+        return ULM_OK;
+    }
+    if (strcmp(type, "message_stop") == 0) {
+        ulm_result_end_stream(out);
+        return ULM_OK;
+    }
+    if (strcmp(type, "error") == 0) /* a failure after the 200 status was sent */
+        return set_error_object(json_object_get(root, "error"), ULM_ESERVER, out);
+    return ULM_OK;
+}
+
+static int anthropic_parse_event(const ulm_provider *self, const ulm_sse_event *event,
+                                 ulm_result *out)
+{
+    (void)self;
+    size_t len;
+    const char *data = ulm_sse_event_data(event, &len);
+    json_t *root = json_loadb(data, len, 0, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return protocol_error(out, "a stream event is not a JSON object");
+    }
+    /* the data names its type too; the event line is the fallback for terse servers */
+    const char *type = json_string_value(json_object_get(root, "type"));
+    int rc = translate_event(type ? type : ulm_sse_event_name(event), root, out);
+    json_decref(root);
+    return rc;
+}
+
+static void anthropic_destroy(ulm_provider *self)
+{
+    free(self);
+}
+
+int ulm__anthropic_provider_new(ulm_provider **out)
+{
+    ulm_provider *p = ulm__calloc(1, sizeof *p);
+    if (!p)
+        return ULM_ENOMEM;
+    p->version = ULM_PROVIDER_VERSION;
+    p->name = "anthropic";
+    p->auth_header = "x-api-key";
+    p->build = anthropic_build;
+    p->parse = anthropic_parse;
+    p->parse_event = anthropic_parse_event;
+    p->destroy = anthropic_destroy;
+    *out = p;
+    return ULM_OK;
+}

@@ -1,0 +1,35 @@
+/* backend_types.h - the built-in kinds of backend: adapter, key variables, URL conventions. */
+#ifndef ULM_BACKEND_TYPES_H
+#define ULM_BACKEND_TYPES_H
+
+#include "internal.h"
+
+typedef struct ulm_backend_type {
+    const char *name;      /* the type in the configuration file, and the name of the
+                              backend that exists without being declared */
+    int (*provider_new)(ulm_provider **out);
+    const char *key_vars[3]; /* variables that may hold the key, first set wins; none:
+                                the backend takes no key */
+    const char *url_var;   /* the variable that overrides the default URL */
+    const char *default_url;
+    /* The base URL adapter paths are appended to, from a URL a user wrote (NULL when
+     * memory ran out); NULL: the URL as written, without a trailing slash. */
+    char *(*api_root)(const char *url);
+} ulm_backend_type;
+
+/* Every type, in the order the client creates its built-in backends; NULL-terminated
+ * lists of their names for the configuration file's parser. */
+ULM_HIDDEN extern const ulm_backend_type ulm__backend_types[];
+ULM_HIDDEN extern const size_t ulm__backend_type_count;
+ULM_HIDDEN extern const char *const ulm__backend_type_names[];
+
+/* The type called name, or NULL. */
+ULM_HIDDEN const ulm_backend_type *ulm__backend_type(const char *name);
+
+/* The DMR base URL for a MODEL_RUNNER_URL value: root, /engines/v1 or Compose's /v1/. */
+ULM_HIDDEN char *ulm__dmr_base_url(const char *url);
+
+/* "A is not set" or "A or B is not set", for a backend without a key. */
+ULM_HIDDEN void ulm__backend_type_missing_key(const char *const *vars, char *buf, size_t size);
+
+#endif /* ULM_BACKEND_TYPES_H */
