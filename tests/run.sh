@@ -14,7 +14,8 @@ trap ulm_stop_servers EXIT
 
 model=${ULM_TEST_MODEL:-$ULM_SHARED/testdata/models/stories260K.gguf}
 openai_spec=$ULM_SHARED/testdata/specs/openai-openapi.yaml
-for f in "$model" "$openai_spec"; do
+gemini_spec=$ULM_SHARED/testdata/specs/gemini-native.openapi.json
+for f in "$model" "$openai_spec" "$gemini_spec"; do
     [ -f "$f" ] || { echo "run.sh: missing test data $f (set ULM_SHARED)" >&2; exit 1; }
 done
 [ -d "$root/tests/servers/node_modules/node-llama-cpp" ] || {
@@ -27,14 +28,19 @@ cmake --build "$build" -j2 > "$build/build.log" 2>&1 || { cat "$build/build.log"
 echo "== starting servers"
 ulm_start_dmr ai/stories260k "$model"
 ulm_start_prism "$openai_spec"
-ulm_start_fault_proxy "$ULM_PRISM_URL"
-ulm_start_fault_server
-export ULM_TEST_DMR_URL=$ULM_DMR_URL
 export ULM_TEST_OPENAI_URL=$ULM_PRISM_URL
+ulm_start_fault_proxy "$ULM_PRISM_URL"
+ulm_start_prism "$gemini_spec"
+export ULM_TEST_GEMINI_URL=$ULM_PRISM_URL
+ulm_start_fault_server
+ulm_start_replay_server
+export ULM_TEST_DMR_URL=$ULM_DMR_URL
 export ULM_TEST_OPENAI_429_URL=$ULM_PROXY_429_URL
 export ULM_TEST_OPENAI_401_URL=$ULM_PROXY_401_URL
 export ULM_TEST_FAULT_URL=$ULM_FAULT_URL
-echo "dmr emulator $ULM_TEST_DMR_URL, prism $ULM_TEST_OPENAI_URL, fault server $ULM_TEST_FAULT_URL"
+export ULM_TEST_REPLAY_URL=$ULM_REPLAY_URL
+echo "dmr emulator $ULM_TEST_DMR_URL, prism $ULM_TEST_OPENAI_URL (OpenAI) and $ULM_TEST_GEMINI_URL (Gemini),"
+echo "fault server $ULM_TEST_FAULT_URL, replay server $ULM_TEST_REPLAY_URL"
 
 echo "== ctest"
 (cd "$build" && ctest --output-on-failure -j2)

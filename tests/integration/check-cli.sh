@@ -2,7 +2,7 @@
 # check-cli.sh - the ultra-llm program end to end: chat, --json, --stream, models, clocks, failures.
 set -euo pipefail
 cli=$1
-for var in ULM_TEST_DMR_URL ULM_TEST_FAULT_URL; do
+for var in ULM_TEST_DMR_URL ULM_TEST_FAULT_URL ULM_TEST_REPLAY_URL; do
     [ -n "${!var:-}" ] || { echo "skipped: $var is not set (tests/run.sh starts the servers)"; exit 77; }
 done
 export MODEL_RUNNER_URL=$ULM_TEST_DMR_URL DEFAULT_LOCAL_MODEL=ai/stories260k
@@ -109,5 +109,28 @@ status=0
     grep -q "$config:2: models.fast\[0\]: unknown backend \"opnai\"" "${TMPDIR:-/tmp}/ulm-cli-badcfg.err" &&
     ok
 
+# Anthropic and Gemini (the replay server): listed with a key, streamed, and a chain of
+# both that ends on the local model when they fail
+export ANTHROPIC_BASE_URL=$ULM_TEST_REPLAY_URL/anthropic/ok GEMINI_BASE_URL=$ULM_TEST_REPLAY_URL/gemini/ok
+ANTHROPIC_API_KEY=sk-ant-secret-1234567890 GOOGLE_API_KEY=AIzaSecretValue1234567890123456 \
+    "$cli" models --json | check_json '
+b = {x["provider"]: x for x in d["backends"]}
+assert b["anthropic"]["ok"] and "claude-sonnet-4-5-20250929" in b["anthropic"]["models"], b
+assert b["gemini"]["ok"] and "gemini-2.5-flash" in b["gemini"]["models"], b
+' "models --json with cloud keys" && ok
+streamed=$(ANTHROPIC_API_KEY=sk-ant-secret-1234567890 "$cli" chat --stream -m anthropic/claude-haiku-4-5 hi)
+[ "$streamed" = "Hello from the replay server! Ünïcödé 🙂 done." ] && ok
+ANTHROPIC_BASE_URL=$ULM_TEST_REPLAY_URL/anthropic/overloaded \
+GEMINI_BASE_URL=$ULM_TEST_REPLAY_URL/gemini/unavailable \
+ANTHROPIC_API_KEY=sk-ant-secret-1234567890 GEMINI_API_KEY=AIzaSecretValue1234567890123456 \
+    "$cli" chat --json -m anthropic/claude-haiku-4-5 -m gemini/gemini-2.5-flash \
+    -m dmr/ai/stories260k --max-tokens 4 "Once" | check_json '
+assert d["provider"] == "dmr", d
+assert [(a["provider"], a["error"], a["http_status"]) for a in d["attempts"][:2]] == \
+    [("anthropic", "unavailable", 529), ("gemini", "unavailable", 503)], d["attempts"]
+assert "secret" not in json.dumps(d).lower(), d
+' "chat --json across clouds" && ok
+unset ANTHROPIC_BASE_URL GEMINI_BASE_URL
+
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 20 ]
+[ "$passed" -eq 23 ]

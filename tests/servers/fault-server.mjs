@@ -78,6 +78,8 @@
 //                       normal answer.
 //   fail-first/N        per tag, the first N requests get 503 with a server_error;
 //                       later ones the normal answer.
+//   quota/0             429 with OpenAI's insufficient_quota error, which waiting
+//                       does not fix (no Retry-After).
 //   crlf/0              the normal stream with every line ending in \r\n, and the
 //                       lines ": keep-alive" and "event: message" before the
 //                       first data line. JSON: normal.
@@ -97,7 +99,7 @@ const MAX_N = 2 ** 31 - 1; // longer timers fire at once in node
 const WRITE_PIECE = 64 * 1024;
 const SCENARIOS = new Set(["ok", "delay-first-byte", "slow", "stall-mid", "close-mid", "malformed",
     "oversized-line", "loading", "hang", "error-json", "stream-error", "no-done", "crlf",
-    "retry-after", "fail-first"]);
+    "retry-after", "fail-first", "quota"]);
 
 // ---------------------------------------------------------------- options
 
@@ -259,6 +261,9 @@ async function chat(req, res, signal, scenario, n) {
     case "fail-first":
         if (seenBefore < n) return sendJSON(res, 503, errorBody("fault-server failure", "server_error"));
         break;
+    case "quota":
+        return sendJSON(res, 429, errorBody("You exceeded your current quota, please check your plan " +
+            "and billing details.", "insufficient_quota", {code: "insufficient_quota"}));
     case "loading":
         if (arrived - loadingSince.get(loadKey) < n) {
             return sendJSON(res, 503, errorBody("Loading model", "unavailable_error"));

@@ -52,6 +52,16 @@ ulm_start_fault_server() {
         ulm_listening_url "$log" fault-server ULM_FAULT_URL
 }
 
+# ulm_start_replay_server -> sets ULM_REPLAY_URL to the replay server's root URL; a test's base
+# URL adds /anthropic/SCENARIO or /gemini/SCENARIO to it (see replay-server.mjs).
+ulm_start_replay_server() {
+    local log=$ULM_SERVER_LOGS/replay.log
+    node "$ULM_ROOT/tests/servers/replay-server.mjs" --host 127.0.0.1 --port 0 > "$log" 2> "$log.err" &
+    ULM_SERVER_PIDS+=($!)
+    ulm_wait_ready 100 0.1 "the replay server" "$log.err" \
+        ulm_listening_url "$log" replay-server ULM_REPLAY_URL
+}
+
 # Any HTTP status means the server answers (prism says 401 to a request without a key).
 ulm_http_answers() {
     curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null | grep -q '^[1-5]'

@@ -1,12 +1,13 @@
 """Tests of the ultrallm Python bindings: loading, options layout, errors, configuration
 files, and real calls.
 
-Everything but LocalServerTests, OfflineModeLiveTests and FaultServerTests runs without a
-server: failures are provoked with a dead port (http://127.0.0.1:1), a port that never
+Everything but LocalServerTests, OfflineModeLiveTests, FaultServerTests and
+CloudReplayTests runs without a server: failures are provoked with a dead port (http://127.0.0.1:1), a port that never
 answers, and a missing API key. LocalServerTests and OfflineModeLiveTests need
 ULM_TEST_DMR_URL, the base URL of a Docker Model Runner (or the emulator in tests/servers/)
 serving ai/stories260k; FaultServerTests needs ULM_TEST_FAULT_URL, the root URL of
-tests/servers/fault-server.mjs (tests/run.sh sets both).
+tests/servers/fault-server.mjs; CloudReplayTests needs ULM_TEST_REPLAY_URL, the root URL of
+tests/servers/replay-server.mjs (tests/run.sh sets all three).
 
     ULTRALLM_LIBRARY=build/libultrallm.so python3 -m unittest discover -s bindings/python/tests -v
 """
@@ -789,6 +790,46 @@ class FaultServerTests(unittest.TestCase):
         self.assertEqual("".join(chunks), error.text)
         self.assertIn("incomplete", str(error))
         self.assertEqual([a.error for a in error.attempts], ["idle_timeout"])
+
+
+@unittest.skipUnless(os.environ.get("ULM_TEST_REPLAY_URL"),
+                     "set ULM_TEST_REPLAY_URL to tests/servers/replay-server.mjs to run the "
+                     "Anthropic and Gemini tests")
+class CloudReplayTests(unittest.TestCase):
+    TEXT = "Hello from the replay server! Ünïcödé 🙂 done."
+
+    def client_for(self, scenario):
+        root = os.environ["ULM_TEST_REPLAY_URL"].rstrip("/")
+        client = ultrallm.Client(ignore_environment=True, enable_model_runner=False,
+                                 anthropic_api_key="sk-ant-test-0123456789",
+                                 anthropic_base_url="%s/anthropic/%s" % (root, scenario),
+                                 gemini_api_key="gemini-test-0123456789",
+                                 gemini_base_url="%s/gemini/%s" % (root, scenario))
+        self.addCleanup(client.close)
+        return client
+
+    def test_keys_and_urls_given_as_options_reach_both_providers(self):
+        client = self.client_for("ok")
+        for model in ("anthropic/claude-haiku-4-5", "gemini/gemini-2.5-flash"):
+            chunks = []
+            response = client.complete("hi", model=model, on_delta=chunks.append)
+            self.assertEqual(response.text, self.TEXT)
+            self.assertEqual("".join(chunks), self.TEXT)
+            self.assertEqual(response.provider, model.split("/")[0])
+            self.assertEqual((response.usage.prompt_tokens, response.usage.completion_tokens),
+                             (12, 9))
+
+    def test_a_blocked_prompt_raises_content_filter_error(self):
+        with self.assertRaises(ultrallm.ContentFilterError) as caught:
+            self.client_for("blocked").complete("hi", model="gemini/gemini-2.5-flash")
+        self.assertFalse(caught.exception.retryable)
+        self.assertIn("prompt blocked", str(caught.exception))
+
+    def test_an_overloaded_anthropic_is_unavailable(self):
+        with self.assertRaises(ultrallm.UnavailableError) as caught:
+            self.client_for("overloaded").complete("hi", model="anthropic/claude-haiku-4-5")
+        self.assertEqual(caught.exception.http_status, 529)
+        self.assertNotIn("sk-ant-test", str(caught.exception))
 
 
 if __name__ == "__main__":
