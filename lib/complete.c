@@ -18,7 +18,8 @@
  * do; so do failures that say nothing about the request itself: a backend without a
  * key, an exhausted account, a context window too small, a local model not pulled. An
  * invalid request, refused credentials or a cloud model that does not exist would fail
- * the same way elsewhere or hide a mistake, so they stop the call.
+ * the same way elsewhere or hide a mistake, so they stop the call; a prompt a safety filter
+ * refused stops it too, rather than be sent around the filter to the next provider.
  */
 static int falls_through(int code, const ulm_backend *b)
 {
