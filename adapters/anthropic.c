@@ -96,13 +96,21 @@ static int append_messages(ulm_buf *b, const ulm_request *req, size_t *scratch)
     return rc == ULM_OK ? ulm__json_literal(b, "]") : rc;
 }
 
-/* Sampling parameters the caller set. The API has no seed: a seed is not sent. */
+/* Anthropic's temperature scale ends at 1 where OpenAI's and Gemini's end at 2. */
+#define MAX_TEMPERATURE 1.0
+
+/*
+ * Sampling parameters the caller set. The API has no seed: a seed is not sent. A
+ * temperature past Anthropic's range is sent as its maximum rather than refused: a chain
+ * shares one request across providers, and a 400 here would stop the whole chain over a
+ * value every other provider accepts.
+ */
 static int append_parameters(ulm_buf *b, const ulm_request *req)
 {
     double real;
     int rc = ULM_OK;
     if (ulm_request_temperature(req, &real) && (rc = ulm__json_key(b, "temperature")) == ULM_OK)
-        rc = ulm__json_real(b, real);
+        rc = ulm__json_real(b, real > MAX_TEMPERATURE ? MAX_TEMPERATURE : real);
     if (rc == ULM_OK && ulm_request_top_p(req, &real) &&
         (rc = ulm__json_key(b, "top_p")) == ULM_OK)
         rc = ulm__json_real(b, real);

@@ -385,9 +385,56 @@ static int refine(int code, json_t *error, const char *message)
     return code;
 }
 
+/*
+ * A google.protobuf.Duration in JSON, "43s" or "0.5s", in milliseconds rounded up; -1 when
+ * it is not one. A day at most: longer advice is as good as "not now".
+ */
+static long duration_ms(const char *s)
+{
+    const long day_ms = 24L * 3600L * 1000L;
+    long ms = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++)
+        if ((ms = ms * 10 + (*p - '0') * 1000L) > day_ms)
+            ms = day_ms; /* stop growing: a long run of digits cannot overflow */
+    if (p == s)
+        return -1;
+    if (*p == '.') {
+        const char *digits = ++p;
+        long scale = 100;
+        int beyond = 0; /* a non-zero digit past the milliseconds */
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (scale) {
+                ms += (*p - '0') * scale;
+                scale /= 10;
+            } else {
+                beyond |= *p != '0';
+            }
+        }
+        if (p == digits)
+            return -1;
+        ms += beyond; /* rounded up: asking again early only earns another 429 */
+    }
+    return p[0] == 's' && p[1] == '\0' ? (ms > day_ms ? day_ms : ms) : -1;
+}
+
+/* The RetryInfo detail's retryDelay: when Google says to ask again. */
+static void set_retry_delay(json_t *error, ulm_result *out)
+{
+    size_t i;
+    json_t *detail;
+    json_array_foreach(json_object_get(error, "details"), i, detail) {
+        const char *type = json_string_value(json_object_get(detail, "@type"));
+        const char *delay = json_string_value(json_object_get(detail, "retryDelay"));
+        if (type && strstr(type, "google.rpc.RetryInfo") && delay)
+            ulm_result_set_retry_after_ms(out, duration_ms(delay));
+    }
+}
+
 /* {"error":{"code":...,"message":...,"status":...,"details":[...]}} */
 static int set_error_object(json_t *error, int status_class, ulm_result *out)
 {
+    set_retry_delay(error, out);
     json_t *message = json_object_get(error, "message");
     int code = class_from_status(status_class, json_string_value(json_object_get(error, "status")));
     code = refine(code, error, json_string_value(message));

@@ -152,6 +152,11 @@ int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_reque
     } else if (resp.status) {
         *http_status = resp.status;
     }
+    /* advice from the body becomes a Retry-After in whole seconds, rounded up, so the
+     * policy reads one form; a real header wins */
+    if (!io->retry_after[0] && result->retry_after_ms >= 0)
+        ulm__set_errbuf(io->retry_after, sizeof io->retry_after, "%ld",
+                        (result->retry_after_ms + 999) / 1000);
     if (rc == ULM_OK && !delivers) {
         result->raw_body = resp.body.data; /* the caller may want the backend's own JSON */
         resp.body.data = NULL;

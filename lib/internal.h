@@ -85,6 +85,7 @@ struct ulm_result {
     char **model_ids;
     size_t model_id_count, model_id_cap;
     int error;           /* ULM_OK unless set_error was called */
+    long retry_after_ms; /* the body's advice on when to ask again; -1 without one */
     char *error_text;    /* the backend's words, capped, not yet redacted */
     char *raw_body;      /* the answer's body, kept on success */
 };

@@ -91,6 +91,7 @@ void ulm__result_init(ulm_result *r)
 {
     memset(r, 0, sizeof *r);
     r->prompt_tokens = r->completion_tokens = r->total_tokens = -1;
+    r->retry_after_ms = -1;
 }
 
 void ulm__result_clear(ulm_result *r)
@@ -208,4 +209,10 @@ int ulm_result_set_error(ulm_result *result, int code, const char *upstream_text
             return ULM_ENOMEM;
     }
     return ULM_OK;
+}
+
+void ulm_result_set_retry_after_ms(ulm_result *result, long ms)
+{
+    if (result && ms >= 0)
+        result->retry_after_ms = ms;
 }

@@ -87,6 +87,13 @@ ULM_EXTERN int ulm_result_add_model_id(ulm_result *result, const char *id);
 ULM_EXTERN int ulm_result_set_error(ulm_result *result, int code, const char *upstream_text,
                                     size_t length);
 
+/*
+ * A failure's own advice on when to ask again, in milliseconds, for a backend that puts
+ * it in the body (Google's RetryInfo.retryDelay) rather than in a Retry-After header; the
+ * header wins when both are there. Used only when retries are configured.
+ */
+ULM_EXTERN void ulm_result_set_retry_after_ms(ulm_result *result, long ms);
+
 /* The default class of an HTTP error status: 401 -> ULM_EAUTH, 429 -> ULM_ERATE_LIMIT ... */
 ULM_EXTERN int ulm_error_from_http_status(int status);
 

@@ -1,6 +1,9 @@
 /* test_cloud_live.c - Anthropic and Gemini over HTTP: the replay server, prism with Gemini's spec,
  * and a fallback chain across all four backends that ends on the real local model. */
+#define _DEFAULT_SOURCE /* mkstemps */
 #include <jansson.h>
+#include <time.h>
+#include <unistd.h>
 #include <ultrallm/provider.h>
 
 #include "live.h"
@@ -380,6 +383,59 @@ static void gemini_requests_pass_the_published_schema(void **state)
     ulm_client_free(c);
 }
 
+/* ------------------------------------------------------------------ retries */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double tolerance_ms(void)
+{
+    const char *v = getenv("ULM_TEST_TOLERANCE_MS");
+    return v && *v ? atof(v) : 150.0;
+}
+
+/* With retries on: Gemini's RetryInfo ("1s" from the replay server) is the pause, not the
+ * backoff (held to 1 ms here); OpenAI's insufficient_quota, a 429 too, is not retried. */
+static void retries_follow_each_provider_s_advice(void **state)
+{
+    (void)state;
+    char path[64] = "/tmp/ulm-cloud-XXXXXX.json";
+    int fd = mkstemps(path, 5);
+    assert_true(fd >= 0);
+    static const char json[] =
+        "{\"retry\": {\"max_retries\": 2, \"base_delay_ms\": 1, \"max_delay_ms\": 1}}";
+    assert_int_equal(write(fd, json, sizeof json - 1), (ssize_t)(sizeof json - 1));
+    close(fd);
+    char openai_url[256];
+    snprintf(openai_url, sizeof openai_url, "%s/quota/0/v1", live_url("ULM_TEST_FAULT_URL"));
+    ulm_client_options opts = live_options(LIVE_DEAD_URL, openai_url, KEY);
+    opts.config_path = path;
+    opts.gemini_base_url = replay("gemini", "rate-limit");
+    opts.gemini_api_key = KEY;
+    ulm_client *c = live_client_with(&opts);
+    unlink(path);
+
+    ulm_response *resp = NULL;
+    double start = now_ms();
+    assert_int_equal(call(c, "gemini/gemini-2.5-flash", NULL, &resp), ULM_ERATE_LIMIT);
+    double elapsed = now_ms() - start;
+    assert_int_equal(ulm_response_attempt_count(resp), 3);
+    /* two pauses of the advised second each */
+    if (elapsed < 2000.0 || elapsed > 2000.0 + tolerance_ms())
+        fail_msg("three attempts took %.0f ms, wanted 2000 ms of advised pauses", elapsed);
+    ulm_response_free(resp);
+
+    assert_int_equal(call(c, "openai/gpt-4o-mini", NULL, &resp), ULM_EQUOTA);
+    assert_int_equal(ulm_response_attempt_count(resp), 1);
+    assert_int_equal(ulm_response_http_status(resp), 429);
+    ulm_response_free(resp);
+    ulm_client_free(c);
+}
+
 /* ------------------------------------------------------------------ listing and the chain */
 
 static void model_list_includes_cloud_models_with_keys(void **state)
@@ -457,6 +513,7 @@ int main(void)
         cmocka_unit_test(gemini_thoughts_and_safety_stops),
         cmocka_unit_test(a_blocked_prompt_stops_the_chain),
         cmocka_unit_test(gemini_requests_pass_the_published_schema),
+        cmocka_unit_test(retries_follow_each_provider_s_advice),
         cmocka_unit_test(model_list_includes_cloud_models_with_keys),
         cmocka_unit_test(chain_across_all_four_backends),
     };

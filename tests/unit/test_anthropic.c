@@ -171,6 +171,25 @@ static void test_build_sends_parameters_and_drops_seed(void **state)
     ulm_request_free(req);
 }
 
+/* Anthropic's temperature ends at 1: a higher one is sent as 1, not refused. */
+static void test_build_holds_temperature_to_the_api_range(void **state)
+{
+    const ulm_role roles[] = {ULM_ROLE_USER};
+    const char *texts[] = {"Hi"};
+    const double asked[] = {1.7, 1.0, 0.3};
+    const double sent[] = {1.0, 1.0, 0.3};
+    for (size_t i = 0; i < 3; i++) {
+        ulm_request *req = request_of(roles, texts, 1);
+        assert_int_equal(ulm_request_set_temperature(req, asked[i]), ULM_OK);
+        ulm_http_request http;
+        json_t *body = build_body(*state, ULM_OP_CHAT, req, &http);
+        assert_true(json_number_value(json_object_get(body, "temperature")) == sent[i]);
+        json_decref(body);
+        ulm__http_request_clear(&http);
+        ulm_request_free(req);
+    }
+}
+
 /* A request with nothing but system text (or empty messages) has no conversation. */
 static void test_build_without_conversation_is_einval(void **state)
 {
@@ -516,6 +535,7 @@ int main(void)
         T(test_build_is_post_to_messages_with_version_header),
         T(test_build_moves_system_and_merges_turns),
         T(test_build_sends_parameters_and_drops_seed),
+        T(test_build_holds_temperature_to_the_api_range),
         T(test_build_without_conversation_is_einval),
         T(test_build_models_asks_for_one_whole_page),
         T(test_build_survives_every_allocation_failure),

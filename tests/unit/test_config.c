@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "client.h"
@@ -16,7 +18,8 @@ static const char *vars[] = {"ENABLE_MODEL_RUNNER",    "MODEL_RUNNER_URL",
                              "OPENAI_BASE_URL",        "ULM_CONFIG",
                              "USE_LOCAL_MODELS_WHEN_OFFLINE", "ANTHROPIC_API_KEY",
                              "ANTHROPIC_BASE_URL",     "GEMINI_API_KEY",
-                             "GOOGLE_API_KEY",         "GEMINI_BASE_URL"};
+                             "GOOGLE_API_KEY",         "GEMINI_BASE_URL",
+                             "MY_CLAUDE_KEY"};
 
 static int clear_env(void **state)
 {
@@ -284,6 +287,51 @@ static void disabled_model_runner_is_not_listed(void **state)
     ulm_client_free(c);
 }
 
+/* A configuration file declares Anthropic and Gemini backends like any other: a name, a
+ * type, URLs (the API version dropped) and the variable that holds the key. */
+static void file_backends_of_the_cloud_types(void **state)
+{
+    (void)state;
+    char path[64] = "/tmp/ulm-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    static const char json[] =
+        "{\"backends\": {\n"
+        "  \"claude\": {\"type\": \"anthropic\", \"url\": \"http://proxy.test/anthropic/v1\",\n"
+        "             \"api_key_env\": \"MY_CLAUDE_KEY\"},\n"
+        "  \"google\": {\"type\": \"gemini\", \"urls\": [\"http://g1.test/v1beta/\", \"http://g2.test\"]},\n"
+        "  \"anthropic\": {\"type\": \"anthropic\", \"url\": \"http://anthropic.test\"}\n"
+        "}}\n";
+    assert_int_equal(write(fd, json, sizeof json - 1), (ssize_t)(sizeof json - 1));
+    close(fd);
+    setenv("ULM_CONFIG", path, 1);
+    setenv("GOOGLE_API_KEY", "google-key", 1);
+    ulm_client *c;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(create(&c, err), ULM_OK);
+    ulm_backend *claude = ulm__client_backend(c, "claude");
+    assert_string_equal(claude->provider->name, "anthropic");
+    assert_string_equal(claude->urls[0], "http://proxy.test/anthropic");
+    assert_string_equal(claude->disabled, "MY_CLAUDE_KEY is not set");
+    ulm_backend *google = ulm__client_backend(c, "google");
+    assert_int_equal(google->endpoint_count, 2);
+    assert_string_equal(google->urls[0], "http://g1.test");
+    assert_string_equal(google->urls[1], "http://g2.test");
+    assert_string_equal(google->auth_line, "x-goog-api-key: google-key");
+    assert_string_equal(ulm__client_backend(c, "anthropic")->urls[0], "http://anthropic.test");
+    ulm_target t;
+    assert_int_equal(ulm__target_resolve(c, "google/models/gemini-2.5-pro", &t, err, sizeof err),
+                     ULM_OK);
+    assert_string_equal(t.model, "gemini-2.5-pro");
+    ulm_client_free(c);
+
+    setenv("MY_CLAUDE_KEY", "sk-ant-file", 1);
+    assert_int_equal(create(&c, err), ULM_OK);
+    assert_string_equal(ulm__client_backend(c, "claude")->auth_line, "x-api-key: sk-ant-file");
+    ulm_client_free(c);
+    unlink(path);
+}
+
 /* The effective configuration says whether a key is there, never what it is. */
 static void describe_shows_keys_as_present_only(void **state)
 {
@@ -315,6 +363,7 @@ int main(void)
         cmocka_unit_test_setup(defaults_without_environment, clear_env),
         cmocka_unit_test_setup(environment_is_read, clear_env),
         cmocka_unit_test_setup(cloud_keys_and_urls, clear_env),
+        cmocka_unit_test_setup(file_backends_of_the_cloud_types, clear_env),
         cmocka_unit_test_setup(options_override_environment, clear_env),
         cmocka_unit_test_setup(ignore_environment_reads_nothing, clear_env),
         cmocka_unit_test_setup(model_runner_url_forms, clear_env),

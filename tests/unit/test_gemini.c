@@ -390,6 +390,43 @@ static void test_error_shapes(void **state)
     }
 }
 
+/* RetryInfo's delay becomes the failure's retry advice, rounded up to whole milliseconds;
+ * anything that is not a Duration is ignored. */
+static void test_retry_delay_is_read_from_retry_info(void **state)
+{
+    ulm_result r;
+    parse_fixture(*state, ULM_OP_CHAT, 429, "gemini/error_429_resource_exhausted.json", &r);
+    assert_int_equal(r.error, ULM_ERATE_LIMIT);
+    assert_int_equal(r.retry_after_ms, 43000);
+    ulm__result_clear(&r);
+    static const struct {
+        const char *delay;
+        long ms;
+    } cases[] = {
+        {"1s", 1000},        {"0.5s", 500},      {"43.185720155s", 43186}, {"0.0001s", 1},
+        {"2.000s", 2000},    {"99999999999999999999s", 86400000},
+        {"s", -1},           {"1", -1},          {"1.s", -1},              {"-1s", -1},
+        {"1sx", -1},         {"", -1},           {"1.5ms", -1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"error\":{\"code\":429,\"message\":\"m\",\"status\":\"RESOURCE_EXHAUSTED\","
+                 "\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\","
+                 "\"retryDelay\":\"%s\"}]}}",
+                 cases[i].delay);
+        ulm_http_response resp;
+        fixture_response_from(&resp, 429, "application/json", body, strlen(body));
+        fixture_parse(*state, ULM_OP_CHAT, &resp, &r);
+        if (r.retry_after_ms != cases[i].ms)
+            fail_msg("\"%s\": %ld ms, wanted %ld", cases[i].delay, r.retry_after_ms, cases[i].ms);
+        ulm__result_clear(&r);
+    }
+    parse_fixture(*state, ULM_OP_CHAT, 503, "gemini/error_503_unavailable.json", &r);
+    assert_int_equal(r.retry_after_ms, -1);
+    ulm__result_clear(&r);
+}
+
 /* ------------------------------------------------------------------ streaming */
 
 static void assert_recorded_stream(const ulm_result *r, const fixture_deltas *d)
@@ -470,6 +507,24 @@ static void test_stream_blocked_prompt_is_content_filter(void **state)
     free(body);
 }
 
+/* Text, then a chunk that stops for safety without content: the text stays, the finish
+ * says why it stopped. */
+static void test_stream_safety_stop_keeps_the_text(void **state)
+{
+    size_t len;
+    char *body = fixture_read("gemini/stream_safety.txt", &len);
+    ulm_result r;
+    fixture_deltas d = {0};
+    assert_int_equal(fixture_stream(*state, body, len, NULL, 0, &r, &d), ULM_OK);
+    assert_int_equal(r.finish, ULM_FINISH_CONTENT_FILTER);
+    assert_true(r.text_len > 0);
+    assert_int_equal(d.text.len, r.text_len);
+    assert_memory_equal(d.text.data, r.text, r.text_len);
+    ulm__result_clear(&r);
+    ulm__buf_free(&d.text);
+    free(body);
+}
+
 static int stream_text(ulm_provider *p, const char *body, ulm_result *r, fixture_deltas *d)
 {
     return fixture_stream(p, body, strlen(body), NULL, 0, r, d);
@@ -520,6 +575,8 @@ int main(void)
         T(test_parse_models),
         T(test_every_documented_error_has_its_class),
         T(test_error_shapes),
+        T(test_retry_delay_is_read_from_retry_info),
+        T(test_stream_safety_stop_keeps_the_text),
         T(test_stream_split_at_every_byte_gives_the_same_answer),
         T(test_stream_one_byte_at_a_time_gives_the_same_answer),
         T(test_stream_final_chunk_without_parts),
