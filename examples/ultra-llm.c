@@ -479,6 +479,12 @@ static void print_doctor_text(const json_t *config, const json_t *endpoints)
         const char *name = json_string_value(json_object_get(e, "backend"));
         const char *url = json_string_value(json_object_get(e, "url"));
         double ms = json_real_value(json_object_get(e, "ms"));
+        const char *error = json_string_value(json_object_get(e, "error"));
+        if (error && strcmp(error, "not_configured") == 0) { /* nothing was sent */
+            printf("  %s %s: not asked: %s\n", name, url,
+                   json_string_value(json_object_get(e, "message")));
+            continue;
+        }
         if (!json_is_true(json_object_get(e, "reachable"))) {
             printf("  %s %s: unreachable after %.1f ms: %s\n", name, url, ms,
                    json_string_value(json_object_get(e, "message")));
