@@ -1,9 +1,10 @@
 /* anthropic.c - the Anthropic adapter: the Messages API, its event stream and its errors. */
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_read.h"
 #include "json_write.h"
+#include "turns.h"
 
 /* The API version every request names; Anthropic changes wire formats only under a new one. */
 #define ANTHROPIC_VERSION "2023-06-01"
@@ -13,12 +14,6 @@
 #define DEFAULT_MAX_TOKENS 4096L
 
 /* ---------------------------------------------------------------- the request */
-
-static int is_sent(const ulm_request *req, size_t i, ulm_role role)
-{
-    /* the API refuses empty text blocks, and an empty message says nothing */
-    return ulm_request_message_role(req, i) == role && *ulm_request_message_content(req, i);
-}
 
 /* {"type":"text","text":...} */
 static int append_block(ulm_buf *b, const char *text)
@@ -30,8 +25,9 @@ static int append_block(ulm_buf *b, const char *text)
 }
 
 /*
- * Messages [from, to) as one value: a plain string for one message, else an array of
- * text blocks, which keeps the messages apart without inventing a separator.
+ * The messages listed in index as one content value: a plain string for one message,
+ * else an array of text blocks, which keeps the messages apart without inventing a
+ * separator.
  */
 static int append_content(ulm_buf *b, const ulm_request *req, const size_t *index, size_t count)
 {
@@ -51,39 +47,23 @@ static int append_content(ulm_buf *b, const ulm_request *req, const size_t *inde
  * has no system role inside "messages". */
 static int append_system(ulm_buf *b, const ulm_request *req, size_t *scratch)
 {
-    size_t count = 0;
-    for (size_t i = 0; i < ulm_request_message_count(req); i++)
-        if (is_sent(req, i, ULM_ROLE_SYSTEM))
-            scratch[count++] = i;
+    size_t count = ulm__system_messages(req, scratch);
     if (!count)
         return ULM_OK;
     int rc = ulm__json_key(b, "system");
     return rc == ULM_OK ? append_content(b, req, scratch, count) : rc;
 }
 
-/* The conversation with consecutive messages of one role merged into one turn, as the API
- * requires user and assistant to alternate. ULM_EINVAL when nothing is left to send. */
+/* The conversation as alternating turns, as the API requires; consecutive messages of one
+ * role are one turn. ULM_EINVAL when nothing is left to send. */
 static int append_messages(ulm_buf *b, const ulm_request *req, size_t *scratch)
 {
-    size_t n = ulm_request_message_count(req), turns = 0;
+    size_t at = 0, turns = 0, count;
+    ulm_role role;
     int rc = ulm__json_key(b, "messages");
     if (rc == ULM_OK)
         rc = ulm__json_literal(b, "[");
-    for (size_t i = 0; rc == ULM_OK && i < n;) {
-        ulm_role role = ulm_request_message_role(req, i);
-        if (role == ULM_ROLE_SYSTEM || !is_sent(req, i, role)) {
-            i++;
-            continue;
-        }
-        size_t count = 0;
-        for (; i < n; i++) {
-            ulm_role r = ulm_request_message_role(req, i);
-            if (r == ULM_ROLE_SYSTEM || !*ulm_request_message_content(req, i))
-                continue; /* not part of the conversation: does not end the turn */
-            if (r != role)
-                break;
-            scratch[count++] = i;
-        }
+    while (rc == ULM_OK && (count = ulm__next_turn(req, &at, scratch, &role)) > 0) {
         rc = ulm__buf_appendf(b, "%s{\"role\":\"%s\",\"content\":", turns++ ? "," : "",
                               role == ULM_ROLE_ASSISTANT ? "assistant" : "user");
         if (rc == ULM_OK)
@@ -176,10 +156,7 @@ static int anthropic_build(const ulm_provider *self, ulm_op op, const char *mode
 
 static ulm_finish_reason finish_from(const char *reason)
 {
-    static const struct {
-        const char *name;
-        ulm_finish_reason finish;
-    } reasons[] = {
+    static const ulm_name_code reasons[] = {
         {"end_turn", ULM_FINISH_STOP},
         {"stop_sequence", ULM_FINISH_STOP},
         {"max_tokens", ULM_FINISH_LENGTH},
@@ -187,16 +164,9 @@ static ulm_finish_reason finish_from(const char *reason)
         {"tool_use", ULM_FINISH_TOOL_CALLS},
         {"refusal", ULM_FINISH_CONTENT_FILTER},
     };
-    for (size_t i = 0; reason && i < sizeof reasons / sizeof reasons[0]; i++)
-        if (strcmp(reason, reasons[i].name) == 0)
-            return reasons[i].finish;
-    return ULM_FINISH_UNKNOWN; /* pause_turn, and whatever a later API adds */
-}
-
-static long count_of(json_t *usage, const char *key)
-{
-    json_t *v = json_object_get(usage, key);
-    return json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : -1;
+    /* pause_turn, and whatever a later API adds, is unknown */
+    return (ulm_finish_reason)ulm__code_of(reasons, sizeof reasons / sizeof reasons[0], reason,
+                                           ULM_FINISH_UNKNOWN);
 }
 
 /*
@@ -209,21 +179,16 @@ static void set_usage(json_t *usage, ulm_result *out)
 {
     if (!json_is_object(usage))
         return;
-    long prompt = count_of(usage, "input_tokens");
+    long prompt = ulm__json_count(usage, "input_tokens");
     if (prompt >= 0) {
-        long created = count_of(usage, "cache_creation_input_tokens");
-        long read = count_of(usage, "cache_read_input_tokens");
+        long created = ulm__json_count(usage, "cache_creation_input_tokens");
+        long read = ulm__json_count(usage, "cache_read_input_tokens");
         prompt += (created > 0 ? created : 0) + (read > 0 ? read : 0);
     }
-    long completion = count_of(usage, "output_tokens");
+    long completion = ulm__json_count(usage, "output_tokens");
     ulm_result_set_usage(out, prompt, completion, -1);
     if (out->prompt_tokens >= 0 && out->completion_tokens >= 0)
         ulm_result_set_usage(out, -1, -1, out->prompt_tokens + out->completion_tokens);
-}
-
-static int protocol_error(ulm_result *out, const char *what)
-{
-    return ulm_result_set_error(out, ULM_EPROTOCOL, what, strlen(what));
 }
 
 static int has_type(json_t *object, const char *type)
@@ -252,7 +217,7 @@ static int parse_message(json_t *root, ulm_result *out)
 {
     json_t *content = json_object_get(root, "content");
     if (!json_is_array(content))
-        return protocol_error(out, "the message has no content array");
+        return ulm__protocol_error(out, "the message has no content array");
     int rc = take_text_blocks(content, out);
     if (rc != ULM_OK)
         return rc;
@@ -263,33 +228,12 @@ static int parse_message(json_t *root, ulm_result *out)
     return model ? ulm_result_set_model(out, model) : ULM_OK;
 }
 
-static int parse_models(json_t *root, ulm_result *out)
-{
-    json_t *data = json_object_get(root, "data");
-    if (!json_is_array(data))
-        return protocol_error(out, "the model list has no data array");
-    size_t i;
-    json_t *entry;
-    json_array_foreach(data, i, entry) {
-        const char *id = json_string_value(json_object_get(entry, "id"));
-        if (!id)
-            return protocol_error(out, "a model entry has no id");
-        int rc = ulm_result_add_model_id(out, id);
-        if (rc != ULM_OK)
-            return rc;
-    }
-    return ULM_OK;
-}
-
 /* ---------------------------------------------------------------- errors */
 
 /* The class of an error type; the status's class when the type is not one we know. */
 static int class_from_type(int status_class, const char *type)
 {
-    static const struct {
-        const char *type;
-        int error;
-    } types[] = {
+    static const ulm_name_code types[] = {
         {"invalid_request_error", ULM_EBAD_REQUEST},
         {"authentication_error", ULM_EAUTH},
         {"permission_error", ULM_EAUTH},
@@ -301,10 +245,7 @@ static int class_from_type(int status_class, const char *type)
         {"timeout_error", ULM_ESERVER},
         {"overloaded_error", ULM_EUNAVAILABLE},
     };
-    for (size_t i = 0; type && i < sizeof types / sizeof types[0]; i++)
-        if (strcmp(type, types[i].type) == 0)
-            return types[i].error;
-    return status_class;
+    return ulm__code_of(types, sizeof types / sizeof types[0], type, status_class);
 }
 
 /*
@@ -335,9 +276,7 @@ static int set_error_object(json_t *error, int status_class, ulm_result *out)
     json_t *message = json_object_get(error, "message");
     int code = class_from_type(status_class, json_string_value(json_object_get(error, "type")));
     code = refine(code, error, json_string_value(message));
-    return json_is_string(message) ? ulm_result_set_error(out, code, json_string_value(message),
-                                                          json_string_length(message))
-                                   : ulm_result_set_error(out, code, NULL, 0);
+    return ulm__error_with_message(out, code, message);
 }
 
 static int parse_error(const ulm_http_response *in, ulm_result *out)
@@ -362,12 +301,11 @@ static int anthropic_parse(const ulm_provider *self, ulm_op op, const ulm_http_r
         return parse_error(in, out);
     size_t len;
     const char *body = ulm_http_response_body(in, &len);
-    json_t *root = json_loadb(body, len, 0, NULL);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return protocol_error(out, "the answer is not a JSON object");
-    }
-    int rc = op == ULM_OP_MODELS ? parse_models(root, out) : parse_message(root, out);
+    json_t *root;
+    int rc = ulm__json_object_of(body, len, "the answer", out, &root);
+    if (!root)
+        return rc;
+    rc = op == ULM_OP_MODELS ? ulm__json_model_ids(root, out) : parse_message(root, out);
     json_decref(root);
     return rc;
 }
@@ -420,14 +358,13 @@ static int anthropic_parse_event(const ulm_provider *self, const ulm_sse_event *
     (void)self;
     size_t len;
     const char *data = ulm_sse_event_data(event, &len);
-    json_t *root = json_loadb(data, len, 0, NULL);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return protocol_error(out, "a stream event is not a JSON object");
-    }
+    json_t *root;
+    int rc = ulm__json_object_of(data, len, "a stream event", out, &root);
+    if (!root)
+        return rc;
     /* the data names its type too; the event line is the fallback for terse servers */
     const char *type = json_string_value(json_object_get(root, "type"));
-    int rc = translate_event(type ? type : ulm_sse_event_name(event), root, out);
+    rc = translate_event(type ? type : ulm_sse_event_name(event), root, out);
     json_decref(root);
     return rc;
 }

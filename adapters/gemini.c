@@ -1,10 +1,11 @@
 /* gemini.c - the Google Gemini adapter: generateContent, its SSE stream and Google's errors. */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_read.h"
 #include "json_write.h"
+#include "turns.h"
 
 /* ---------------------------------------------------------------- model names */
 
@@ -36,12 +37,6 @@ static int gemini_normalize_model(const ulm_provider *self, const char *name, ch
 
 /* ---------------------------------------------------------------- the request */
 
-static int is_sent(const ulm_request *req, size_t i)
-{
-    /* the API refuses an empty text part, and an empty message says nothing */
-    return *ulm_request_message_content(req, i) != '\0';
-}
-
 /* "parts":[{"text":...},...] for the messages listed in index. */
 static int append_parts(ulm_buf *b, const ulm_request *req, const size_t *index, size_t count)
 {
@@ -63,23 +58,10 @@ static int append_parts(ulm_buf *b, const ulm_request *req, const size_t *index,
  */
 static int append_contents(ulm_buf *b, const ulm_request *req, size_t *scratch)
 {
-    size_t n = ulm_request_message_count(req), turns = 0;
+    size_t at = 0, turns = 0, count;
+    ulm_role role;
     int rc = ulm__json_literal(b, "\"contents\":[");
-    for (size_t i = 0; rc == ULM_OK && i < n;) {
-        ulm_role role = ulm_request_message_role(req, i);
-        if (role == ULM_ROLE_SYSTEM || !is_sent(req, i)) {
-            i++;
-            continue;
-        }
-        size_t count = 0;
-        for (; i < n; i++) {
-            ulm_role r = ulm_request_message_role(req, i);
-            if (r == ULM_ROLE_SYSTEM || !is_sent(req, i))
-                continue; /* not part of the conversation: does not end the turn */
-            if (r != role)
-                break;
-            scratch[count++] = i;
-        }
+    while (rc == ULM_OK && (count = ulm__next_turn(req, &at, scratch, &role)) > 0) {
         rc = ulm__buf_appendf(b, "%s{\"role\":\"%s\",", turns++ ? "," : "",
                               role == ULM_ROLE_ASSISTANT ? "model" : "user");
         if (rc == ULM_OK)
@@ -95,10 +77,7 @@ static int append_contents(ulm_buf *b, const ulm_request *req, size_t *scratch)
 /* The system messages, wherever they stand, as systemInstruction: one part each. */
 static int append_system(ulm_buf *b, const ulm_request *req, size_t *scratch)
 {
-    size_t count = 0;
-    for (size_t i = 0; i < ulm_request_message_count(req); i++)
-        if (ulm_request_message_role(req, i) == ULM_ROLE_SYSTEM && is_sent(req, i))
-            scratch[count++] = i;
+    size_t count = ulm__system_messages(req, scratch);
     if (!count)
         return ULM_OK;
     int rc = ulm__json_literal(b, ",\"systemInstruction\":{");
@@ -186,10 +165,7 @@ static int gemini_build(const ulm_provider *self, ulm_op op, const char *model,
 
 static ulm_finish_reason finish_from(const char *reason)
 {
-    static const struct {
-        const char *name;
-        ulm_finish_reason finish;
-    } reasons[] = {
+    static const ulm_name_code reasons[] = {
         {"STOP", ULM_FINISH_STOP},
         {"MAX_TOKENS", ULM_FINISH_LENGTH},
         {"SAFETY", ULM_FINISH_CONTENT_FILTER},
@@ -201,16 +177,9 @@ static ulm_finish_reason finish_from(const char *reason)
         {"IMAGE_PROHIBITED_CONTENT", ULM_FINISH_CONTENT_FILTER},
         {"IMAGE_RECITATION", ULM_FINISH_CONTENT_FILTER},
     };
-    for (size_t i = 0; reason && i < sizeof reasons / sizeof reasons[0]; i++)
-        if (strcmp(reason, reasons[i].name) == 0)
-            return reasons[i].finish;
-    return ULM_FINISH_UNKNOWN; /* LANGUAGE, OTHER, MALFORMED_FUNCTION_CALL, ... */
-}
-
-static long count_of(json_t *usage, const char *key)
-{
-    json_t *v = json_object_get(usage, key);
-    return json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : -1;
+    /* LANGUAGE, OTHER, MALFORMED_FUNCTION_CALL, ... are unknown */
+    return (ulm_finish_reason)ulm__code_of(reasons, sizeof reasons / sizeof reasons[0], reason,
+                                           ULM_FINISH_UNKNOWN);
 }
 
 /* The completion counts the thinking a model did too: it is generated and billed as output,
@@ -219,17 +188,12 @@ static void set_usage(json_t *usage, ulm_result *out)
 {
     if (!json_is_object(usage))
         return;
-    long completion = count_of(usage, "candidatesTokenCount");
-    long thoughts = count_of(usage, "thoughtsTokenCount");
+    long completion = ulm__json_count(usage, "candidatesTokenCount");
+    long thoughts = ulm__json_count(usage, "thoughtsTokenCount");
     if (thoughts > 0)
         completion = (completion > 0 ? completion : 0) + thoughts;
-    ulm_result_set_usage(out, count_of(usage, "promptTokenCount"), completion,
-                         count_of(usage, "totalTokenCount"));
-}
-
-static int protocol_error(ulm_result *out, const char *what)
-{
-    return ulm_result_set_error(out, ULM_EPROTOCOL, what, strlen(what));
+    ulm_result_set_usage(out, ulm__json_count(usage, "promptTokenCount"), completion,
+                         ulm__json_count(usage, "totalTokenCount"));
 }
 
 /* The answer's text parts, in order; a model's thoughts and function calls are not text.
@@ -272,7 +236,7 @@ static int take_response(json_t *root, ulm_result *out, int streamed)
     if (!candidate && json_object_get(feedback, "blockReason"))
         return set_blocked(feedback, out);
     if (!json_is_object(candidate) && !streamed)
-        return protocol_error(out, "the answer has no candidates");
+        return ulm__protocol_error(out, "the answer has no candidates");
     int calls = 0, rc = ULM_OK;
     json_t *parts = json_object_get(json_object_get(candidate, "content"), "parts");
     if (json_is_array(parts))
@@ -302,13 +266,13 @@ static int parse_models(json_t *root, ulm_result *out)
     if (!models)
         return ULM_OK; /* an account with no models gets an empty object */
     if (!json_is_array(models))
-        return protocol_error(out, "the model list has no models array");
+        return ulm__protocol_error(out, "the model list has no models array");
     size_t i;
     json_t *entry;
     json_array_foreach(models, i, entry) {
         const char *name = json_string_value(json_object_get(entry, "name"));
         if (!name)
-            return protocol_error(out, "a model entry has no name");
+            return ulm__protocol_error(out, "a model entry has no name");
         json_t *methods = json_object_get(entry, "supportedGenerationMethods");
         int generates = !json_is_array(methods);
         size_t m;
@@ -333,10 +297,7 @@ static int parse_models(json_t *root, ulm_result *out)
 /* Google's canonical status names; the HTTP status's class for one not listed. */
 static int class_from_status(int status_class, const char *status)
 {
-    static const struct {
-        const char *status;
-        int error;
-    } statuses[] = {
+    static const ulm_name_code statuses[] = {
         {"INVALID_ARGUMENT", ULM_EBAD_REQUEST},
         {"FAILED_PRECONDITION", ULM_EBAD_REQUEST},
         {"OUT_OF_RANGE", ULM_EBAD_REQUEST},
@@ -350,10 +311,7 @@ static int class_from_status(int status_class, const char *status)
         {"DEADLINE_EXCEEDED", ULM_ESERVER},
         {"ABORTED", ULM_ESERVER},
     };
-    for (size_t i = 0; status && i < sizeof statuses / sizeof statuses[0]; i++)
-        if (strcmp(status, statuses[i].status) == 0)
-            return statuses[i].error;
-    return status_class;
+    return ulm__code_of(statuses, sizeof statuses / sizeof statuses[0], status, status_class);
 }
 
 /* Whether one of the error's details is an ErrorInfo with this reason. */
@@ -438,9 +396,7 @@ static int set_error_object(json_t *error, int status_class, ulm_result *out)
     json_t *message = json_object_get(error, "message");
     int code = class_from_status(status_class, json_string_value(json_object_get(error, "status")));
     code = refine(code, error, json_string_value(message));
-    return json_is_string(message) ? ulm_result_set_error(out, code, json_string_value(message),
-                                                          json_string_length(message))
-                                   : ulm_result_set_error(out, code, NULL, 0);
+    return ulm__error_with_message(out, code, message);
 }
 
 static int parse_error(const ulm_http_response *in, ulm_result *out)
@@ -466,12 +422,11 @@ static int gemini_parse(const ulm_provider *self, ulm_op op, const ulm_http_resp
         return parse_error(in, out);
     size_t len;
     const char *body = ulm_http_response_body(in, &len);
-    json_t *root = json_loadb(body, len, 0, NULL);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return protocol_error(out, "the answer is not a JSON object");
-    }
-    int rc = op == ULM_OP_MODELS ? parse_models(root, out) : take_response(root, out, 0);
+    json_t *root;
+    int rc = ulm__json_object_of(body, len, "the answer", out, &root);
+    if (!root)
+        return rc;
+    rc = op == ULM_OP_MODELS ? parse_models(root, out) : take_response(root, out, 0);
     json_decref(root);
     return rc;
 }
@@ -483,13 +438,12 @@ static int gemini_parse_event(const ulm_provider *self, const ulm_sse_event *eve
     (void)self;
     size_t len;
     const char *data = ulm_sse_event_data(event, &len);
-    json_t *root = json_loadb(data, len, 0, NULL);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return protocol_error(out, "a stream event is not a JSON object");
-    }
+    json_t *root;
+    int rc = ulm__json_object_of(data, len, "a stream event", out, &root);
+    if (!root)
+        return rc;
     json_t *error = json_object_get(root, "error");
-    int rc = json_is_object(error) ? set_error_object(error, ULM_ESERVER, out)
+    rc = json_is_object(error) ? set_error_object(error, ULM_ESERVER, out)
                                    : take_response(root, out, 1);
     json_decref(root);
     return rc;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_read.h"
 #include "json_write.h"
 #include "openai_wire.h"
 
@@ -89,80 +90,51 @@ int ulm__openai_build(ulm_op op, const char *model, const ulm_request *req,
 
 static ulm_finish_reason finish_from(const char *reason)
 {
-    if (!reason)
-        return ULM_FINISH_UNKNOWN;
-    if (strcmp(reason, "stop") == 0)
-        return ULM_FINISH_STOP;
-    if (strcmp(reason, "length") == 0)
-        return ULM_FINISH_LENGTH;
-    if (strcmp(reason, "content_filter") == 0)
-        return ULM_FINISH_CONTENT_FILTER;
-    if (strcmp(reason, "tool_calls") == 0 || strcmp(reason, "function_call") == 0)
-        return ULM_FINISH_TOOL_CALLS;
-    return ULM_FINISH_UNKNOWN;
+    static const ulm_name_code reasons[] = {
+        {"stop", ULM_FINISH_STOP},
+        {"length", ULM_FINISH_LENGTH},
+        {"content_filter", ULM_FINISH_CONTENT_FILTER},
+        {"tool_calls", ULM_FINISH_TOOL_CALLS},
+        {"function_call", ULM_FINISH_TOOL_CALLS},
+    };
+    return (ulm_finish_reason)ulm__code_of(reasons, sizeof reasons / sizeof reasons[0], reason,
+                                           ULM_FINISH_UNKNOWN);
 }
 
-static long usage_count(json_t *usage, const char *key)
+/* usage's counts; a count it does not give (or no usage at all) is -1 */
+static void set_usage(json_t *usage, ulm_result *out)
 {
-    json_t *v = json_object_get(usage, key);
-    return json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : -1;
-}
-
-static int protocol_error(ulm_result *out, const char *what)
-{
-    return ulm_result_set_error(out, ULM_EPROTOCOL, what, strlen(what));
+    ulm_result_set_usage(out, ulm__json_count(usage, "prompt_tokens"),
+                         ulm__json_count(usage, "completion_tokens"),
+                         ulm__json_count(usage, "total_tokens"));
 }
 
 static int parse_chat(json_t *root, ulm_result *out)
 {
     json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
     if (!json_is_object(choice))
-        return protocol_error(out, "the answer has no choices");
+        return ulm__protocol_error(out, "the answer has no choices");
     json_t *message = json_object_get(choice, "message");
     if (!json_is_object(message))
-        return protocol_error(out, "the first choice has no message");
+        return ulm__protocol_error(out, "the first choice has no message");
     json_t *content = json_object_get(message, "content");
     if (content && !json_is_string(content) && !json_is_null(content))
-        return protocol_error(out, "the message content is not a string");
+        return ulm__protocol_error(out, "the message content is not a string");
     int rc = ulm_result_set_text(out, json_is_string(content) ? json_string_value(content) : "",
                                  json_is_string(content) ? json_string_length(content) : 0);
     if (rc != ULM_OK)
         return rc;
     ulm_result_set_finish_reason(out, finish_from(json_string_value(
                                           json_object_get(choice, "finish_reason"))));
-    json_t *usage = json_object_get(root, "usage");
-    ulm_result_set_usage(out, usage_count(usage, "prompt_tokens"),
-                         usage_count(usage, "completion_tokens"),
-                         usage_count(usage, "total_tokens"));
+    set_usage(json_object_get(root, "usage"), out);
     const char *model = json_string_value(json_object_get(root, "model"));
     return model ? ulm_result_set_model(out, model) : ULM_OK;
-}
-
-static int parse_models(json_t *root, ulm_result *out)
-{
-    json_t *data = json_object_get(root, "data");
-    if (!json_is_array(data))
-        return protocol_error(out, "the model list has no data array");
-    size_t i;
-    json_t *entry;
-    json_array_foreach(data, i, entry) {
-        const char *id = json_string_value(json_object_get(entry, "id"));
-        if (!id)
-            return protocol_error(out, "a model entry has no id");
-        int rc = ulm_result_add_model_id(out, id);
-        if (rc != ULM_OK)
-            return rc;
-    }
-    return ULM_OK;
 }
 
 /* Refines the status class with the error's own code: these change what a caller does. */
 static int class_from_code(int status_class, const char *code)
 {
-    static const struct {
-        const char *code;
-        int error;
-    } codes[] = {
+    static const ulm_name_code codes[] = {
         {"context_length_exceeded", ULM_ECONTEXT_LENGTH},
         {"exceed_context_size_error", ULM_ECONTEXT_LENGTH},
         {"insufficient_quota", ULM_EQUOTA},
@@ -170,12 +142,7 @@ static int class_from_code(int status_class, const char *code)
         {"model_not_found", ULM_EMODEL_NOT_FOUND},
         {"invalid_api_key", ULM_EAUTH},
     };
-    if (!code)
-        return status_class;
-    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
-        if (strcmp(code, codes[i].code) == 0)
-            return codes[i].error;
-    return status_class;
+    return ulm__code_of(codes, sizeof codes / sizeof codes[0], code, status_class);
 }
 
 /* An error object, in an error answer or inside a stream, into a class and message. */
@@ -183,10 +150,7 @@ static int set_error_object(json_t *error, int status_class, ulm_result *out)
 {
     int code = class_from_code(status_class, json_string_value(json_object_get(error, "code")));
     code = class_from_code(code, json_string_value(json_object_get(error, "type")));
-    json_t *message = json_object_get(error, "message");
-    return json_is_string(message) ? ulm_result_set_error(out, code, json_string_value(message),
-                                                          json_string_length(message))
-                                   : ulm_result_set_error(out, code, NULL, 0);
+    return ulm__error_with_message(out, code, json_object_get(error, "message"));
 }
 
 static int parse_error(const ulm_http_response *in, ulm_result *out)
@@ -219,13 +183,11 @@ int ulm__openai_parse(ulm_op op, const ulm_http_response *in, ulm_result *out)
         return parse_error(in, out);
     size_t len;
     const char *body = ulm_http_response_body(in, &len);
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, 0, &jerr);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return protocol_error(out, "the answer is not a JSON object");
-    }
-    int rc = op == ULM_OP_MODELS ? parse_models(root, out) : parse_chat(root, out);
+    json_t *root;
+    int rc = ulm__json_object_of(body, len, "the answer", out, &root);
+    if (!root)
+        return rc;
+    rc = op == ULM_OP_MODELS ? ulm__json_model_ids(root, out) : parse_chat(root, out);
     json_decref(root);
     return rc;
 }
@@ -242,12 +204,10 @@ int ulm__openai_parse_event(const ulm_sse_event *event, ulm_result *out)
 {
     size_t len;
     const char *data = ulm_sse_event_data(event, &len);
-    json_t *root = json_loadb(data, len, 0, NULL);
-    if (!json_is_object(root)) {
-        json_decref(root);
-        return protocol_error(out, "a stream event is not a JSON object");
-    }
-    int rc = ULM_OK;
+    json_t *root;
+    int rc = ulm__json_object_of(data, len, "a stream event", out, &root);
+    if (!root)
+        return rc;
     json_t *error = json_object_get(root, "error");
     if (json_is_object(error)) { /* a failure after the 200 status was sent */
         rc = set_error_object(error, ULM_ESERVER, out);
@@ -264,9 +224,7 @@ int ulm__openai_parse_event(const ulm_sse_event *event, ulm_result *out)
         ulm_result_set_finish_reason(out, finish_from(finish));
     json_t *usage = json_object_get(root, "usage");
     if (json_is_object(usage))
-        ulm_result_set_usage(out, usage_count(usage, "prompt_tokens"),
-                             usage_count(usage, "completion_tokens"),
-                             usage_count(usage, "total_tokens"));
+        set_usage(usage, out);
     const char *model = json_string_value(json_object_get(root, "model"));
     if (rc == ULM_OK && model && !out->model)
         rc = ulm_result_set_model(out, model);

@@ -11,9 +11,16 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "client.h"
 #include "stream.h"
+
+/* The answer text of the Anthropic and Gemini documentation fixtures (messages_end_turn,
+ * generate_stop and their streams). */
+#define FIXTURE_DOCS_TEXT                                                                  \
+    "Bonjour ! Un caf\xc3\xa9 ? Caf\xc3\xa9 \xf0\x9f\x99\x82 \xe2\x80\x94 "                \
+    "voil\xc3\xa0, c'est pr\xc3\xaat."
 
 /*
  * Reads the fixture at <ULM_FIXTURES>/<name> (ULM_FIXTURES defaults to tests/fixtures)
@@ -74,6 +81,83 @@ static inline void fixture_response(ulm_http_response *resp, int status,
     char *body = fixture_read(name, &length);
     fixture_response_from(resp, status, content_type, body, length);
     free(body);
+}
+
+/* error.message of a provider's error fixture, read independently of the library; the
+ * caller frees it. */
+static inline char *fixture_error_message(const char *name)
+{
+    size_t len;
+    char *text = fixture_read(name, &len);
+    json_t *root = json_loadb(text, len, 0, NULL);
+    free(text);
+    const char *message =
+        json_string_value(json_object_get(json_object_get(root, "error"), "message"));
+    assert_non_null(message);
+    char *copy = strdup(message);
+    json_decref(root);
+    return copy;
+}
+
+/* A request of n messages with these roles and texts. */
+static inline ulm_request *fixture_request_of(const ulm_role *roles, const char *const *texts,
+                                              size_t n)
+{
+    ulm_request *req = NULL;
+    assert_int_equal(ulm_request_new(&req), ULM_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(ulm_request_add_message(req, roles[i], texts[i]), ULM_OK);
+    return req;
+}
+
+/* Builds op for model into http (cleared by the caller) and returns the body parsed. */
+static inline json_t *fixture_build_json(ulm_provider *p, ulm_op op, const char *model,
+                                         const ulm_request *req, ulm_http_request *http)
+{
+    memset(http, 0, sizeof *http);
+    assert_int_equal(p->build(p, op, model, req, http), ULM_OK);
+    json_error_t jerr;
+    json_t *body = json_loadb(http->body, http->body_len, 0, &jerr);
+    if (!json_is_object(body))
+        fail_msg("the built body is not a JSON object: %s", jerr.text);
+    return body;
+}
+
+/*
+ * Builds a streamed chat for model with every allocation failing in turn, until one build
+ * needs no failing allocation: each earlier one must end in ULM_ENOMEM (the valgrind and
+ * sanitizer runs check that nothing leaks). The request has system text, two user
+ * messages in a row, an assistant message, a temperature and a stop sequence.
+ */
+static inline void fixture_build_under_allocation_failures(ulm_provider *p, const char *model)
+{
+    const ulm_role roles[] = {ULM_ROLE_SYSTEM, ULM_ROLE_USER, ULM_ROLE_USER, ULM_ROLE_ASSISTANT};
+    const char *texts[] = {"s", "a", "b", "c"};
+    ulm_request *req = fixture_request_of(roles, texts, 4);
+    assert_int_equal(ulm_request_set_temperature(req, 1.0), ULM_OK);
+    assert_int_equal(ulm_request_add_stop(req, "x"), ULM_OK);
+    int rc = ULM_ENOMEM;
+    for (long n = 1; rc == ULM_ENOMEM; n++) {
+        ulm_http_request http = {0};
+        ulm__test_fail_alloc_after(n);
+        rc = p->build(p, ULM_OP_CHAT_STREAM, model, req, &http);
+        ulm__test_fail_alloc_after(0);
+        assert_true(rc == ULM_OK || rc == ULM_ENOMEM);
+        ulm__http_request_clear(&http);
+    }
+    ulm_request_free(req);
+}
+
+/* body equals the JSON text expected, member order aside; else the test fails showing both. */
+static inline void fixture_assert_json(json_t *body, const char *expected)
+{
+    json_t *want = json_loads(expected, 0, NULL);
+    assert_non_null(want);
+    if (!json_equal(body, want)) {
+        char *got = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+        fail_msg("body %s\nwanted %s", got, expected);
+    }
+    json_decref(want);
 }
 
 
@@ -144,6 +228,41 @@ static inline int fixture_stream(ulm_provider *p, const char *body, size_t lengt
     ulm__stream_free(&st);
     ulm__http_response_clear(&resp);
     return rc;
+}
+/* What a test checks of a recorded stream once it has been read. */
+typedef void (*fixture_stream_check)(const ulm_result *r, const fixture_deltas *d);
+
+/*
+ * Reads the recorded stream called name through p cut once at every byte, then one byte
+ * at a time: each reading must end in expected and pass check.
+ */
+static inline void fixture_stream_every_cut(ulm_provider *p, const char *name, int expected,
+                                            fixture_stream_check check)
+{
+    size_t len;
+    char *body = fixture_read(name, &len);
+    for (size_t cut = 0; cut <= len; cut++) {
+        ulm_result r;
+        fixture_deltas d = {0};
+        int rc = fixture_stream(p, body, len, &cut, 1, &r, &d);
+        if (rc != expected)
+            fail_msg("%s cut at %zu: %s", name, cut, ulm_error_name(rc));
+        check(&r, &d);
+        ulm__result_clear(&r);
+        ulm__buf_free(&d.text);
+    }
+    size_t *cuts = malloc(len * sizeof *cuts);
+    assert_non_null(cuts);
+    for (size_t i = 0; i < len; i++)
+        cuts[i] = i + 1;
+    ulm_result r;
+    fixture_deltas d = {0};
+    assert_int_equal(fixture_stream(p, body, len, cuts, len, &r, &d), expected);
+    check(&r, &d);
+    ulm__result_clear(&r);
+    ulm__buf_free(&d.text);
+    free(cuts);
+    free(body);
 }
 
 #endif /* ULM_TEST_FIXTURE_H */

@@ -1,8 +1,6 @@
 /* test_anthropic.c - the Anthropic Messages adapter, driven through its vtable with fixtures. */
 #include "fixture.h"
 
-#include <jansson.h>
-
 /* ------------------------------------------------------------------ helpers */
 
 static int provider_setup(void **state)
@@ -19,41 +17,6 @@ static int provider_teardown(void **state)
     p->destroy(p);
     return 0;
 }
-
-static ulm_request *request_of(const ulm_role *roles, const char *const *texts, size_t n)
-{
-    ulm_request *req = NULL;
-    assert_int_equal(ulm_request_new(&req), ULM_OK);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(ulm_request_add_message(req, roles[i], texts[i]), ULM_OK);
-    return req;
-}
-
-/* Builds op for "claude-sonnet-4-5" into http and returns the body parsed. */
-static json_t *build_body(ulm_provider *p, ulm_op op, const ulm_request *req,
-                          ulm_http_request *http)
-{
-    memset(http, 0, sizeof *http);
-    assert_int_equal(p->build(p, op, "claude-sonnet-4-5", req, http), ULM_OK);
-    json_error_t jerr;
-    json_t *body = json_loadb(http->body, http->body_len, 0, &jerr);
-    if (!json_is_object(body))
-        fail_msg("the built body is not a JSON object: %s", jerr.text);
-    return body;
-}
-
-/* The body as compact JSON with sorted keys, to compare whole bodies in one assertion. */
-static void assert_body(json_t *body, const char *expected)
-{
-    json_t *want = json_loads(expected, 0, NULL);
-    assert_non_null(want);
-    if (!json_equal(body, want)) {
-        char *got = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-        fail_msg("body %s\nwanted %s", got, expected);
-    }
-    json_decref(want);
-}
-
 static int has_header(const ulm_http_request *http, const char *line)
 {
     for (size_t i = 0; i < http->header_count; i++)
@@ -67,22 +30,6 @@ static void parse_fixture(ulm_provider *p, ulm_op op, int status, const char *na
 {
     fixture_parse_file(p, op, status, "application/json", name, result);
 }
-
-/* error.message of an Anthropic error fixture, read independently of the library. */
-static char *fixture_error_message(const char *name)
-{
-    size_t len;
-    char *text = fixture_read(name, &len);
-    json_t *root = json_loadb(text, len, 0, NULL);
-    free(text);
-    const char *message =
-        json_string_value(json_object_get(json_object_get(root, "error"), "message"));
-    assert_non_null(message);
-    char *copy = strdup(message);
-    json_decref(root);
-    return copy;
-}
-
 static void assert_error_fixture(ulm_provider *p, int status, const char *name, int expected)
 {
     ulm_result r;
@@ -104,9 +51,9 @@ static void test_build_is_post_to_messages_with_version_header(void **state)
     ulm_provider *p = *state;
     const ulm_role roles[] = {ULM_ROLE_USER};
     const char *texts[] = {"Hi"};
-    ulm_request *req = request_of(roles, texts, 1);
+    ulm_request *req = fixture_request_of(roles, texts, 1);
     ulm_http_request http;
-    json_t *body = build_body(p, ULM_OP_CHAT, req, &http);
+    json_t *body = fixture_build_json(p, ULM_OP_CHAT, "claude-sonnet-4-5", req, &http);
     assert_string_equal(http.method, "POST");
     assert_string_equal(http.path, "/v1/messages");
     assert_true(has_header(&http, "anthropic-version: 2023-06-01"));
@@ -114,7 +61,7 @@ static void test_build_is_post_to_messages_with_version_header(void **state)
     assert_string_equal(p->auth_header, "x-api-key");
     assert_null(p->auth_prefix);
     /* max_tokens is required by the API: the documented default when the caller set none */
-    assert_body(body, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":4096,"
+    fixture_assert_json(body, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":4096,"
                       "\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}]}");
     json_decref(body);
     ulm__http_request_clear(&http);
@@ -129,10 +76,10 @@ static void test_build_moves_system_and_merges_turns(void **state)
                               ULM_ROLE_USER};
     const char *texts[] = {"Be terse.", "Hello", "Are you there?", "Yes.", "Use English.",
                            "What now?", "Tell me a story"};
-    ulm_request *req = request_of(roles, texts, 7);
+    ulm_request *req = fixture_request_of(roles, texts, 7);
     ulm_http_request http;
-    json_t *body = build_body(*state, ULM_OP_CHAT, req, &http);
-    assert_body(body,
+    json_t *body = fixture_build_json(*state, ULM_OP_CHAT, "claude-sonnet-4-5", req, &http);
+    fixture_assert_json(body,
                 "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":4096,"
                 "\"system\":[{\"type\":\"text\",\"text\":\"Be terse.\"},"
                 "{\"type\":\"text\",\"text\":\"Use English.\"}],"
@@ -152,7 +99,7 @@ static void test_build_sends_parameters_and_drops_seed(void **state)
 {
     const ulm_role roles[] = {ULM_ROLE_SYSTEM, ULM_ROLE_USER, ULM_ROLE_USER};
     const char *texts[] = {"Only system \"quoted\"\n", "", "Caf\xc3\xa9 \xf0\x9f\x99\x82"};
-    ulm_request *req = request_of(roles, texts, 3);
+    ulm_request *req = fixture_request_of(roles, texts, 3);
     assert_int_equal(ulm_request_set_temperature(req, 0.0), ULM_OK);
     assert_int_equal(ulm_request_set_top_p(req, 0.5), ULM_OK);
     assert_int_equal(ulm_request_set_max_tokens(req, 77), ULM_OK);
@@ -160,8 +107,8 @@ static void test_build_sends_parameters_and_drops_seed(void **state)
     assert_int_equal(ulm_request_add_stop(req, "END"), ULM_OK);
     assert_int_equal(ulm_request_add_stop(req, "\n\n"), ULM_OK);
     ulm_http_request http;
-    json_t *body = build_body(*state, ULM_OP_CHAT_STREAM, req, &http);
-    assert_body(body, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":77,"
+    json_t *body = fixture_build_json(*state, ULM_OP_CHAT_STREAM, "claude-sonnet-4-5", req, &http);
+    fixture_assert_json(body, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":77,"
                       "\"system\":\"Only system \\\"quoted\\\"\\n\","
                       "\"messages\":[{\"role\":\"user\",\"content\":\"Caf\xc3\xa9 \xf0\x9f\x99\x82\"}],"
                       "\"temperature\":0,\"top_p\":0.5,\"stop_sequences\":[\"END\",\"\\n\\n\"],"
@@ -179,10 +126,10 @@ static void test_build_holds_temperature_to_the_api_range(void **state)
     const double asked[] = {1.7, 1.0, 0.3};
     const double sent[] = {1.0, 1.0, 0.3};
     for (size_t i = 0; i < 3; i++) {
-        ulm_request *req = request_of(roles, texts, 1);
+        ulm_request *req = fixture_request_of(roles, texts, 1);
         assert_int_equal(ulm_request_set_temperature(req, asked[i]), ULM_OK);
         ulm_http_request http;
-        json_t *body = build_body(*state, ULM_OP_CHAT, req, &http);
+        json_t *body = fixture_build_json(*state, ULM_OP_CHAT, "claude-sonnet-4-5", req, &http);
         assert_true(json_number_value(json_object_get(body, "temperature")) == sent[i]);
         json_decref(body);
         ulm__http_request_clear(&http);
@@ -196,7 +143,7 @@ static void test_build_without_conversation_is_einval(void **state)
     ulm_provider *p = *state;
     const ulm_role roles[] = {ULM_ROLE_SYSTEM, ULM_ROLE_USER};
     const char *texts[] = {"Be terse.", ""};
-    ulm_request *req = request_of(roles, texts, 2);
+    ulm_request *req = fixture_request_of(roles, texts, 2);
     ulm_http_request http = {0};
     assert_int_equal(p->build(p, ULM_OP_CHAT, "claude-sonnet-4-5", req, &http), ULM_EINVAL);
     ulm__http_request_clear(&http);
@@ -220,21 +167,7 @@ static void test_build_models_asks_for_one_whole_page(void **state)
 /* Every allocation of a build may fail: the result is ULM_ENOMEM and nothing leaks. */
 static void test_build_survives_every_allocation_failure(void **state)
 {
-    ulm_provider *p = *state;
-    const ulm_role roles[] = {ULM_ROLE_SYSTEM, ULM_ROLE_USER, ULM_ROLE_USER, ULM_ROLE_ASSISTANT};
-    const char *texts[] = {"s", "a", "b", "c"};
-    ulm_request *req = request_of(roles, texts, 4);
-    assert_int_equal(ulm_request_add_stop(req, "x"), ULM_OK);
-    int rc = ULM_ENOMEM;
-    for (long n = 1; rc == ULM_ENOMEM; n++) {
-        ulm_http_request http = {0};
-        ulm__test_fail_alloc_after(n);
-        rc = p->build(p, ULM_OP_CHAT_STREAM, "claude-sonnet-4-5", req, &http);
-        ulm__test_fail_alloc_after(0);
-        assert_true(rc == ULM_OK || rc == ULM_ENOMEM);
-        ulm__http_request_clear(&http);
-    }
-    ulm_request_free(req);
+    fixture_build_under_allocation_failures(*state, "claude-sonnet-4-5");
 }
 
 /* ------------------------------------------------------------------ parse */
@@ -244,8 +177,7 @@ static void test_parse_message_from_the_docs(void **state)
     ulm_result r;
     parse_fixture(*state, ULM_OP_CHAT, 200, "anthropic/messages_end_turn.json", &r);
     assert_int_equal(r.error, ULM_OK);
-    assert_string_equal(r.text, "Bonjour ! Un caf\xc3\xa9 ? Caf\xc3\xa9 \xf0\x9f\x99\x82 \xe2\x80\x94 "
-                                "voil\xc3\xa0, c'est pr\xc3\xaat.");
+    assert_string_equal(r.text, FIXTURE_DOCS_TEXT);
     assert_int_equal(r.finish, ULM_FINISH_STOP);
     /* input_tokens counts what follows the cache; tokens written to it are read too */
     assert_int_equal(r.prompt_tokens, 21 + 1536);
@@ -385,54 +317,25 @@ static void test_error_without_error_json_uses_the_status(void **state)
 
 /* ------------------------------------------------------------------ streaming */
 
-#define STREAM_TEXT "Bonjour ! Un caf\xc3\xa9 ? Caf\xc3\xa9 \xf0\x9f\x99\x82 \xe2\x80\x94 voil\xc3\xa0, c'est pr\xc3\xaat."
 
 static void assert_recorded_stream(const ulm_result *r, const fixture_deltas *d)
 {
     assert_int_equal(r->error, ULM_OK);
-    assert_string_equal(r->text, STREAM_TEXT);
+    assert_string_equal(r->text, FIXTURE_DOCS_TEXT);
     assert_int_equal(r->finish, ULM_FINISH_STOP);
     assert_true(r->stream_ended);
     assert_int_equal(r->prompt_tokens, 21);
     assert_int_equal(r->completion_tokens, 19);
     assert_int_equal(r->total_tokens, 40);
     assert_string_equal(r->model, "claude-sonnet-4-5-20250929");
-    assert_int_equal(d->text.len, strlen(STREAM_TEXT)); /* delivered once, all of it */
-    assert_memory_equal(d->text.data, STREAM_TEXT, d->text.len);
+    assert_int_equal(d->text.len, strlen(FIXTURE_DOCS_TEXT)); /* delivered once, all of it */
+    assert_memory_equal(d->text.data, FIXTURE_DOCS_TEXT, d->text.len);
 }
 
-/* The documented event sequence, cut at every byte: the same answer each time. */
-static void test_stream_split_at_every_byte_gives_the_same_answer(void **state)
+/* The recorded stream cut at every byte, and one byte at a time: the same answer. */
+static void test_stream_read_in_any_pieces_gives_the_same_answer(void **state)
 {
-    size_t len;
-    char *body = fixture_read("anthropic/stream_messages.txt", &len);
-    for (size_t cut = 0; cut <= len; cut++) {
-        ulm_result r;
-        fixture_deltas d = {0};
-        assert_int_equal(fixture_stream(*state, body, len, &cut, 1, &r, &d), ULM_OK);
-        assert_recorded_stream(&r, &d);
-        ulm__result_clear(&r);
-        ulm__buf_free(&d.text);
-    }
-    free(body);
-}
-
-static void test_stream_one_byte_at_a_time_gives_the_same_answer(void **state)
-{
-    size_t len;
-    char *body = fixture_read("anthropic/stream_messages.txt", &len);
-    size_t *cuts = malloc(len * sizeof *cuts);
-    assert_non_null(cuts);
-    for (size_t i = 0; i < len; i++)
-        cuts[i] = i + 1;
-    ulm_result r;
-    fixture_deltas d = {0};
-    assert_int_equal(fixture_stream(*state, body, len, cuts, len, &r, &d), ULM_OK);
-    assert_recorded_stream(&r, &d);
-    ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
-    free(cuts);
-    free(body);
+    fixture_stream_every_cut(*state, "anthropic/stream_messages.txt", ULM_OK, assert_recorded_stream);
 }
 
 /* Tool input and thinking arrive as deltas too, but they are not the answer's text. */
@@ -471,22 +374,18 @@ static void test_stream_passes_only_text_deltas(void **state)
 }
 
 /* An error event after text: classified by its type, the text so far delivered once. */
+static void assert_overloaded_after_text(const ulm_result *r, const fixture_deltas *d)
+{
+    assert_string_equal(r->error_text, "Overloaded");
+    const char *so_far = "Here is the first part of the answer \xe2\x80\x94 tr\xc3\xa8s";
+    assert_int_equal(d->text.len, strlen(so_far));
+    assert_memory_equal(d->text.data, so_far, d->text.len);
+}
+
 static void test_stream_error_event_is_classified(void **state)
 {
-    size_t len;
-    char *body = fixture_read("anthropic/stream_error.txt", &len);
-    for (size_t cut = 0; cut <= len; cut++) {
-        ulm_result r;
-        fixture_deltas d = {0};
-        assert_int_equal(fixture_stream(*state, body, len, &cut, 1, &r, &d), ULM_EUNAVAILABLE);
-        assert_string_equal(r.error_text, "Overloaded");
-        const char *so_far = "Here is the first part of the answer \xe2\x80\x94 tr\xc3\xa8s";
-        assert_int_equal(d.text.len, strlen(so_far));
-        assert_memory_equal(d.text.data, so_far, d.text.len);
-        ulm__result_clear(&r);
-        ulm__buf_free(&d.text);
-    }
-    free(body);
+    fixture_stream_every_cut(*state, "anthropic/stream_error.txt", ULM_EUNAVAILABLE,
+                             assert_overloaded_after_text);
 }
 
 static int stream_text(ulm_provider *p, const char *body, ulm_result *r, fixture_deltas *d)
@@ -546,8 +445,7 @@ int main(void)
         T(test_parse_models),
         T(test_every_documented_error_has_its_class),
         T(test_error_without_error_json_uses_the_status),
-        T(test_stream_split_at_every_byte_gives_the_same_answer),
-        T(test_stream_one_byte_at_a_time_gives_the_same_answer),
+        T(test_stream_read_in_any_pieces_gives_the_same_answer),
         T(test_stream_passes_only_text_deltas),
         T(test_stream_error_event_is_classified),
         T(test_stream_end_and_unknown_events),

@@ -1,8 +1,6 @@
 /* test_gemini.c - the Gemini generateContent adapter, driven through its vtable with fixtures. */
 #include "fixture.h"
 
-#include <jansson.h>
-
 /* ------------------------------------------------------------------ helpers */
 
 static int provider_setup(void **state)
@@ -20,60 +18,12 @@ static int provider_teardown(void **state)
     return 0;
 }
 
-static ulm_request *request_of(const ulm_role *roles, const char *const *texts, size_t n)
-{
-    ulm_request *req = NULL;
-    assert_int_equal(ulm_request_new(&req), ULM_OK);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(ulm_request_add_message(req, roles[i], texts[i]), ULM_OK);
-    return req;
-}
-
-/* Builds op for "gemini-2.0-flash" into http and returns the body parsed. */
-static json_t *build_body(ulm_provider *p, ulm_op op, const ulm_request *req,
-                          ulm_http_request *http)
-{
-    memset(http, 0, sizeof *http);
-    assert_int_equal(p->build(p, op, "gemini-2.0-flash", req, http), ULM_OK);
-    json_error_t jerr;
-    json_t *body = json_loadb(http->body, http->body_len, 0, &jerr);
-    if (!json_is_object(body))
-        fail_msg("the built body is not a JSON object: %s", jerr.text);
-    return body;
-}
-
-static void assert_body(json_t *body, const char *expected)
-{
-    json_t *want = json_loads(expected, 0, NULL);
-    assert_non_null(want);
-    if (!json_equal(body, want)) {
-        char *got = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-        fail_msg("body %s\nwanted %s", got, expected);
-    }
-    json_decref(want);
-}
 
 static void parse_fixture(ulm_provider *p, ulm_op op, int status, const char *name,
                           ulm_result *result)
 {
     fixture_parse_file(p, op, status, "application/json", name, result);
 }
-
-/* error.message of a Google error fixture, read independently of the library. */
-static char *fixture_error_message(const char *name)
-{
-    size_t len;
-    char *text = fixture_read(name, &len);
-    json_t *root = json_loadb(text, len, 0, NULL);
-    free(text);
-    const char *message =
-        json_string_value(json_object_get(json_object_get(root, "error"), "message"));
-    assert_non_null(message);
-    char *copy = strdup(message);
-    json_decref(root);
-    return copy;
-}
-
 /* ------------------------------------------------------------------ model names */
 
 static void test_model_names_are_path_safe(void **state)
@@ -103,19 +53,19 @@ static void test_build_is_post_to_generate_content(void **state)
     ulm_provider *p = *state;
     const ulm_role roles[] = {ULM_ROLE_USER};
     const char *texts[] = {"Hi"};
-    ulm_request *req = request_of(roles, texts, 1);
+    ulm_request *req = fixture_request_of(roles, texts, 1);
     ulm_http_request http;
-    json_t *body = build_body(p, ULM_OP_CHAT, req, &http);
+    json_t *body = fixture_build_json(p, ULM_OP_CHAT, "gemini-2.0-flash", req, &http);
     assert_string_equal(http.method, "POST");
     assert_string_equal(http.path, "/v1beta/models/gemini-2.0-flash:generateContent");
     /* the key goes in a header the core adds, never in the URL */
     assert_string_equal(p->auth_header, "x-goog-api-key");
     assert_null(strstr(http.path, "key="));
-    assert_body(body, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"Hi\"}]}]}");
+    fixture_assert_json(body, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"Hi\"}]}]}");
     json_decref(body);
     ulm__http_request_clear(&http);
 
-    body = build_body(p, ULM_OP_CHAT_STREAM, req, &http);
+    body = fixture_build_json(p, ULM_OP_CHAT_STREAM, "gemini-2.0-flash", req, &http);
     assert_string_equal(http.path,
                         "/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse");
     json_decref(body);
@@ -132,10 +82,10 @@ static void test_build_maps_roles_system_and_merges_turns(void **state)
                               ULM_ROLE_USER};
     const char *texts[] = {"Be terse.", "Hello", "Are you there?", "Yes.", "Use English.",
                            "What now?", "Caf\xc3\xa9 \xf0\x9f\x99\x82 \"story\"\n"};
-    ulm_request *req = request_of(roles, texts, 7);
+    ulm_request *req = fixture_request_of(roles, texts, 7);
     ulm_http_request http;
-    json_t *body = build_body(*state, ULM_OP_CHAT, req, &http);
-    assert_body(body, "{\"contents\":["
+    json_t *body = fixture_build_json(*state, ULM_OP_CHAT, "gemini-2.0-flash", req, &http);
+    fixture_assert_json(body, "{\"contents\":["
                       "{\"role\":\"user\",\"parts\":[{\"text\":\"Hello\"},{\"text\":\"Are you there?\"}]},"
                       "{\"role\":\"model\",\"parts\":[{\"text\":\"Yes.\"},{\"text\":\"What now?\"}]},"
                       "{\"role\":\"user\",\"parts\":[{\"text\":\"Caf\xc3\xa9 \xf0\x9f\x99\x82 "
@@ -151,15 +101,15 @@ static void test_build_sends_generation_config(void **state)
 {
     const ulm_role roles[] = {ULM_ROLE_USER};
     const char *texts[] = {"Hi"};
-    ulm_request *req = request_of(roles, texts, 1);
+    ulm_request *req = fixture_request_of(roles, texts, 1);
     assert_int_equal(ulm_request_set_temperature(req, 0.0), ULM_OK);
     assert_int_equal(ulm_request_set_top_p(req, 0.25), ULM_OK);
     assert_int_equal(ulm_request_set_max_tokens(req, 64), ULM_OK);
     assert_int_equal(ulm_request_set_seed(req, 7), ULM_OK);
     assert_int_equal(ulm_request_add_stop(req, "END"), ULM_OK);
     ulm_http_request http;
-    json_t *body = build_body(*state, ULM_OP_CHAT, req, &http);
-    assert_body(body, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"Hi\"}]}],"
+    json_t *body = fixture_build_json(*state, ULM_OP_CHAT, "gemini-2.0-flash", req, &http);
+    fixture_assert_json(body, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"Hi\"}]}],"
                       "\"generationConfig\":{\"temperature\":0,\"topP\":0.25,"
                       "\"maxOutputTokens\":64,\"seed\":7,\"stopSequences\":[\"END\"]}}");
     json_decref(body);
@@ -172,7 +122,7 @@ static void test_build_without_conversation_is_einval(void **state)
     ulm_provider *p = *state;
     const ulm_role roles[] = {ULM_ROLE_SYSTEM, ULM_ROLE_ASSISTANT};
     const char *texts[] = {"Be terse.", ""};
-    ulm_request *req = request_of(roles, texts, 2);
+    ulm_request *req = fixture_request_of(roles, texts, 2);
     ulm_http_request http = {0};
     assert_int_equal(p->build(p, ULM_OP_CHAT, "gemini-2.0-flash", req, &http), ULM_EINVAL);
     ulm__http_request_clear(&http);
@@ -192,34 +142,18 @@ static void test_build_models_asks_for_one_whole_page(void **state)
 
 static void test_build_survives_every_allocation_failure(void **state)
 {
-    ulm_provider *p = *state;
-    const ulm_role roles[] = {ULM_ROLE_SYSTEM, ULM_ROLE_USER, ULM_ROLE_USER, ULM_ROLE_ASSISTANT};
-    const char *texts[] = {"s", "a", "b", "c"};
-    ulm_request *req = request_of(roles, texts, 4);
-    assert_int_equal(ulm_request_set_temperature(req, 1.0), ULM_OK);
-    assert_int_equal(ulm_request_add_stop(req, "x"), ULM_OK);
-    int rc = ULM_ENOMEM;
-    for (long n = 1; rc == ULM_ENOMEM; n++) {
-        ulm_http_request http = {0};
-        ulm__test_fail_alloc_after(n);
-        rc = p->build(p, ULM_OP_CHAT_STREAM, "gemini-2.0-flash", req, &http);
-        ulm__test_fail_alloc_after(0);
-        assert_true(rc == ULM_OK || rc == ULM_ENOMEM);
-        ulm__http_request_clear(&http);
-    }
-    ulm_request_free(req);
+    fixture_build_under_allocation_failures(*state, "gemini-2.0-flash");
 }
 
 /* ------------------------------------------------------------------ parse */
 
-#define DOCS_TEXT "Bonjour ! Un caf\xc3\xa9 ? Caf\xc3\xa9 \xf0\x9f\x99\x82 \xe2\x80\x94 voil\xc3\xa0, c'est pr\xc3\xaat."
 
 static void test_parse_answer_from_the_docs(void **state)
 {
     ulm_result r;
     parse_fixture(*state, ULM_OP_CHAT, 200, "gemini/generate_stop.json", &r);
     assert_int_equal(r.error, ULM_OK);
-    assert_string_equal(r.text, DOCS_TEXT);
+    assert_string_equal(r.text, FIXTURE_DOCS_TEXT);
     assert_int_equal(r.finish, ULM_FINISH_STOP);
     assert_int_equal(r.prompt_tokens, 9);
     assert_int_equal(r.completion_tokens, 17);
@@ -432,49 +366,21 @@ static void test_retry_delay_is_read_from_retry_info(void **state)
 static void assert_recorded_stream(const ulm_result *r, const fixture_deltas *d)
 {
     assert_int_equal(r->error, ULM_OK);
-    assert_string_equal(r->text, DOCS_TEXT);
+    assert_string_equal(r->text, FIXTURE_DOCS_TEXT);
     assert_int_equal(r->finish, ULM_FINISH_STOP);
     assert_true(r->stream_ended);
     assert_int_equal(r->prompt_tokens, 9);
     assert_int_equal(r->completion_tokens, 17);
     assert_int_equal(r->total_tokens, 26);
     assert_string_equal(r->model, "gemini-2.5-flash");
-    assert_int_equal(d->text.len, strlen(DOCS_TEXT));
-    assert_memory_equal(d->text.data, DOCS_TEXT, d->text.len);
+    assert_int_equal(d->text.len, strlen(FIXTURE_DOCS_TEXT));
+    assert_memory_equal(d->text.data, FIXTURE_DOCS_TEXT, d->text.len);
 }
 
-/* ?alt=sse as Google sends it (CRLF between events, no end marker), cut at every byte. */
-static void test_stream_split_at_every_byte_gives_the_same_answer(void **state)
+/* The recorded stream cut at every byte, and one byte at a time: the same answer. */
+static void test_stream_read_in_any_pieces_gives_the_same_answer(void **state)
 {
-    size_t len;
-    char *body = fixture_read("gemini/stream_generate.txt", &len);
-    for (size_t cut = 0; cut <= len; cut++) {
-        ulm_result r;
-        fixture_deltas d = {0};
-        assert_int_equal(fixture_stream(*state, body, len, &cut, 1, &r, &d), ULM_OK);
-        assert_recorded_stream(&r, &d);
-        ulm__result_clear(&r);
-        ulm__buf_free(&d.text);
-    }
-    free(body);
-}
-
-static void test_stream_one_byte_at_a_time_gives_the_same_answer(void **state)
-{
-    size_t len;
-    char *body = fixture_read("gemini/stream_generate.txt", &len);
-    size_t *cuts = malloc(len * sizeof *cuts);
-    assert_non_null(cuts);
-    for (size_t i = 0; i < len; i++)
-        cuts[i] = i + 1;
-    ulm_result r;
-    fixture_deltas d = {0};
-    assert_int_equal(fixture_stream(*state, body, len, cuts, len, &r, &d), ULM_OK);
-    assert_recorded_stream(&r, &d);
-    ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
-    free(cuts);
-    free(body);
+    fixture_stream_every_cut(*state, "gemini/stream_generate.txt", ULM_OK, assert_recorded_stream);
 }
 
 /* The last chunk may carry the finish reason without any part. */
@@ -577,8 +483,7 @@ int main(void)
         T(test_error_shapes),
         T(test_retry_delay_is_read_from_retry_info),
         T(test_stream_safety_stop_keeps_the_text),
-        T(test_stream_split_at_every_byte_gives_the_same_answer),
-        T(test_stream_one_byte_at_a_time_gives_the_same_answer),
+        T(test_stream_read_in_any_pieces_gives_the_same_answer),
         T(test_stream_final_chunk_without_parts),
         T(test_stream_blocked_prompt_is_content_filter),
         T(test_stream_without_finish_and_error_events),

@@ -60,22 +60,6 @@ static void parse_body(ulm_provider *p, ulm_op op, int status, const char *conte
     fixture_response_from(&resp, status, content_type, body, strlen(body));
     fixture_parse(p, op, &resp, result);
 }
-
-/* error.message of an OpenAI error fixture, read independently of the library. */
-static char *fixture_error_message(const char *name)
-{
-    size_t len;
-    char *text = fixture_read(name, &len);
-    json_t *root = json_loadb(text, len, 0, NULL);
-    free(text);
-    const char *message = json_string_value(json_object_get(json_object_get(root, "error"),
-                                                            "message"));
-    assert_non_null(message);
-    char *copy = strdup(message);
-    json_decref(root);
-    return copy;
-}
-
 /* Parses an error fixture and checks its class and that error_text is error.message. */
 static void assert_error_fixture(ulm_provider *p, int status, const char *name, int expected)
 {
@@ -555,39 +539,23 @@ static void assert_recorded_stream(const ulm_result *r, const fixture_deltas *d)
     assert_memory_equal(d->text.data, STREAM_TEXT, d->text.len);
 }
 
-/* The documented chunk sequence, cut at every byte: the same answer each time. */
-static void test_stream_split_at_every_byte_gives_the_same_answer(void **state)
+/* The recorded stream cut at every byte, and one byte at a time: the same answer. */
+static void test_stream_read_in_any_pieces_gives_the_same_answer(void **state)
 {
-    size_t len;
-    char *body = fixture_read("openai/stream_chat.txt", &len);
-    for (size_t cut = 0; cut <= len; cut++) {
-        ulm_result r;
-        fixture_deltas d = {0};
-        assert_int_equal(fixture_stream(*state, body, len, &cut, 1, &r, &d), ULM_OK);
-        assert_recorded_stream(&r, &d);
-        if (cut == 0)
-            assert_int_equal(d.calls, 3); /* one delta per content event, none empty */
-        ulm__result_clear(&r);
-        ulm__buf_free(&d.text);
-    }
-    free(body);
+    fixture_stream_every_cut(*state, "openai/stream_chat.txt", ULM_OK, assert_recorded_stream);
 }
 
-static void test_stream_one_byte_at_a_time_gives_the_same_answer(void **state)
+/* Read whole, the stream gives one delta per content event, and none for the empty one. */
+static void test_stream_delivers_one_delta_per_content_event(void **state)
 {
     size_t len;
     char *body = fixture_read("openai/stream_chat.txt", &len);
-    size_t *cuts = malloc(len * sizeof *cuts);
-    assert_non_null(cuts);
-    for (size_t i = 0; i < len; i++)
-        cuts[i] = i + 1;
     ulm_result r;
     fixture_deltas d = {0};
-    assert_int_equal(fixture_stream(*state, body, len, cuts, len, &r, &d), ULM_OK);
-    assert_recorded_stream(&r, &d);
+    assert_int_equal(fixture_stream(*state, body, len, NULL, 0, &r, &d), ULM_OK);
+    assert_int_equal(d.calls, 3);
     ulm__result_clear(&r);
     ulm__buf_free(&d.text);
-    free(cuts);
     free(body);
 }
 
@@ -677,8 +645,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_build_chat_is_post_to_chat_completions),
         T(test_build_chat_stream_asks_for_usage),
-        T(test_stream_split_at_every_byte_gives_the_same_answer),
-        T(test_stream_one_byte_at_a_time_gives_the_same_answer),
+        T(test_stream_read_in_any_pieces_gives_the_same_answer),
+        T(test_stream_delivers_one_delta_per_content_event),
         T(test_stream_error_event_is_classified),
         T(test_stream_malformed_events_are_protocol_errors),
         T(test_stream_without_end_is_protocol_but_finish_is_enough),
