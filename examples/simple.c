@@ -14,8 +14,9 @@ int main(int argc, char **argv)
     }
     ulm_request *req = NULL;
     ulm_request_new(&req);
-    /* the local model first; OpenAI only if it fails and OPENAI_API_KEY is set */
+    /* the local model first; the clouds only if it fails, each only with its key set */
     ulm_request_add_model(req, argc > 2 ? argv[2] : ulm_client_default_model(client));
+    ulm_request_add_model(req, "anthropic/claude-haiku-4-5");
     ulm_request_add_model(req, "openai/gpt-4o-mini");
     ulm_request_add_message(req, ULM_ROLE_USER, prompt);
     ulm_request_set_max_tokens(req, 64);
