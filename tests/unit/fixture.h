@@ -186,12 +186,24 @@ typedef struct fixture_deltas {
     int calls;
 } fixture_deltas;
 
+/* Grows with realloc, not the library's allocator, so that a test failing the library's
+ * allocations in turn never fails the collector's own. */
 static inline int fixture_collect(const char *text, size_t length, void *payload)
 {
     fixture_deltas *d = payload;
     d->calls++;
-    return ulm__buf_append(&d->text, text, length) == ULM_OK ? 0 : 1;
+    char *grown = realloc(d->text.data, d->text.len + length + 1);
+    assert_non_null(grown);
+    memcpy(grown + d->text.len, text, length);
+    d->text.data = grown;
+    d->text.len += length;
+    d->text.data[d->text.len] = '\0';
+    d->text.cap = d->text.len + 1;
+    return 0;
 }
+
+/* Test hook of fixture_stream(): the n-th allocation of the reading fails (0: none). */
+static long fixture_stream_fail_after;
 
 /*
  * Reads a 200 text/event-stream answer through the core's stream reader and provider p,
@@ -214,6 +226,7 @@ static inline int fixture_stream(ulm_provider *p, const char *body, size_t lengt
     fixture_response_from(&resp, 200, "text/event-stream", NULL, 0);
     ulm__result_init(result);
     ulm_stream st;
+    ulm__test_fail_alloc_after(fixture_stream_fail_after); /* the reading's own, not the setup's */
     ulm__stream_init(&st, &client, p, result, &io);
     int rc = ULM_OK;
     size_t from = 0;
@@ -225,6 +238,7 @@ static inline int fixture_stream(ulm_provider *p, const char *body, size_t lengt
     }
     if (rc == ULM_OK)
         rc = ulm__stream_finish(&st, &resp);
+    ulm__test_fail_alloc_after(0);
     ulm__stream_free(&st);
     ulm__http_response_clear(&resp);
     return rc;
@@ -262,6 +276,40 @@ static inline void fixture_stream_every_cut(ulm_provider *p, const char *name, i
     ulm__result_clear(&r);
     ulm__buf_free(&d.text);
     free(cuts);
+    free(body);
+}
+
+/*
+ * Reads the recorded stream called name with every allocation of the library failing in
+ * turn, until one reading needs no failing allocation and ends in expected: each earlier
+ * one must end in ULM_ENOMEM (valgrind and the sanitizers check that nothing leaks).
+ */
+static inline void fixture_stream_under_allocation_failures(ulm_provider *p, const char *name,
+                                                            int expected)
+{
+    size_t len;
+    char *body = fixture_read(name, &len);
+    ulm_result clean;
+    fixture_deltas clean_deltas = {0};
+    assert_int_equal(fixture_stream(p, body, len, NULL, 0, &clean, &clean_deltas), expected);
+    int rc = ULM_ENOMEM;
+    for (long n = 1; rc == ULM_ENOMEM; n++) {
+        ulm_result r;
+        fixture_deltas d = {0};
+        fixture_stream_fail_after = n;
+        rc = fixture_stream(p, body, len, NULL, 0, &r, &d);
+        fixture_stream_fail_after = 0;
+        if (rc != ULM_ENOMEM && rc != expected)
+            fail_msg("%s with allocation %ld failing: %s", name, n, ulm_error_name(rc));
+        /* a failure nobody reported would show as a reading unlike the clean one */
+        if (rc == expected && (r.text_len != clean.text_len ||
+                               (r.text_len && memcmp(r.text, clean.text, r.text_len) != 0)))
+            fail_msg("%s with allocation %ld failing: the text differs", name, n);
+        ulm__result_clear(&r);
+        ulm__buf_free(&d.text);
+    }
+    ulm__result_clear(&clean);
+    ulm__buf_free(&clean_deltas.text);
     free(body);
 }
 

@@ -338,6 +338,13 @@ static void test_stream_read_in_any_pieces_gives_the_same_answer(void **state)
     fixture_stream_every_cut(*state, "anthropic/stream_messages.txt", ULM_OK, assert_recorded_stream);
 }
 
+/* Every allocation of a stream's reading may fail: ULM_ENOMEM, and nothing leaks. */
+static void test_stream_survives_every_allocation_failure(void **state)
+{
+    fixture_stream_under_allocation_failures(*state, "anthropic/stream_messages.txt", ULM_OK);
+    fixture_stream_under_allocation_failures(*state, "anthropic/stream_error.txt", ULM_EUNAVAILABLE);
+}
+
 /* Tool input and thinking arrive as deltas too, but they are not the answer's text. */
 static void test_stream_passes_only_text_deltas(void **state)
 {
@@ -446,6 +453,7 @@ int main(void)
         T(test_every_documented_error_has_its_class),
         T(test_error_without_error_json_uses_the_status),
         T(test_stream_read_in_any_pieces_gives_the_same_answer),
+        T(test_stream_survives_every_allocation_failure),
         T(test_stream_passes_only_text_deltas),
         T(test_stream_error_event_is_classified),
         T(test_stream_end_and_unknown_events),

@@ -383,6 +383,13 @@ static void test_stream_read_in_any_pieces_gives_the_same_answer(void **state)
     fixture_stream_every_cut(*state, "gemini/stream_generate.txt", ULM_OK, assert_recorded_stream);
 }
 
+/* Every allocation of a stream's reading may fail: ULM_ENOMEM, and nothing leaks. */
+static void test_stream_survives_every_allocation_failure(void **state)
+{
+    fixture_stream_under_allocation_failures(*state, "gemini/stream_generate.txt", ULM_OK);
+    fixture_stream_under_allocation_failures(*state, "gemini/stream_blocked.txt", ULM_ECONTENT_FILTER);
+}
+
 /* The last chunk may carry the finish reason without any part. */
 static void test_stream_final_chunk_without_parts(void **state)
 {
@@ -484,6 +491,7 @@ int main(void)
         T(test_retry_delay_is_read_from_retry_info),
         T(test_stream_safety_stop_keeps_the_text),
         T(test_stream_read_in_any_pieces_gives_the_same_answer),
+        T(test_stream_survives_every_allocation_failure),
         T(test_stream_final_chunk_without_parts),
         T(test_stream_blocked_prompt_is_content_filter),
         T(test_stream_without_finish_and_error_events),

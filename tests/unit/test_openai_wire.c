@@ -545,6 +545,12 @@ static void test_stream_read_in_any_pieces_gives_the_same_answer(void **state)
     fixture_stream_every_cut(*state, "openai/stream_chat.txt", ULM_OK, assert_recorded_stream);
 }
 
+/* Every allocation of a stream's reading may fail: ULM_ENOMEM, and nothing leaks. */
+static void test_stream_survives_every_allocation_failure(void **state)
+{
+    fixture_stream_under_allocation_failures(*state, "openai/stream_chat.txt", ULM_OK);
+}
+
 /* Read whole, the stream gives one delta per content event, and none for the empty one. */
 static void test_stream_delivers_one_delta_per_content_event(void **state)
 {
@@ -646,6 +652,7 @@ int main(void)
         T(test_build_chat_is_post_to_chat_completions),
         T(test_build_chat_stream_asks_for_usage),
         T(test_stream_read_in_any_pieces_gives_the_same_answer),
+        T(test_stream_survives_every_allocation_failure),
         T(test_stream_delivers_one_delta_per_content_event),
         T(test_stream_error_event_is_classified),
         T(test_stream_malformed_events_are_protocol_errors),
