@@ -2,17 +2,23 @@
 # run-bench.sh - runs a benchmark against a loopback nginx (nginx.conf) and stops that
 # nginx when done: ulm-bench-complete (a fixed chat completion), or with --stream
 # ulm-bench-stream (event streams the bench first writes into nginx's html/ directory).
+# With --adapters it runs ulm-bench-adapters, which reads in memory and needs no server.
 #
-# Usage: bash tests/perf/run-bench.sh [build-dir | bench-binary] [--stream] [bench options...]
+# Usage: bash tests/perf/run-bench.sh [build-dir | bench-binary] [--stream | --adapters]
+#                                     [bench options...]
 #   build-dir     default: build (the binary is <build-dir>/tests/perf/ulm-bench-complete,
-#                 or ulm-bench-stream with --stream)
+#                 ulm-bench-stream with --stream, ulm-bench-adapters with --adapters)
 #   --stream      streaming throughput and time to first token (implied when
 #                 bench-binary is named ulm-bench-stream)
+#   --adapters    one answer streamed in the OpenAI, Anthropic and Gemini wire formats,
+#                 read through each adapter (implied when bench-binary is named
+#                 ulm-bench-adapters)
 #   bench options passed on, e.g. --requests 5000 --rounds 20 (see ulm-bench-complete -h,
-#                 ulm-bench-stream -h)
+#                 ulm-bench-stream -h, ulm-bench-adapters -h)
 # Examples:
 #   bash tests/perf/run-bench.sh build --requests 5000
 #   bash tests/perf/run-bench.sh build --stream --requests 500
+#   bash tests/perf/run-bench.sh build --adapters --rounds 25
 # Environment:
 #   ULM_BENCH_PORT  loopback port for nginx; default: the first free one from 18080
 #   ULM_BENCH_PIN   1 (default, with 2+ CPUs): nginx on CPU 1, the bench on CPU 0; 0: no pinning
@@ -26,28 +32,47 @@ if [[ $# -gt 0 && $1 != -* ]]; then
     target=$1
     shift
 fi
-stream=0
+stream=0 adapters=0
 if [[ $# -gt 0 && $1 == --stream ]]; then
     stream=1
+    shift
+elif [[ $# -gt 0 && $1 == --adapters ]]; then
+    adapters=1
     shift
 fi
 if [[ -d $target ]]; then
     name=ulm-bench-complete
     if ((stream)); then
         name=ulm-bench-stream
+    elif ((adapters)); then
+        name=ulm-bench-adapters
     fi
     bench=$target/tests/perf/$name
 else
     bench=$target
-    if [[ $(basename "$bench") == ulm-bench-stream ]]; then
-        stream=1
-    fi
+    case $(basename "$bench") in
+    ulm-bench-stream) stream=1 ;;
+    ulm-bench-adapters) adapters=1 ;;
+    esac
 fi
 if [[ ! -x $bench ]]; then
     echo "run-bench.sh: no benchmark at $bench; build first:" >&2
     echo "  cmake -S . -B build && cmake --build build" >&2
     exit 2
 fi
+
+# Pinning keeps the two processes from sharing or trading a core mid-block, the main
+# source of run-to-run noise on a small machine; the in-memory bench alone stays on its
+# core too.
+pin_server=() pin_bench=()
+if [[ ${ULM_BENCH_PIN:-1} == 1 ]] && command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
+    pin_server=(taskset -c 1) pin_bench=(taskset -c 0)
+fi
+
+if ((adapters)); then
+    exec "${pin_bench[@]}" "$bench" "$@" # in memory: no server to start
+fi
+
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 if [[ ! -x $nginx ]]; then
     echo "run-bench.sh: nginx not found (apt-get install nginx-light)" >&2
@@ -69,13 +94,6 @@ if [[ -z $port ]]; then
 elif port_in_use "$port"; then
     echo "run-bench.sh: port $port is already in use" >&2
     exit 2
-fi
-
-# Pinning keeps the two processes from sharing or trading a core mid-block, the main
-# source of run-to-run noise on a small machine.
-pin_server=() pin_bench=()
-if [[ ${ULM_BENCH_PIN:-1} == 1 ]] && command -v taskset >/dev/null && [[ $(nproc) -ge 2 ]]; then
-    pin_server=(taskset -c 1) pin_bench=(taskset -c 0)
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ulm-bench.XXXXXX")

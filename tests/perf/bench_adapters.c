@@ -1,0 +1,502 @@
+/*
+ * bench_adapters.c - what reading one streamed answer costs in each provider's wire
+ * format: the same text streamed as OpenAI chat.completion.chunk events, as Anthropic
+ * Messages events and as Gemini streamGenerateContent?alt=sse chunks, each read in memory
+ * through the core's stream reader with the real adapter. OpenAI is the baseline.
+ *
+ * Usage:
+ *   ulm-bench-adapters [--events N] [--rounds R]
+ *   ulm-bench-adapters --profile openai|anthropic|gemini [--events N] [--rounds R]
+ *       reads one provider's stream R times, for perf or valgrind --tool=callgrind;
+ *       prints only its numbers
+ *
+ * The answer is N deltas of 3-8 bytes of text (words, punctuation, escapes, non-ASCII),
+ * drawn as bench_stream.c draws them, so it is the text that benchmark streams. Each
+ * stream has the shape of the fixtures in tests/fixtures/<provider>/:
+ *   openai     a role chunk, N content chunks, a finish_reason chunk, a usage chunk,
+ *              data: [DONE]; LF line ends (openai/stream_chat.txt)
+ *   anthropic  message_start, content_block_start, ping, N content_block_delta
+ *              text_delta events, content_block_stop, message_delta (end_turn and
+ *              usage), message_stop; event: and data: lines, LF line ends
+ *              (anthropic/stream_messages.txt)
+ *   gemini     N GenerateContentResponse chunks, each with the cumulative usageMetadata,
+ *              the last with finishReason STOP; no event: lines, no end marker, CRLF
+ *              CRLF after each (gemini/stream_generate.txt)
+ * Every delta is one output token, so all three report the same usage.
+ *
+ * A pass hands one stream to ulm__stream_on_body in 16 KiB chunks (curl's receive
+ * buffer), then calls ulm__stream_finish, with an on_delta that joins the deltas. A pass
+ * that misses its stream's end, whose joined deltas differ from the text, or whose finish
+ * reason, token counts or model differ from what its stream says, ends the run: a broken
+ * path must not pass for a fast one.
+ *
+ * Process CPU time per pass. A round reads each stream once, who goes first rotating;
+ * MiB/s (of wire bytes) and ns per delta are medians over R rounds, and time/OpenAI is
+ * the median of each round's time over the same round's OpenAI time, so that what
+ * disturbs a stretch of the run falls on both sides of a ratio. The text is the same in
+ * all three, so a ratio of times is the ratio of ns per delta.
+ * Defaults: --events 20000 --rounds 15.
+ *
+ * Exit status: 0 when every pass read the expected answer (whatever the numbers), 1 when
+ * a pass failed or read something else, 2 on a usage or setup error.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "stream.h"
+
+#define MIB (1024.0 * 1024.0)
+#define CHUNK 16384
+#define PROMPT_TOKENS 42
+#define OPENAI_MODEL "gpt-4o-mini-2024-07-18"
+#define ANTHROPIC_MODEL "claude-sonnet-4-5-20250929"
+#define GEMINI_MODEL "gemini-2.5-flash"
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("ulm-bench-adapters: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+static double cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorts v in place. */
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---------------------------------------------------------------- the streams */
+
+typedef struct sbuf {
+    char *data;
+    size_t len, cap;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        if (!(b->data = realloc(b->data, cap)))
+            die("out of memory");
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static void sb_str(sbuf *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line)
+        die("a formatted line does not fit in %zu bytes", sizeof line);
+    sb_add(b, line, (size_t)n);
+}
+
+/* bench_stream.c's vocabulary: tokens as a tokenizer cuts English text, 3 to 8 bytes. */
+static const char *const vocab[] = {
+    " the",   " and",    " model", " token", " stream", " server", " client", " parse",
+    "ing",    " data",   " event", " with",  " that",   " from",   " each",   " which",
+    ", and",  ". The",   " is",    " byte",  " JSON",   " line",   " value",  " it's",
+    " (see",  "ers",     " fast",  " 42",    " 3.14",   ".\n\n",   ":\n\n-",  " \"ok\"",
+    " a\\b",  "\tx = 1", " café",  " naïve", " —",      " 東京",   " über",   " 😀",
+    " the end",
+};
+#define VOCAB_SIZE (sizeof vocab / sizeof vocab[0])
+
+/* The answer's n deltas, drawn as bench_stream.c draws them: the same seed, the same text. */
+static void make_deltas(const char **deltas, size_t n)
+{
+    uint32_t x = 0x2545F491u; /* xorshift32: the same text on every machine */
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        deltas[i] = vocab[x % VOCAB_SIZE];
+    }
+}
+
+/* A JSON string as the three providers write one: UTF-8 raw, not \u-escaped. */
+static void json_string_into(sbuf *b, const char *s)
+{
+    sb_add(b, "\"", 1);
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\', esc[1] = (char)c;
+            sb_add(b, esc, 2);
+        } else if (c == '\n') {
+            sb_add(b, "\\n", 2);
+        } else if (c == '\t') {
+            sb_add(b, "\\t", 2);
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            sb_add(b, esc, 6);
+        } else {
+            sb_add(b, p, 1);
+        }
+    }
+    sb_add(b, "\"", 1);
+}
+
+/* The part every chunk shares: stream_chat.txt's fields, with values as gpt-4o-mini sends
+ * them. */
+#define OPENAI_HEAD                                                                         \
+    "data: {\"id\":\"chatcmpl-BENCHq8CjcvOU2jLn4n570S5qMJK\",\"object\":\"chat.completion." \
+    "chunk\",\"created\":1741570283,\"model\":\"" OPENAI_MODEL "\",\"system_fingerprint\":" \
+    "\"fp_06737a9306\",\"choices\":["
+
+static void write_openai(sbuf *b, const char *const *deltas, size_t n)
+{
+    sb_str(b, OPENAI_HEAD "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+                          "\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
+    for (size_t i = 0; i < n; i++) {
+        sb_str(b, OPENAI_HEAD "{\"index\":0,\"delta\":{\"content\":");
+        json_string_into(b, deltas[i]);
+        sb_str(b, "},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
+    }
+    sb_str(b, OPENAI_HEAD "{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":"
+                          "\"stop\"}],\"usage\":null}\n\n");
+    sb_printf(b,
+              OPENAI_HEAD "],\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%zu,"
+                          "\"total_tokens\":%zu}}\n\n",
+              PROMPT_TOKENS, n, PROMPT_TOKENS + n);
+    sb_str(b, "data: [DONE]\n\n");
+}
+
+static void write_anthropic(sbuf *b, const char *const *deltas, size_t n)
+{
+    sb_printf(b,
+              "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":"
+              "\"" ANTHROPIC_MODEL "\",\"id\":\"msg_01BENCHg6Kfz5DcGhbZ7N8aRQ\",\"type\":"
+              "\"message\",\"role\":\"assistant\",\"content\":[],\"stop_reason\":null,"
+              "\"stop_sequence\":null,\"stop_details\":null,\"usage\":{\"input_tokens\":%d,"
+              "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,"
+              "\"cache_creation\":{\"ephemeral_5m_input_tokens\":0,"
+              "\"ephemeral_1h_input_tokens\":0},\"output_tokens\":1,\"service_tier\":"
+              "\"standard\"}}}\n\n",
+              PROMPT_TOKENS);
+    sb_str(b, "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+              "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n");
+    sb_str(b, "event: ping\ndata: {\"type\": \"ping\"}\n\n");
+    for (size_t i = 0; i < n; i++) {
+        sb_str(b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+                  "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":");
+        json_string_into(b, deltas[i]);
+        sb_str(b, "}}\n\n");
+    }
+    sb_str(b, "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}"
+              "\n\n");
+    sb_printf(b,
+              "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+              "\"end_turn\",\"stop_sequence\":null,\"stop_details\":null},\"usage\":{"
+              "\"input_tokens\":%d,\"cache_creation_input_tokens\":0,"
+              "\"cache_read_input_tokens\":0,\"output_tokens\":%zu}}\n\n",
+              PROMPT_TOKENS, n);
+    sb_str(b, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+}
+
+static void write_gemini(sbuf *b, const char *const *deltas, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sb_str(b, "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": ");
+        json_string_into(b, deltas[i]);
+        sb_str(b, "}],\"role\": \"model\"},");
+        if (i + 1 == n)
+            sb_str(b, "\"finishReason\": \"STOP\",");
+        sb_printf(b,
+                  "\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": %d,"
+                  "\"candidatesTokenCount\": %zu,\"totalTokenCount\": %zu,"
+                  "\"promptTokensDetails\": [{\"modality\": \"TEXT\",\"tokenCount\": %d}]},"
+                  "\"modelVersion\": \"" GEMINI_MODEL "\",\"responseId\": "
+                  "\"BENCHqfF1kQcXEwzgPx6Tl2Ys\"}\r\n\r\n",
+                  PROMPT_TOKENS, i + 1, PROMPT_TOKENS + i + 1, PROMPT_TOKENS);
+    }
+}
+
+/* One provider: its wire format, its real adapter, and the model its stream names. */
+typedef struct wire {
+    const char *key, *label, *model;
+    int (*provider_new)(ulm_provider **out);
+    void (*write)(sbuf *b, const char *const *deltas, size_t n);
+    sbuf stream;
+    ulm_provider *provider;
+} wire;
+
+/* ---------------------------------------------------------------- reading */
+
+/* The deltas on_delta was handed, joined; its buffer is kept from pass to pass. */
+typedef struct joined {
+    char *text;
+    size_t len, cap;
+} joined;
+
+static int on_delta(const char *text, size_t length, void *payload)
+{
+    joined *j = payload;
+    if (j->len + length > j->cap) {
+        size_t cap = j->cap ? j->cap * 2 : 4096;
+        while (cap < j->len + length)
+            cap *= 2;
+        char *grown = realloc(j->text, cap);
+        if (!grown)
+            return 1; /* cancels the stream: the pass then fails */
+        j->text = grown;
+        j->cap = cap;
+    }
+    memcpy(j->text + j->len, text, length);
+    j->len += length;
+    return 0;
+}
+
+/* What every pass must read: the text, and the finish and usage all three streams send. */
+typedef struct expected {
+    const char *text;
+    size_t text_len;
+    long prompt_tokens, completion_tokens, total_tokens;
+} expected;
+
+/* One checked pass through the core's stream reader; its CPU microseconds, or -1. */
+static double read_stream(const wire *w, ulm_client *client, const expected *e, joined *j)
+{
+    ulm_result r;
+    ulm__result_init(&r);
+    ulm_clocks clocks = {.deadline = 0};
+    ulm_exchange_io io = {.clocks = &clocks, .on_delta = on_delta, .delta_payload = j};
+    ulm_stream st;
+    ulm__stream_init(&st, client, w->provider, &r, &io);
+    char type[] = "text/event-stream";
+    ulm_http_response resp = {.status = 200, .content_type = type};
+    const char *s = w->stream.data;
+    size_t len = w->stream.len;
+    j->len = 0;
+    int rc = ULM_OK;
+    double c0 = cpu_us();
+    for (size_t off = 0; rc == ULM_OK && off < len; off += CHUNK)
+        rc = ulm__stream_on_body(&st, &resp, s + off, len - off < CHUNK ? len - off : CHUNK);
+    if (rc == ULM_OK)
+        rc = ulm__stream_finish(&st, &resp);
+    double c1 = cpu_us();
+    const char *wrong = NULL;
+    if (rc != ULM_OK)
+        wrong = r.error_text ? r.error_text : st.detail[0] ? st.detail : ulm_error_name(rc);
+    else if (!st.done && !r.stream_ended) /* [DONE], message_stop, finishReason */
+        wrong = "the stream's end was not seen";
+    else if (j->len != e->text_len || memcmp(j->text, e->text, e->text_len) != 0)
+        wrong = "the joined deltas differ from the text streamed";
+    else if (r.finish != ULM_FINISH_STOP)
+        wrong = "the finish reason is not stop";
+    else if (r.prompt_tokens != e->prompt_tokens || r.completion_tokens != e->completion_tokens ||
+             r.total_tokens != e->total_tokens)
+        wrong = "the token counts differ from the stream's";
+    else if (!r.model || strcmp(r.model, w->model) != 0)
+        wrong = "the model differs from the stream's";
+    if (wrong)
+        fprintf(stderr, "ulm-bench-adapters: %s: %s\n", w->label, wrong);
+    ulm__stream_free(&st);
+    ulm__result_clear(&r);
+    return wrong ? -1 : c1 - c0;
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int compare(wire *wires, size_t count, ulm_client *client, const expected *e, size_t n,
+                   long rounds, joined *j)
+{
+    size_t nr = (size_t)rounds;
+    double *us = malloc(count * nr * sizeof *us), *v = malloc(nr * sizeof *v);
+    if (!us || !v)
+        die("out of memory");
+    int rc = 0;
+    for (size_t k = 0; k < count && rc == 0; k++) /* warm-up, and the first check */
+        rc = read_stream(&wires[k], client, e, j) < 0;
+    for (size_t r = 0; r < nr && rc == 0; r++)
+        for (size_t k = 0; k < count && rc == 0; k++) {
+            size_t i = (r + k) % count; /* who goes first rotates */
+            us[i * nr + r] = read_stream(&wires[i], client, e, j);
+            rc = us[i * nr + r] < 0;
+        }
+    if (rc == 0) {
+        printf("ulm-bench-adapters\n"
+               "one answer of %zu deltas (%zu bytes of text) streamed in each provider's wire\n"
+               "format, read in memory by the core's stream reader and the provider's adapter\n"
+               "in %d-byte chunks; process CPU time, median of %ld rounds (each stream once\n"
+               "per round, rotating order); time/OpenAI: median of the rounds' time ratios\n",
+               n, e->text_len, CHUNK, rounds);
+        printf("  %-10s %9s %9s %9s %9s %12s\n", "", "wire MiB", "B/delta", "MiB/s",
+               "ns/delta", "time/OpenAI");
+        for (size_t i = 0; i < count; i++) {
+            const double *t = us + i * nr;
+            double mib = (double)wires[i].stream.len / MIB;
+            for (size_t r = 0; r < nr; r++)
+                v[r] = mib / (t[r] / 1e6);
+            double speed = median(v, nr);
+            for (size_t r = 0; r < nr; r++)
+                v[r] = t[r] * 1e3 / (double)n;
+            double ns = median(v, nr);
+            for (size_t r = 0; r < nr; r++)
+                v[r] = t[r] / us[r]; /* wires[0], OpenAI, is the baseline */
+            printf("  %-10s %9.2f %9.1f %9.1f %9.0f %12.2f\n", wires[i].label, mib,
+                   (double)wires[i].stream.len / (double)n, speed, ns, median(v, nr));
+        }
+    }
+    free(us);
+    free(v);
+    return rc;
+}
+
+static int profile(const wire *w, ulm_client *client, const expected *e, size_t n, long rounds,
+                   joined *j)
+{
+    double total = 0;
+    for (long r = 0; r < rounds; r++) {
+        double us = read_stream(w, client, e, j);
+        if (us < 0)
+            return 1;
+        total += us;
+    }
+    printf("%s: %.1f MiB/s, %.0f ns/delta of CPU time over %ld passes\n", w->label,
+           (double)w->stream.len * (double)rounds / MIB / (total / 1e6),
+           total * 1e3 / (double)rounds / (double)n, rounds);
+    return 0;
+}
+
+static long count_arg(const char *flag, const char *value, long min)
+{
+    char *end;
+    long v = value ? strtol(value, &end, 10) : 0;
+    if (!value || *end || v < min)
+        die("%s expects an integer >= %ld", flag, min);
+    return v;
+}
+
+static void usage(FILE *to)
+{
+    fprintf(to, "usage: ulm-bench-adapters [--events N] [--rounds R]\n"
+                "       ulm-bench-adapters --profile openai|anthropic|gemini [--events N] "
+                "[--rounds R]\n"
+                "defaults: --events 20000 --rounds 15\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *profile_key = NULL;
+    long events = 20000, rounds = 15;
+    for (int i = 1; i < argc; i++) {
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (!value) {
+            usage(stderr);
+            return 2;
+        }
+        if (strcmp(argv[i], "--profile") == 0)
+            profile_key = value;
+        else if (strcmp(argv[i], "--events") == 0)
+            events = count_arg("--events", value, 1);
+        else if (strcmp(argv[i], "--rounds") == 0)
+            rounds = count_arg("--rounds", value, 1);
+        else {
+            usage(stderr);
+            return 2;
+        }
+        i++; /* every option takes a value */
+    }
+    for (size_t i = 0; i < VOCAB_SIZE; i++)
+        if (strlen(vocab[i]) < 3 || strlen(vocab[i]) > 8)
+            die("token \"%s\" is not 3 to 8 bytes", vocab[i]);
+
+    wire wires[] = { /* OpenAI first: the baseline of the ratios */
+        {.key = "openai", .label = "OpenAI", .model = OPENAI_MODEL,
+         .provider_new = ulm__openai_provider_new, .write = write_openai},
+        {.key = "anthropic", .label = "Anthropic", .model = ANTHROPIC_MODEL,
+         .provider_new = ulm__anthropic_provider_new, .write = write_anthropic},
+        {.key = "gemini", .label = "Gemini", .model = GEMINI_MODEL,
+         .provider_new = ulm__gemini_provider_new, .write = write_gemini},
+    };
+    size_t count = sizeof wires / sizeof wires[0], n = (size_t)events;
+    const wire *profiled = NULL;
+    for (size_t i = 0; profile_key && i < count; i++)
+        if (strcmp(wires[i].key, profile_key) == 0)
+            profiled = &wires[i];
+    if (profile_key && !profiled)
+        die("--profile: one of openai, anthropic, gemini");
+
+    const char **deltas = malloc(n * sizeof *deltas);
+    if (!deltas)
+        die("out of memory");
+    make_deltas(deltas, n);
+    sbuf text = {0};
+    for (size_t i = 0; i < n; i++)
+        sb_str(&text, deltas[i]);
+    expected e = {
+        .text = text.data,
+        .text_len = text.len,
+        .prompt_tokens = PROMPT_TOKENS,
+        .completion_tokens = (long)n,
+        .total_tokens = PROMPT_TOKENS + (long)n,
+    };
+    for (size_t i = 0; i < count; i++) {
+        wires[i].write(&wires[i].stream, deltas, n);
+        if (wires[i].provider_new(&wires[i].provider) != ULM_OK)
+            die("out of memory");
+    }
+    free(deltas);
+
+    /* a client only for its settings: the framer's and the text's caps, as an
+     * application gets them by default */
+    char err[ULM_ERROR_SIZE];
+    ulm_client_options opts;
+    ulm_client_options_init(&opts, ULM_CLIENT_OPTIONS_VERSION);
+    opts.ignore_environment = 1;
+    ulm_client *client;
+    if (ulm_client_new(&client, &opts, err, sizeof err) != ULM_OK)
+        die("ulm_client_new: %s", err);
+
+    joined j = {0};
+    int status = profiled ? profile(profiled, client, &e, n, rounds, &j)
+                          : compare(wires, count, client, &e, n, rounds, &j);
+    free(j.text);
+    ulm_client_free(client);
+    for (size_t i = 0; i < count; i++) {
+        wires[i].provider->destroy(wires[i].provider);
+        free(wires[i].stream.data);
+    }
+    free(text.data);
+    return status;
+}
