@@ -183,12 +183,11 @@ static void set_usage(json_t *usage, ulm_result *out)
     if (prompt >= 0) {
         long created = ulm__json_count(usage, "cache_creation_input_tokens");
         long read = ulm__json_count(usage, "cache_read_input_tokens");
-        prompt += (created > 0 ? created : 0) + (read > 0 ? read : 0);
+        prompt = ulm__count_sum(prompt, created > 0 ? created : 0);
+        prompt = ulm__count_sum(prompt, read > 0 ? read : 0);
     }
-    long completion = ulm__json_count(usage, "output_tokens");
-    ulm_result_set_usage(out, prompt, completion, -1);
-    if (out->prompt_tokens >= 0 && out->completion_tokens >= 0)
-        ulm_result_set_usage(out, -1, -1, out->prompt_tokens + out->completion_tokens);
+    /* the total is left to the core: prompt + completion, from whichever events gave them */
+    ulm_result_set_usage(out, prompt, ulm__json_count(usage, "output_tokens"), -1);
 }
 
 static int has_type(json_t *object, const char *type)

@@ -191,7 +191,7 @@ static void set_usage(json_t *usage, ulm_result *out)
     long completion = ulm__json_count(usage, "candidatesTokenCount");
     long thoughts = ulm__json_count(usage, "thoughtsTokenCount");
     if (thoughts > 0)
-        completion = (completion > 0 ? completion : 0) + thoughts;
+        completion = ulm__count_sum(completion > 0 ? completion : 0, thoughts);
     ulm_result_set_usage(out, ulm__json_count(usage, "promptTokenCount"), completion,
                          ulm__json_count(usage, "totalTokenCount"));
 }

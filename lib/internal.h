@@ -2,6 +2,7 @@
 #ifndef ULM_INTERNAL_H
 #define ULM_INTERNAL_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,13 @@ ULM_HIDDEN char *ulm__strdup(const char *s);
 ULM_HIDDEN char *ulm__strndup(const char *s, size_t n);
 /* Wipes a secret before freeing it, so it does not linger in freed memory. */
 ULM_HIDDEN void ulm__free_secret(char *s);
+
+/* a + b for token counts (both >= 0), held at LONG_MAX: a backend may send any number,
+ * and a sum past LONG_MAX would be undefined. */
+static inline long ulm__count_sum(long a, long b)
+{
+    return a > LONG_MAX - b ? LONG_MAX : a + b;
+}
 
 /* Test hook: the n-th allocation from now fails (0 disables). */
 ULM_HIDDEN void ulm__test_fail_alloc_after(long n);

@@ -158,7 +158,7 @@ void ulm_result_set_usage(ulm_result *result, long prompt_tokens, long completio
     if (total_tokens >= 0)
         result->total_tokens = total_tokens;
     else if (result->prompt_tokens >= 0 && result->completion_tokens >= 0)
-        result->total_tokens = result->prompt_tokens + result->completion_tokens;
+        result->total_tokens = ulm__count_sum(result->prompt_tokens, result->completion_tokens);
 }
 
 int ulm_result_set_model(ulm_result *result, const char *model)

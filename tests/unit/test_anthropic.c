@@ -345,6 +345,25 @@ static void test_stream_survives_every_allocation_failure(void **state)
     fixture_stream_under_allocation_failures(*state, "anthropic/stream_error.txt", ULM_EUNAVAILABLE);
 }
 
+/* Counts as large as a long can hold do not overflow when added up: the sums stop at
+ * LONG_MAX (a fuzzer's finding: the sums were undefined behaviour). */
+static void test_stream_huge_token_counts_saturate(void **state)
+{
+    const char *body = "event: message_start\n"
+        "data: {\"type\":\"message_start\",\"message\":{\"usage\":"
+        "{\"input_tokens\":9223372036854775807,\"cache_creation_input_tokens\":1,"
+        "\"output_tokens\":9223372036854775807}}}\n\n"
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    ulm_result r;
+    fixture_deltas d = {0};
+    assert_int_equal(fixture_stream(*state, body, strlen(body), NULL, 0, &r, &d), ULM_OK);
+    assert_true(r.prompt_tokens == LONG_MAX);
+    assert_true(r.completion_tokens == LONG_MAX);
+    assert_true(r.total_tokens == LONG_MAX);
+    ulm__result_clear(&r);
+    ulm__buf_free(&d.text);
+}
+
 /* Tool input and thinking arrive as deltas too, but they are not the answer's text. */
 static void test_stream_passes_only_text_deltas(void **state)
 {
@@ -454,6 +473,7 @@ int main(void)
         T(test_error_without_error_json_uses_the_status),
         T(test_stream_read_in_any_pieces_gives_the_same_answer),
         T(test_stream_survives_every_allocation_failure),
+        T(test_stream_huge_token_counts_saturate),
         T(test_stream_passes_only_text_deltas),
         T(test_stream_error_event_is_classified),
         T(test_stream_end_and_unknown_events),

@@ -390,6 +390,23 @@ static void test_stream_survives_every_allocation_failure(void **state)
     fixture_stream_under_allocation_failures(*state, "gemini/stream_blocked.txt", ULM_ECONTENT_FILTER);
 }
 
+/* Counts as large as a long can hold do not overflow when added up: the sums stop at
+ * LONG_MAX (a fuzzer's finding: the sums were undefined behaviour). */
+static void test_stream_huge_token_counts_saturate(void **state)
+{
+    const char *body = "data: {\"candidates\":[{\"finishReason\":\"STOP\"}],\"usageMetadata\":"
+        "{\"promptTokenCount\":9223372036854775807,\"candidatesTokenCount\":"
+        "9223372036854775807,\"thoughtsTokenCount\":1}}\r\n\r\n";
+    ulm_result r;
+    fixture_deltas d = {0};
+    assert_int_equal(fixture_stream(*state, body, strlen(body), NULL, 0, &r, &d), ULM_OK);
+    assert_true(r.prompt_tokens == LONG_MAX);
+    assert_true(r.completion_tokens == LONG_MAX);
+    assert_true(r.total_tokens == LONG_MAX);
+    ulm__result_clear(&r);
+    ulm__buf_free(&d.text);
+}
+
 /* The last chunk may carry the finish reason without any part. */
 static void test_stream_final_chunk_without_parts(void **state)
 {
@@ -492,6 +509,7 @@ int main(void)
         T(test_stream_safety_stop_keeps_the_text),
         T(test_stream_read_in_any_pieces_gives_the_same_answer),
         T(test_stream_survives_every_allocation_failure),
+        T(test_stream_huge_token_counts_saturate),
         T(test_stream_final_chunk_without_parts),
         T(test_stream_blocked_prompt_is_content_filter),
         T(test_stream_without_finish_and_error_events),

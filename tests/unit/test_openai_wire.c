@@ -551,6 +551,23 @@ static void test_stream_survives_every_allocation_failure(void **state)
     fixture_stream_under_allocation_failures(*state, "openai/stream_chat.txt", ULM_OK);
 }
 
+/* Counts as large as a long can hold do not overflow when added up: the sums stop at
+ * LONG_MAX (a fuzzer's finding: the sums were undefined behaviour). */
+static void test_stream_huge_token_counts_saturate(void **state)
+{
+    const char *body = "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":"
+        "{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":1}}\n\n"
+        "data: [DONE]\n\n";
+    ulm_result r;
+    fixture_deltas d = {0};
+    assert_int_equal(fixture_stream(*state, body, strlen(body), NULL, 0, &r, &d), ULM_OK);
+    assert_true(r.prompt_tokens == LONG_MAX);
+    assert_true(r.completion_tokens == 1);
+    assert_true(r.total_tokens == LONG_MAX);
+    ulm__result_clear(&r);
+    ulm__buf_free(&d.text);
+}
+
 /* Read whole, the stream gives one delta per content event, and none for the empty one. */
 static void test_stream_delivers_one_delta_per_content_event(void **state)
 {
@@ -653,6 +670,7 @@ int main(void)
         T(test_build_chat_stream_asks_for_usage),
         T(test_stream_read_in_any_pieces_gives_the_same_answer),
         T(test_stream_survives_every_allocation_failure),
+        T(test_stream_huge_token_counts_saturate),
         T(test_stream_delivers_one_delta_per_content_event),
         T(test_stream_error_event_is_classified),
         T(test_stream_malformed_events_are_protocol_errors),
