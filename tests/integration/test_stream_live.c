@@ -33,6 +33,7 @@ typedef struct deltas {
     int calls;
     double last_at; /* when the latest delta arrived */
     int cancel_after; /* 0: never cancel */
+    long hold_ms;     /* how long the caller keeps each delta before returning */
 } deltas;
 
 static int valid_utf8(const char *s, size_t n)
@@ -61,6 +62,10 @@ static int collect(const char *text, size_t length, void *payload)
     d->text[d->len] = '\0';
     d->calls++;
     d->last_at = now_ms();
+    if (d->hold_ms) {
+        struct timespec hold = {d->hold_ms / 1000, d->hold_ms % 1000 * 1000000L};
+        nanosleep(&hold, NULL);
+    }
     return d->cancel_after && d->calls >= d->cancel_after;
 }
 
@@ -224,6 +229,26 @@ static void slow_stream_within_the_idle_clock_completes(void **state)
     assert_class(&r, ULM_OK);
     assert_string_equal(r.seen.text, FAULT_TEXT);
     run_free(&r, c);
+}
+
+/* The idle clock measures the backend's silence: time the caller spends with a delta is
+ * not a stall, however long, while the overall deadline still counts it. */
+static void time_inside_the_callback_is_not_idle_time(void **state)
+{
+    (void)state;
+    /* events 20 ms and 150 ms apart, each held 300 ms by the caller, 200 ms allowed */
+    const char *scenarios[] = {"ok/0", "slow/150"};
+    for (size_t i = 0; i < 2; i++) {
+        ulm_client *c = openai_at(scenarios[i]);
+        ulm_request *req = live_request("openai/fault-model", "hi");
+        assert_int_equal(ulm_request_set_timeout(req, ULM_CLOCK_IDLE, 200), ULM_OK);
+        run r = {.seen.hold_ms = 300};
+        stream(&r, c, NULL, req);
+        assert_class(&r, ULM_OK);
+        assert_string_equal(r.seen.text, FAULT_TEXT);
+        assert_true(r.seen.calls >= 4 && r.ms >= 300.0 * r.seen.calls);
+        run_free(&r, c);
+    }
 }
 
 /* Broken streams after the first delta: the right class, the text once, no fallback. */
@@ -456,6 +481,7 @@ int main(void)
         cmocka_unit_test(first_token_in_time_is_not_cut),
         cmocka_unit_test(idle_clock_cuts_a_stalled_stream),
         cmocka_unit_test(slow_stream_within_the_idle_clock_completes),
+        cmocka_unit_test(time_inside_the_callback_is_not_idle_time),
         cmocka_unit_test(broken_streams_end_incomplete_without_fallback),
         cmocka_unit_test(stream_without_its_end_marker_is_incomplete),
         cmocka_unit_test(oversized_event_line_is_refused_at_the_cap),
