@@ -214,7 +214,11 @@ ULM_EXTERN int ulm_request_add_model(ulm_request *req, const char *model);
 /* Appends a message; content is copied and must be valid UTF-8 without NUL bytes. */
 ULM_EXTERN int ulm_request_add_message(ulm_request *req, ulm_role role, const char *content);
 
-/* Sampling parameters; each is sent only when set. ULM_EINVAL names the range. */
+/*
+ * Sampling parameters; each is sent only when set. ULM_EINVAL names the range. Where a
+ * provider differs (docs/providers.md): Anthropic requires max_tokens and gets 4096 when
+ * none is set, takes a temperature up to 1 (a larger one is sent as 1), and has no seed.
+ */
 ULM_EXTERN int ulm_request_set_temperature(ulm_request *req, double temperature); /* 0..2 */
 ULM_EXTERN int ulm_request_set_top_p(ulm_request *req, double top_p);             /* 0..1 */
 ULM_EXTERN int ulm_request_set_max_tokens(ulm_request *req, long max_tokens);     /* >= 1 */
