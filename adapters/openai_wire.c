@@ -141,6 +141,9 @@ static int class_from_code(int status_class, const char *code)
         {"rate_limit_exceeded", ULM_ERATE_LIMIT},
         {"model_not_found", ULM_EMODEL_NOT_FOUND},
         {"invalid_api_key", ULM_EAUTH},
+        /* a prompt refused by a safety system: OpenAI's moderation, Azure's content filter */
+        {"content_policy_violation", ULM_ECONTENT_FILTER},
+        {"content_filter", ULM_ECONTENT_FILTER},
     };
     return ulm__code_of(codes, sizeof codes / sizeof codes[0], code, status_class);
 }

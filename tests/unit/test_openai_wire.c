@@ -407,6 +407,24 @@ static void test_parse_404_model_not_found_is_model_not_found(void **state)
                          ULM_EMODEL_NOT_FOUND);
 }
 
+/* A prompt a safety system refused is content_filter, as Gemini's blocked prompt is. */
+static void test_parse_refused_prompt_is_content_filter(void **state)
+{
+    const char *bodies[] = {
+        "{\"error\":{\"message\":\"Your request was rejected by our safety system.\","
+        "\"type\":\"invalid_request_error\",\"code\":\"content_policy_violation\"}}",
+        "{\"error\":{\"message\":\"The response was filtered due to the prompt triggering "
+        "content management policy.\",\"type\":null,\"param\":\"prompt\","
+        "\"code\":\"content_filter\",\"status\":400}}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        ulm_result r;
+        parse_body(*state, ULM_OP_CHAT, 400, "application/json", bodies[i], &r);
+        assert_int_equal(r.error, ULM_ECONTENT_FILTER);
+        ulm__result_clear(&r);
+    }
+}
+
 static void test_parse_500_is_server(void **state)
 {
     assert_error_fixture(*state, 500, "openai/error_500_server_error.json", ULM_ESERVER);
@@ -697,6 +715,7 @@ int main(void)
         T(test_parse_429_insufficient_quota_is_quota),
         T(test_parse_400_context_length_exceeded_is_context_length),
         T(test_parse_404_model_not_found_is_model_not_found),
+        T(test_parse_refused_prompt_is_content_filter),
         T(test_parse_500_is_server),
         T(test_parse_503_is_unavailable),
         T(test_parse_huge_error_body_is_capped),
