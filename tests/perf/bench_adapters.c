@@ -47,6 +47,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_text.h"
 #include "client.h"
 #include "stream.h"
 
@@ -90,31 +91,6 @@ static double median(double *v, size_t n)
 
 /* ---------------------------------------------------------------- the streams */
 
-typedef struct sbuf {
-    char *data;
-    size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (!(b->data = realloc(b->data, cap)))
-            die("out of memory");
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
 static void sb_printf(sbuf *b, const char *fmt, ...)
 {
     char line[1024];
@@ -127,49 +103,12 @@ static void sb_printf(sbuf *b, const char *fmt, ...)
     sb_add(b, line, (size_t)n);
 }
 
-/* bench_stream.c's vocabulary: tokens as a tokenizer cuts English text, 3 to 8 bytes. */
-static const char *const vocab[] = {
-    " the",   " and",    " model", " token", " stream", " server", " client", " parse",
-    "ing",    " data",   " event", " with",  " that",   " from",   " each",   " which",
-    ", and",  ". The",   " is",    " byte",  " JSON",   " line",   " value",  " it's",
-    " (see",  "ers",     " fast",  " 42",    " 3.14",   ".\n\n",   ":\n\n-",  " \"ok\"",
-    " a\\b",  "\tx = 1", " café",  " naïve", " —",      " 東京",   " über",   " 😀",
-    " the end",
-};
-#define VOCAB_SIZE (sizeof vocab / sizeof vocab[0])
-
 /* The answer's n deltas, drawn as bench_stream.c draws them: the same seed, the same text. */
 static void make_deltas(const char **deltas, size_t n)
 {
-    uint32_t x = 0x2545F491u; /* xorshift32: the same text on every machine */
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-        deltas[i] = vocab[x % VOCAB_SIZE];
-    }
-}
-
-/* A JSON string as the three providers write one: UTF-8 raw, not \u-escaped. */
-static void json_string_into(sbuf *b, const char *s)
-{
-    sb_add(b, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\', esc[1] = (char)c;
-            sb_add(b, esc, 2);
-        } else if (c == '\n') {
-            sb_add(b, "\\n", 2);
-        } else if (c == '\t') {
-            sb_add(b, "\\t", 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            sb_add(b, esc, 6);
-        } else {
-            sb_add(b, p, 1);
-        }
-    }
-    sb_add(b, "\"", 1);
+    uint32_t x = BENCH_TOKEN_SEED;
+    for (size_t i = 0; i < n; i++)
+        deltas[i] = next_token(&x);
 }
 
 /* The part every chunk shares: stream_chat.txt's fields, with values as gpt-4o-mini sends

@@ -60,6 +60,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "bench_text.h"
 #include "client.h"
 #include "openai_wire.h"
 #include "sse.h"
@@ -137,65 +138,6 @@ static double percentile(double *v, size_t n, double p)
 
 /* ---------------------------------------------------------------- the stream */
 
-typedef struct sbuf {
-    char *data;
-    size_t len, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        if (!(b->data = realloc(b->data, cap)))
-            die("out of memory");
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_add(b, s, strlen(s));
-}
-
-/* Tokens as a tokenizer cuts English text, 3 to 8 bytes each (checked at start). */
-static const char *const vocab[] = {
-    " the",   " and",    " model", " token", " stream", " server", " client", " parse",
-    "ing",    " data",   " event", " with",  " that",   " from",   " each",   " which",
-    ", and",  ". The",   " is",    " byte",  " JSON",   " line",   " value",  " it's",
-    " (see",  "ers",     " fast",  " 42",    " 3.14",   ".\n\n",   ":\n\n-",  " \"ok\"",
-    " a\\b",  "\tx = 1", " café",  " naïve", " —",      " 東京",   " über",   " 😀",
-    " the end",
-};
-#define VOCAB_SIZE (sizeof vocab / sizeof vocab[0])
-
-static void json_string_into(sbuf *b, const char *s)
-{
-    sb_add(b, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\', esc[1] = (char)c;
-            sb_add(b, esc, 2);
-        } else if (c == '\n') {
-            sb_add(b, "\\n", 2);
-        } else if (c == '\t') {
-            sb_add(b, "\\t", 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            sb_add(b, esc, 6);
-        } else {
-            sb_add(b, p, 1);
-        }
-    }
-    sb_add(b, "\"", 1);
-}
-
 /* The part every chunk shares, as gpt-4o-mini sends it. */
 #define CHUNK_HEAD                                                                       \
     "data: {\"id\":\"chatcmpl-BENCHq8CjcvOU2jLn4n570S5qMJK\",\"object\":\"chat.completion." \
@@ -205,15 +147,14 @@ static void json_string_into(sbuf *b, const char *s)
 /* Writes a stream of n content deltas into b, and what a reader must make of it. */
 static void make_stream(sbuf *b, size_t n, summary *expect)
 {
-    uint32_t x = 0x2545F491u; /* xorshift32: the same stream on every machine */
+    uint32_t x = BENCH_TOKEN_SEED;
     uint32_t hash = FNV_START;
     size_t text_len = 0;
     sb_str(b, CHUNK_HEAD "{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\","
                          "\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}],"
                          "\"usage\":null}\n\n");
     for (size_t i = 0; i < n; i++) {
-        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-        const char *tok = vocab[x % VOCAB_SIZE];
+        const char *tok = next_token(&x);
         sb_str(b, CHUNK_HEAD "{\"index\":0,\"delta\":{\"content\":");
         json_string_into(b, tok);
         sb_str(b, "},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n");
