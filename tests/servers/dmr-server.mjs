@@ -48,6 +48,8 @@ import fs from "node:fs";
 import crypto from "node:crypto";
 import {getLlama, LlamaLogLevel, readGgufFileInfo} from "node-llama-cpp";
 
+import {listen, parseJSON, readBody, startup} from "./common.mjs";
+
 const MAX_BODY_BYTES = 10 * 1024 * 1024; // DMR's maximumOpenAIInferenceRequestSize
 const SLOTS = Math.min(os.availableParallelism(), 8); // DMR: min(runtime.NumCPU(), 8)
 const DEFAULT_MAX_TOKENS = 128;
@@ -58,44 +60,26 @@ const VERSION = "emulator-1.0.0";
 
 // ---------------------------------------------------------------- options
 
-function parseArgs(argv) {
-    const opts = {port: 12434, host: "127.0.0.1", models: [], registry: [], idleUnloadMs: 300000, verbose: false};
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        const value = () => {
-            if (i + 1 >= argv.length) die(`${arg} needs a value`);
-            return argv[++i];
-        };
-        if (arg === "--port") opts.port = Number(value());
-        else if (arg === "--host") opts.host = value();
-        else if (arg === "--model") opts.models.push(parseModelArg(value()));
-        else if (arg === "--registry") opts.registry.push(parseModelArg(value()));
-        else if (arg === "--idle-unload-ms") opts.idleUnloadMs = Number(value());
-        else if (arg === "--verbose") opts.verbose = true;
-        else die(`unknown argument ${arg}`);
-    }
-    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) die("bad --port");
-    if (!Number.isFinite(opts.idleUnloadMs)) die("bad --idle-unload-ms");
-    return opts;
+// NAME=PATH of --model and --registry
+function modelArg(list) {
+    return (o, text, die) => {
+        const eq = text.indexOf("=");
+        if (eq <= 0 || eq === text.length - 1) die(`expected NAME=PATH, got ${text}`);
+        o[list].push({name: text.slice(0, eq), path: text.slice(eq + 1)});
+    };
 }
 
-function parseModelArg(text) {
-    const eq = text.indexOf("=");
-    if (eq <= 0 || eq === text.length - 1) die(`expected NAME=PATH, got ${text}`);
-    return {name: text.slice(0, eq), path: text.slice(eq + 1)};
-}
-
-function die(message) {
-    process.stderr.write(`dmr-server: ${message}\nusage: dmr-server.mjs --port N [--host H] ` +
-        "--model NAME=PATH [--model ...] [--registry NAME=PATH ...] [--idle-unload-ms MS] [--verbose]\n");
-    process.exit(2);
-}
-
-const opts = parseArgs(process.argv.slice(2));
-
-function log(message) {
-    if (opts.verbose) process.stderr.write(`dmr-server: ${message}\n`);
-}
+const {opts, die, log} = startup("dmr-server",
+    "--port N [--host H] --model NAME=PATH [--model ...] [--registry NAME=PATH ...] " +
+    "[--idle-unload-ms MS] [--verbose]",
+    process.argv.slice(2), {port: 12434, models: [], registry: [], idleUnloadMs: 300000}, {
+        "--model": modelArg("models"),
+        "--registry": modelArg("registry"),
+        "--idle-unload-ms": (o, value) => {
+            o.idleUnloadMs = Number(value);
+        },
+    });
+if (!Number.isFinite(opts.idleUnloadMs)) die("bad --idle-unload-ms");
 
 // ---------------------------------------------------------------- model names and store
 
@@ -588,7 +572,7 @@ async function handleInference(req, res, params) {
     if (backend !== undefined && backend !== BACKEND && !UNINSTALLED_BACKENDS.has(backend)) {
         return sendText(res, 404, "backend not found");
     }
-    const raw = await readBody(req);
+    const {text: raw} = await readBody(req, MAX_BODY_BYTES);
     if (raw === null) return sendText(res, 400, "request too large");
     const body = parseJSON(raw);
     if (body === undefined || (body !== null && (typeof body !== "object" || Array.isArray(body)))) {
@@ -668,7 +652,7 @@ async function deleteModel(req, res, params) {
 // the lines are HTML-escaped in the default text/plain response and raw only
 // when the client sends "Accept: application/json".
 async function createModel(req, res) {
-    const body = parseJSON(await readBody(req, Infinity));
+    const body = parseJSON((await readBody(req, Infinity)).text);
     if (body === undefined || body === null || typeof body !== "object") return sendText(res, 400, "invalid request body");
     if (typeof body.from !== "string" || body.from.trim() === "") return sendText(res, 400, "Invalid model reference");
     const name = normalizeModelName(body.from);
@@ -721,7 +705,7 @@ function listRunners(req, res) {
 }
 
 async function unload(req, res) {
-    const raw = await readBody(req);
+    const {text: raw} = await readBody(req, MAX_BODY_BYTES);
     if (raw === null) return sendText(res, 400, "request too large");
     const body = parseJSON(raw);
     if (body === undefined || (body !== null && typeof body !== "object")) return sendText(res, 400, "invalid request");
@@ -746,7 +730,7 @@ async function configure(req, res, params) {
     if (params[0] !== undefined && params[0] !== BACKEND && !UNINSTALLED_BACKENDS.has(params[0])) {
         return sendText(res, 404, "backend not found");
     }
-    const raw = await readBody(req);
+    const {text: raw} = await readBody(req, MAX_BODY_BYTES);
     if (raw === null) return sendText(res, 400, "request too large");
     const body = parseJSON(raw);
     const config = body && typeof body === "object" ? runnerConfig(body) : undefined;
@@ -849,30 +833,6 @@ async function route(req, res) {
     sendText(res, 404, "not found");
 }
 
-// Resolves to the body as a string, or null when it is over the limit. An
-// oversized body is still read to its end, so that the client, still sending,
-// receives the 400 instead of a reset connection.
-function readBody(req, limit = MAX_BODY_BYTES) {
-    return new Promise((resolve, reject) => {
-        const chunks = [];
-        let size = 0;
-        req.on("data", (chunk) => {
-            size += chunk.length;
-            if (size <= limit) chunks.push(chunk);
-        });
-        req.on("end", () => resolve(size > limit ? null : Buffer.concat(chunks).toString("utf8")));
-        req.on("error", reject);
-    });
-}
-
-function parseJSON(text) {
-    try {
-        return JSON.parse(text);
-    } catch {
-        return undefined;
-    }
-}
-
 // Go's http.Error: text/plain with a trailing newline.
 function sendText(res, status, message, goError = true) {
     const headers = {"Content-Type": "text/plain; charset=utf-8"};
@@ -910,21 +870,10 @@ async function main() {
             else res.destroy();
         });
     });
-    server.listen(opts.port, opts.host, () => {
-        const {port} = server.address();
-        const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
-        process.stdout.write(`dmr-server listening on http://${host}:${port}\n`);
+    listen(server, "dmr-server", opts, log, async () => {
+        await Promise.all([...runners.values()].map(disposeRunner));
+        await llama.dispose();
     });
-    for (const signal of ["SIGTERM", "SIGINT"]) process.once(signal, () => shutdown(server, signal));
-}
-
-async function shutdown(server, signal) {
-    log(`${signal}: shutting down`);
-    server.close();
-    server.closeAllConnections();
-    await Promise.all([...runners.values()].map(disposeRunner));
-    await llama.dispose();
-    process.exit(0);
 }
 
 main().catch((err) => {

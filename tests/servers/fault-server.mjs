@@ -88,6 +88,8 @@
 import http from "node:http";
 import {setTimeout as sleep} from "node:timers/promises";
 
+import {listen, parseJSON, readBody, startup} from "./common.mjs";
+
 const TEXT = "Hello, world! Ünïcödé 🙂 done.";
 const DELTAS = ["Hello", ", world!", " Ünïcödé", " 🙂", " done."];
 const USAGE = {prompt_tokens: 7, completion_tokens: 5, total_tokens: 12};
@@ -103,33 +105,8 @@ const SCENARIOS = new Set(["ok", "delay-first-byte", "slow", "stall-mid", "close
 
 // ---------------------------------------------------------------- options
 
-function parseArgs(argv) {
-    const opts = {port: 0, host: "127.0.0.1", verbose: false};
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        const value = () => {
-            if (i + 1 >= argv.length) die(`${arg} needs a value`);
-            return argv[++i];
-        };
-        if (arg === "--port") opts.port = Number(value());
-        else if (arg === "--host") opts.host = value();
-        else if (arg === "--verbose") opts.verbose = true;
-        else die(`unknown argument ${arg}`);
-    }
-    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) die("bad --port");
-    return opts;
-}
-
-function die(message) {
-    process.stderr.write(`fault-server: ${message}\nusage: fault-server.mjs [--host H] [--port N] [--verbose]\n`);
-    process.exit(2);
-}
-
-const opts = parseArgs(process.argv.slice(2));
-
-function log(message) {
-    if (opts.verbose) process.stderr.write(`fault-server: ${message}\n`);
-}
+const {opts, log} = startup("fault-server", "[--host H] [--port N] [--verbose]",
+    process.argv.slice(2), {});
 
 // ---------------------------------------------------------------- answers
 
@@ -233,7 +210,7 @@ async function chat(req, res, signal, scenario, n) {
     const seenBefore = taggedCounts.get(loadKey) ?? 0;
     taggedCounts.set(loadKey, seenBefore + 1);
 
-    const raw = await readBody(req, signal);
+    const {text: raw} = await readBody(req, MAX_BODY_BYTES, signal);
     if (raw === null) return sendJSON(res, 413, errorBody("request body over 1 MiB", "invalid_request_error"));
     const body = parseJSON(raw);
     if (body === null || typeof body !== "object") {
@@ -372,31 +349,6 @@ async function route(req, res, signal) {
     sendJSON(res, 404, NO_ROUTE);
 }
 
-// Resolves to the body as a string, or null when it is over the limit. An
-// oversized body is still read to its end, so that the client, still sending,
-// receives the 413 instead of a reset connection.
-function readBody(req, signal) {
-    return new Promise((resolve, reject) => {
-        const chunks = [];
-        let size = 0;
-        req.on("data", (chunk) => {
-            size += chunk.length;
-            if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-        });
-        req.on("end", () => resolve(size > MAX_BODY_BYTES ? null : Buffer.concat(chunks).toString("utf8")));
-        req.on("error", reject);
-        signal.addEventListener("abort", () => reject(signal.reason), {once: true});
-    });
-}
-
-function parseJSON(text) {
-    try {
-        return JSON.parse(text);
-    } catch {
-        return undefined;
-    }
-}
-
 function sendJSON(res, status, value) {
     const body = Buffer.from(JSON.stringify(value));
     res.writeHead(status, {"Content-Type": "application/json", "Content-Length": body.length}).end(body);
@@ -426,20 +378,4 @@ function handle(req, res) {
 // up, which is what the tests measure.
 const server = http.createServer({requestTimeout: 0, headersTimeout: 24 * 3600 * 1000}, handle);
 server.timeout = 0;
-server.listen(opts.port, opts.host, () => {
-    const {port} = server.address();
-    const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
-    process.stdout.write(`fault-server listening on http://${host}:${port}\n`);
-});
-server.on("error", (err) => {
-    process.stderr.write(`fault-server: ${err.message}\n`);
-    process.exit(1);
-});
-for (const signal of ["SIGTERM", "SIGINT"]) {
-    process.once(signal, () => {
-        log(`${signal}: shutting down`);
-        server.close();
-        server.closeAllConnections();
-        process.exit(0);
-    });
-}
+listen(server, "fault-server", opts, log);

@@ -166,6 +166,8 @@ import http from "node:http";
 import {randomBytes} from "node:crypto";
 import {setTimeout as sleep} from "node:timers/promises";
 
+import {listen, parseJSON, readBody, startup} from "./common.mjs";
+
 const TEXT = "Hello from the replay server! Ünïcödé 🙂 done.";
 const DELTAS = ["Hello", " from the replay server!", " Ünïcödé", " 🙂", " done."];
 const DELTA_TOKENS = [1, 4, 2, 1, 1]; // sums to OUTPUT_TOKENS; cumulative counts in Gemini chunks
@@ -211,33 +213,8 @@ const GEMINI_MODELS = [
 
 // ---------------------------------------------------------------- options
 
-function parseArgs(argv) {
-    const opts = {port: 0, host: "127.0.0.1", verbose: false};
-    for (let i = 0; i < argv.length; i++) {
-        const arg = argv[i];
-        const value = () => {
-            if (i + 1 >= argv.length) die(`${arg} needs a value`);
-            return argv[++i];
-        };
-        if (arg === "--port") opts.port = Number(value());
-        else if (arg === "--host") opts.host = value();
-        else if (arg === "--verbose") opts.verbose = true;
-        else die(`unknown argument ${arg}`);
-    }
-    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) die("bad --port");
-    return opts;
-}
-
-function die(message) {
-    process.stderr.write(`replay-server: ${message}\nusage: replay-server.mjs [--host H] [--port N] [--verbose]\n`);
-    process.exit(2);
-}
-
-const opts = parseArgs(process.argv.slice(2));
-
-function log(message) {
-    if (opts.verbose) process.stderr.write(`replay-server: ${message}\n`);
-}
+const {opts, log} = startup("replay-server", "[--host H] [--port N] [--verbose]",
+    process.argv.slice(2), {});
 
 // ---------------------------------------------------------------- shared helpers
 
@@ -306,31 +283,6 @@ class Output {
         for (const event of list) await this.event(event);
         if (!this.started) this.start();
         this.res.end();
-    }
-}
-
-// Resolves to {text, size}: the body as a string, or text null when it is over
-// `limit`. An oversized body is still read to its end, so that the client, still
-// sending, receives the error instead of a reset connection.
-function readBody(req, signal, limit) {
-    return new Promise((resolve, reject) => {
-        const chunks = [];
-        let size = 0;
-        req.on("data", (chunk) => {
-            size += chunk.length;
-            if (size <= limit) chunks.push(chunk);
-        });
-        req.on("end", () => resolve({text: size > limit ? null : Buffer.concat(chunks).toString("utf8"), size}));
-        req.on("error", reject);
-        signal.addEventListener("abort", () => reject(signal.reason), {once: true});
-    });
-}
-
-function parseJSON(text) {
-    try {
-        return JSON.parse(text);
-    } catch {
-        return undefined;
     }
 }
 
@@ -549,7 +501,7 @@ function anthropicUsage(outputTokens) {
 
 async function anthropicMessages(req, res, signal, scenario, tag) {
     count("anthropic", scenario, tag);
-    const {text: raw} = await readBody(req, signal, ANTHROPIC_MAX_BODY);
+    const {text: raw} = await readBody(req, ANTHROPIC_MAX_BODY, signal);
     const headerError = checkAnthropicHeaders(req, true);
     if (headerError) return sendAnthropicError(res, headerError);
     if (raw === null) {
@@ -606,7 +558,7 @@ async function anthropicMessages(req, res, signal, scenario, tag) {
 
 // GET /v1/models with Anthropic's cursor pagination; GET /v1/models/<id>.
 async function anthropicModels(req, res, signal, scenario, id) {
-    await readBody(req, signal, ANTHROPIC_MAX_BODY);
+    await readBody(req, ANTHROPIC_MAX_BODY, signal);
     const headerError = checkAnthropicHeaders(req, false) ?? anthropicScenarioError(scenario, null);
     if (headerError) return sendAnthropicError(res, headerError);
     if (id !== undefined) {
@@ -945,7 +897,7 @@ function geminiAnswer(scenario, body, model, responseId) {
 
 async function geminiGenerate(req, res, signal, scenario, tag, model, method) {
     count("gemini", scenario, tag);
-    const {text: raw, size} = await readBody(req, signal, GEMINI_MAX_BODY);
+    const {text: raw, size} = await readBody(req, GEMINI_MAX_BODY, signal);
     const streaming = method === "streamGenerateContent";
     const problem = checkGeminiKey(req) ?? (streaming && new URL(req.url, "http://x").searchParams.get("alt") !== "sse"
         ? googleReject("replay-server: streamGenerateContent without alt=sse answers with a JSON array; ask for " +
@@ -980,7 +932,7 @@ async function geminiGenerate(req, res, signal, scenario, tag, model, method) {
 
 // GET /v1beta/models (pageSize, pageToken) and GET /v1beta/models/<model>.
 async function geminiModels(req, res, signal, scenario, model) {
-    await readBody(req, signal, GEMINI_MAX_BODY);
+    await readBody(req, GEMINI_MAX_BODY, signal);
     const problem = checkGeminiKey(req) ?? geminiScenarioError(scenario, null);
     if (problem) return sendGoogleError(res, problem);
     if (model !== undefined) {
@@ -1099,20 +1051,4 @@ function handle(req, res) {
 
 const server = http.createServer({requestTimeout: 0, headersTimeout: 24 * 3600 * 1000}, handle);
 server.timeout = 0;
-server.listen(opts.port, opts.host, () => {
-    const {port} = server.address();
-    const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
-    process.stdout.write(`replay-server listening on http://${host}:${port}\n`);
-});
-server.on("error", (err) => {
-    process.stderr.write(`replay-server: ${err.message}\n`);
-    process.exit(1);
-});
-for (const signal of ["SIGTERM", "SIGINT"]) {
-    process.once(signal, () => {
-        log(`${signal}: shutting down`);
-        server.close();
-        server.closeAllConnections();
-        process.exit(0);
-    });
-}
+listen(server, "replay-server", opts, log);

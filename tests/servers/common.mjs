@@ -1,0 +1,82 @@
+// What every test server does alike: its command line, its diagnostics, request bodies
+// and JSON, and listening until SIGTERM. Node built-ins only, like the servers.
+
+// The server's command line: --host, --port and --verbose, plus the options in extra
+// ("--name": (opts, value, die) => void, each taking one value). A mistake prints the
+// message and the usage, and exits 2. Returns {opts, die, log}; log writes to stderr
+// only with --verbose.
+export function startup(name, usage, argv, defaults, extra = {}) {
+    const die = (message) => {
+        process.stderr.write(`${name}: ${message}\nusage: ${name}.mjs ${usage}\n`);
+        process.exit(2);
+    };
+    const opts = {port: 0, host: "127.0.0.1", verbose: false, ...defaults};
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        const value = () => {
+            if (i + 1 >= argv.length) die(`${arg} needs a value`);
+            return argv[++i];
+        };
+        if (arg === "--port") opts.port = Number(value());
+        else if (arg === "--host") opts.host = value();
+        else if (arg === "--verbose") opts.verbose = true;
+        else if (Object.hasOwn(extra, arg)) extra[arg](opts, value(), die);
+        else die(`unknown argument ${arg}`);
+    }
+    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) die("bad --port");
+    const log = (message) => {
+        if (opts.verbose) process.stderr.write(`${name}: ${message}\n`);
+    };
+    return {opts, die, log};
+}
+
+// Resolves to {text, size}: the body as a string (null when it is over limit) and its
+// size in bytes. An oversized body is still read to its end, so that the client, still
+// sending, receives the answer that refuses it instead of a reset connection. A signal,
+// when given, rejects the read once the client is gone.
+export function readBody(req, limit, signal) {
+    return new Promise((resolve, reject) => {
+        const chunks = [];
+        let size = 0;
+        req.on("data", (chunk) => {
+            size += chunk.length;
+            if (size <= limit) chunks.push(chunk);
+        });
+        req.on("end", () => resolve({text: size > limit ? null : Buffer.concat(chunks).toString("utf8"), size}));
+        req.on("error", reject);
+        signal?.addEventListener("abort", () => reject(signal.reason), {once: true});
+    });
+}
+
+// The parsed value, or undefined for text that is not JSON.
+export function parseJSON(text) {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return undefined;
+    }
+}
+
+// Listens, then prints exactly one stdout line, "<name> listening on http://HOST:PORT",
+// which tests/servers/lib.sh waits for. A listening error exits 1; SIGTERM and SIGINT
+// close the server and its connections, await close() and exit 0.
+export function listen(server, name, opts, log, close = async () => {}) {
+    server.listen(opts.port, opts.host, () => {
+        const {port} = server.address();
+        const host = opts.host.includes(":") ? `[${opts.host}]` : opts.host;
+        process.stdout.write(`${name} listening on http://${host}:${port}\n`);
+    });
+    server.on("error", (err) => {
+        process.stderr.write(`${name}: ${err.message}\n`);
+        process.exit(1);
+    });
+    for (const signal of ["SIGTERM", "SIGINT"]) {
+        process.once(signal, async () => {
+            log(`${signal}: shutting down`);
+            server.close();
+            server.closeAllConnections();
+            await close();
+            process.exit(0);
+        });
+    }
+}
