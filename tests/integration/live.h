@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <ultrallm/ultrallm.h>
@@ -19,6 +20,66 @@
 #define LIVE_LOCAL_MODEL "dmr/ai/stories260k"
 /* A port nothing listens on: connection refused at once. */
 #define LIVE_DEAD_URL "http://127.0.0.1:1"
+
+/* Milliseconds on a monotonic clock, to time a call from outside. */
+static inline double live_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* How far past its limit a clock may fire; valgrind runs widen it through the environment. */
+static inline double live_tolerance_ms(void)
+{
+    const char *v = getenv("ULM_TEST_TOLERANCE_MS");
+    return v && *v ? atof(v) : 150.0;
+}
+
+/* What a streamed call handed to on_delta (live_collect), and how the caller behaved. */
+typedef struct live_deltas {
+    char text[4096];
+    size_t len;
+    int calls;
+    double last_at; /* when the latest delta arrived */
+    int cancel_after; /* 0: never cancel */
+    long hold_ms;     /* how long the caller keeps each delta before returning */
+} live_deltas;
+
+static inline int live_valid_utf8(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+        if (!need || i + need > n)
+            return 0;
+        for (size_t k = 1; k < need; k++)
+            if (((unsigned char)s[i + k] & 0xC0) != 0x80)
+                return 0;
+        i += need;
+    }
+    return 1;
+}
+
+/* on_delta for tests: joins the text, checks each piece is non-empty whole UTF-8, notes
+ * when it came, holds it hold_ms, and cancels after cancel_after pieces. */
+static inline int live_collect(const char *text, size_t length, void *payload)
+{
+    live_deltas *d = payload;
+    assert_true(length > 0);
+    assert_true(live_valid_utf8(text, length)); /* a character split across reads arrives whole */
+    assert_true(d->len + length < sizeof d->text);
+    memcpy(d->text + d->len, text, length);
+    d->len += length;
+    d->text[d->len] = '\0';
+    d->calls++;
+    d->last_at = live_now_ms();
+    if (d->hold_ms) {
+        struct timespec hold = {d->hold_ms / 1000, d->hold_ms % 1000 * 1000000L};
+        nanosleep(&hold, NULL);
+    }
+    return d->cancel_after && d->calls >= d->cancel_after;
+}
 
 /* Exits with ctest's skip code when a server the test needs was not started. */
 static inline const char *live_url(const char *var)

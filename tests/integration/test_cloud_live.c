@@ -35,30 +35,12 @@ static ulm_client *cloud_client(const char *anthropic_url, const char *gemini_ur
     return live_client_with(&opts);
 }
 
-/* What a streamed call handed to on_delta, joined. */
-typedef struct deltas {
-    char text[4096];
-    size_t len;
-    int calls;
-} deltas;
-
-static int collect(const char *text, size_t length, void *payload)
-{
-    deltas *d = payload;
-    assert_true(d->len + length < sizeof d->text);
-    memcpy(d->text + d->len, text, length);
-    d->len += length;
-    d->text[d->len] = '\0';
-    d->calls++;
-    return 0;
-}
-
 /* One call to model (a chain) with the given messages; on_delta when d is not NULL. */
-static int call(ulm_client *c, const char *model, deltas *d, ulm_response **resp)
+static int call(ulm_client *c, const char *model, live_deltas *d, ulm_response **resp)
 {
     ulm_request *req = live_request(model, "Say hello");
     if (d)
-        assert_int_equal(ulm_request_set_on_delta(req, collect, d), ULM_OK);
+        assert_int_equal(ulm_request_set_on_delta(req, live_collect, d), ULM_OK);
     int rc = ulm_complete(resp, c, req);
     ulm_request_free(req);
     return rc;
@@ -98,7 +80,7 @@ static void anthropic_and_gemini_answer_and_stream(void **state)
         ulm_response_free(resp);
 
         /* streamed: the same answer, delivered in several pieces, once */
-        deltas d = {0};
+        live_deltas d = {0};
         rc = call(c, cases[i].target, &d, &resp);
         if (rc != ULM_OK)
             fail_msg("%s streamed: %s", cases[i].target, ulm_response_error_message(resp));
@@ -224,7 +206,7 @@ static void documented_errors_are_classified(void **state)
                                  ? "anthropic/claude-sonnet-4-5"
                                  : "gemini/gemini-2.5-flash";
         for (int streamed = 0; streamed < 2; streamed++) {
-            deltas d = {0};
+            live_deltas d = {0};
             ulm_response *resp = NULL;
             int rc = call(c, target, streamed ? &d : NULL, &resp);
             if (rc != cases[i].error)
@@ -256,7 +238,7 @@ static void a_stream_that_breaks_is_incomplete(void **state)
         opts.gemini_base_url = url[i];
         opts.gemini_api_key = KEY;
         ulm_client *c = live_client_with(&opts);
-        deltas d = {0};
+        live_deltas d = {0};
         ulm_response *resp = NULL;
         int rc = call(c, targets[i], &d, &resp);
         if (rc != errors[i])
@@ -277,7 +259,7 @@ static void gemini_thoughts_and_safety_stops(void **state)
     (void)state;
     ulm_client *c = cloud_client(LIVE_DEAD_URL, replay("gemini", "thinking"));
     for (int streamed = 0; streamed < 2; streamed++) {
-        deltas d = {0};
+        live_deltas d = {0};
         ulm_response *resp = NULL;
         assert_int_equal(call(c, "gemini/gemini-2.5-flash", streamed ? &d : NULL, &resp), ULM_OK);
         assert_string_equal(ulm_response_text(resp), REPLAY_TEXT);
@@ -287,7 +269,7 @@ static void gemini_thoughts_and_safety_stops(void **state)
     ulm_client_free(c);
     c = cloud_client(LIVE_DEAD_URL, replay("gemini", "safety"));
     for (int streamed = 0; streamed < 2; streamed++) {
-        deltas d = {0};
+        live_deltas d = {0};
         ulm_response *resp = NULL;
         assert_int_equal(call(c, "gemini/gemini-2.5-flash", streamed ? &d : NULL, &resp), ULM_OK);
         assert_string_equal(ulm_response_text(resp), "Hello");
@@ -385,19 +367,6 @@ static void gemini_requests_pass_the_published_schema(void **state)
 
 /* ------------------------------------------------------------------ retries */
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static double tolerance_ms(void)
-{
-    const char *v = getenv("ULM_TEST_TOLERANCE_MS");
-    return v && *v ? atof(v) : 150.0;
-}
-
 /* With retries on: Gemini's RetryInfo ("1s" from the replay server) is the pause, not the
  * backoff (held to 1 ms here); OpenAI's insufficient_quota, a 429 too, is not retried. */
 static void retries_follow_each_provider_s_advice(void **state)
@@ -420,12 +389,12 @@ static void retries_follow_each_provider_s_advice(void **state)
     unlink(path);
 
     ulm_response *resp = NULL;
-    double start = now_ms();
+    double start = live_now_ms();
     assert_int_equal(call(c, "gemini/gemini-2.5-flash", NULL, &resp), ULM_ERATE_LIMIT);
-    double elapsed = now_ms() - start;
+    double elapsed = live_now_ms() - start;
     assert_int_equal(ulm_response_attempt_count(resp), 3);
     /* two pauses of the advised second each */
-    if (elapsed < 2000.0 || elapsed > 2000.0 + tolerance_ms())
+    if (elapsed < 2000.0 || elapsed > 2000.0 + live_tolerance_ms())
         fail_msg("three attempts took %.0f ms, wanted 2000 ms of advised pauses", elapsed);
     ulm_response_free(resp);
 
@@ -479,7 +448,7 @@ static void chain_across_all_four_backends(void **state)
     const char *chain = "anthropic/claude-sonnet-4-5,gemini/gemini-2.5-flash,openai/gpt-4o-mini,"
                         LIVE_LOCAL_MODEL;
     for (int streamed = 0; streamed < 2; streamed++) {
-        deltas d = {0};
+        live_deltas d = {0};
         ulm_response *resp = NULL;
         int rc = call(c, chain, streamed ? &d : NULL, &resp);
         if (rc != ULM_OK)

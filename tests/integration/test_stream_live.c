@@ -7,67 +7,9 @@
 
 #include "live.h"
 
-/* What tests/servers/fault-server.mjs always generates, and its first two deltas. */
+/* What tests/servers/fault-server.mjs always generates, and its first two live_deltas. */
 #define FAULT_TEXT "Hello, world! \xc3\x9c" "n\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9 \xf0\x9f\x99\x82 done."
 #define FAULT_HEAD "Hello, world!"
-
-/* How far past its limit a clock may fire; valgrind runs widen it through the environment. */
-static double tolerance_ms(void)
-{
-    const char *v = getenv("ULM_TEST_TOLERANCE_MS");
-    return v && *v ? atof(v) : 150.0;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* ------------------------------------------------------------ what the caller saw */
-
-typedef struct deltas {
-    char text[4096];
-    size_t len;
-    int calls;
-    double last_at; /* when the latest delta arrived */
-    int cancel_after; /* 0: never cancel */
-    long hold_ms;     /* how long the caller keeps each delta before returning */
-} deltas;
-
-static int valid_utf8(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t need = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
-        if (!need || i + need > n)
-            return 0;
-        for (size_t k = 1; k < need; k++)
-            if (((unsigned char)s[i + k] & 0xC0) != 0x80)
-                return 0;
-        i += need;
-    }
-    return 1;
-}
-
-static int collect(const char *text, size_t length, void *payload)
-{
-    deltas *d = payload;
-    assert_true(length > 0);
-    assert_true(valid_utf8(text, length)); /* a character split across reads arrives whole */
-    assert_true(d->len + length < sizeof d->text);
-    memcpy(d->text + d->len, text, length);
-    d->len += length;
-    d->text[d->len] = '\0';
-    d->calls++;
-    d->last_at = now_ms();
-    if (d->hold_ms) {
-        struct timespec hold = {d->hold_ms / 1000, d->hold_ms % 1000 * 1000000L};
-        nanosleep(&hold, NULL);
-    }
-    return d->cancel_after && d->calls >= d->cancel_after;
-}
 
 /* ------------------------------------------------------------ setup */
 
@@ -90,7 +32,7 @@ static char *scenario_url(const char *scenario, const char *suffix)
 static const char *loading_scenario(long ms)
 {
     static char scenario[96];
-    snprintf(scenario, sizeof scenario, "loading/%ld/run-%ld-%.0f", ms, (long)getpid(), now_ms());
+    snprintf(scenario, sizeof scenario, "loading/%ld/run-%ld-%.0f", ms, (long)getpid(), live_now_ms());
     return scenario;
 }
 
@@ -99,17 +41,17 @@ typedef struct run {
     int rc;
     double ms;
     double end;
-    deltas seen;
+    live_deltas seen;
 } run;
 
 static void stream(run *r, ulm_client *c, const char *models, ulm_request *req)
 {
     if (!req)
         req = live_request(models, "Once upon a time");
-    assert_int_equal(ulm_request_set_on_delta(req, collect, &r->seen), ULM_OK);
-    double start = now_ms();
+    assert_int_equal(ulm_request_set_on_delta(req, live_collect, &r->seen), ULM_OK);
+    double start = live_now_ms();
     r->rc = ulm_complete(&r->resp, c, req);
-    r->end = now_ms();
+    r->end = live_now_ms();
     r->ms = r->end - start;
     assert_non_null(r->resp);
     ulm_request_free(req);
@@ -130,7 +72,7 @@ static void assert_class(const run *r, int expected)
 
 static void assert_fired_at(const run *r, double limit_ms)
 {
-    if (r->ms < limit_ms - 1.0 || r->ms > limit_ms + tolerance_ms())
+    if (r->ms < limit_ms - 1.0 || r->ms > limit_ms + live_tolerance_ms())
         fail_msg("the clock of %.0f ms fired after %.1f ms", limit_ms, r->ms);
 }
 
@@ -213,7 +155,7 @@ static void idle_clock_cuts_a_stalled_stream(void **state)
     assert_class(&r, ULM_EIDLE_TIMEOUT);
     assert_incomplete_after_head(&r);
     double idle = r.end - r.seen.last_at; /* the clock runs from the last event */
-    if (idle < 299.0 || idle > 300.0 + tolerance_ms())
+    if (idle < 299.0 || idle > 300.0 + live_tolerance_ms())
         fail_msg("the idle clock of 300 ms fired after %.1f ms", idle);
     run_free(&r, c);
 }
@@ -318,7 +260,7 @@ static void cancel_from_the_callback_stops_the_call(void **state)
     assert_string_equal(r.seen.text, "Hello");
     assert_string_equal(ulm_response_text(r.resp), "Hello");
     assert_int_equal(ulm_response_attempt_count(r.resp), 1);
-    assert_true(r.ms < 100 + tolerance_ms()); /* it did not wait for the rest */
+    assert_true(r.ms < 100 + live_tolerance_ms()); /* it did not wait for the rest */
     run_free(&r, c);
 }
 
