@@ -47,6 +47,8 @@
 #include <string.h>
 #include <time.h>
 
+#define BENCH_NAME "ulm-bench-adapters"
+#include "bench_common.h"
 #include "bench_text.h"
 #include "client.h"
 #include "stream.h"
@@ -57,37 +59,6 @@
 #define OPENAI_MODEL "gpt-4o-mini-2024-07-18"
 #define ANTHROPIC_MODEL "claude-sonnet-4-5-20250929"
 #define GEMINI_MODEL "gemini-2.5-flash"
-
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ulm-bench-adapters: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
-}
-
-static double cpu_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Sorts v in place. */
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* ---------------------------------------------------------------- the streams */
 
@@ -243,12 +214,12 @@ static double read_stream(const wire *w, ulm_client *client, const expected *e, 
     size_t len = w->stream.len;
     j->len = 0;
     int rc = ULM_OK;
-    double c0 = cpu_us();
+    double c0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
     for (size_t off = 0; rc == ULM_OK && off < len; off += CHUNK)
         rc = ulm__stream_on_body(&st, &resp, s + off, len - off < CHUNK ? len - off : CHUNK);
     if (rc == ULM_OK)
         rc = ulm__stream_finish(&st, &resp);
-    double c1 = cpu_us();
+    double c1 = now_us(CLOCK_PROCESS_CPUTIME_ID);
     const char *wrong = NULL;
     if (rc != ULM_OK)
         wrong = r.error_text ? r.error_text : st.detail[0] ? st.detail : ulm_error_name(rc);

@@ -26,6 +26,9 @@
 
 #include <ultrallm/ultrallm.h>
 
+#define BENCH_NAME "ulm-bench-complete"
+#include "bench_common.h"
+
 #define BENCH_MODEL "dmr/ai/smollm2"
 #define WIRE_MODEL "ai/smollm2:latest" /* what the DMR adapter makes of BENCH_MODEL */
 #define PROMPT "Say hello in one short sentence."
@@ -159,27 +162,6 @@ static size_t base_write(char *data, size_t size, size_t nmemb, void *userdata)
     memcpy(b->buf + b->len, data, n);
     b->len += n;
     return n;
-}
-
-static int finish_code(const char *reason)
-{
-    if (!reason)
-        return ULM_FINISH_UNKNOWN;
-    if (strcmp(reason, "stop") == 0)
-        return ULM_FINISH_STOP;
-    if (strcmp(reason, "length") == 0)
-        return ULM_FINISH_LENGTH;
-    if (strcmp(reason, "content_filter") == 0)
-        return ULM_FINISH_CONTENT_FILTER;
-    if (strcmp(reason, "tool_calls") == 0 || strcmp(reason, "function_call") == 0)
-        return ULM_FINISH_TOOL_CALLS;
-    return ULM_FINISH_UNKNOWN;
-}
-
-static long usage_count(json_t *usage, const char *key)
-{
-    json_t *v = json_object_get(usage, key);
-    return json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : -1;
 }
 
 static int base_parse(const char *body, size_t len, summary *out)

@@ -60,6 +60,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#define BENCH_NAME "ulm-bench-stream"
+#include "bench_common.h"
 #include "bench_text.h"
 #include "client.h"
 #include "openai_wire.h"
@@ -89,17 +91,6 @@ typedef struct summary {
     long prompt_tokens, completion_tokens, total_tokens;
 } summary;
 
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("ulm-bench-stream: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(2);
-}
-
 static uint32_t fnv1a(uint32_t h, const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++)
@@ -107,26 +98,6 @@ static uint32_t fnv1a(uint32_t h, const char *s, size_t len)
     return h;
 }
 #define FNV_START 2166136261u
-
-static double now_us(clockid_t clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Sorts v in place. */
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* Nearest rank; sorts v in place. */
 static double percentile(double *v, size_t n, double p)
@@ -247,27 +218,6 @@ static int grow(char **p, size_t *cap, size_t need)
     *p = g;
     *cap = c;
     return 0;
-}
-
-static int finish_code(const char *reason)
-{
-    if (!reason)
-        return ULM_FINISH_UNKNOWN;
-    if (strcmp(reason, "stop") == 0)
-        return ULM_FINISH_STOP;
-    if (strcmp(reason, "length") == 0)
-        return ULM_FINISH_LENGTH;
-    if (strcmp(reason, "content_filter") == 0)
-        return ULM_FINISH_CONTENT_FILTER;
-    if (strcmp(reason, "tool_calls") == 0 || strcmp(reason, "function_call") == 0)
-        return ULM_FINISH_TOOL_CALLS;
-    return ULM_FINISH_UNKNOWN;
-}
-
-static long usage_count(json_t *usage, const char *key)
-{
-    json_t *v = json_object_get(usage, key);
-    return json_is_integer(v) && json_integer_value(v) >= 0 ? (long)json_integer_value(v) : -1;
 }
 
 static int base_event(base_parser *b, const char *data, size_t len)
