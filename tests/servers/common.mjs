@@ -1,5 +1,8 @@
 // What every test server does alike: its command line, its diagnostics, request bodies
-// and JSON, and listening until SIGTERM. Node built-ins only, like the servers.
+// and JSON, abortable output, and listening until SIGTERM. Node built-ins only, like the
+// servers.
+
+import {setTimeout as sleep} from "node:timers/promises";
 
 // The server's command line: --host, --port and --verbose, plus the options in extra
 // ("--name": (opts, value, die) => void, each taking one value). A mistake prints the
@@ -78,5 +81,45 @@ export function listen(server, name, opts, log, close = async () => {}) {
             await close();
             process.exit(0);
         });
+    }
+}
+
+// One response's output that gives up once the client is gone: every wait and write
+// rejects with the signal's reason (which also clears a pending timer), so a scenario
+// stops where it is.
+export class AbortableOutput {
+    constructor(res, signal) {
+        this.res = res;
+        this.signal = signal;
+    }
+
+    pause(ms) {
+        return sleep(ms, undefined, {signal: this.signal});
+    }
+
+    // Resolves once the data is handed to the socket, which also holds back a long
+    // oversized line while the client is not reading.
+    write(data) {
+        return new Promise((resolve, reject) => {
+            const onAbort = () => reject(this.signal.reason);
+            if (this.signal.aborted) return onAbort();
+            this.signal.addEventListener("abort", onAbort, {once: true});
+            this.res.write(data, () => {
+                this.signal.removeEventListener("abort", onAbort);
+                resolve();
+            });
+        });
+    }
+
+    // Writes text, cut after the second byte of the first `split` character found in it
+    // (none: in one write) with `gap` ms between the halves, so that the client has to
+    // join a character split across reads.
+    async writeSplit(text, split, gap) {
+        const bytes = Buffer.from(text);
+        const at = split ? bytes.indexOf(split) : -1;
+        if (at < 0) return await this.write(bytes);
+        await this.write(bytes.subarray(0, at + 2));
+        await this.pause(gap);
+        await this.write(bytes.subarray(at + 2));
     }
 }

@@ -86,9 +86,8 @@
 // n is ignored where the list has it as 0 (and by close-mid, malformed).
 
 import http from "node:http";
-import {setTimeout as sleep} from "node:timers/promises";
 
-import {listen, parseJSON, readBody, startup} from "./common.mjs";
+import {AbortableOutput, listen, parseJSON, readBody, startup} from "./common.mjs";
 
 const TEXT = "Hello, world! Ünïcödé 🙂 done.";
 const DELTAS = ["Hello", ", world!", " Ünïcödé", " 🙂", " done."];
@@ -142,32 +141,12 @@ function errorBody(message, type, extra = {}) {
     return {error: {message, type, ...extra}};
 }
 
-// One response's output. Every wait and write gives up (rejecting with the
-// signal's AbortError, which clears the pending timer) once the client is gone.
-class Output {
+// One response's output, paced: SSE events `gap` ms apart.
+class Output extends AbortableOutput {
     constructor(res, signal, gap) {
-        this.res = res;
-        this.signal = signal;
+        super(res, signal);
         this.gap = gap;
         this.started = false;
-    }
-
-    pause(ms) {
-        return sleep(ms, undefined, {signal: this.signal});
-    }
-
-    // Resolves once the data is handed to the socket, which also holds back a
-    // long oversized line while the client is not reading.
-    write(data) {
-        return new Promise((resolve, reject) => {
-            const onAbort = () => reject(this.signal.reason);
-            if (this.signal.aborted) return onAbort();
-            this.signal.addEventListener("abort", onAbort, {once: true});
-            this.res.write(data, () => {
-                this.signal.removeEventListener("abort", onAbort);
-                resolve();
-            });
-        });
     }
 
     // Sends an SSE event `pause` ms after the previous one (the first goes out
@@ -176,12 +155,7 @@ class Output {
     async event(text, pause = this.gap) {
         if (this.started) await this.pause(pause);
         else this.startStream();
-        const bytes = Buffer.from(text);
-        const at = bytes.indexOf(SPLIT_CHAR);
-        if (at < 0) return await this.write(bytes);
-        await this.write(bytes.subarray(0, at + 2));
-        await this.pause(EVENT_GAP_MS);
-        await this.write(bytes.subarray(at + 2));
+        await this.writeSplit(text, SPLIT_CHAR, EVENT_GAP_MS);
     }
 
     async events(list) {

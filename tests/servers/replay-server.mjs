@@ -164,9 +164,8 @@
 
 import http from "node:http";
 import {randomBytes} from "node:crypto";
-import {setTimeout as sleep} from "node:timers/promises";
 
-import {listen, parseJSON, readBody, startup} from "./common.mjs";
+import {AbortableOutput, listen, parseJSON, readBody, startup} from "./common.mjs";
 
 const TEXT = "Hello from the replay server! Ünïcödé 🙂 done.";
 const DELTAS = ["Hello", " from the replay server!", " Ünïcödé", " 🙂", " done."];
@@ -232,30 +231,12 @@ const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v)
 const isInt = (v) => Number.isSafeInteger(v);
 const isNumber = (v) => typeof v === "number" && Number.isFinite(v);
 
-// One response's output. Every wait and write gives up (rejecting with the
-// signal's AbortError) once the client is gone, so a scenario stops where it is.
-class Output {
+// One response's output: SSE events EVENT_GAP_MS apart, with the given headers.
+class Output extends AbortableOutput {
     constructor(res, signal, headers) {
-        this.res = res;
-        this.signal = signal;
+        super(res, signal);
         this.headers = headers;
         this.started = false;
-    }
-
-    pause(ms) {
-        return sleep(ms, undefined, {signal: this.signal});
-    }
-
-    write(data) {
-        return new Promise((resolve, reject) => {
-            const onAbort = () => reject(this.signal.reason);
-            if (this.signal.aborted) return onAbort();
-            this.signal.addEventListener("abort", onAbort, {once: true});
-            this.res.write(data, () => {
-                this.signal.removeEventListener("abort", onAbort);
-                resolve();
-            });
-        });
     }
 
     // Sends one SSE event EVENT_GAP_MS after the previous one (the first goes out
@@ -265,12 +246,7 @@ class Output {
     async event({text, split = false}) {
         if (this.started) await this.pause(EVENT_GAP_MS);
         else this.start();
-        const bytes = Buffer.from(text);
-        const at = split ? bytes.indexOf(SPLIT_CHAR) : -1;
-        if (at < 0) return await this.write(bytes);
-        await this.write(bytes.subarray(0, at + 2));
-        await this.pause(SPLIT_GAP_MS);
-        await this.write(bytes.subarray(at + 2));
+        await this.writeSplit(text, split ? SPLIT_CHAR : null, SPLIT_GAP_MS);
     }
 
     start() {
