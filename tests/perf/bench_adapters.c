@@ -304,15 +304,6 @@ static int profile(const wire *w, ulm_client *client, const expected *e, size_t 
     return 0;
 }
 
-static long count_arg(const char *flag, const char *value, long min)
-{
-    char *end;
-    long v = value ? strtol(value, &end, 10) : 0;
-    if (!value || *end || v < min)
-        die("%s expects an integer >= %ld", flag, min);
-    return v;
-}
-
 static void usage(FILE *to)
 {
     fprintf(to, "usage: ulm-bench-adapters [--events N] [--rounds R]\n"

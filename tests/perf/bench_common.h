@@ -27,6 +27,16 @@ static inline void die(const char *fmt, ...)
     exit(2);
 }
 
+/* The value of a command-line option: an integer of at least min, else die(). */
+static inline long count_arg(const char *flag, const char *value, long min)
+{
+    char *end;
+    long v = value ? strtol(value, &end, 10) : 0;
+    if (!value || *end || v < min)
+        die("%s expects an integer >= %ld", flag, min);
+    return v;
+}
+
 /* Microseconds on clock (CLOCK_MONOTONIC for wall time, CLOCK_PROCESS_CPUTIME_ID for CPU). */
 static inline double now_us(clockid_t clock)
 {

@@ -900,15 +900,6 @@ static int time_to_first_token(loopback *lb, const summary *expect, size_t len, 
 
 /* ---------------------------------------------------------------- main */
 
-static long count_arg(const char *flag, const char *value, long min)
-{
-    char *end;
-    long v = value ? strtol(value, &end, 10) : 0;
-    if (!value || *end || v < min)
-        die("%s expects an integer >= %ld", flag, min);
-    return v;
-}
-
 static void usage(FILE *to)
 {
     fprintf(to,
