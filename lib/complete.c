@@ -330,10 +330,10 @@ static int attempt(call *k, const ulm_target *t, uint64_t *tried, ulm_exchange_i
     return rc;
 }
 
-/* How long to wait before retrying: the server's Retry-After, else backoff with jitter. */
-static double retry_pause(call *k, unsigned int retry, const char *retry_after)
+/* How long to wait before retrying: what the server asked for (asked >= 0), else backoff
+ * with jitter. */
+static double retry_pause(call *k, unsigned int retry, long asked)
 {
-    long asked = retry_after[0] ? ulm__parse_retry_after(retry_after, time(NULL)) : -1;
     if (asked >= 0)
         return (double)asked;
     return ulm__backoff_ms(&k->client->settings.retry, retry, random01(k));
@@ -342,18 +342,19 @@ static double retry_pause(call *k, unsigned int retry, const char *retry_after)
 /*
  * One round at a target: an attempt, and when a deployment fails in a way that says the
  * endpoint is unwell, the same request at once on each other deployment that is not
- * cooling down. Each try is an attempt in the trail; retry_after gets the last answer's
- * Retry-After.
+ * cooling down. Each try is an attempt in the trail; *retry_after_ms gets when the last
+ * answer said to ask again (-1: it did not say).
  */
 static int run_round(call *k, const ulm_target *t, ulm_result *result, int *status,
-                     size_t *delivered, char *retry_after, char *errmsg, size_t errmsg_size)
+                     size_t *delivered, long *retry_after_ms, char *errmsg,
+                     size_t errmsg_size)
 {
     uint64_t tried = 0;
     int last = ULM_OK;
     for (;;) {
         ulm_clocks clocks = {0}; /* started by ask_endpoint, per request it sends */
         ulm_exchange_io io = {.clocks = &clocks, .on_delta = k->on_delta,
-                              .delta_payload = k->payload};
+                              .delta_payload = k->payload, .retry_after_ms = -1};
         int last_status = *status;
         *status = 0;
         double start = ulm__now_ms();
@@ -364,7 +365,7 @@ static int run_round(call *k, const ulm_target *t, ulm_result *result, int *stat
             return last;
         }
         *delivered = io.delivered;
-        memcpy(retry_after, io.retry_after, sizeof io.retry_after);
+        *retry_after_ms = io.retry_after_ms;
         if (rc == ULM_ENOMEM ||
             ulm__response_add_attempt(k->resp, t->backend->name, t->model, rc, *status, ms,
                                       rc == ULM_OK ? "" : errmsg) != ULM_OK)
@@ -385,15 +386,16 @@ static int run_target(call *k, const ulm_target *t, ulm_result *result, int *sta
                       size_t *delivered, char *errmsg, size_t errmsg_size)
 {
     const ulm_retry_policy *policy = &k->client->settings.retry;
-    char retry_after[64];
+    long retry_after_ms;
     for (unsigned int retry = 0;; retry++) {
         *status = 0;
-        int rc = run_round(k, t, result, status, delivered, retry_after, errmsg, errmsg_size);
+        int rc = run_round(k, t, result, status, delivered, &retry_after_ms, errmsg,
+                           errmsg_size);
         if (rc == ULM_OK || rc == ULM_ENOMEM || *delivered || retry >= policy->max_retries ||
             rc == ULM_ETIMEOUT || rc == ULM_ECIRCUIT_OPEN || rc == ULM_EBUSY ||
             !ulm_error_is_retryable(rc))
             return rc;
-        double pause = retry_pause(k, retry, retry_after);
+        double pause = retry_pause(k, retry, retry_after_ms);
         if (ulm__now_ms() + pause >= k->deadline) {
             ulm__log(k->client, ULM_LOG_INFO, "%s/%s: no time left for a retry in %.0f ms",
                      t->backend->name, t->model, pause);

@@ -107,6 +107,7 @@ int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_reque
     const ulm_provider *p = b->provider;
     *http_status = 0;
     errmsg[0] = '\0';
+    io->retry_after_ms = -1;
     if (b->disabled[0]) {
         ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", b->name, b->disabled);
         return ULM_ENOT_CONFIGURED;
@@ -140,9 +141,8 @@ int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_reque
     char reason[ULM_ERROR_SIZE] = "";
     rc = send_request(c, b, io->base_url ? io->base_url : b->urls[0], &transfer,
                       &resp, reason, sizeof reason);
-    io->retry_after[0] = '\0';
     if (resp.retry_after)
-        ulm__set_errbuf(io->retry_after, sizeof io->retry_after, "%s", resp.retry_after);
+        io->retry_after_ms = ulm__parse_retry_after(resp.retry_after, time(NULL));
     if (rc == ULM_OK) {
         *http_status = resp.status;
         if (delivers)
@@ -152,11 +152,10 @@ int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_reque
     } else if (resp.status) {
         *http_status = resp.status;
     }
-    /* advice from the body becomes a Retry-After in whole seconds, rounded up, so the
-     * policy reads one form; a real header wins */
-    if (!io->retry_after[0] && result->retry_after_ms >= 0)
-        ulm__set_errbuf(io->retry_after, sizeof io->retry_after, "%ld",
-                        (result->retry_after_ms + 999) / 1000);
+    /* advice from the body counts as a Retry-After would, in whole seconds rounded up;
+     * a header, when there is one, wins */
+    if (!resp.retry_after && result->retry_after_ms >= 0)
+        io->retry_after_ms = (result->retry_after_ms + 999) / 1000 * 1000;
     if (rc == ULM_OK && !delivers) {
         result->raw_body = resp.body.data; /* the caller may want the backend's own JSON */
         resp.body.data = NULL;

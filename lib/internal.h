@@ -222,7 +222,8 @@ typedef struct ulm_exchange_io {
     ulm_delta_fn on_delta; /* NULL: not streamed */
     void *delta_payload;
     size_t delivered;     /* out: bytes of text handed to on_delta */
-    char retry_after[64]; /* out: the answer's Retry-After header, "" without one */
+    long retry_after_ms;  /* out: when the answer said to ask again (its Retry-After
+                             header, else advice in its body), -1 when it did not say */
 } ulm_exchange_io;
 
 /*
