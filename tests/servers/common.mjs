@@ -1,7 +1,8 @@
 // What every test server does alike: its command line, its diagnostics, request bodies
-// and JSON, abortable output, and listening until SIGTERM. Node built-ins only, like the
-// servers.
+// and JSON, abortable output, a server for stalling scenarios, and listening until
+// SIGTERM. Node built-ins only, like the servers.
 
+import http from "node:http";
 import {setTimeout as sleep} from "node:timers/promises";
 
 // The server's command line: --host, --port and --verbose, plus the options in extra
@@ -122,4 +123,29 @@ export class AbortableOutput {
         await this.pause(gap);
         await this.write(bytes.subarray(at + 2));
     }
+}
+
+// A server for scenarios that stall and stream. It has no timeouts: a stall must last
+// until the client gives up, which is what the tests measure. Each request's
+// route(req, res, signal) gets a signal that aborts once the response is done or the
+// connection is gone, so that a scenario stops where it waits. An unexpected failure is
+// logged and answered by internalError(res), or cuts the connection once headers went out.
+export function scenarioServer(route, log, internalError) {
+    const server = http.createServer({requestTimeout: 0, headersTimeout: 24 * 3600 * 1000}, (req, res) => {
+        log(`${req.method} ${req.url}`);
+        const aborter = new AbortController();
+        res.on("close", () => {
+            if (!res.writableFinished) log(`${req.method} ${req.url}: connection closed before the end`);
+            aborter.abort();
+        });
+        res.on("error", (err) => log(`${req.method} ${req.url}: ${err.message}`));
+        route(req, res, aborter.signal).catch((err) => {
+            if (err.name === "AbortError" || aborter.signal.aborted) return;
+            log(`${req.method} ${req.url}: ${err.stack}`);
+            if (!res.headersSent) internalError(res);
+            else res.destroy();
+        });
+    });
+    server.timeout = 0;
+    return server;
 }

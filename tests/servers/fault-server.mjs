@@ -85,9 +85,7 @@
 //                       first data line. JSON: normal.
 // n is ignored where the list has it as 0 (and by close-mid, malformed).
 
-import http from "node:http";
-
-import {AbortableOutput, listen, parseJSON, readBody, startup} from "./common.mjs";
+import {AbortableOutput, listen, parseJSON, readBody, scenarioServer, startup} from "./common.mjs";
 
 const TEXT = "Hello, world! Ünïcödé 🙂 done.";
 const DELTAS = ["Hello", ", world!", " Ünïcödé", " 🙂", " done."];
@@ -328,28 +326,8 @@ function sendJSON(res, status, value) {
     res.writeHead(status, {"Content-Type": "application/json", "Content-Length": body.length}).end(body);
 }
 
-function handle(req, res) {
-    log(`${req.method} ${req.url}`);
-    // 'close' comes when the response is done or the connection is gone;
-    // aborting then stops the scenario where it is waiting.
-    const aborter = new AbortController();
-    res.on("close", () => {
-        if (!res.writableFinished) log(`${req.method} ${req.url}: connection closed before the end`);
-        aborter.abort();
-    });
-    res.on("error", (err) => log(`${req.method} ${req.url}: ${err.message}`));
-    route(req, res, aborter.signal).catch((err) => {
-        if (err.name === "AbortError" || aborter.signal.aborted) return;
-        log(`${req.method} ${req.url}: ${err.stack}`);
-        if (!res.headersSent) sendJSON(res, 500, errorBody("internal error", "server_error"));
-        else res.destroy();
-    });
-}
-
 // ---------------------------------------------------------------- startup and shutdown
 
-// No server timeouts: hang/0 and long stalls must last until the client gives
-// up, which is what the tests measure.
-const server = http.createServer({requestTimeout: 0, headersTimeout: 24 * 3600 * 1000}, handle);
-server.timeout = 0;
+const server = scenarioServer(route, log,
+    (res) => sendJSON(res, 500, errorBody("internal error", "server_error")));
 listen(server, "fault-server", opts, log);

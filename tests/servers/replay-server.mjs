@@ -162,10 +162,9 @@
 // except echo (text), thinking (usage), safety ("Hello", 1 token) and blocked.
 // A "-" scenario is unknown for that provider (400).
 
-import http from "node:http";
 import {randomBytes} from "node:crypto";
 
-import {AbortableOutput, listen, parseJSON, readBody, startup} from "./common.mjs";
+import {AbortableOutput, listen, parseJSON, readBody, scenarioServer, startup} from "./common.mjs";
 
 const TEXT = "Hello from the replay server! Ünïcödé 🙂 done.";
 const DELTAS = ["Hello", " from the replay server!", " Ünïcödé", " 🙂", " done."];
@@ -1005,26 +1004,7 @@ async function route(req, res, signal) {
     sendJSON(res, 404, {error: `replay-server: no route for ${req.method} ${path}`});
 }
 
-function handle(req, res) {
-    log(`${req.method} ${req.url}`);
-    // 'close' comes when the response is done or the connection is gone;
-    // aborting then stops a stream where it is waiting.
-    const aborter = new AbortController();
-    res.on("close", () => {
-        if (!res.writableFinished) log(`${req.method} ${req.url}: connection closed before the end`);
-        aborter.abort();
-    });
-    res.on("error", (err) => log(`${req.method} ${req.url}: ${err.message}`));
-    route(req, res, aborter.signal).catch((err) => {
-        if (err.name === "AbortError" || aborter.signal.aborted) return;
-        log(`${req.method} ${req.url}: ${err.stack}`);
-        if (!res.headersSent) sendJSON(res, 500, {error: "replay-server internal error"});
-        else res.destroy();
-    });
-}
-
 // ---------------------------------------------------------------- startup and shutdown
 
-const server = http.createServer({requestTimeout: 0, headersTimeout: 24 * 3600 * 1000}, handle);
-server.timeout = 0;
+const server = scenarioServer(route, log, (res) => sendJSON(res, 500, {error: "replay-server internal error"}));
 listen(server, "replay-server", opts, log);
