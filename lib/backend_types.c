@@ -46,7 +46,7 @@ static char *gemini_root(const char *url)
     return without_suffix(url, "/v1beta");
 }
 
-const ulm_backend_type ulm__backend_types[] = {
+const ulm_backend_type ulm__backend_types[ULM_BACKEND_TYPE_COUNT] = {
     {"dmr", ulm__dmr_provider_new, {NULL}, "MODEL_RUNNER_URL", "http://localhost:12434",
      ulm__dmr_base_url},
     {"openai", ulm__openai_provider_new, {"OPENAI_API_KEY", NULL}, "OPENAI_BASE_URL",
@@ -57,13 +57,13 @@ const ulm_backend_type ulm__backend_types[] = {
      "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com", gemini_root},
 };
 
-const size_t ulm__backend_type_count = sizeof ulm__backend_types / sizeof ulm__backend_types[0];
-
-const char *const ulm__backend_type_names[] = {"dmr", "openai", "anthropic", "gemini", NULL};
+const char *const ulm__backend_type_names[ULM_BACKEND_TYPE_COUNT + 1] = {"dmr", "openai",
+                                                                        "anthropic", "gemini",
+                                                                        NULL};
 
 const ulm_backend_type *ulm__backend_type(const char *name)
 {
-    for (size_t i = 0; i < ulm__backend_type_count; i++)
+    for (size_t i = 0; i < ULM_BACKEND_TYPE_COUNT; i++)
         if (strcmp(ulm__backend_types[i].name, name) == 0)
             return &ulm__backend_types[i];
     return NULL;

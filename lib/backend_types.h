@@ -17,11 +17,13 @@ typedef struct ulm_backend_type {
     char *(*api_root)(const char *url);
 } ulm_backend_type;
 
-/* Every type, in the order the client creates its built-in backends; NULL-terminated
- * lists of their names for the configuration file's parser. */
-ULM_HIDDEN extern const ulm_backend_type ulm__backend_types[];
-ULM_HIDDEN extern const size_t ulm__backend_type_count;
-ULM_HIDDEN extern const char *const ulm__backend_type_names[];
+/* How many kinds there are: the table's size, which the compiler holds the table to. */
+#define ULM_BACKEND_TYPE_COUNT 4
+
+/* Every type, in the order the client creates its built-in backends, and their names as
+ * the NULL-terminated list the configuration file's parser takes. */
+ULM_HIDDEN extern const ulm_backend_type ulm__backend_types[ULM_BACKEND_TYPE_COUNT];
+ULM_HIDDEN extern const char *const ulm__backend_type_names[ULM_BACKEND_TYPE_COUNT + 1];
 
 /* The type called name, or NULL. */
 ULM_HIDDEN const ulm_backend_type *ulm__backend_type(const char *name);

@@ -257,7 +257,7 @@ static int apply_file_backend(ulm_backend *b, const ulm_file_backend *fb)
 static int add_builtin_backends(ulm_client *c)
 {
     ulm_settings *s = &c->settings;
-    for (size_t i = 0; i < ulm__backend_type_count; i++) {
+    for (size_t i = 0; i < ULM_BACKEND_TYPE_COUNT; i++) {
         const ulm_builtin_settings *bs = &s->builtins[i];
         ulm_backend *b = NULL;
         int rc = add_typed_backend(c, bs->type->name, bs->type,

@@ -48,7 +48,7 @@ typedef struct ulm_settings {
     int ignore_environment;
     char *config_path;   /* the configuration file read, or NULL */
     ulm_file_config file;
-    ulm_builtin_settings builtins[4]; /* in the order of ulm__backend_types */
+    ulm_builtin_settings builtins[ULM_BACKEND_TYPE_COUNT]; /* as ulm__backend_types */
     int enable_model_runner;
     char *default_local_model;
     char *default_target; /* the file's default_model: a target or an alias, or NULL */

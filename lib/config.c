@@ -261,7 +261,7 @@ static int load_builtin(ulm_settings *s, ulm_builtin_settings *bs, const ulm_bac
 static int load_strings(ulm_settings *s, const ulm_client_options *opts, char *errbuf,
                         size_t n)
 {
-    for (size_t i = 0; i < ulm__backend_type_count; i++) {
+    for (size_t i = 0; i < ULM_BACKEND_TYPE_COUNT; i++) {
         int rc = load_builtin(s, &s->builtins[i], &ulm__backend_types[i], opts, errbuf, n);
         if (rc != ULM_OK)
             return rc;
@@ -413,7 +413,7 @@ int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts, char *er
 
 void ulm__settings_clear(ulm_settings *s)
 {
-    for (size_t i = 0; i < sizeof s->builtins / sizeof s->builtins[0]; i++) {
+    for (size_t i = 0; i < ULM_BACKEND_TYPE_COUNT; i++) {
         ulm__free_secret(s->builtins[i].api_key);
         ulm__url_list_clear(&s->builtins[i].urls);
     }

@@ -71,6 +71,19 @@ static void defaults_without_environment(void **state)
     ulm_client_free(c);
 }
 
+/* The parser's list of type names is the table's names, in its order, NULL-terminated. */
+static void type_names_follow_the_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ULM_BACKEND_TYPE_COUNT; i++) {
+        assert_non_null(ulm__backend_types[i].name);
+        assert_string_equal(ulm__backend_type_names[i], ulm__backend_types[i].name);
+        assert_ptr_equal(ulm__backend_type(ulm__backend_types[i].name), &ulm__backend_types[i]);
+    }
+    assert_null(ulm__backend_type_names[ULM_BACKEND_TYPE_COUNT]);
+    assert_null(ulm__backend_type("nosuch"));
+}
+
 /* Each cloud backend sends its key in its own header; a URL copied with the API version
  * in it loses the version, which the adapter's paths add. */
 static void cloud_keys_and_urls(void **state)
@@ -363,6 +376,7 @@ int main(void)
         cmocka_unit_test_setup(defaults_without_environment, clear_env),
         cmocka_unit_test_setup(environment_is_read, clear_env),
         cmocka_unit_test_setup(cloud_keys_and_urls, clear_env),
+        cmocka_unit_test(type_names_follow_the_table),
         cmocka_unit_test_setup(file_backends_of_the_cloud_types, clear_env),
         cmocka_unit_test_setup(options_override_environment, clear_env),
         cmocka_unit_test_setup(ignore_environment_reads_nothing, clear_env),
