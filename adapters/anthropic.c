@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builtin.h"
 #include "json_read.h"
 #include "json_write.h"
 #include "turns.h"
@@ -16,7 +17,7 @@
 /* ---------------------------------------------------------------- the request */
 
 /* {"type":"text","text":...} */
-static int append_block(ulm_buf *b, const char *text)
+static int append_block(ulm_text *b, const char *text)
 {
     int rc = ulm__json_literal(b, "{\"type\":\"text\",\"text\":");
     if (rc == ULM_OK)
@@ -29,7 +30,7 @@ static int append_block(ulm_buf *b, const char *text)
  * else an array of text blocks, which keeps the messages apart without inventing a
  * separator.
  */
-static int append_content(ulm_buf *b, const ulm_request *req, const size_t *index, size_t count)
+static int append_content(ulm_text *b, const ulm_request *req, const size_t *index, size_t count)
 {
     if (count == 1)
         return ulm__json_string(b, ulm_request_message_content(req, index[0]));
@@ -45,7 +46,7 @@ static int append_content(ulm_buf *b, const ulm_request *req, const size_t *inde
 
 /* The system messages, wherever they stand, go in the top-level "system" field: the API
  * has no system role inside "messages". */
-static int append_system(ulm_buf *b, const ulm_request *req, size_t *scratch)
+static int append_system(ulm_text *b, const ulm_request *req, size_t *scratch)
 {
     size_t count = ulm__system_messages(req, scratch);
     if (!count)
@@ -56,7 +57,7 @@ static int append_system(ulm_buf *b, const ulm_request *req, size_t *scratch)
 
 /* The conversation as alternating turns, as the API requires; consecutive messages of one
  * role are one turn. ULM_EINVAL when nothing is left to send. */
-static int append_messages(ulm_buf *b, const ulm_request *req, size_t *scratch)
+static int append_messages(ulm_text *b, const ulm_request *req, size_t *scratch)
 {
     size_t at = 0, turns = 0, count;
     ulm_role role;
@@ -64,7 +65,7 @@ static int append_messages(ulm_buf *b, const ulm_request *req, size_t *scratch)
     if (rc == ULM_OK)
         rc = ulm__json_literal(b, "[");
     while (rc == ULM_OK && (count = ulm__next_turn(req, &at, scratch, &role)) > 0) {
-        rc = ulm__buf_appendf(b, "%s{\"role\":\"%s\",\"content\":", turns++ ? "," : "",
+        rc = ulm_text_appendf(b, "%s{\"role\":\"%s\",\"content\":", turns++ ? "," : "",
                               role == ULM_ROLE_ASSISTANT ? "assistant" : "user");
         if (rc == ULM_OK)
             rc = append_content(b, req, scratch, count);
@@ -85,7 +86,7 @@ static int append_messages(ulm_buf *b, const ulm_request *req, size_t *scratch)
  * shares one request across providers, and a 400 here would stop the whole chain over a
  * value every other provider accepts.
  */
-static int append_parameters(ulm_buf *b, const ulm_request *req)
+static int append_parameters(ulm_text *b, const ulm_request *req)
 {
     double real;
     int rc = ULM_OK;
@@ -103,17 +104,17 @@ static int append_parameters(ulm_buf *b, const ulm_request *req)
 static int build_messages(const char *model, const ulm_request *req, int stream,
                           ulm_http_request *out)
 {
-    size_t *scratch = ulm__calloc(ulm_request_message_count(req) + 1, sizeof *scratch);
+    size_t *scratch = calloc(ulm_request_message_count(req) + 1, sizeof *scratch);
     if (!scratch)
         return ULM_ENOMEM;
     long max_tokens = DEFAULT_MAX_TOKENS;
     ulm_request_max_tokens(req, &max_tokens);
-    ulm_buf body = {0};
+    ulm_text body = {0};
     int rc = ulm__json_literal(&body, "{\"model\":");
     if (rc == ULM_OK)
         rc = ulm__json_string(&body, model);
     if (rc == ULM_OK)
-        rc = ulm__buf_appendf(&body, ",\"max_tokens\":%ld", max_tokens);
+        rc = ulm_text_appendf(&body, ",\"max_tokens\":%ld", max_tokens);
     if (rc == ULM_OK)
         rc = append_system(&body, req, scratch);
     if (rc == ULM_OK)
@@ -129,7 +130,7 @@ static int build_messages(const char *model, const ulm_request *req, int stream,
         rc = ulm_http_request_add_header(out, "anthropic-version", ANTHROPIC_VERSION);
     if (rc == ULM_OK)
         return ulm__json_send(&body, "POST", "/v1/messages", out);
-    ulm__buf_free(&body);
+    ulm_text_free(&body);
     return rc;
 }
 
@@ -183,8 +184,8 @@ static void set_usage(json_t *usage, ulm_result *out)
     if (prompt >= 0) {
         long created = ulm__json_count(usage, "cache_creation_input_tokens");
         long read = ulm__json_count(usage, "cache_read_input_tokens");
-        prompt = ulm__count_sum(prompt, created > 0 ? created : 0);
-        prompt = ulm__count_sum(prompt, read > 0 ? read : 0);
+        prompt = ulm__wire_count_sum(prompt, created > 0 ? created : 0);
+        prompt = ulm__wire_count_sum(prompt, read > 0 ? read : 0);
     }
     /* the total is left to the core: prompt + completion, from whichever events gave them */
     ulm_result_set_usage(out, prompt, ulm__json_count(usage, "output_tokens"), -1);
@@ -375,7 +376,7 @@ static void anthropic_destroy(ulm_provider *self)
 
 int ulm__anthropic_provider_new(ulm_provider **out)
 {
-    ulm_provider *p = ulm__calloc(1, sizeof *p);
+    ulm_provider *p = calloc(1, sizeof *p);
     if (!p)
         return ULM_ENOMEM;
     p->version = ULM_PROVIDER_VERSION;

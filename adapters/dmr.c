@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "builtin.h"
 #include "openai_wire.h"
 
 static int valid_name_char(unsigned char ch)
@@ -120,16 +121,17 @@ static int dmr_parse(const ulm_provider *self, ulm_op op, const ulm_http_respons
 {
     (void)self;
     int rc = ulm__openai_parse(op, in, out);
-    if (rc != ULM_OK || out->error == ULM_OK)
+    if (rc != ULM_OK || ulm_result_error(out) == ULM_OK)
         return rc;
     int status = ulm_http_response_status(in);
     const char *body = ulm_http_response_body(in, NULL);
-    out->error = dmr_class(status, out->error, body);
-    if (status == 502 && !out->error_text) {
+    const char *text = ulm_result_error_text(out);
+    if (status == 502 && !text) {
         static const char empty[] = "Docker Model Runner's proxy failed (empty answer)";
         return ulm_result_set_error(out, ULM_ESERVER, empty, sizeof empty - 1);
     }
-    return ULM_OK;
+    return ulm_result_set_error(out, dmr_class(status, ulm_result_error(out), body), text,
+                                text ? strlen(text) : 0);
 }
 
 static int dmr_parse_event(const ulm_provider *self, const ulm_sse_event *event,
@@ -146,7 +148,7 @@ static void dmr_destroy(ulm_provider *self)
 
 int ulm__dmr_provider_new(ulm_provider **out)
 {
-    ulm_provider *p = ulm__calloc(1, sizeof *p);
+    ulm_provider *p = calloc(1, sizeof *p);
     if (!p)
         return ULM_ENOMEM;
     p->version = ULM_PROVIDER_VERSION;

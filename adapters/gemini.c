@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "builtin.h"
 #include "json_read.h"
 #include "json_write.h"
 #include "turns.h"
@@ -38,7 +39,7 @@ static int gemini_normalize_model(const ulm_provider *self, const char *name, ch
 /* ---------------------------------------------------------------- the request */
 
 /* "parts":[{"text":...},...] for the messages listed in index. */
-static int append_parts(ulm_buf *b, const ulm_request *req, const size_t *index, size_t count)
+static int append_parts(ulm_text *b, const ulm_request *req, const size_t *index, size_t count)
 {
     int rc = ulm__json_literal(b, "\"parts\":[");
     for (size_t i = 0; rc == ULM_OK && i < count; i++) {
@@ -56,13 +57,13 @@ static int append_parts(ulm_buf *b, const ulm_request *req, const size_t *index,
  * role become one turn with a part each, since Gemini expects the roles to alternate.
  * ULM_EINVAL when nothing is left to send.
  */
-static int append_contents(ulm_buf *b, const ulm_request *req, size_t *scratch)
+static int append_contents(ulm_text *b, const ulm_request *req, size_t *scratch)
 {
     size_t at = 0, turns = 0, count;
     ulm_role role;
     int rc = ulm__json_literal(b, "\"contents\":[");
     while (rc == ULM_OK && (count = ulm__next_turn(req, &at, scratch, &role)) > 0) {
-        rc = ulm__buf_appendf(b, "%s{\"role\":\"%s\",", turns++ ? "," : "",
+        rc = ulm_text_appendf(b, "%s{\"role\":\"%s\",", turns++ ? "," : "",
                               role == ULM_ROLE_ASSISTANT ? "model" : "user");
         if (rc == ULM_OK)
             rc = append_parts(b, req, scratch, count);
@@ -75,7 +76,7 @@ static int append_contents(ulm_buf *b, const ulm_request *req, size_t *scratch)
 }
 
 /* The system messages, wherever they stand, as systemInstruction: one part each. */
-static int append_system(ulm_buf *b, const ulm_request *req, size_t *scratch)
+static int append_system(ulm_text *b, const ulm_request *req, size_t *scratch)
 {
     size_t count = ulm__system_messages(req, scratch);
     if (!count)
@@ -87,9 +88,9 @@ static int append_system(ulm_buf *b, const ulm_request *req, size_t *scratch)
 }
 
 /* "generationConfig" with the parameters the caller set; absent when none was. */
-static int append_generation_config(ulm_buf *b, const ulm_request *req)
+static int append_generation_config(ulm_text *b, const ulm_request *req)
 {
-    ulm_buf config = {0};
+    ulm_text config = {0};
     double real;
     long count;
     int64_t seed;
@@ -102,27 +103,27 @@ static int append_generation_config(ulm_buf *b, const ulm_request *req)
         rc = ulm__json_real(&config, real);
     if (rc == ULM_OK && ulm_request_max_tokens(req, &count) &&
         (rc = ulm__json_key(&config, "maxOutputTokens")) == ULM_OK)
-        rc = ulm__buf_appendf(&config, "%ld", count);
+        rc = ulm_text_appendf(&config, "%ld", count);
     if (rc == ULM_OK && ulm_request_seed(req, &seed) &&
         (rc = ulm__json_key(&config, "seed")) == ULM_OK)
-        rc = ulm__buf_appendf(&config, "%lld", (long long)seed);
+        rc = ulm_text_appendf(&config, "%lld", (long long)seed);
     if (rc == ULM_OK && ulm_request_stop_count(req) &&
         (rc = ulm__json_key(&config, "stopSequences")) == ULM_OK)
         rc = ulm__json_stops(&config, req);
     /* each member was written with a leading comma: the first one's opens the object */
     if (rc == ULM_OK && config.len)
-        rc = ulm__buf_appendf(b, ",\"generationConfig\":{%s}", config.data + 1);
-    ulm__buf_free(&config);
+        rc = ulm_text_appendf(b, ",\"generationConfig\":{%s}", config.data + 1);
+    ulm_text_free(&config);
     return rc;
 }
 
 static int build_generate(const char *model, const ulm_request *req, int stream,
                           ulm_http_request *out)
 {
-    size_t *scratch = ulm__calloc(ulm_request_message_count(req) + 1, sizeof *scratch);
+    size_t *scratch = calloc(ulm_request_message_count(req) + 1, sizeof *scratch);
     if (!scratch)
         return ULM_ENOMEM;
-    ulm_buf body = {0}, path = {0};
+    ulm_text body = {0}, path = {0};
     int rc = ulm__json_literal(&body, "{");
     if (rc == ULM_OK)
         rc = append_contents(&body, req, scratch);
@@ -135,13 +136,13 @@ static int build_generate(const char *model, const ulm_request *req, int stream,
     free(scratch);
     /* without alt=sse the stream is one JSON array that arrives in pieces */
     if (rc == ULM_OK)
-        rc = ulm__buf_appendf(&path, "/v1beta/models/%s:%s", model,
+        rc = ulm_text_appendf(&path, "/v1beta/models/%s:%s", model,
                               stream ? "streamGenerateContent?alt=sse" : "generateContent");
     if (rc == ULM_OK)
         rc = ulm__json_send(&body, "POST", path.data, out);
     else
-        ulm__buf_free(&body);
-    ulm__buf_free(&path);
+        ulm_text_free(&body);
+    ulm_text_free(&path);
     return rc;
 }
 
@@ -191,7 +192,7 @@ static void set_usage(json_t *usage, ulm_result *out)
     long completion = ulm__json_count(usage, "candidatesTokenCount");
     long thoughts = ulm__json_count(usage, "thoughtsTokenCount");
     if (thoughts > 0)
-        completion = ulm__count_sum(completion > 0 ? completion : 0, thoughts);
+        completion = ulm__wire_count_sum(completion > 0 ? completion : 0, thoughts);
     ulm_result_set_usage(out, ulm__json_count(usage, "promptTokenCount"), completion,
                          ulm__json_count(usage, "totalTokenCount"));
 }
@@ -256,7 +257,7 @@ static int take_response(json_t *root, ulm_result *out, int streamed)
     }
     set_usage(json_object_get(root, "usageMetadata"), out);
     const char *model = json_string_value(json_object_get(root, "modelVersion"));
-    return model && !out->model ? ulm_result_set_model(out, model) : ULM_OK;
+    return model && !ulm_result_model(out) ? ulm_result_set_model(out, model) : ULM_OK;
 }
 
 /* "models/gemini-2.0-flash" as "gemini-2.0-flash", for models that can generate text. */
@@ -456,7 +457,7 @@ static void gemini_destroy(ulm_provider *self)
 
 int ulm__gemini_provider_new(ulm_provider **out)
 {
-    ulm_provider *p = ulm__calloc(1, sizeof *p);
+    ulm_provider *p = calloc(1, sizeof *p);
     if (!p)
         return ULM_ENOMEM;
     p->version = ULM_PROVIDER_VERSION;

@@ -4,7 +4,7 @@
 
 #include <jansson.h>
 
-#include "../lib/internal.h"
+#include "wire.h"
 
 /* A provider's name for something (an error type, a finish reason) and what it means here. */
 typedef struct ulm_name_code {

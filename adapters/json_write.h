@@ -2,34 +2,36 @@
 #ifndef ULM_JSON_WRITE_H
 #define ULM_JSON_WRITE_H
 
-#include "../lib/internal.h"
+#include "wire.h"
 
 /*
- * Request bodies are written directly rather than through a jansson tree: json_dumps()
- * checks every container for cycles with a formatted key in a hash table, which made
- * building a short body cost more than sending it. Text reaching these is valid UTF-8
- * (ulm_request_add_message checks), so escaping quotes, backslashes and control
- * characters is all JSON asks.
+ * Request bodies are written directly rather than through a jansson tree (json_text.c in
+ * the core says why), with the library's one string escaper, ulm_text_append_json_string().
  */
 
 /* Appends a string literal's bytes, its length counted by the compiler, not by hand. */
-#define ulm__json_literal(b, literal) ulm__buf_append((b), (literal), sizeof(literal) - 1)
+#define ulm__json_literal(b, literal) ulm_text_append((b), (literal), sizeof(literal) - 1)
+
+#include <string.h>
 
 /* A JSON string: s between quotes, escaped. */
-ULM_HIDDEN int ulm__json_string(ulm_buf *b, const char *s);
+static inline int ulm__json_string(ulm_text *b, const char *s)
+{
+    return ulm_text_append_json_string(b, s, strlen(s));
+}
 
 /* The shortest number that reads back as the same double. */
-ULM_HIDDEN int ulm__json_real(ulm_buf *b, double value);
+ULM_HIDDEN int ulm__json_real(ulm_text *b, double value);
 
 /* ,"key": - for every member after an object's first. */
-ULM_HIDDEN int ulm__json_key(ulm_buf *b, const char *key);
+ULM_HIDDEN int ulm__json_key(ulm_text *b, const char *key);
 
 /* An array of the request's stop sequences. */
-ULM_HIDDEN int ulm__json_stops(ulm_buf *b, const ulm_request *req);
+ULM_HIDDEN int ulm__json_stops(ulm_text *b, const ulm_request *req);
 
 /* Moves a written body into the request (no copy) and sets method and path; on failure
  * the body is freed. */
-ULM_HIDDEN int ulm__json_send(ulm_buf *body, const char *method, const char *path,
+ULM_HIDDEN int ulm__json_send(ulm_text *body, const char *method, const char *path,
                               ulm_http_request *out);
 
 #endif /* ULM_JSON_WRITE_H */

@@ -1,6 +1,7 @@
 /* openai.c - the OpenAI adapter: the shared wire format with a bearer key. */
 #include <stdlib.h>
 
+#include "builtin.h"
 #include "openai_wire.h"
 
 static int openai_build(const ulm_provider *self, ulm_op op, const char *model,
@@ -31,7 +32,7 @@ static void openai_destroy(ulm_provider *self)
 
 int ulm__openai_provider_new(ulm_provider **out)
 {
-    ulm_provider *p = ulm__calloc(1, sizeof *p);
+    ulm_provider *p = calloc(1, sizeof *p);
     if (!p)
         return ULM_ENOMEM;
     p->version = ULM_PROVIDER_VERSION;

@@ -22,7 +22,7 @@ static const char *role_name(ulm_role role)
 }
 
 /* Adds the sampling parameters the caller set; unset ones are left to the backend. */
-static int append_parameters(ulm_buf *b, const ulm_request *req)
+static int append_parameters(ulm_text *b, const ulm_request *req)
 {
     double real;
     long count;
@@ -35,9 +35,9 @@ static int append_parameters(ulm_buf *b, const ulm_request *req)
         rc = ulm__json_real(b, real);
     if (rc == ULM_OK && ulm_request_max_tokens(req, &count) &&
         (rc = ulm__json_key(b, "max_tokens")) == ULM_OK)
-        rc = ulm__buf_appendf(b, "%ld", count);
+        rc = ulm_text_appendf(b, "%ld", count);
     if (rc == ULM_OK && ulm_request_seed(req, &seed) && (rc = ulm__json_key(b, "seed")) == ULM_OK)
-        rc = ulm__buf_appendf(b, "%lld", (long long)seed);
+        rc = ulm_text_appendf(b, "%lld", (long long)seed);
     if (rc == ULM_OK && ulm_request_stop_count(req) && (rc = ulm__json_key(b, "stop")) == ULM_OK)
         rc = ulm__json_stops(b, req);
     return rc;
@@ -46,14 +46,14 @@ static int append_parameters(ulm_buf *b, const ulm_request *req)
 static int build_chat(const char *model, const ulm_request *req, int stream,
                       ulm_http_request *out)
 {
-    ulm_buf body = {0};
+    ulm_text body = {0};
     int rc = ulm__json_literal(&body, "{\"model\":");
     if (rc == ULM_OK)
         rc = ulm__json_string(&body, model);
     if (rc == ULM_OK)
         rc = ulm__json_literal(&body, ",\"messages\":[");
     for (size_t i = 0; rc == ULM_OK && i < ulm_request_message_count(req); i++) {
-        rc = ulm__buf_appendf(&body, "%s{\"role\":\"%s\",\"content\":", i ? "," : "",
+        rc = ulm_text_appendf(&body, "%s{\"role\":\"%s\",\"content\":", i ? "," : "",
                               role_name(ulm_request_message_role(req, i)));
         if (rc == ULM_OK)
             rc = ulm__json_string(&body, ulm_request_message_content(req, i));
@@ -65,12 +65,12 @@ static int build_chat(const char *model, const ulm_request *req, int stream,
     if (rc == ULM_OK)
         rc = append_parameters(&body, req);
     if (rc == ULM_OK && stream) /* without include_usage a stream reports no token counts */
-        rc = ulm__buf_appendf(&body, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+        rc = ulm_text_appendf(&body, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
     if (rc == ULM_OK)
         rc = ulm__json_literal(&body, "}");
     if (rc == ULM_OK)
         return ulm__json_send(&body, "POST", "/chat/completions", out);
-    ulm__buf_free(&body);
+    ulm_text_free(&body);
     return rc;
 }
 
@@ -229,7 +229,7 @@ int ulm__openai_parse_event(const ulm_sse_event *event, ulm_result *out)
     if (json_is_object(usage))
         set_usage(usage, out);
     const char *model = json_string_value(json_object_get(root, "model"));
-    if (rc == ULM_OK && model && !out->model)
+    if (rc == ULM_OK && model && !ulm_result_model(out))
         rc = ulm_result_set_model(out, model);
     json_decref(root);
     return rc;

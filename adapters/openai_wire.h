@@ -2,7 +2,7 @@
 #ifndef ULM_OPENAI_WIRE_H
 #define ULM_OPENAI_WIRE_H
 
-#include "../lib/internal.h"
+#include "wire.h"
 
 /* POST /chat/completions with the request as JSON (streamed, with usage, for
  * ULM_OP_CHAT_STREAM), or GET /models. */

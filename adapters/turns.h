@@ -2,7 +2,7 @@
 #ifndef ULM_TURNS_H
 #define ULM_TURNS_H
 
-#include "../lib/internal.h"
+#include "wire.h"
 
 /*
  * Anthropic and Gemini keep system text apart from the conversation and expect user and

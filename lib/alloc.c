@@ -1,9 +1,9 @@
-/* alloc.c - the library's allocator, with a hook that fails the n-th allocation in tests. */
+/* alloc.c - the library's allocator (with a hook that fails the n-th allocation in tests) and text buffers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "alloc.h"
 
 static long fail_countdown; /* 0: never fail; tests only, so no lock */
 
@@ -73,8 +73,10 @@ int ulm__reserve(void **items, size_t *cap, size_t count, size_t elem)
     return ULM_OK;
 }
 
-int ulm__buf_append(ulm_buf *b, const void *data, size_t len)
+int ulm_text_append(ulm_text *b, const char *data, size_t len)
 {
+    if (!b || (!data && len))
+        return ULM_EINVAL;
     if (b->len + len + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap < b->len + len + 1)
@@ -92,8 +94,10 @@ int ulm__buf_append(ulm_buf *b, const void *data, size_t len)
     return ULM_OK;
 }
 
-int ulm__buf_appendf(ulm_buf *b, const char *fmt, ...)
+int ulm_text_appendf(ulm_text *b, const char *fmt, ...)
 {
+    if (!b || !fmt)
+        return ULM_EINVAL;
     char small[256];
     va_list ap;
     va_start(ap, fmt);
@@ -102,20 +106,22 @@ int ulm__buf_appendf(ulm_buf *b, const char *fmt, ...)
     if (n < 0)
         return ULM_EINVAL;
     if ((size_t)n < sizeof small)
-        return ulm__buf_append(b, small, (size_t)n);
+        return ulm_text_append(b, small, (size_t)n);
     char *big = ulm__malloc((size_t)n + 1);
     if (!big)
         return ULM_ENOMEM;
     va_start(ap, fmt);
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    int rc = ulm__buf_append(b, big, (size_t)n);
+    int rc = ulm_text_append(b, big, (size_t)n);
     free(big);
     return rc;
 }
 
-void ulm__buf_free(ulm_buf *b)
+void ulm_text_free(ulm_text *b)
 {
+    if (!b)
+        return;
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;

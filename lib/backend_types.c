@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../adapters/builtin.h"
 #include "backend_types.h"
 
 /* A URL without trailing slashes and without suffix at its end: users copy base URLs
@@ -27,10 +28,10 @@ char *ulm__dmr_base_url(const char *url)
      * both already name the API root, and another /v1 would break every path. */
     if (len >= 3 && strncmp(url + len - 3, "/v1", 3) == 0)
         return ulm__strndup(url, len);
-    ulm_buf b = {0};
-    if (ulm__buf_append(&b, url, len) != ULM_OK ||
-        ulm__buf_append(&b, "/engines/v1", 11) != ULM_OK) {
-        ulm__buf_free(&b);
+    ulm_text b = {0};
+    if (ulm_text_append(&b, url, len) != ULM_OK ||
+        ulm_text_append(&b, "/engines/v1", 11) != ULM_OK) {
+        ulm_text_free(&b);
         return NULL;
     }
     return b.data;
@@ -47,13 +48,13 @@ static char *gemini_root(const char *url)
 }
 
 const ulm_backend_type ulm__backend_types[ULM_BACKEND_TYPE_COUNT] = {
-    {"dmr", ulm__dmr_provider_new, {NULL}, "MODEL_RUNNER_URL", "http://localhost:12434",
-     ulm__dmr_base_url},
-    {"openai", ulm__openai_provider_new, {"OPENAI_API_KEY", NULL}, "OPENAI_BASE_URL",
+    {"dmr", ULM_KIND_LOCAL_DEFAULT, ulm__dmr_provider_new, ulm__dmr_normalize_model, {NULL},
+     "MODEL_RUNNER_URL", "http://localhost:12434", ulm__dmr_base_url},
+    {"openai", 0, ulm__openai_provider_new, NULL, {"OPENAI_API_KEY", NULL}, "OPENAI_BASE_URL",
      "https://api.openai.com/v1", NULL},
-    {"anthropic", ulm__anthropic_provider_new, {"ANTHROPIC_API_KEY", NULL}, "ANTHROPIC_BASE_URL",
-     "https://api.anthropic.com", anthropic_root},
-    {"gemini", ulm__gemini_provider_new, {"GEMINI_API_KEY", "GOOGLE_API_KEY", NULL},
+    {"anthropic", 0, ulm__anthropic_provider_new, NULL, {"ANTHROPIC_API_KEY", NULL},
+     "ANTHROPIC_BASE_URL", "https://api.anthropic.com", anthropic_root},
+    {"gemini", 0, ulm__gemini_provider_new, NULL, {"GEMINI_API_KEY", "GOOGLE_API_KEY", NULL},
      "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com", gemini_root},
 };
 
@@ -65,6 +66,14 @@ const ulm_backend_type *ulm__backend_type(const char *name)
 {
     for (size_t i = 0; i < ULM_BACKEND_TYPE_COUNT; i++)
         if (strcmp(ulm__backend_types[i].name, name) == 0)
+            return &ulm__backend_types[i];
+    return NULL;
+}
+
+const ulm_backend_type *ulm__local_backend_type(void)
+{
+    for (size_t i = 0; i < ULM_BACKEND_TYPE_COUNT; i++)
+        if (ulm__backend_types[i].flags & ULM_KIND_LOCAL_DEFAULT)
             return &ulm__backend_types[i];
     return NULL;
 }

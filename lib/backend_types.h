@@ -2,12 +2,21 @@
 #ifndef ULM_BACKEND_TYPES_H
 #define ULM_BACKEND_TYPES_H
 
-#include "internal.h"
+#include "alloc.h"
+#include "ultrallm/provider.h"
+
+/* What the core needs to know of a kind of backend, so that it never names one. */
+#define ULM_KIND_LOCAL_DEFAULT 0x1u /* the local backend: bare model names, DEFAULT_LOCAL_MODEL,
+                                       AVAILABLE_LOCAL_MODELS and offline mode's fallbacks go
+                                       to it, ENABLE_MODEL_RUNNER switches it off */
 
 typedef struct ulm_backend_type {
     const char *name;      /* the type in the configuration file, and the name of the
                               backend that exists without being declared */
+    unsigned int flags;    /* ULM_KIND_* */
     int (*provider_new)(ulm_provider **out);
+    /* the canonical form of a model name (NULL: names are used as written) */
+    int (*normalize_model)(const char *name, char *buf, size_t buf_size);
     const char *key_vars[3]; /* variables that may hold the key, first set wins; none:
                                 the backend takes no key */
     const char *url_var;   /* the variable that overrides the default URL */
@@ -27,6 +36,9 @@ ULM_HIDDEN extern const char *const ulm__backend_type_names[ULM_BACKEND_TYPE_COU
 
 /* The type called name, or NULL. */
 ULM_HIDDEN const ulm_backend_type *ulm__backend_type(const char *name);
+
+/* The type flagged ULM_KIND_LOCAL_DEFAULT. */
+ULM_HIDDEN const ulm_backend_type *ulm__local_backend_type(void);
 
 /* The DMR base URL for a MODEL_RUNNER_URL value: root, /engines/v1 or Compose's /v1/. */
 ULM_HIDDEN char *ulm__dmr_base_url(const char *url);

@@ -1,4 +1,4 @@
-/* client.c - client lifecycle: options, backends, the connection pool, logging. */
+/* client.c - client lifecycle: options, the built-in and declared backends, the engine pool. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "client.h"
+#include "engine.h"
+#include "route.h"
 
 unsigned int ulm_version_number(void)
 {
@@ -51,123 +53,10 @@ static void init_curl(void)
     curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-void ulm__log(const ulm_client *c, int level, const char *fmt, ...)
-{
-    if (!c || !c->settings.log_fn || level > c->settings.log_level)
-        return;
-    char line[ULM_ERROR_SIZE];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    c->settings.log_fn(level, line, c->settings.log_payload);
-}
-
-ulm_backend *ulm__client_backend(const ulm_client *c, const char *name)
-{
-    for (size_t i = 0; i < c->backend_count; i++)
-        if (strcmp(c->backends[i].name, name) == 0)
-            return (ulm_backend *)&c->backends[i];
-    return NULL;
-}
-
-const ulm_file_model *ulm__client_model_params(const ulm_client *c, const ulm_backend *b,
-                                               const char *model)
-{
-    for (size_t i = 0; i < c->model_param_count; i++)
-        if (c->model_params[i].backend == b && strcmp(c->model_params[i].model, model) == 0)
-            return c->model_params[i].file;
-    return NULL;
-}
-
-void ulm__client_set_transport(ulm_client *c, ulm_transport_fn fn, void *ctx)
-{
-    c->transport = fn;
-    c->transport_ctx = ctx;
-}
-
-static void backend_clear(ulm_backend *b)
-{
-    if (b->provider && b->provider->destroy)
-        b->provider->destroy(b->provider);
-    free(b->name);
-    for (size_t i = 0; i < b->endpoint_count; i++)
-        free(b->urls[i]);
-    free(b->urls);
-    free(b->health);
-    if (b->limiter) {
-        ulm__limiter_destroy(b->limiter);
-        free(b->limiter);
-    }
-    ulm__free_secret(b->api_key);
-    ulm__free_secret(b->auth_line);
-    memset(b, 0, sizeof *b);
-}
-
-/* A backend called name that sends through p to each of urls; the caller keeps p on
- * failure. */
-static int backend_set(ulm_backend *b, const char *name, ulm_provider *p,
-                       const char *const *urls, size_t url_count, const char *api_key)
-{
-    memset(b, 0, sizeof *b);
-    b->name = ulm__strdup(name);
-    b->urls = ulm__calloc(url_count, sizeof *b->urls);
-    b->health = ulm__calloc(url_count, sizeof *b->health);
-    b->api_key = api_key ? ulm__strdup(api_key) : NULL;
-    if (!b->name || !b->urls || !b->health || (api_key && !b->api_key))
-        goto nomem;
-    for (size_t i = 0; i < url_count; i++) {
-        size_t len = strlen(urls[i]);
-        while (len && urls[i][len - 1] == '/')
-            len--;
-        if (!(b->urls[i] = ulm__strndup(urls[i], len)))
-            goto nomem;
-        b->endpoint_count = i + 1;
-    }
-    if (p->auth_header && api_key) {
-        const char *prefix = p->auth_prefix ? p->auth_prefix : "";
-        size_t size = strlen(p->auth_header) + 2 + strlen(prefix) + strlen(api_key) + 1;
-        if (!(b->auth_line = ulm__malloc(size)))
-            goto nomem;
-        snprintf(b->auth_line, size, "%s: %s%s", p->auth_header, prefix, api_key);
-    }
-    b->provider = p;
-    return ULM_OK;
-nomem:
-    backend_clear(b);
-    return ULM_ENOMEM;
-}
-
 static int valid_provider(const ulm_provider *p)
 {
     return p && p->version >= 1 && p->name && *p->name && !strchr(p->name, '/') && p->build &&
            p->parse && p->destroy;
-}
-
-/* Adds or replaces the backend called name; takes p, also on failure. */
-static int add_backend(ulm_client *c, const char *name, ulm_provider *p,
-                       const char *const *urls, size_t url_count, const char *api_key,
-                       ulm_backend **added)
-{
-    ulm_backend fresh;
-    int rc = backend_set(&fresh, name, p, urls, url_count, api_key);
-    if (rc != ULM_OK) {
-        p->destroy(p);
-        return rc;
-    }
-    ulm_backend *slot = ulm__client_backend(c, name);
-    if (slot) {
-        backend_clear(slot);
-    } else if (c->backend_count == ULM_MAX_BACKENDS) {
-        backend_clear(&fresh);
-        return ULM_ENOMEM;
-    } else {
-        slot = &c->backends[c->backend_count++];
-    }
-    *slot = fresh;
-    if (added)
-        *added = slot;
-    return ULM_OK;
 }
 
 int ulm_client_add_provider(ulm_client *client, ulm_provider *provider, const char *base_url,
@@ -182,45 +71,10 @@ int ulm_client_add_provider(ulm_client *client, ulm_provider *provider, const ch
         provider->destroy(provider);
         return ULM_EINVAL;
     }
-    return add_backend(client, provider->name, provider, &base_url, 1, api_key, NULL);
-}
-
-/* The type's API roots of urls as a user wrote them: DMR's root, /engines/v1 or Compose's
- * /v1/, or a cloud URL that already names the API version, each becomes what adapter
- * paths are appended to. */
-static int api_roots(const ulm_backend_type *type, const char *const *urls, size_t count,
-                     ulm_url_list *out)
-{
-    out->count = 0;
-    out->urls = ulm__calloc(count, sizeof *out->urls);
-    if (!out->urls)
-        return ULM_ENOMEM;
-    for (size_t i = 0; i < count; i++) {
-        out->urls[i] = type->api_root ? type->api_root(urls[i]) : ulm__strdup(urls[i]);
-        if (!out->urls[i])
-            return ULM_ENOMEM;
-        out->count = i + 1;
-    }
-    return ULM_OK;
-}
-
-/* A backend of type called name that sends to urls with key (NULL: none). */
-static int add_typed_backend(ulm_client *c, const char *name, const ulm_backend_type *type,
-                             const char *const *urls, size_t url_count, const char *key,
-                             ulm_backend **added)
-{
-    ulm_provider *p = NULL;
-    int rc = type->provider_new(&p);
-    if (rc != ULM_OK)
-        return rc;
-    ulm_url_list roots = {0};
-    if ((rc = api_roots(type, urls, url_count, &roots)) != ULM_OK) {
-        ulm__url_list_clear(&roots);
-        p->destroy(p);
-        return rc;
-    }
-    rc = add_backend(c, name, p, (const char *const *)roots.urls, roots.count, key, added);
-    ulm__url_list_clear(&roots);
+    int rc = ulm__client_add_backend(client, provider->name, provider, &base_url, 1, api_key,
+                                     NULL);
+    if (rc == ULM_OK)
+        ulm__client_collect_secrets(client);
     return rc;
 }
 
@@ -260,15 +114,19 @@ static int add_builtin_backends(ulm_client *c)
     for (size_t i = 0; i < ULM_BACKEND_TYPE_COUNT; i++) {
         const ulm_builtin_settings *bs = &s->builtins[i];
         ulm_backend *b = NULL;
-        int rc = add_typed_backend(c, bs->type->name, bs->type,
-                                   (const char *const *)bs->urls.urls, bs->urls.count,
-                                   bs->api_key, &b);
+        int rc = ulm__client_add_typed_backend(c, bs->type->name, bs->type,
+                                               (const char *const *)bs->urls.urls,
+                                               bs->urls.count, bs->api_key, &b);
         if (rc != ULM_OK)
             return rc;
         snprintf(b->disabled, sizeof b->disabled, "%s", bs->missing_key);
-        if (strcmp(b->name, "dmr") == 0 && !s->enable_model_runner) {
-            snprintf(b->disabled, sizeof b->disabled, "disabled by ENABLE_MODEL_RUNNER=false");
-            b->hidden = 1;
+        if (bs->type->flags & ULM_KIND_LOCAL_DEFAULT) {
+            c->local_backend = b;
+            if (!s->enable_model_runner) {
+                snprintf(b->disabled, sizeof b->disabled,
+                         "disabled by ENABLE_MODEL_RUNNER=false");
+                b->hidden = 1;
+            }
         }
     }
     return ULM_OK;
@@ -294,8 +152,9 @@ static int add_file_backends(ulm_client *c, char *errbuf, size_t errbuf_size)
             const ulm_backend_type *type = ulm__backend_type(fb->type);
             const char *file_var[2] = {fb->api_key_env, NULL};
             const char *const *vars = fb->api_key_env ? file_var : type->key_vars;
-            int rc = add_typed_backend(c, fb->name, type, (const char *const *)fb->urls,
-                                       fb->url_count, key_from_environment(c, vars), &b);
+            int rc = ulm__client_add_typed_backend(c, fb->name, type,
+                                                   (const char *const *)fb->urls, fb->url_count,
+                                                   key_from_environment(c, vars), &b);
             if (rc != ULM_OK)
                 return rc;
             if (vars[0] && !b->api_key)
@@ -367,7 +226,7 @@ int ulm_client_new(ulm_client **out, const ulm_client_options *opts, char *errbu
     }
     int rc = ulm__settings_load(&c->settings, opts, errbuf, errbuf_size);
     if (rc == ULM_OK)
-        rc = ulm__curl_pool_new(&c->pool, c->settings.max_idle_connections);
+        rc = ulm__engine_pool_new(&c->engines, c->settings.max_idle_connections);
     if (rc == ULM_OK)
         rc = pthread_mutex_init(&c->policy_lock, NULL) == 0 ? ULM_OK : ULM_ENOMEM;
     if (rc == ULM_OK)
@@ -379,10 +238,11 @@ int ulm_client_new(ulm_client **out, const ulm_client_options *opts, char *errbu
     if (rc == ULM_OK)
         rc = resolve_model_params(c, errbuf, errbuf_size);
     if (rc == ULM_OK) {
-        ulm_buf model = {0};
+        ulm_text model = {0};
         rc = c->settings.default_target
-                 ? ulm__buf_appendf(&model, "%s", c->settings.default_target)
-                 : ulm__buf_appendf(&model, "dmr/%s", c->settings.default_local_model);
+                 ? ulm_text_appendf(&model, "%s", c->settings.default_target)
+                 : ulm_text_appendf(&model, "%s/%s", ulm__local_backend_type()->name,
+                                    c->settings.default_local_model);
         c->default_model = model.data;
     }
     if (rc != ULM_OK) {
@@ -391,8 +251,7 @@ int ulm_client_new(ulm_client **out, const ulm_client_options *opts, char *errbu
         ulm_client_free(c);
         return rc;
     }
-    c->transport = ulm__curl_transport;
-    c->transport_ctx = c->pool;
+    ulm__client_collect_secrets(c);
     *out = c;
     return ULM_OK;
 }
@@ -401,12 +260,11 @@ void ulm_client_free(ulm_client *client)
 {
     if (!client)
         return;
-    for (size_t i = 0; i < client->backend_count; i++)
-        backend_clear(&client->backends[i]);
+    ulm__client_clear_backends(client);
     if (client->policy_lock_ready)
         pthread_mutex_destroy(&client->policy_lock);
     free(client->model_params);
-    ulm__curl_pool_free(client->pool);
+    ulm__engine_pool_free(client->engines);
     ulm__settings_clear(&client->settings);
     free(client->default_model);
     free(client);

@@ -2,14 +2,23 @@
 #ifndef ULM_CLIENT_H
 #define ULM_CLIENT_H
 
+#include <pthread.h>
+
 #include "backend_types.h"
+#include "clocks.h"
 #include "config_file.h"
 #include "limiter.h"
+#include "log.h"
 #include "policy.h"
+#include "redact.h"
 
-struct ulm_backend {
+/* The transport's pool of engines (engine.h); the client only owns it. */
+typedef struct ulm_engine_pool ulm_engine_pool;
+
+typedef struct ulm_backend {
     char *name;            /* the prefix of model strings: the provider's name, or the
                               backend's name in the configuration file */
+    const ulm_backend_type *type; /* its built-in kind; NULL for a program's own provider */
     ulm_provider *provider;
     char **urls;           /* its deployments' base URLs, without a trailing slash */
     ulm_endpoint_state *health; /* one per URL; guarded by the client's policy_lock */
@@ -21,7 +30,7 @@ struct ulm_backend {
     char *auth_line;       /* "Header: prefix+key", made once, or NULL */
     char disabled[96];     /* why the backend may not be used; "" when it may */
     int hidden;            /* switched off by a feature flag: not listed, not probed */
-};
+} ulm_backend;
 
 #define ULM_MAX_BACKENDS 16
 
@@ -42,9 +51,7 @@ typedef struct ulm_builtin_settings {
 } ulm_builtin_settings;
 
 typedef struct ulm_settings {
-    ulm_log_fn log_fn;
-    void *log_payload;
-    int log_level;
+    ulm_logger log;
     int ignore_environment;
     char *config_path;   /* the configuration file read, or NULL */
     ulm_file_config file;
@@ -78,12 +85,13 @@ struct ulm_client {
     char *default_model; /* a target or alias: the file's, or "dmr/<DEFAULT_LOCAL_MODEL>" */
     ulm_model_params *model_params;
     size_t model_param_count;
+    ulm_backend *local_backend; /* the backend of the local default kind (DMR), or NULL */
+    ulm_secrets secrets;        /* every backend's key, for redaction */
+    const char *secret_keys[ULM_MAX_BACKENDS];
     pthread_mutex_t policy_lock; /* endpoint health, cursors, offline state */
     int policy_lock_ready;
     ulm_offline_state offline;
-    ulm_curl_pool *pool;
-    ulm_transport_fn transport;
-    void *transport_ctx;
+    ulm_engine_pool *engines;
 };
 
 /* Resolves settings from options, then the configuration file, then the environment,
@@ -92,6 +100,8 @@ ULM_HIDDEN int ulm__settings_load(ulm_settings *s, const ulm_client_options *opt
                                   char *errbuf, size_t errbuf_size);
 ULM_HIDDEN void ulm__settings_clear(ulm_settings *s);
 
+/* ---------------------------------------------------------------- backends.c */
+
 ULM_HIDDEN ulm_backend *ulm__client_backend(const ulm_client *c, const char *name);
 
 /* The configured parameters of a resolved target, or NULL. */
@@ -99,7 +109,24 @@ ULM_HIDDEN const ulm_file_model *ulm__client_model_params(const ulm_client *c,
                                                           const ulm_backend *b,
                                                           const char *model);
 
-/* Test hook: replace the transport of a client (tests drive the loop without sockets). */
-ULM_HIDDEN void ulm__client_set_transport(ulm_client *c, ulm_transport_fn fn, void *ctx);
+/*
+ * Adds or replaces the backend called name, which sends through p (taken, also on
+ * failure) to each of urls with api_key (NULL: none). *added (may be NULL) gets it.
+ */
+ULM_HIDDEN int ulm__client_add_backend(ulm_client *c, const char *name, ulm_provider *p,
+                                       const char *const *urls, size_t url_count,
+                                       const char *api_key, ulm_backend **added);
+
+/* A backend of a built-in kind called name, its URLs written as a user wrote them. */
+ULM_HIDDEN int ulm__client_add_typed_backend(ulm_client *c, const char *name,
+                                             const ulm_backend_type *type,
+                                             const char *const *urls, size_t url_count,
+                                             const char *key, ulm_backend **added);
+
+/* Frees every backend. */
+ULM_HIDDEN void ulm__client_clear_backends(ulm_client *c);
+
+/* Collects the backends' keys into c->secrets, once the backends are all there. */
+ULM_HIDDEN void ulm__client_collect_secrets(ulm_client *c);
 
 #endif /* ULM_CLIENT_H */

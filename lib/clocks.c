@@ -1,4 +1,5 @@
 /* clocks.c - the connect, load, first-token, idle and overall clocks of one attempt. */
+#include "clock.h"
 #include "clocks.h"
 
 /*

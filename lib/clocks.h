@@ -2,7 +2,15 @@
 #ifndef ULM_CLOCKS_H
 #define ULM_CLOCKS_H
 
-#include "internal.h"
+#include "alloc.h"
+
+/* The longest any clock may be set to: a day. */
+#define ULM_MAX_TIMEOUT_MS (24L * 3600L * 1000L)
+
+/* Limits of the clocks in milliseconds, indexed by ulm_clock. */
+typedef struct ulm_timeouts {
+    long ms[ULM_CLOCK_OVERALL + 1];
+} ulm_timeouts;
 
 /*
  * Milestones and limits of one attempt, in ulm__now_ms() time. The transport records

@@ -180,7 +180,7 @@ static int load_local_models(ulm_settings *s, const char *list, char *errbuf, si
         }
         memcpy(name, p, len);
         name[len] = '\0';
-        if (ulm__dmr_normalize_model(name, canon, sizeof canon) != ULM_OK) {
+        if (ulm__local_backend_type()->normalize_model(name, canon, sizeof canon) != ULM_OK) {
             ulm__set_errbuf(errbuf, n, "AVAILABLE_LOCAL_MODELS: entry %zu (\"%.64s\") is not a "
                             "Docker Model Runner model name", i + 1, name);
             return ULM_ECONFIG;
@@ -275,7 +275,7 @@ static int load_strings(ulm_settings *s, const ulm_client_options *opts, char *e
     const char *model = pick(opts, opts ? opts->default_local_model : NULL,
                              "DEFAULT_LOCAL_MODEL", DEFAULT_LOCAL_MODEL);
     char canon[256];
-    if (ulm__dmr_normalize_model(model, canon, sizeof canon) != ULM_OK) {
+    if (ulm__local_backend_type()->normalize_model(model, canon, sizeof canon) != ULM_OK) {
         ulm__set_errbuf(errbuf, n, "DEFAULT_LOCAL_MODEL: \"%.64s\" is not a Docker Model "
                         "Runner model name", model);
         return ULM_ECONFIG;
@@ -392,12 +392,12 @@ int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts, char *er
 {
     memset(s, 0, sizeof *s);
     if (opts) {
-        s->log_fn = opts->log_fn;
-        s->log_payload = opts->log_payload;
-        s->log_level = opts->log_level;
+        s->log.fn = opts->log_fn;
+        s->log.payload = opts->log_payload;
+        s->log.level = opts->log_level;
         s->ignore_environment = opts->ignore_environment;
-        if (s->log_fn && s->log_level == ULM_LOG_NONE)
-            s->log_level = ULM_LOG_WARN; /* a callback that never hears anything is a mistake */
+        if (s->log.fn && s->log.level == ULM_LOG_NONE)
+            s->log.level = ULM_LOG_WARN; /* a callback that never hears anything is a mistake */
     }
     int rc = load_file(s, opts, errbuf, errbuf_size);
     if (rc == ULM_OK)

@@ -2,8 +2,8 @@
 #ifndef ULM_CONFIG_FILE_H
 #define ULM_CONFIG_FILE_H
 
-#include "internal.h"
 #include "policy.h"
+#include "prompt_template.h"
 
 /*
  * The file (the path in ULM_CONFIG or ulm_client_options.config_path):

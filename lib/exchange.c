@@ -1,11 +1,12 @@
-/* exchange.c - one operation against one backend: build, send, parse, and a safe error message. */
+/* exchange.c - one operation against one endpoint: build, send on an engine, parse, a safe message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "client.h"
-#include "stream.h"
+#include "clock.h"
+#include "exchange.h"
+#include "redact.h"
 
 /*
  * Writes "<provider>: [HTTP <status>: ]<reason>" where reason is the backend's own words,
@@ -16,7 +17,7 @@ static void compose_error(const ulm_client *c, char *out, size_t size, const cha
 {
     char *capped = NULL;
     if (text && *text) {
-        char *clean = ulm__redacted(c, text, strlen(text));
+        char *clean = ulm__redacted(&c->secrets, text, strlen(text));
         if (clean) {
             capped = ulm__cap_text(clean, strlen(clean), ULM_UPSTREAM_TEXT_CAP);
             free(clean);
@@ -30,149 +31,166 @@ static void compose_error(const ulm_client *c, char *out, size_t size, const cha
     free(capped);
 }
 
-double ulm__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-int ulm__keep_body(ulm_http_response *resp, const char *data, size_t n, size_t cap,
-                   ulm_clocks *clocks)
-{
-    if (resp->body.len + n > cap)
-        return ULM_ETOO_LARGE;
-    ulm__clocks_token(clocks, ulm__now_ms());
-    return ulm__buf_append(&resp->body, data, n) == ULM_OK ? ULM_OK : ULM_ENOMEM;
-}
-
-int ulm__transfer_body(const ulm_transfer *t, ulm_http_response *resp, const char *data,
-                       size_t n)
-{
-    if (t->on_body)
-        return t->on_body(t->on_body_ctx, resp, data, n);
-    return ulm__keep_body(resp, data, n, t->max_response_bytes, t->clocks);
-}
-
 /* Whether this exchange streams: the caller wants deltas and the adapter can read events. */
-static int streams(const ulm_provider *p, ulm_op op, const ulm_exchange_io *io)
+static int streams(const ulm_provider *p, const ulm_exchange *x)
 {
-    return op == ULM_OP_CHAT && io->on_delta && p->version >= 2 && p->parse_event;
-}
-
-static int send_request(ulm_client *c, const ulm_backend *b, const char *base_url,
-                        ulm_transfer *transfer, ulm_http_response *resp, char *reason,
-                        size_t reason_size)
-{
-    const ulm_http_request *http = transfer->http;
-    ulm_buf url = {0};
-    if (ulm__buf_appendf(&url, "%s%s", base_url, http->path) != ULM_OK)
-        return ULM_ENOMEM;
-    transfer->url = url.data;
-    transfer->auth_header_line = b->auth_line;
-    transfer->max_response_bytes = c->settings.max_response_bytes;
-    double start = ulm__now_ms();
-    int rc = c->transport(c->transport_ctx, transfer, resp, reason, reason_size);
-    if (rc == ULM_OK)
-        ulm__log(c, ULM_LOG_DEBUG, "%s: %s %s -> HTTP %d, %zu bytes in %.1f ms (%s connection)",
-                 b->name, http->method, url.data, resp->status, resp->body.len,
-                 ulm__now_ms() - start, resp->new_connections ? "new" : "reused");
-    ulm__buf_free(&url);
-    transfer->url = NULL;
-    return rc;
+    return x->op == ULM_OP_CHAT && x->on_delta && ulm__provider_streams(p);
 }
 
 /* The message of a failed exchange, from the most specific source there is. */
-static void describe_failure(const ulm_client *c, const ulm_backend *b, int rc,
-                             const ulm_result *result, const ulm_http_response *resp,
-                             int in_stream, const char *detail, const char *reason,
-                             char *errmsg, size_t errmsg_size)
+static void describe_failure(ulm_exchange *x)
 {
-    if (result->error != ULM_OK && result->error == rc)
-        compose_error(c, errmsg, errmsg_size, b->name, in_stream ? 0 : resp->status, rc,
-                      result->error_text);
+    const ulm_client *c = x->client;
+    const char *name = x->backend->name;
+    const ulm_result *result = x->result;
+    int in_stream = x->delivers && x->stream.mode == STREAM_EVENTS;
+    const char *detail = x->delivers ? x->stream.detail : NULL;
+    if (result->error != ULM_OK && result->error == x->rc)
+        compose_error(c, x->errmsg, sizeof x->errmsg, name, in_stream ? 0 : x->resp.status,
+                      x->rc, result->error_text);
     else if (detail && *detail)
-        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", b->name, detail);
-    else if (reason && *reason)
-        compose_error(c, errmsg, errmsg_size, b->name, 0, rc, reason);
+        ulm__set_errbuf(x->errmsg, sizeof x->errmsg, "%s: %s", name, detail);
+    else if (x->transfer.reason[0])
+        compose_error(c, x->errmsg, sizeof x->errmsg, name, 0, x->rc, x->transfer.reason);
     else
-        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", b->name, ulm_strerror(rc));
+        ulm__set_errbuf(x->errmsg, sizeof x->errmsg, "%s: %s", name, ulm_strerror(x->rc));
 }
 
-int ulm__exchange(ulm_client *c, const ulm_target *t, ulm_op op, const ulm_request *req,
-                  ulm_exchange_io *io, ulm_result *result, int *http_status, char *errmsg,
-                  size_t errmsg_size)
+/* Frees what the exchange held for its transfer; the outputs stay. */
+static void release(ulm_exchange *x)
 {
-    const ulm_backend *b = t->backend;
+    if (x->delivers)
+        ulm__stream_free(&x->stream);
+    ulm__http_response_clear(&x->resp);
+    ulm__http_request_clear(&x->http);
+    ulm_text_free(&x->url);
+    x->delivers = 0;
+}
+
+/* Turns how the transfer ended and what came back into the exchange's outcome. */
+static void finish(ulm_exchange *x)
+{
+    ulm_client *c = x->client;
+    const ulm_backend *b = x->backend;
     const ulm_provider *p = b->provider;
-    *http_status = 0;
-    errmsg[0] = '\0';
-    io->retry_after_ms = -1;
-    if (b->disabled[0]) {
-        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", b->name, b->disabled);
-        return ULM_ENOT_CONFIGURED;
-    }
-
-    int streamed = streams(p, op, io);
-    ulm_http_request http = {0};
-    int rc = p->build(p, streamed ? ULM_OP_CHAT_STREAM : op, t->model, req, &http);
-    if (rc == ULM_OK && !http.path)
-        rc = ULM_EPROTOCOL;
-    if (rc != ULM_OK) {
-        ulm__set_errbuf(errmsg, errmsg_size, "%s: cannot build the request: %s", b->name,
-                        ulm_strerror(rc));
-        ulm__http_request_clear(&http);
-        return rc;
-    }
-
-    /* a caller of a backend that cannot stream still gets its text through on_delta */
-    int delivers = op == ULM_OP_CHAT && io->on_delta;
-    ulm_stream st;
-    if (delivers)
-        ulm__stream_init(&st, c, p, result, io);
-    ulm_transfer transfer = {
-        .http = &http,
-        .accept = streamed ? "text/event-stream" : "application/json",
-        .clocks = io->clocks,
-        .on_body = delivers ? ulm__stream_on_body : NULL,
-        .on_body_ctx = delivers ? &st : NULL,
-    };
-    ulm_http_response resp = {0};
-    char reason[ULM_ERROR_SIZE] = "";
-    rc = send_request(c, b, io->base_url ? io->base_url : b->urls[0], &transfer,
-                      &resp, reason, sizeof reason);
-    if (resp.retry_after)
-        io->retry_after_ms = ulm__parse_retry_after(resp.retry_after, time(NULL));
+    int rc = x->transfer.rc;
+    if (rc == ULM_OK)
+        ulm__log(&c->settings.log, ULM_LOG_DEBUG,
+                 "%s: %s %s -> HTTP %d, %zu bytes in %.1f ms (%s connection)", b->name,
+                 x->http.method, x->url.data, x->resp.status, x->resp.body.len,
+                 ulm__now_ms() - x->sent_at, x->resp.new_connections ? "new" : "reused");
+    if (x->resp.retry_after)
+        x->retry_after_ms = ulm__parse_retry_after(x->resp.retry_after, time(NULL));
+    if (rc == ULM_OK || x->resp.status)
+        x->http_status = x->resp.status;
     if (rc == ULM_OK) {
-        *http_status = resp.status;
-        if (delivers)
-            rc = ulm__stream_finish(&st, &resp);
-        else if ((rc = p->parse(p, op, &resp, result)) == ULM_OK)
-            rc = result->error;
-    } else if (resp.status) {
-        *http_status = resp.status;
+        if (x->delivers)
+            rc = ulm__stream_finish(&x->stream, &x->resp);
+        else if ((rc = p->parse(p, x->op, &x->resp, x->result)) == ULM_OK)
+            rc = x->result->error;
     }
     /* advice from the body counts as a Retry-After would, in whole seconds rounded up;
      * a header, when there is one, wins */
-    if (!resp.retry_after && result->retry_after_ms >= 0)
-        io->retry_after_ms = (result->retry_after_ms + 999) / 1000 * 1000;
-    if (rc == ULM_OK && !delivers) {
-        result->raw_body = resp.body.data; /* the caller may want the backend's own JSON */
-        resp.body.data = NULL;
+    if (!x->resp.retry_after && x->result->retry_after_ms >= 0)
+        x->retry_after_ms = (x->result->retry_after_ms + 999) / 1000 * 1000;
+    if (rc == ULM_OK && !x->delivers) {
+        x->result->raw_body = x->resp.body.data; /* the caller may want the backend's own JSON */
+        x->resp.body.data = NULL;
     }
-    if (rc != ULM_OK && rc != ULM_ENOMEM) {
-        int in_stream = delivers && st.mode == STREAM_EVENTS;
-        describe_failure(c, b, rc, result, &resp, in_stream, delivers ? st.detail : NULL,
-                         reason, errmsg, errmsg_size);
-        ulm__log(c, ULM_LOG_WARN, "%s", errmsg);
-    } else if (rc == ULM_ENOMEM) {
-        ulm__set_errbuf(errmsg, errmsg_size, "%s: %s", b->name, ulm_strerror(rc));
+    x->rc = rc;
+    if (rc == ULM_ENOMEM) {
+        ulm__set_errbuf(x->errmsg, sizeof x->errmsg, "%s: %s", b->name, ulm_strerror(rc));
+    } else if (rc != ULM_OK) {
+        describe_failure(x);
+        ulm__log(&c->settings.log, ULM_LOG_WARN, "%s", x->errmsg);
     }
-    if (delivers) {
-        io->delivered = st.delivered;
-        ulm__stream_free(&st);
-    }
-    ulm__http_response_clear(&resp);
-    ulm__http_request_clear(&http);
+    if (x->delivers)
+        x->delivered = x->stream.delivered;
+    release(x);
+}
+
+static void on_transfer_done(ulm_transfer *t, void *ctx)
+{
+    (void)t;
+    ulm_exchange *x = ctx;
+    finish(x);
+    x->on_done(x, x->on_done_ctx);
+}
+
+/* Ends the exchange before anything was sent. */
+static int fail_early(ulm_exchange *x, int rc, const char *why)
+{
+    x->rc = rc;
+    ulm__set_errbuf(x->errmsg, sizeof x->errmsg, "%s: %s", x->backend->name, why);
+    release(x);
     return rc;
+}
+
+int ulm__exchange_start(ulm_exchange *x, ulm_engine *e)
+{
+    ulm_client *c = x->client;
+    const ulm_backend *b = x->backend;
+    const ulm_provider *p = b->provider;
+    x->rc = ULM_OK;
+    x->http_status = 0;
+    x->delivered = 0;
+    x->retry_after_ms = -1;
+    x->errmsg[0] = '\0';
+    memset(&x->http, 0, sizeof x->http);
+    memset(&x->resp, 0, sizeof x->resp);
+    memset(&x->url, 0, sizeof x->url);
+    x->delivers = 0;
+    if (b->disabled[0])
+        return fail_early(x, ULM_ENOT_CONFIGURED, b->disabled);
+
+    x->streamed = streams(p, x);
+    int rc = p->build(p, x->streamed ? ULM_OP_CHAT_STREAM : x->op, x->model, x->req, &x->http);
+    if (rc == ULM_OK && !x->http.path)
+        rc = ULM_EPROTOCOL;
+    if (rc != ULM_OK) {
+        char why[ULM_ERROR_SIZE];
+        ulm__set_errbuf(why, sizeof why, "cannot build the request: %s", ulm_strerror(rc));
+        return fail_early(x, rc, why);
+    }
+    if (ulm_text_appendf(&x->url, "%s%s", x->base_url, x->http.path) != ULM_OK)
+        return fail_early(x, ULM_ENOMEM, ulm_strerror(ULM_ENOMEM));
+
+    /* a caller of a backend that cannot stream still gets its text through on_delta */
+    x->delivers = x->op == ULM_OP_CHAT && x->on_delta;
+    if (x->delivers) {
+        const ulm_settings *s = &c->settings;
+        ulm_stream_setup setup = {
+            .provider = p, .result = x->result, .clocks = x->clocks,
+            .on_delta = x->on_delta, .payload = x->delta_payload,
+            .max_text = s->max_response_bytes, .max_line = s->max_event_line_bytes,
+            .max_event = s->max_event_bytes};
+        ulm__stream_init(&x->stream, &setup);
+    }
+    x->transfer = (ulm_transfer){
+        .url = x->url.data,
+        .http = &x->http,
+        .auth_header_line = b->auth_line,
+        .accept = x->streamed ? "text/event-stream" : "application/json",
+        .max_response_bytes = c->settings.max_response_bytes,
+        .clocks = x->clocks,
+        .on_body = x->delivers ? ulm__stream_on_body : NULL,
+        .on_body_ctx = x->delivers ? &x->stream : NULL,
+        .on_done = on_transfer_done,
+        .on_done_ctx = x,
+        .resp = &x->resp,
+    };
+    x->sent_at = ulm__now_ms();
+    if (ulm__engine_start(e, &x->transfer) != ULM_OK)
+        return fail_early(x, ULM_ENOMEM, ulm_strerror(ULM_ENOMEM));
+    return ULM_OK;
+}
+
+void ulm__exchange_abort(ulm_exchange *x, ulm_engine *e)
+{
+    if (!x->transfer.slot)
+        return;
+    ulm__engine_abort(e, &x->transfer);
+    if (x->delivers)
+        x->delivered = x->stream.delivered;
+    release(x);
 }

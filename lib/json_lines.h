@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#include "internal.h"
+#include "alloc.h"
 
 /* One step of a path from the top-level value: an object member or an array element. */
 typedef struct ulm_json_step {

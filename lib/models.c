@@ -1,9 +1,9 @@
-/* models.c - ulm_list_models(): ask every backend which models it offers. */
+/* models.c - ulm_list_models(): ask every backend at once which models it offers. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
-#include "clocks.h"
+#include "clock.h"
+#include "exchange.h"
 
 typedef struct model_entry {
     const char *provider; /* points into the backend status list */
@@ -72,35 +72,92 @@ static int take_models(ulm_model_list *list, const char *provider, ulm_result *r
     return ULM_OK;
 }
 
-static int ask_endpoint(ulm_client *c, ulm_backend *b, const char *url, ulm_model_list *list)
-{
-    backend_status *st = &list->backends[list->backend_count];
-    st->name = ulm__strdup(b->name);
-    st->url = ulm__strdup(url);
-    list->backend_count++;
-    if (!st->name || !st->url)
-        return ULM_ENOMEM;
-
-    ulm_target target = {.backend = b};
-    ulm_result result;
-    ulm__result_init(&result);
-    char errmsg[ULM_ERROR_SIZE];
-    int status = 0;
-    const ulm_timeouts *tm = &c->settings.timeouts;
+/* One endpoint being asked, and what it answered. */
+typedef struct probe {
+    ulm_exchange x;
     ulm_clocks clocks;
-    ulm__clocks_start(&clocks, tm, (b->provider->flags & ULM_PROVIDER_LOCAL) != 0,
-                      ulm__now_ms() + (double)tm->ms[ULM_CLOCK_OVERALL], 0);
-    ulm_exchange_io io = {.base_url = url, .clocks = &clocks};
-    double start = ulm__now_ms();
-    st->error = ulm__exchange(c, &target, ULM_OP_MODELS, NULL, &io, &result, &status, errmsg,
-                              sizeof errmsg);
-    st->ms = ulm__now_ms() - start;
+    ulm_result result;
+    backend_status *status;
+    double start, ms;
+    int done;
+} probe;
+
+static void on_probe_done(ulm_exchange *x, void *ctx)
+{
+    (void)x;
+    probe *p = ctx;
+    p->done = 1;
+    p->ms = ulm__now_ms() - p->start;
+}
+
+/* Starts asking one endpoint; one that cannot be asked at all is done at once. */
+static void start_probe(ulm_client *c, ulm_engine *e, ulm_backend *b, const char *url, probe *p)
+{
+    const ulm_timeouts *tm = &c->settings.timeouts;
+    ulm__result_init(&p->result);
+    p->start = ulm__now_ms();
+    ulm__clocks_start(&p->clocks, tm, (b->provider->flags & ULM_PROVIDER_LOCAL) != 0,
+                      p->start + (double)tm->ms[ULM_CLOCK_OVERALL], 0);
+    p->x = (ulm_exchange){.client = c, .backend = b, .model = "", .op = ULM_OP_MODELS,
+                          .base_url = url, .clocks = &p->clocks, .result = &p->result,
+                          .on_done = on_probe_done, .on_done_ctx = p};
+    if (ulm__exchange_start(&p->x, e) != ULM_OK)
+        on_probe_done(&p->x, p);
+}
+
+/* Moves what an endpoint answered into the list. */
+static int take_probe(ulm_model_list *list, probe *p)
+{
+    backend_status *st = p->status;
+    st->error = p->x.rc;
     int rc = st->error == ULM_ENOMEM ? ULM_ENOMEM : ULM_OK;
     if (st->error == ULM_OK)
-        rc = take_models(list, st->name, &result);
-    else if (rc == ULM_OK && !(st->message = ulm__strdup(errmsg)))
+        rc = take_models(list, st->name, &p->result);
+    else if (rc == ULM_OK && !(st->message = ulm__strdup(p->x.errmsg)))
         rc = ULM_ENOMEM;
-    ulm__result_clear(&result);
+    return rc;
+}
+
+static int all_probed(const probe *probes, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!probes[i].done)
+            return 0;
+    return 1;
+}
+
+/* Asks every endpoint at once on one engine, so the slowest decides how long it takes. */
+static int ask_all(ulm_client *c, ulm_model_list *list, probe *probes)
+{
+    ulm_engine *e = NULL;
+    if (ulm__engine_borrow(c->engines, &e) != ULM_OK)
+        return ULM_ENOMEM;
+    size_t n = 0;
+    int rc = ULM_OK;
+    for (size_t i = 0; rc == ULM_OK && i < c->backend_count; i++) {
+        ulm_backend *b = &c->backends[i];
+        for (size_t u = 0; rc == ULM_OK && !b->hidden && u < b->endpoint_count; u++) {
+            backend_status *st = &list->backends[list->backend_count++];
+            st->name = ulm__strdup(b->name);
+            st->url = ulm__strdup(b->urls[u]);
+            if (!st->name || !st->url) {
+                rc = ULM_ENOMEM;
+                break;
+            }
+            probes[n].status = st;
+            start_probe(c, e, b, b->urls[u], &probes[n++]);
+        }
+    }
+    while (rc == ULM_OK && !all_probed(probes, n))
+        rc = ulm__engine_run(e, 0, NULL, 0);
+    for (size_t i = 0; i < n; i++) {
+        ulm__exchange_abort(&probes[i].x, e);
+        probes[i].status->ms = probes[i].ms;
+        if (rc == ULM_OK && probes[i].done)
+            rc = take_probe(list, &probes[i]);
+        ulm__result_clear(&probes[i].result);
+    }
+    ulm__engine_return(c->engines, e);
     return rc;
 }
 
@@ -118,12 +175,9 @@ int ulm_list_models(ulm_model_list **out, ulm_client *client)
     for (size_t i = 0; i < client->backend_count; i++)
         endpoints += client->backends[i].endpoint_count;
     list->backends = ulm__calloc(endpoints ? endpoints : 1, sizeof *list->backends);
-    int rc = list->backends ? ULM_OK : ULM_ENOMEM;
-    for (size_t i = 0; rc == ULM_OK && i < client->backend_count; i++) {
-        ulm_backend *b = &client->backends[i];
-        for (size_t e = 0; rc == ULM_OK && !b->hidden && e < b->endpoint_count; e++)
-            rc = ask_endpoint(client, b, b->urls[e], list);
-    }
+    probe *probes = ulm__calloc(endpoints ? endpoints : 1, sizeof *probes);
+    int rc = list->backends && probes ? ask_all(client, list, probes) : ULM_ENOMEM;
+    free(probes);
     if (rc != ULM_OK) {
         ulm_model_list_free(list);
         return rc;

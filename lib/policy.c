@@ -310,6 +310,12 @@ void ulm__breaker_record(ulm_breaker *b, const ulm_breaker_policy *p, double now
     }
 }
 
+void ulm__breaker_abandon(ulm_breaker *b)
+{
+    if (b->state == ULM_BREAKER_HALF_OPEN)
+        b->trial_in_flight = 0;
+}
+
 double ulm__breaker_ready_at(const ulm_breaker *b, const ulm_breaker_policy *p, double now)
 {
     switch (b->state) {

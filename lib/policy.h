@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "internal.h"
+#include "clocks.h"
 
 /*
  * Every function here takes the time as an argument (milliseconds on the monotonic clock
@@ -75,6 +75,10 @@ ULM_HIDDEN int ulm__breaker_allow(ulm_breaker *b, const ulm_breaker_policy *p, d
  */
 ULM_HIDDEN void ulm__breaker_record(ulm_breaker *b, const ulm_breaker_policy *p, double now,
                                     int success);
+
+/* A request the breaker let through was given up by its caller: it says nothing of the
+ * endpoint's health, but a half-open breaker's trial must not stay out for ever. */
+ULM_HIDDEN void ulm__breaker_abandon(ulm_breaker *b);
 
 /* When an open breaker will let a trial through; now when it already would. */
 ULM_HIDDEN double ulm__breaker_ready_at(const ulm_breaker *b, const ulm_breaker_policy *p,

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "request.h"
 
 #define MAX_STOPS 4
 
@@ -25,6 +25,7 @@ struct ulm_request {
     int64_t seed;
     ulm_delta_fn on_delta;
     void *delta_payload;
+    ulm_cancel *cancel;
     long timeouts[ULM_CLOCK_OVERALL + 1]; /* 0: the client's */
 };
 
@@ -53,7 +54,7 @@ void ulm_request_free(ulm_request *req)
     free(req);
 }
 
-/* Grows an array of elem-sized items so that one more fits. */
+/* Whether s is UTF-8 (RFC 3629 lead bytes; continuation bytes checked). */
 static int valid_utf8(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -196,6 +197,19 @@ ulm_request *ulm__request_with_defaults(const ulm_request *req, int has_temperat
         view->set |= SET_MAX_TOKENS;
     }
     return view;
+}
+
+int ulm_request_set_cancel(ulm_request *req, ulm_cancel *cancel)
+{
+    if (!req)
+        return ULM_EINVAL;
+    req->cancel = cancel;
+    return ULM_OK;
+}
+
+ulm_cancel *ulm__request_cancel(const ulm_request *req)
+{
+    return req->cancel;
 }
 
 ulm_delta_fn ulm__request_on_delta(const ulm_request *req, void **payload)

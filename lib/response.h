@@ -2,7 +2,7 @@
 #ifndef ULM_RESPONSE_H
 #define ULM_RESPONSE_H
 
-#include "internal.h"
+#include "http_records.h"
 
 struct ulm_attempt {
     char *provider;

@@ -12,9 +12,9 @@ void ulm__sse_init(ulm_sse *s, size_t max_line, size_t max_event)
 
 void ulm__sse_free(ulm_sse *s)
 {
-    ulm__buf_free(&s->line);
-    ulm__buf_free(&s->data);
-    ulm__buf_free(&s->name);
+    ulm_text_free(&s->line);
+    ulm_text_free(&s->data);
+    ulm_text_free(&s->name);
 }
 
 const char *ulm_sse_event_name(const ulm_sse_event *event)
@@ -52,10 +52,10 @@ static int dispatch(ulm_sse *s, ulm_sse_emit_fn emit, void *ctx)
     return rc;
 }
 
-static int set_field(ulm_buf *b, const char *value, size_t len)
+static int set_field(ulm_text *b, const char *value, size_t len)
 {
     b->len = 0;
-    if (ulm__buf_append(b, value, len) != ULM_OK)
+    if (ulm_text_append(b, value, len) != ULM_OK)
         return ULM_ENOMEM;
     return ULM_OK;
 }
@@ -86,8 +86,8 @@ static int process_line(ulm_sse *s, const char *line, size_t len, ulm_sse_emit_f
             s->overflow = "event";
             return ULM_ETOO_LARGE;
         }
-        if ((s->has_data && ulm__buf_append(&s->data, "\n", 1) != ULM_OK) ||
-            ulm__buf_append(&s->data, value, value_len) != ULM_OK)
+        if ((s->has_data && ulm_text_append(&s->data, "\n", 1) != ULM_OK) ||
+            ulm_text_append(&s->data, value, value_len) != ULM_OK)
             return ULM_ENOMEM;
         s->has_data = 1;
         return ULM_OK;
@@ -111,7 +111,7 @@ static int keep_partial_line(ulm_sse *s, const char *p, size_t n)
         s->overflow = "line";
         return ULM_ETOO_LARGE;
     }
-    return ulm__buf_append(&s->line, p, n) == ULM_OK ? ULM_OK : ULM_ENOMEM;
+    return ulm_text_append(&s->line, p, n) == ULM_OK ? ULM_OK : ULM_ENOMEM;
 }
 
 int ulm__sse_feed(ulm_sse *s, const char *bytes, size_t n, ulm_sse_emit_fn emit, void *ctx)

@@ -2,7 +2,7 @@
 #ifndef ULM_SSE_H
 #define ULM_SSE_H
 
-#include "internal.h"
+#include "alloc.h"
 
 struct ulm_sse_event {
     const char *name; /* NUL-terminated, "" when the event had no "event:" field */
@@ -14,9 +14,9 @@ struct ulm_sse_event {
 typedef int (*ulm_sse_emit_fn)(void *ctx, const ulm_sse_event *event);
 
 typedef struct ulm_sse {
-    ulm_buf line;       /* a line whose end has not arrived yet */
-    ulm_buf data;       /* data lines of the current event, joined by LF */
-    ulm_buf name;       /* event field of the current event */
+    ulm_text line;       /* a line whose end has not arrived yet */
+    ulm_text data;       /* data lines of the current event, joined by LF */
+    ulm_text name;       /* event field of the current event */
     int has_data;       /* the current event has a data field, maybe empty */
     int after_cr;       /* the last chunk ended in CR: a leading LF belongs to it */
     int seen_line;      /* a line was processed: a byte order mark can no longer come */

@@ -2,20 +2,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "client.h"
+#include "clock.h"
 #include "stream.h"
 
-void ulm__stream_init(ulm_stream *st, const ulm_client *c, const ulm_provider *p,
-                      ulm_result *result, const ulm_exchange_io *io)
+void ulm__stream_init(ulm_stream *st, const ulm_stream_setup *setup)
 {
     memset(st, 0, sizeof *st);
-    st->provider = p;
-    st->result = result;
-    st->clocks = io->clocks;
-    st->on_delta = io->on_delta;
-    st->payload = io->delta_payload;
-    st->max_text = c->settings.max_response_bytes;
-    ulm__sse_init(&st->sse, c->settings.max_event_line_bytes, c->settings.max_event_bytes);
+    st->in = *setup;
+    ulm__sse_init(&st->sse, setup->max_line, setup->max_event);
 }
 
 void ulm__stream_free(ulm_stream *st)
@@ -39,13 +33,13 @@ static size_t whole_characters(const char *s, size_t len)
 /* Hands the text not yet delivered to on_delta; all of it when final. */
 static int deliver(ulm_stream *st, int final)
 {
-    const ulm_result *r = st->result;
+    const ulm_result *r = st->in.result;
     size_t end = final ? r->text_len : whole_characters(r->text, r->text_len);
     if (end <= st->delivered)
         return ULM_OK;
     size_t from = st->delivered;
     st->delivered = end; /* given to the caller even if the caller then cancels */
-    if (st->on_delta(r->text + from, end - from, st->payload) != 0) {
+    if (st->in.on_delta(r->text + from, end - from, st->in.payload) != 0) {
         ulm__set_errbuf(st->detail, sizeof st->detail, "cancelled by the on_delta callback");
         return ULM_ECANCELLED;
     }
@@ -60,9 +54,9 @@ static int is_done_marker(const ulm_sse_event *ev)
 static int on_event(void *ctx, const ulm_sse_event *ev)
 {
     ulm_stream *st = ctx;
-    ulm_result *r = st->result;
+    ulm_result *r = st->in.result;
     double now = ulm__now_ms();
-    st->clocks->last_activity = now;
+    st->in.clocks->last_activity = now;
     if (st->done)
         return ULM_OK; /* nothing after [DONE] means anything */
     if (is_done_marker(ev)) {
@@ -71,27 +65,27 @@ static int on_event(void *ctx, const ulm_sse_event *ev)
     }
     size_t before = r->text_len;
     ulm_finish_reason finish_before = r->finish;
-    int rc = st->provider->parse_event(st->provider, ev, r);
+    int rc = st->in.provider->parse_event(st->in.provider, ev, r);
     if (rc != ULM_OK)
         return rc;
     if (r->error != ULM_OK)
         return r->error;
-    if (r->text_len > st->max_text) {
+    if (r->text_len > st->in.max_text) {
         ulm__set_errbuf(st->detail, sizeof st->detail,
-                        "streamed text larger than the %zu-byte cap", st->max_text);
+                        "streamed text larger than the %zu-byte cap", st->in.max_text);
         return ULM_ETOO_LARGE;
     }
     if (r->text_len > before || r->finish != finish_before)
-        ulm__clocks_token(st->clocks, now);
+        ulm__clocks_token(st->in.clocks, now);
     return deliver(st, 0);
 }
 
 static int keep_whole(ulm_stream *st, ulm_http_response *resp, const char *data, size_t n)
 {
-    int rc = ulm__keep_body(resp, data, n, st->max_text, st->clocks);
+    int rc = ulm__keep_body(resp, data, n, st->in.max_text, st->in.clocks);
     if (rc == ULM_ETOO_LARGE)
         ulm__set_errbuf(st->detail, sizeof st->detail, "answer larger than the %zu-byte cap",
-                        st->max_text);
+                        st->in.max_text);
     return rc;
 }
 
@@ -106,7 +100,7 @@ int ulm__stream_on_body(void *ctx, ulm_http_response *resp, const char *data, si
 {
     ulm_stream *st = ctx;
     if (st->mode == STREAM_UNDECIDED)
-        st->mode = is_event_stream(resp) && st->provider->parse_event ? STREAM_EVENTS
+        st->mode = is_event_stream(resp) && ulm__provider_streams(st->in.provider) ? STREAM_EVENTS
                                                                        : STREAM_WHOLE;
     if (st->mode == STREAM_WHOLE)
         return keep_whole(st, resp, data, n);
@@ -122,7 +116,7 @@ int ulm__stream_on_body(void *ctx, ulm_http_response *resp, const char *data, si
 
 int ulm__stream_finish(ulm_stream *st, ulm_http_response *resp)
 {
-    ulm_result *r = st->result;
+    ulm_result *r = st->in.result;
     if (st->mode == STREAM_EVENTS) {
         if (!st->done && !r->stream_ended && r->finish == ULM_FINISH_UNKNOWN) {
             ulm__set_errbuf(st->detail, sizeof st->detail,
@@ -131,7 +125,7 @@ int ulm__stream_finish(ulm_stream *st, ulm_http_response *resp)
         }
         return deliver(st, 1);
     }
-    int rc = st->provider->parse(st->provider, ULM_OP_CHAT, resp, r);
+    int rc = st->in.provider->parse(st->in.provider, ULM_OP_CHAT, resp, r);
     if (rc != ULM_OK)
         return rc;
     if (r->error != ULM_OK)

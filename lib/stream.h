@@ -3,6 +3,7 @@
 #define ULM_STREAM_H
 
 #include "clocks.h"
+#include "http_records.h"
 #include "sse.h"
 
 typedef enum stream_mode {
@@ -11,13 +12,20 @@ typedef enum stream_mode {
     STREAM_WHOLE          /* anything else: kept whole for parse() */
 } stream_mode;
 
-typedef struct ulm_stream {
+/* What a stream reader works with: the adapter, where its text goes, and the caps. */
+typedef struct ulm_stream_setup {
     const ulm_provider *provider;
     ulm_result *result;
     ulm_clocks *clocks;
     ulm_delta_fn on_delta;
     void *payload;
     size_t max_text;       /* cap on the streamed text, and on a body kept whole */
+    size_t max_line;       /* cap on one event line */
+    size_t max_event;      /* cap on one event's data */
+} ulm_stream_setup;
+
+typedef struct ulm_stream {
+    ulm_stream_setup in;
     ulm_sse sse;
     stream_mode mode;
     int done;              /* "data: [DONE]" arrived */
@@ -25,8 +33,7 @@ typedef struct ulm_stream {
     char detail[160];      /* why the stream failed, when the adapter did not say */
 } ulm_stream;
 
-ULM_HIDDEN void ulm__stream_init(ulm_stream *st, const ulm_client *c, const ulm_provider *p,
-                                 ulm_result *result, const ulm_exchange_io *io);
+ULM_HIDDEN void ulm__stream_init(ulm_stream *st, const ulm_stream_setup *setup);
 ULM_HIDDEN void ulm__stream_free(ulm_stream *st);
 
 /* The transport's body callback (ulm_body_fn) for a streamed exchange. */

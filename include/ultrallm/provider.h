@@ -28,6 +28,33 @@ typedef enum ulm_op {
 /* Flags of a provider. */
 #define ULM_PROVIDER_LOCAL 0x1u /* a model on this machine or network: LOCAL_MODEL_TIMEOUT */
 
+/* ------------------------------------------------ text for bodies and paths */
+
+/*
+ * A growable byte buffer for building request bodies and paths. Start from {0}; data is
+ * NUL-terminated once anything was appended; free it with ulm_text_free() unless it was
+ * handed to ulm_http_request_take_body(). Each append returns ULM_OK or ULM_ENOMEM.
+ */
+typedef struct ulm_text {
+    char *data;
+    size_t len;
+    size_t cap;
+} ulm_text;
+
+ULM_EXTERN int ulm_text_append(ulm_text *text, const char *data, size_t length);
+ULM_EXTERN int ulm_text_appendf(ulm_text *text, const char *format, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/*
+ * Appends the length bytes at s as a JSON string literal: between quotes, with quotes,
+ * backslashes and control characters escaped (\n, \r, \t, else \u00XX). s should be
+ * valid UTF-8; its bytes are copied as they are.
+ */
+ULM_EXTERN int ulm_text_append_json_string(ulm_text *text, const char *s, size_t length);
+ULM_EXTERN void ulm_text_free(ulm_text *text);
+
 /* ------------------------------------------------ what build() describes */
 
 typedef struct ulm_http_request ulm_http_request;
@@ -41,6 +68,8 @@ ULM_EXTERN int ulm_http_request_add_header(ulm_http_request *http, const char *n
 /* The body is copied; the core sends Content-Type: application/json with it. */
 ULM_EXTERN int ulm_http_request_set_body(ulm_http_request *http, const char *body,
                                          size_t length);
+/* The same without a copy: the request takes text's memory, and text is left empty. */
+ULM_EXTERN int ulm_http_request_take_body(ulm_http_request *http, ulm_text *text);
 
 /* ------------------------------------------------ what parse() reads */
 
@@ -71,6 +100,12 @@ ULM_EXTERN int ulm_result_set_text(ulm_result *result, const char *text, size_t 
 ULM_EXTERN void ulm_result_set_finish_reason(ulm_result *result, ulm_finish_reason reason);
 /* Streaming: appends one delta of text to what earlier events produced. */
 ULM_EXTERN int ulm_result_append_text(ulm_result *result, const char *text, size_t length);
+/* The class a failure was given so far (ULM_OK: none), so an adapter can refine it. */
+ULM_EXTERN int ulm_result_error(const ulm_result *result);
+/* The backend's words a failure was given, or NULL. */
+ULM_EXTERN const char *ulm_result_error_text(const ulm_result *result);
+/* The model the answer named so far, or NULL. */
+ULM_EXTERN const char *ulm_result_model(const ulm_result *result);
 /* Streaming: the backend's own end-of-stream event arrived (not needed after [DONE]). */
 ULM_EXTERN void ulm_result_end_stream(ulm_result *result);
 /* A count the backend did not report is -1, and leaves an earlier reported value. */

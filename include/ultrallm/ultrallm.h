@@ -59,7 +59,8 @@ typedef enum ulm_error {
     ULM_ETOO_LARGE = -18,        /* an answer exceeded the configured size cap */
     ULM_ETRANSPORT = -19,        /* another transport failure (TLS, reset connection) */
     ULM_EUNSUPPORTED = -20,      /* the backend does not offer that operation */
-    ULM_ECANCELLED = -21,        /* the on_delta callback asked to stop */
+    ULM_ECANCELLED = -21,        /* the caller stopped the call: on_delta's return, a cancel
+                                    token, or a round that no longer needed it */
     ULM_ECONNECT_TIMEOUT = -22,  /* no connection within the connect timeout */
     ULM_ELOAD_TIMEOUT = -23,     /* a local model did not answer within its load budget */
     ULM_EFIRST_TOKEN_TIMEOUT = -24, /* no first token within the first-token timeout */
@@ -239,6 +240,26 @@ typedef int (*ulm_delta_fn)(const char *text, size_t length, void *payload);
  */
 ULM_EXTERN int ulm_request_set_on_delta(ulm_request *req, ulm_delta_fn on_delta,
                                         void *payload);
+
+/*
+ * A cancellation token. A call whose request carries it ends soon after
+ * ulm_cancel_trigger() with ULM_ECANCELLED (text already delivered stays in the response,
+ * marked incomplete); its transfers are aborted at once and nothing is left running.
+ */
+typedef struct ulm_cancel ulm_cancel;
+
+ULM_EXTERN int ulm_cancel_new(ulm_cancel **out);
+/* Frees a token; no call may be using it any more. NULL is allowed. */
+ULM_EXTERN void ulm_cancel_free(ulm_cancel *cancel);
+/* Stops every call using the token, now and from then on (a token is not reset). Safe to
+ * call from any thread and from a signal handler. */
+ULM_EXTERN void ulm_cancel_trigger(ulm_cancel *cancel);
+/* Non-zero once the token was triggered. */
+ULM_EXTERN int ulm_cancel_triggered(const ulm_cancel *cancel);
+
+/* Lets the request's calls be cancelled through cancel (NULL: not cancellable). The token
+ * is not copied: it must outlive every call that uses the request. */
+ULM_EXTERN int ulm_request_set_cancel(ulm_request *req, ulm_cancel *cancel);
 
 /* The clocks of a call; see docs/streaming.md for where each starts and stops. */
 typedef enum ulm_clock {

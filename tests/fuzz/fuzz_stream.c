@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
+#include "builtin.h"
+#include "redact.h"
 #include "stream.h"
 #include "replay_main.h" /* main() when built without libFuzzer */
 
@@ -64,7 +65,7 @@ static int is_utf8(const char *s, size_t len)
 
 /* What the stream handed to on_delta: the text joined, and where each piece ended in it. */
 typedef struct deltas {
-    ulm_buf text;
+    ulm_text text;
     size_t *ends;
     size_t count, cap;
 } deltas;
@@ -72,7 +73,7 @@ typedef struct deltas {
 static int collect(const char *text, size_t length, void *payload)
 {
     deltas *d = payload;
-    if (ulm__buf_append(&d->text, text, length) != ULM_OK ||
+    if (ulm_text_append(&d->text, text, length) != ULM_OK ||
         ulm__reserve((void **)&d->ends, &d->cap, d->count, sizeof *d->ends) != ULM_OK)
         abort(); /* the harness's own memory: nothing of the library's to find here */
     d->ends[d->count++] = d->text.len;
@@ -127,7 +128,7 @@ static void response_of(ulm_http_response *resp, int status, const char *content
     resp->status = status;
     resp->content_type = ulm__strdup(content_type);
     /* a transport that got no body bytes leaves the body unset, as here */
-    if (!resp->content_type || (size && ulm__buf_append(&resp->body, body, size) != ULM_OK))
+    if (!resp->content_type || (size && ulm_text_append(&resp->body, (const char *)body, size) != ULM_OK))
         abort();
 }
 
@@ -137,21 +138,20 @@ static void check_stream(const ulm_provider *p, const uint8_t *body, size_t size
 {
     /* the tight caps are below some seeds' text, events and lines, so that every cap is
      * reached from the start */
-    ulm_client client;
-    memset(&client, 0, sizeof client);
-    client.settings.max_response_bytes = tight ? 32 : 1u << 20;
-    client.settings.max_event_line_bytes = tight ? 512 : 1u << 16;
-    client.settings.max_event_bytes = tight ? 384 : 1u << 16;
+    size_t max_text = tight ? 32 : 1u << 20;
     ulm_clocks clocks;
     memset(&clocks, 0, sizeof clocks);
     deltas d = {0};
-    ulm_exchange_io io = {.clocks = &clocks, .on_delta = collect, .delta_payload = &d};
     ulm_http_response resp;
     response_of(&resp, 200, "text/event-stream", NULL, 0);
     ulm_result r;
     ulm__result_init(&r);
+    ulm_stream_setup setup = {.provider = p, .result = &r, .clocks = &clocks,
+                              .on_delta = collect, .payload = &d, .max_text = max_text,
+                              .max_line = tight ? 512 : 1u << 16,
+                              .max_event = tight ? 384 : 1u << 16};
     ulm_stream st;
-    ulm__stream_init(&st, &client, p, &r, &io);
+    ulm__stream_init(&st, &setup);
 
     int rc = ULM_OK;
     for (size_t at = 0; rc == ULM_OK && at < size;) {
@@ -167,7 +167,7 @@ static void check_stream(const ulm_provider *p, const uint8_t *body, size_t size
         abort();
     if (r.error != ULM_OK && rc == ULM_OK) /* a failure the backend reported is not success */
         abort();
-    if (rc == ULM_OK && r.text_len > client.settings.max_response_bytes)
+    if (rc == ULM_OK && r.text_len > max_text)
         abort();
     /* on_delta saw a prefix of the text, never more, and all of it on success */
     if (d.text.len > r.text_len || (d.text.len && memcmp(d.text.data, r.text, d.text.len)) ||
@@ -182,7 +182,7 @@ static void check_stream(const ulm_provider *p, const uint8_t *body, size_t size
     ulm__stream_free(&st);
     ulm__result_clear(&r);
     ulm__http_response_clear(&resp);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
     free(d.ends);
 }
 

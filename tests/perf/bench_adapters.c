@@ -50,6 +50,7 @@
 #define BENCH_NAME "ulm-bench-adapters"
 #include "bench_common.h"
 #include "bench_text.h"
+#include "builtin.h"
 #include "client.h"
 #include "stream.h"
 
@@ -205,9 +206,14 @@ static double read_stream(const wire *w, ulm_client *client, const expected *e, 
     ulm_result r;
     ulm__result_init(&r);
     ulm_clocks clocks = {.deadline = 0};
-    ulm_exchange_io io = {.clocks = &clocks, .on_delta = on_delta, .delta_payload = j};
+    const ulm_settings *caps = &client->settings;
+    ulm_stream_setup setup = {.provider = w->provider, .result = &r, .clocks = &clocks,
+                              .on_delta = on_delta, .payload = j,
+                              .max_text = caps->max_response_bytes,
+                              .max_line = caps->max_event_line_bytes,
+                              .max_event = caps->max_event_bytes};
     ulm_stream st;
-    ulm__stream_init(&st, client, w->provider, &r, &io);
+    ulm__stream_init(&st, &setup);
     char type[] = "text/event-stream";
     ulm_http_response resp = {.status = 200, .content_type = type};
     const char *s = w->stream.data;

@@ -63,6 +63,7 @@
 #define BENCH_NAME "ulm-bench-stream"
 #include "bench_common.h"
 #include "bench_text.h"
+#include "builtin.h"
 #include "client.h"
 #include "openai_wire.h"
 #include "sse.h"
@@ -423,9 +424,14 @@ static int run_core(memctx *m, summary *out)
     ulm__result_init(&r);
     ulm_clocks clocks = {.deadline = 0};
     delta_count d = {.bytes = 0};
-    ulm_exchange_io io = {.clocks = &clocks, .on_delta = on_delta, .delta_payload = &d};
+    const ulm_settings *s = &m->client->settings;
+    ulm_stream_setup setup = {.provider = m->openai, .result = &r, .clocks = &clocks,
+                              .on_delta = on_delta, .payload = &d,
+                              .max_text = s->max_response_bytes,
+                              .max_line = s->max_event_line_bytes,
+                              .max_event = s->max_event_bytes};
     ulm_stream st;
-    ulm__stream_init(&st, m->client, m->openai, &r, &io);
+    ulm__stream_init(&st, &setup);
     char type[] = "text/event-stream";
     ulm_http_response resp = {.status = 200, .content_type = type};
     int rc = ULM_OK;

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "client.h"
+#include "builtin.h"
 #include "stream.h"
 
 /* The answer text of the Anthropic and Gemini documentation fixtures (messages_end_turn,
@@ -66,7 +66,7 @@ static inline void fixture_response_from(ulm_http_response *resp, int status,
     memset(resp, 0, sizeof *resp);
     resp->status = status;
     if (length)
-        assert_int_equal(ulm__buf_append(&resp->body, body, length), ULM_OK);
+        assert_int_equal(ulm_text_append(&resp->body, body, length), ULM_OK);
     if (content_type) {
         resp->content_type = ulm__strdup(content_type);
         assert_non_null(resp->content_type);
@@ -182,7 +182,7 @@ static inline void fixture_parse_file(ulm_provider *p, ulm_op op, int status,
 
 /* What a streamed answer handed to on_delta, joined. */
 typedef struct fixture_deltas {
-    ulm_buf text;
+    ulm_text text;
     int calls;
 } fixture_deltas;
 
@@ -214,20 +214,17 @@ static inline int fixture_stream(ulm_provider *p, const char *body, size_t lengt
                                  const size_t *cuts, size_t ncuts, ulm_result *result,
                                  fixture_deltas *deltas)
 {
-    ulm_client client;
-    memset(&client, 0, sizeof client);
-    client.settings.max_response_bytes = 1u << 20;
-    client.settings.max_event_line_bytes = 1u << 16;
-    client.settings.max_event_bytes = 1u << 16;
     ulm_clocks clocks;
     memset(&clocks, 0, sizeof clocks);
-    ulm_exchange_io io = {.clocks = &clocks, .on_delta = fixture_collect, .delta_payload = deltas};
+    ulm_stream_setup setup = {.provider = p, .result = result, .clocks = &clocks,
+                              .on_delta = fixture_collect, .payload = deltas,
+                              .max_text = 1u << 20, .max_line = 1u << 16, .max_event = 1u << 16};
     ulm_http_response resp;
     fixture_response_from(&resp, 200, "text/event-stream", NULL, 0);
     ulm__result_init(result);
     ulm_stream st;
     ulm__test_fail_alloc_after(fixture_stream_fail_after); /* the reading's own, not the setup's */
-    ulm__stream_init(&st, &client, p, result, &io);
+    ulm__stream_init(&st, &setup);
     int rc = ULM_OK;
     size_t from = 0;
     for (size_t i = 0; rc == ULM_OK && i <= ncuts; i++) {
@@ -263,7 +260,7 @@ static inline void fixture_stream_every_cut(ulm_provider *p, const char *name, i
             fail_msg("%s cut at %zu: %s", name, cut, ulm_error_name(rc));
         check(&r, &d);
         ulm__result_clear(&r);
-        ulm__buf_free(&d.text);
+        ulm_text_free(&d.text);
     }
     size_t *cuts = malloc(len * sizeof *cuts);
     assert_non_null(cuts);
@@ -274,7 +271,7 @@ static inline void fixture_stream_every_cut(ulm_provider *p, const char *name, i
     assert_int_equal(fixture_stream(p, body, len, cuts, len, &r, &d), expected);
     check(&r, &d);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
     free(cuts);
     free(body);
 }
@@ -306,10 +303,10 @@ static inline void fixture_stream_under_allocation_failures(ulm_provider *p, con
                                (r.text_len && memcmp(r.text, clean.text, r.text_len) != 0)))
             fail_msg("%s with allocation %ld failing: the text differs", name, n);
         ulm__result_clear(&r);
-        ulm__buf_free(&d.text);
+        ulm_text_free(&d.text);
     }
     ulm__result_clear(&clean);
-    ulm__buf_free(&clean_deltas.text);
+    ulm_text_free(&clean_deltas.text);
     free(body);
 }
 

@@ -361,7 +361,7 @@ static void test_stream_huge_token_counts_saturate(void **state)
     assert_true(r.completion_tokens == LONG_MAX);
     assert_true(r.total_tokens == LONG_MAX);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
 }
 
 /* Tool input and thinking arrive as deltas too, but they are not the answer's text. */
@@ -393,7 +393,7 @@ static void test_stream_passes_only_text_deltas(void **state)
             assert_int_equal(r.completion_tokens, cases[i].completion);
             assert_int_equal(r.total_tokens, cases[i].prompt + cases[i].completion);
             ulm__result_clear(&r);
-            ulm__buf_free(&d.text);
+            ulm_text_free(&d.text);
         }
         free(body);
     }
@@ -430,7 +430,7 @@ static void test_stream_end_and_unknown_events(void **state)
                       "\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n";
     assert_int_equal(stream_text(*state, cut, &r, &d), ULM_EPROTOCOL);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
 
     d = (fixture_deltas){0};
     const char *odd = "event: brand_new_event\ndata: {\"type\":\"brand_new_event\",\"x\":1}\n\n"
@@ -442,7 +442,7 @@ static void test_stream_end_and_unknown_events(void **state)
     assert_string_equal(r.text, "Hi");
     assert_int_equal(r.finish, ULM_FINISH_UNKNOWN);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
 
     const char *broken[] = {"event: message_start\ndata: {\"type\":\n\n", "data: [1]\n\n"};
     for (size_t i = 0; i < 2; i++) {

@@ -9,7 +9,10 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "client.h"
+#include "redact.h"
+#include "request.h"
 
 static void options_init_fills_every_field(void **state)
 {

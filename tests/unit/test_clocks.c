@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "clocks.h"
 
 /* Limits with distinct digits, so a message naming the wrong one is caught by strstr. */

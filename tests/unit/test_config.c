@@ -10,7 +10,8 @@
 
 #include <cmocka.h>
 
-#include "client.h"
+#include "clock.h"
+#include "route.h"
 
 static const char *vars[] = {"ENABLE_MODEL_RUNNER",    "MODEL_RUNNER_URL",
                              "DEFAULT_LOCAL_MODEL",    "AVAILABLE_LOCAL_MODELS",

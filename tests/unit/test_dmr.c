@@ -237,7 +237,7 @@ static void test_llamacpp_stream_split_anywhere(void **state)
         assert_int_equal(r.total_tokens, 7);
         assert_string_equal(r.model, "ai/smollm2");
         ulm__result_clear(&r);
-        ulm__buf_free(&d.text);
+        ulm_text_free(&d.text);
     }
     free(body);
 }

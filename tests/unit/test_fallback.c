@@ -9,7 +9,10 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "client.h"
+#include "engine.h"
+#include "route.h"
 
 /* ------------------------------------------------------------ fake transport */
 
@@ -114,7 +117,7 @@ static ulm_client *make_client(script *s)
     assert_int_equal(ulm_client_add_provider(c, fake_provider("cloud2", 0), "http://cloud2.test",
                                              "other-key"),
                      ULM_OK);
-    ulm__client_set_transport(c, fake_transport, s);
+    ulm__engine_pool_set_transport(c->engines, fake_transport, s);
     return c;
 }
 

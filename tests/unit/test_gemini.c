@@ -404,7 +404,7 @@ static void test_stream_huge_token_counts_saturate(void **state)
     assert_true(r.completion_tokens == LONG_MAX);
     assert_true(r.total_tokens == LONG_MAX);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
 }
 
 /* The last chunk may carry the finish reason without any part. */
@@ -419,7 +419,7 @@ static void test_stream_final_chunk_without_parts(void **state)
     assert_int_equal(r.finish, ULM_FINISH_STOP);
     assert_int_equal(r.total_tokens, 53);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
     free(body);
 }
 
@@ -451,7 +451,7 @@ static void test_stream_safety_stop_keeps_the_text(void **state)
     assert_int_equal(d.text.len, r.text_len);
     assert_memory_equal(d.text.data, r.text, r.text_len);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
     free(body);
 }
 
@@ -470,7 +470,7 @@ static void test_stream_without_finish_and_error_events(void **state)
     assert_int_equal(stream_text(*state, cut, &r, &d), ULM_EPROTOCOL);
     assert_memory_equal(d.text.data, "Hi", 2);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
 
     d = (fixture_deltas){0};
     const char *failed = "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"Hi\"}]}}]}\r\n\r\n"
@@ -479,7 +479,7 @@ static void test_stream_without_finish_and_error_events(void **state)
     assert_int_equal(stream_text(*state, failed, &r, &d), ULM_EUNAVAILABLE);
     assert_string_equal(r.error_text, "The model is overloaded.");
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
 
     d = (fixture_deltas){0};
     assert_int_equal(stream_text(*state, "data: {\"candidates\":\r\n\r\n", &r, &d), ULM_EPROTOCOL);

@@ -7,9 +7,64 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "limiter.h"
 
 #define FAR_MS 2000.0 /* a deadline no test reaches when it works */
+
+/* A waiter that blocks its thread, as a caller of the old blocking limiter did: told of
+ * its slot through a condition variable. */
+typedef struct blocking_waiter {
+    ulm_limiter_waiter w;
+    pthread_mutex_t lock;
+    pthread_cond_t told;
+    int notified;
+} blocking_waiter;
+
+static void notify_blocking(void *ctx)
+{
+    blocking_waiter *b = ctx;
+    pthread_mutex_lock(&b->lock);
+    b->notified = 1;
+    pthread_cond_signal(&b->told);
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* Takes a slot, waiting in line until it comes or deadline_ms passes (then ULM_EBUSY). */
+static int acquire(ulm_limiter *l, double deadline_ms, double *waited_ms)
+{
+    double start = ulm__now_ms();
+    blocking_waiter b = {.w = {.notify = notify_blocking}};
+    b.w.ctx = &b;
+    pthread_mutex_init(&b.lock, NULL);
+    pthread_cond_init(&b.told, NULL);
+    int rc = ulm__limiter_acquire(l, &b.w, start, deadline_ms);
+    if (rc == ULM_LIMITER_QUEUED) {
+        pthread_mutex_lock(&b.lock);
+        while (!b.notified && ulm__now_ms() < deadline_ms) {
+            struct timespec tick;
+            clock_gettime(CLOCK_REALTIME, &tick);
+            tick.tv_nsec += 1000000L; /* a millisecond: the deadline is on the library's clock */
+            if (tick.tv_nsec >= 1000000000L) {
+                tick.tv_sec++;
+                tick.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&b.told, &b.lock, &tick);
+        }
+        pthread_mutex_unlock(&b.lock);
+        if (ulm__limiter_granted(l, &b.w)) {
+            rc = ULM_OK;
+        } else {
+            ulm__limiter_leave(l, &b.w);
+            rc = ulm__limiter_granted(l, &b.w) ? ULM_OK : ULM_EBUSY;
+        }
+    }
+    pthread_cond_destroy(&b.told);
+    pthread_mutex_destroy(&b.lock);
+    if (waited_ms)
+        *waited_ms = ulm__now_ms() - start;
+    return rc;
+}
 
 /* One caller on its own thread: acquires, notes when it got the slot, and gives it back. */
 typedef struct caller {
@@ -33,7 +88,7 @@ typedef struct served_log {
 static void *caller_main(void *arg)
 {
     caller *c = arg;
-    c->rc = ulm__limiter_acquire(c->limiter, c->deadline_ms, &c->waited_ms);
+    c->rc = acquire(c->limiter, c->deadline_ms, &c->waited_ms);
     if (c->rc == ULM_OK) {
         if (c->log) {
             pthread_mutex_lock(&c->log->lock);
@@ -87,14 +142,14 @@ static void unlimited_never_waits(void **state)
     double waited = -1;
     for (int i = 0; i < 1000; i++) {
         /* Even a deadline already behind us: nothing to wait for. */
-        assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() - 1000, &waited), ULM_OK);
+        assert_int_equal(acquire(&l, ulm__now_ms() - 1000, &waited), ULM_OK);
         assert_true(waited >= 0 && waited < 50);
     }
     assert_int_equal(l.in_flight, 1000);
     for (int i = 0; i < 1000; i++)
         ulm__limiter_release(&l, 100);
     assert_int_equal(l.in_flight, 0);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() - 1000, NULL), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() - 1000, NULL), ULM_OK);
     ulm__limiter_release(&l, 100);
     ulm__limiter_destroy(&l);
 }
@@ -105,14 +160,14 @@ static void a_free_slot_is_taken_at_once(void **state)
     ulm_limiter l;
     assert_int_equal(ulm__limiter_init(&l, 2, 0), ULM_OK);
     double waited = -1;
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_OK);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_OK);
     assert_true(waited >= 0 && waited < 50);
     /* No room to queue: the third fails at once however far its deadline. */
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_EBUSY);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_EBUSY);
     assert_true(waited < 50);
     ulm__limiter_release(&l, 0);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_OK);
     ulm__limiter_release(&l, 0);
     ulm__limiter_release(&l, 0);
     assert_int_equal(l.in_flight, 0);
@@ -124,14 +179,14 @@ static void second_queues_third_is_refused(void **state)
     (void)state;
     ulm_limiter l;
     assert_int_equal(ulm__limiter_init(&l, 1, 1), ULM_OK);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
 
     caller second;
     start_caller(&second, &l, 2, ulm__now_ms() + FAR_MS, NULL, 0);
     wait_until_queued(&l, 1);
 
     double waited = -1;
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_EBUSY);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_EBUSY);
     assert_true(waited < 50);
     assert_int_equal(queued_now(&l), 1); /* the second is still waiting */
 
@@ -149,14 +204,14 @@ static void a_newcomer_does_not_pass_the_line(void **state)
     (void)state;
     ulm_limiter l;
     assert_int_equal(ulm__limiter_init(&l, 1, 2), ULM_OK);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
     caller waiting;
     start_caller(&waiting, &l, 1, ulm__now_ms() + FAR_MS, NULL, 1);
     wait_until_queued(&l, 1);
 
     /* The slot just freed is the waiter's, even before it wakes to take it. */
     ulm__limiter_release(&l, 0);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() - 1, NULL), ULM_EBUSY);
+    assert_int_equal(acquire(&l, ulm__now_ms() - 1, NULL), ULM_EBUSY);
     join_caller(&waiting);
     assert_int_equal(waiting.rc, ULM_OK);
     ulm__limiter_release(&l, 0);
@@ -172,7 +227,7 @@ static void waiters_are_served_in_arrival_order(void **state)
     assert_int_equal(ulm__limiter_init(&l, 1, 8), ULM_OK);
     served_log log = {.count = 0};
     pthread_mutex_init(&log.lock, NULL);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
 
     enum { CALLERS = 6 };
     caller callers[CALLERS];
@@ -197,7 +252,7 @@ static void a_give_up_at_the_head_does_not_block_the_next(void **state)
     (void)state;
     ulm_limiter l;
     assert_int_equal(ulm__limiter_init(&l, 1, 4), ULM_OK);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
 
     caller impatient, patient;
     start_caller(&impatient, &l, 1, ulm__now_ms() + 100, NULL, 0);
@@ -217,7 +272,7 @@ static void a_give_up_at_the_head_does_not_block_the_next(void **state)
     assert_true(ulm__now_ms() - released_at < 1000); /* served on release, not at its deadline */
     assert_int_equal(l.queued, 0);
     assert_int_equal(l.in_flight, 0);
-    assert_true(l.next_ticket == l.serving);
+    assert_null(l.head); /* nobody left behind in the line */
     ulm__limiter_destroy(&l);
 }
 
@@ -228,7 +283,7 @@ static void give_ups_in_the_middle_and_at_the_end_keep_the_line_moving(void **st
     assert_int_equal(ulm__limiter_init(&l, 1, 8), ULM_OK);
     served_log log = {.count = 0};
     pthread_mutex_init(&log.lock, NULL);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
 
     /* first, middle (gives up), third, last (gives up) */
     caller first, middle, third, last;
@@ -246,13 +301,11 @@ static void give_ups_in_the_middle_and_at_the_end_keep_the_line_moving(void **st
     assert_int_equal(middle.rc, ULM_EBUSY);
     assert_int_equal(last.rc, ULM_EBUSY);
     assert_int_equal(queued_now(&l), 2);
-    /*
-     * The middle one counted as a departure; the last handed its ticket back, so the first
-     * does not read a place below its true one (which would let the third race it).
-     */
+    /* The two that gave up left the line; the first is still ahead of the third. */
     pthread_mutex_lock(&l.lock);
-    assert_true(l.serving == 1);
-    assert_true(l.next_ticket == 3);
+    assert_non_null(l.head);
+    assert_ptr_equal(l.head->next, l.tail);
+    assert_null(l.tail->next);
     pthread_mutex_unlock(&l.lock);
 
     ulm__limiter_release(&l, 0);
@@ -265,10 +318,10 @@ static void give_ups_in_the_middle_and_at_the_end_keep_the_line_moving(void **st
     assert_int_equal(log.ids[1], 3);
     assert_int_equal(l.queued, 0);
     assert_int_equal(l.in_flight, 0);
-    assert_true(l.next_ticket == l.serving);
+    assert_null(l.head);
 
     /* The line still works for newcomers after the give-ups. */
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
     caller newcomer;
     start_caller(&newcomer, &l, 5, ulm__now_ms() + FAR_MS, &log, 0);
     wait_until_queued(&l, 1);
@@ -283,7 +336,7 @@ static void give_ups_in_the_middle_and_at_the_end_keep_the_line_moving(void **st
 static void hold_for(ulm_limiter *l, double held_ms, int times)
 {
     for (int i = 0; i < times; i++) {
-        assert_int_equal(ulm__limiter_acquire(l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
+        assert_int_equal(acquire(l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
         ulm__limiter_release(l, held_ms);
     }
 }
@@ -311,22 +364,22 @@ static void a_wait_past_the_deadline_is_refused_at_once(void **state)
     ulm_limiter l;
     assert_int_equal(ulm__limiter_init(&l, 1, 4), ULM_OK);
     hold_for(&l, 100, 5);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
 
     double waited = -1;
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + 10, &waited), ULM_EBUSY);
+    assert_int_equal(acquire(&l, ulm__now_ms() + 10, &waited), ULM_EBUSY);
     assert_true(waited >= 0 && waited < 5); /* did not sit out the 10 ms */
     assert_int_equal(l.queued, 0);
 
     /* 100 ms expected, 150 ms allowed: it waits, and gives up at its deadline. */
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + 150, &waited), ULM_EBUSY);
+    assert_int_equal(acquire(&l, ulm__now_ms() + 150, &waited), ULM_EBUSY);
     assert_true(waited >= 145 && waited < 1000);
 
     /* With one caller ahead the same 150 ms are not enough: 200 ms expected. */
     caller ahead;
     start_caller(&ahead, &l, 1, ulm__now_ms() + FAR_MS, NULL, 0);
     wait_until_queued(&l, 1);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + 150, &waited), ULM_EBUSY);
+    assert_int_equal(acquire(&l, ulm__now_ms() + 150, &waited), ULM_EBUSY);
     assert_true(waited < 5);
     ulm__limiter_release(&l, 100);
     join_caller(&ahead);
@@ -340,14 +393,14 @@ static void the_prediction_shares_the_wait_among_slots(void **state)
     ulm_limiter l;
     assert_int_equal(ulm__limiter_init(&l, 2, 4), ULM_OK);
     hold_for(&l, 100, 5);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
 
     /* Two slots free one every 50 ms: 40 ms is too short, 60 ms worth waiting for. */
     double waited = -1;
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + 40, &waited), ULM_EBUSY);
+    assert_int_equal(acquire(&l, ulm__now_ms() + 40, &waited), ULM_EBUSY);
     assert_true(waited < 5);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + 60, &waited), ULM_EBUSY);
+    assert_int_equal(acquire(&l, ulm__now_ms() + 60, &waited), ULM_EBUSY);
     assert_true(waited >= 55 && waited < 1000);
     ulm__limiter_release(&l, 100);
     ulm__limiter_release(&l, 100);
@@ -359,9 +412,9 @@ static void no_prediction_without_history(void **state)
     (void)state;
     ulm_limiter l;
     assert_int_equal(ulm__limiter_init(&l, 1, 1), ULM_OK);
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
+    assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
     double waited = -1;
-    assert_int_equal(ulm__limiter_acquire(&l, ulm__now_ms() + 30, &waited), ULM_EBUSY);
+    assert_int_equal(acquire(&l, ulm__now_ms() + 30, &waited), ULM_EBUSY);
     assert_true(waited >= 25 && waited < 1000); /* it waited for its deadline */
     assert_int_equal(l.queued, 0);
     ulm__limiter_release(&l, 0);

@@ -1,5 +1,6 @@
 /* test_openai_wire.c - the OpenAI wire format, driven through the openai provider's vtable. */
 #include "fixture.h"
+#include "redact.h"
 
 #include <jansson.h>
 
@@ -495,13 +496,13 @@ static void test_parse_huge_success_body_keeps_whole_text(void **state)
     static const char tail[] = "\"},\"finish_reason\":\"length\"}]}";
     ulm_http_response resp = {0};
     resp.status = 200;
-    assert_int_equal(ulm__buf_append(&resp.body, head, sizeof head - 1), ULM_OK);
+    assert_int_equal(ulm_text_append(&resp.body, head, sizeof head - 1), ULM_OK);
     char chunk[4096];
     for (size_t i = 0; i < sizeof chunk; i++)
         chunk[i] = (char)('a' + i % 26);
     for (size_t done = 0; done < text_len; done += sizeof chunk)
-        assert_int_equal(ulm__buf_append(&resp.body, chunk, sizeof chunk), ULM_OK);
-    assert_int_equal(ulm__buf_append(&resp.body, tail, sizeof tail - 1), ULM_OK);
+        assert_int_equal(ulm_text_append(&resp.body, chunk, sizeof chunk), ULM_OK);
+    assert_int_equal(ulm_text_append(&resp.body, tail, sizeof tail - 1), ULM_OK);
     ulm_result r;
     fixture_parse(*state, ULM_OP_CHAT, &resp, &r);
 
@@ -583,7 +584,7 @@ static void test_stream_huge_token_counts_saturate(void **state)
     assert_true(r.completion_tokens == 1);
     assert_true(r.total_tokens == LONG_MAX);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
 }
 
 /* Read whole, the stream gives one delta per content event, and none for the empty one. */
@@ -596,7 +597,7 @@ static void test_stream_delivers_one_delta_per_content_event(void **state)
     assert_int_equal(fixture_stream(*state, body, len, NULL, 0, &r, &d), ULM_OK);
     assert_int_equal(d.calls, 3);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
     free(body);
 }
 
@@ -617,7 +618,7 @@ static void test_stream_error_event_is_classified(void **state)
     assert_string_equal(r.error_text, "The server had an error");
     assert_memory_equal(d.text.data, "Hi", 2);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
 
     d = (fixture_deltas){0};
     body = "data: {\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\","
@@ -654,7 +655,7 @@ static void test_stream_without_end_is_protocol_but_finish_is_enough(void **stat
     const char *cut = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
     assert_int_equal(stream_text(*state, cut, &r, &d), ULM_EPROTOCOL);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
     d = (fixture_deltas){0};
     const char *finished = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},"
                            "\"finish_reason\":\"length\"}]}\n\n";
@@ -662,7 +663,7 @@ static void test_stream_without_end_is_protocol_but_finish_is_enough(void **stat
     assert_int_equal(r.finish, ULM_FINISH_LENGTH);
     assert_int_equal(r.prompt_tokens, -1);
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
 }
 
 /* Events after [DONE] mean nothing. */
@@ -676,7 +677,7 @@ static void test_stream_ignores_events_after_done(void **state)
     assert_int_equal(stream_text(*state, body, &r, &d), ULM_OK);
     assert_string_equal(r.text, "A");
     ulm__result_clear(&r);
-    ulm__buf_free(&d.text);
+    ulm_text_free(&d.text);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, provider_setup, provider_teardown)

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "policy.h"
 
 /* ---------------------------------------------------------------- backoff */

@@ -11,8 +11,11 @@
 
 #include <cmocka.h>
 
+#include "clock.h"
 #include "../attempt_check.h"
 #include "client.h"
+#include "engine.h"
+#include "route.h"
 
 #define OK_BODY "{\"choices\":[{\"message\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}]}"
 #define BUSY_BODY "{\"error\":{\"message\":\"busy\"}}"
@@ -99,7 +102,7 @@ static ulm_client *client_with_config(script *s, const char *json)
     unlink(path);
     if (rc != ULM_OK)
         fail_msg("client: %s", err);
-    ulm__client_set_transport(c, scripted_transport, s);
+    ulm__engine_pool_set_transport(c->engines, scripted_transport, s);
     return c;
 }
 
@@ -361,7 +364,7 @@ static void model_parameters_fill_what_the_request_leaves_unset(void **state)
     ulm_client *c = client_with_config(
         &s, FARM("\"http://a.test\"", "") ", \"models\": {\"farm/m\": {\"temperature\": 0.25,"
                                           " \"max_tokens\": 77, \"template\": \"completion\"}}}");
-    ulm__client_set_transport(c, body_keeping_transport, &s);
+    ulm__engine_pool_set_transport(c->engines, body_keeping_transport, &s);
     int rc;
     ulm_response_free(call(c, "farm/m", &rc));
     assert_int_equal(rc, ULM_OK);

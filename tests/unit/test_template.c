@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "internal.h"
+#include "prompt_template.h"
 
 typedef struct line {
     ulm_role role;

@@ -1,8 +1,10 @@
-/* target.c - turns a model string ("dmr/ai/smollm2", "openai/gpt-4o-mini") into a backend and model. */
+/* route.c - which backends and models a request goes to, in order: model strings, aliases, offline. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
+#include "request.h"
+#include "route.h"
 
 static int printable_ascii(const char *s)
 {
@@ -35,15 +37,16 @@ static void list_providers(const ulm_client *c, char *buf, size_t size)
     }
 }
 
-/* A name without a known provider prefix is local when DMR is configured to serve it. */
+/* A name without a known provider prefix is local when the local backend (DMR) is configured
+ * to serve it. */
 static int resolve_bare(const ulm_client *c, const char *spec, ulm_target *out, char *errbuf,
                         size_t n)
 {
     char canon[sizeof out->model];
-    ulm_backend *dmr = ulm__client_backend(c, "dmr");
-    if (dmr && ulm__dmr_normalize_model(spec, canon, sizeof canon) == ULM_OK &&
+    ulm_backend *local = c->local_backend;
+    if (local && local->type->normalize_model(spec, canon, sizeof canon) == ULM_OK &&
         is_local_model(c, canon)) {
-        out->backend = dmr;
+        out->backend = local;
         strcpy(out->model, canon);
         return ULM_OK;
     }
@@ -102,4 +105,76 @@ int ulm__target_resolve(const ulm_client *c, const char *spec, ulm_target *out, 
     }
     out->backend = backend;
     return ULM_OK;
+}
+
+/* ------------------------------------------------------------ a request's targets */
+
+static int append_target(ulm_target_list *l, const ulm_target *t)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (l->items[i].backend == t->backend && strcmp(l->items[i].model, t->model) == 0)
+            return ULM_OK; /* an alias and a name may say the same target twice */
+    if (ulm__reserve((void **)&l->items, &l->cap, l->count, sizeof *l->items) != ULM_OK)
+        return ULM_ENOMEM;
+    l->items[l->count++] = *t;
+    return ULM_OK;
+}
+
+/* Appends the targets one model string names: an alias's chain, or one target. */
+static int add_spec(ulm_client *c, const char *spec, ulm_target_list *l, char *errmsg,
+                    size_t errmsg_size)
+{
+    const ulm_file_alias *alias = strchr(spec, '/') ? NULL
+                                                    : ulm__file_config_alias(&c->settings.file,
+                                                                             spec);
+    size_t n = alias ? alias->target_count : 1;
+    for (size_t i = 0; i < n; i++) {
+        ulm_target t;
+        int rc = ulm__target_resolve(c, alias ? alias->targets[i] : spec, &t, errmsg,
+                                     errmsg_size);
+        if (rc == ULM_OK)
+            rc = append_target(l, &t);
+        if (rc != ULM_OK)
+            return rc;
+    }
+    return ULM_OK;
+}
+
+int ulm__route(ulm_client *c, const ulm_request *req, ulm_target_list *l, char *errmsg,
+               size_t errmsg_size)
+{
+    size_t n = ulm__request_model_count(req);
+    if (!n)
+        return add_spec(c, c->default_model, l, errmsg, errmsg_size);
+    for (size_t i = 0; i < n; i++) {
+        int rc = add_spec(c, ulm__request_model(req, i), l, errmsg, errmsg_size);
+        if (rc != ULM_OK)
+            return rc;
+    }
+    return ULM_OK;
+}
+
+int ulm__route_add_local_models(ulm_client *c, ulm_target_list *l)
+{
+    ulm_backend *local = c->local_backend;
+    if (!local || local->disabled[0])
+        return ULM_OK;
+    const ulm_settings *s = &c->settings;
+    for (size_t i = 0; i <= s->local_model_count; i++) {
+        ulm_target t = {.backend = local};
+        const char *model = i == 0 ? s->default_local_model : s->local_models[i - 1];
+        if (strlen(model) >= sizeof t.model)
+            continue;
+        strcpy(t.model, model);
+        int rc = append_target(l, &t);
+        if (rc != ULM_OK)
+            return rc;
+    }
+    return ULM_OK;
+}
+
+void ulm__target_list_clear(ulm_target_list *l)
+{
+    free(l->items);
+    *l = (ulm_target_list){0};
 }

@@ -1,8 +1,8 @@
-/* template.c - shapes a conversation for a model's prompt template (the "template" of a model). */
+/* prompt_template.c - reshapes a conversation for models whose chat template differs. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "prompt_template.h"
 
 static const char *const template_names[] = {"chat", "no_system", "alternating", "completion"};
 
@@ -13,11 +13,11 @@ const char *ulm__prompt_template_name(ulm_prompt_template t)
 }
 
 /* Appends text to b, after a blank line when b already holds something. */
-static int append_paragraph(ulm_buf *b, const char *text)
+static int append_paragraph(ulm_text *b, const char *text)
 {
-    if (b->len && ulm__buf_append(b, "\n\n", 2) != ULM_OK)
+    if (b->len && ulm_text_append(b, "\n\n", 2) != ULM_OK)
         return ULM_ENOMEM;
-    return ulm__buf_append(b, text, strlen(text));
+    return ulm_text_append(b, text, strlen(text));
 }
 
 static int copy_parameters(const ulm_request *from, ulm_request *to)
@@ -36,10 +36,6 @@ static int copy_parameters(const ulm_request *from, ulm_request *to)
         rc = ulm_request_set_seed(to, seed);
     for (size_t i = 0; rc == ULM_OK && i < ulm_request_stop_count(from); i++)
         rc = ulm_request_add_stop(to, ulm_request_stop(from, i));
-    void *payload;
-    ulm_delta_fn on_delta = ulm__request_on_delta(from, &payload);
-    if (rc == ULM_OK)
-        rc = ulm_request_set_on_delta(to, on_delta, payload);
     return rc;
 }
 
@@ -47,21 +43,21 @@ static int copy_parameters(const ulm_request *from, ulm_request *to)
 static int shape_completion(const ulm_request *req, ulm_request *out)
 {
     static const char *const speaker[] = {"", "System: ", "User: ", "Assistant: "};
-    ulm_buf text = {0};
+    ulm_text text = {0};
     int rc = ULM_OK;
     for (size_t i = 0; rc == ULM_OK && i < ulm_request_message_count(req); i++) {
         ulm_role role = ulm_request_message_role(req, i);
         if (text.len)
-            rc = ulm__buf_append(&text, "\n\n", 2);
+            rc = ulm_text_append(&text, "\n\n", 2);
         if (rc == ULM_OK)
-            rc = ulm__buf_appendf(&text, "%s%s", speaker[role],
+            rc = ulm_text_appendf(&text, "%s%s", speaker[role],
                                   ulm_request_message_content(req, i));
     }
     if (rc == ULM_OK)
-        rc = ulm__buf_append(&text, "\n\nAssistant:", 12);
+        rc = ulm_text_append(&text, "\n\nAssistant:", 12);
     if (rc == ULM_OK)
         rc = ulm_request_add_message(out, ULM_ROLE_USER, text.data);
-    ulm__buf_free(&text);
+    ulm_text_free(&text);
     return rc;
 }
 
@@ -71,7 +67,7 @@ static int shape_completion(const ulm_request *req, ulm_request *out)
  */
 static int shape_messages(const ulm_request *req, int merge, ulm_request *out)
 {
-    ulm_buf system = {0}, pending = {0};
+    ulm_text system = {0}, pending = {0};
     ulm_role pending_role = ULM_ROLE_USER;
     int rc = ULM_OK, user_seen = 0;
     size_t n = ulm_request_message_count(req);
@@ -99,8 +95,8 @@ static int shape_messages(const ulm_request *req, int merge, ulm_request *out)
         rc = ulm_request_add_message(out, pending_role, pending.data);
     if (rc == ULM_OK && !user_seen && system.len) /* only system text: it is the question */
         rc = ulm_request_add_message(out, ULM_ROLE_USER, system.data);
-    ulm__buf_free(&system);
-    ulm__buf_free(&pending);
+    ulm_text_free(&system);
+    ulm_text_free(&pending);
     return rc;
 }
 

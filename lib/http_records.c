@@ -1,8 +1,10 @@
-/* records.c - the HTTP request, HTTP response and parse result that adapters read and fill. */
+/* http_records.c - the HTTP request, HTTP response and parse result that adapters read and fill. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "clock.h"
+#include "http_records.h"
+#include "redact.h"
 
 static int has_line_break(const char *s)
 {
@@ -33,8 +35,8 @@ int ulm_http_request_add_header(ulm_http_request *http, const char *name, const 
         return ULM_EINVAL;
     if (http->header_count == ULM_MAX_HEADERS)
         return ULM_EINVAL;
-    ulm_buf line = {0};
-    if (ulm__buf_appendf(&line, "%s: %s", name, value) != ULM_OK)
+    ulm_text line = {0};
+    if (ulm_text_appendf(&line, "%s: %s", name, value) != ULM_OK)
         return ULM_ENOMEM;
     http->headers[http->header_count++] = line.data;
     return ULM_OK;
@@ -50,6 +52,17 @@ int ulm_http_request_set_body(ulm_http_request *http, const char *body, size_t l
     free(http->body);
     http->body = copy;
     http->body_len = length;
+    return ULM_OK;
+}
+
+int ulm_http_request_take_body(ulm_http_request *http, ulm_text *text)
+{
+    if (!http || !text)
+        return ULM_EINVAL;
+    free(http->body);
+    http->body = text->data;
+    http->body_len = text->len;
+    *text = (ulm_text){0};
     return ULM_OK;
 }
 
@@ -79,9 +92,18 @@ const char *ulm_http_response_content_type(const ulm_http_response *http)
     return http && http->content_type ? http->content_type : "";
 }
 
+int ulm__keep_body(ulm_http_response *resp, const char *data, size_t n, size_t cap,
+                   ulm_clocks *clocks)
+{
+    if (resp->body.len + n > cap)
+        return ULM_ETOO_LARGE;
+    ulm__clocks_token(clocks, ulm__now_ms());
+    return ulm_text_append(&resp->body, data, n) == ULM_OK ? ULM_OK : ULM_ENOMEM;
+}
+
 void ulm__http_response_clear(ulm_http_response *http)
 {
-    ulm__buf_free(&http->body);
+    ulm_text_free(&http->body);
     free(http->content_type);
     free(http->retry_after);
     memset(http, 0, sizeof *http);
@@ -124,8 +146,8 @@ int ulm_result_append_text(ulm_result *result, const char *text, size_t length)
 {
     if (!result || (!text && length))
         return ULM_EINVAL;
-    ulm_buf kept = {result->text, result->text_len, result->text_cap};
-    if (ulm__buf_append(&kept, text, length) != ULM_OK)
+    ulm_text kept = {result->text, result->text_len, result->text_cap};
+    if (ulm_text_append(&kept, text, length) != ULM_OK)
         return ULM_ENOMEM;
     result->text = kept.data;
     result->text_len = kept.len;
@@ -198,17 +220,36 @@ int ulm_result_set_error(ulm_result *result, int code, const char *upstream_text
     if (!result || code >= 0)
         return ULM_EINVAL;
     result->error = code;
-    free(result->error_text);
-    result->error_text = NULL;
+    char *kept = NULL;
     if (upstream_text && length) {
         /* keep room past the cap so a key that straddles it is still whole for redaction */
         size_t keep = length < ULM_UPSTREAM_TEXT_CAP + 1024 ? length
                                                             : ULM_UPSTREAM_TEXT_CAP + 1024;
-        result->error_text = ulm__strndup(upstream_text, keep);
-        if (!result->error_text)
+        if (!(kept = ulm__strndup(upstream_text, keep))) {
+            free(result->error_text);
+            result->error_text = NULL;
             return ULM_ENOMEM;
+        }
     }
+    /* copied first: an adapter refining a class passes the text it already set */
+    free(result->error_text);
+    result->error_text = kept;
     return ULM_OK;
+}
+
+int ulm_result_error(const ulm_result *result)
+{
+    return result ? result->error : ULM_OK;
+}
+
+const char *ulm_result_error_text(const ulm_result *result)
+{
+    return result ? result->error_text : NULL;
+}
+
+const char *ulm_result_model(const ulm_result *result)
+{
+    return result ? result->model : NULL;
 }
 
 void ulm_result_set_retry_after_ms(ulm_result *result, long ms)

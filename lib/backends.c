@@ -1,0 +1,164 @@
+/* backends.c - a client's backends: adding, replacing, finding, their parameters and their keys. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+
+ulm_backend *ulm__client_backend(const ulm_client *c, const char *name)
+{
+    for (size_t i = 0; i < c->backend_count; i++)
+        if (strcmp(c->backends[i].name, name) == 0)
+            return (ulm_backend *)&c->backends[i];
+    return NULL;
+}
+
+const ulm_file_model *ulm__client_model_params(const ulm_client *c, const ulm_backend *b,
+                                               const char *model)
+{
+    for (size_t i = 0; i < c->model_param_count; i++)
+        if (c->model_params[i].backend == b && strcmp(c->model_params[i].model, model) == 0)
+            return c->model_params[i].file;
+    return NULL;
+}
+
+static void backend_clear(ulm_backend *b)
+{
+    if (b->provider && b->provider->destroy)
+        b->provider->destroy(b->provider);
+    free(b->name);
+    for (size_t i = 0; i < b->endpoint_count; i++)
+        free(b->urls[i]);
+    free(b->urls);
+    free(b->health);
+    if (b->limiter) {
+        ulm__limiter_destroy(b->limiter);
+        free(b->limiter);
+    }
+    ulm__free_secret(b->api_key);
+    ulm__free_secret(b->auth_line);
+    memset(b, 0, sizeof *b);
+}
+
+void ulm__client_clear_backends(ulm_client *c)
+{
+    for (size_t i = 0; i < c->backend_count; i++)
+        backend_clear(&c->backends[i]);
+    c->backend_count = 0;
+}
+
+/* A backend called name that sends through p to each of urls; the caller keeps p on
+ * failure. */
+static int backend_set(ulm_backend *b, const char *name, ulm_provider *p,
+                       const char *const *urls, size_t url_count, const char *api_key)
+{
+    memset(b, 0, sizeof *b);
+    b->name = ulm__strdup(name);
+    b->urls = ulm__calloc(url_count, sizeof *b->urls);
+    b->health = ulm__calloc(url_count, sizeof *b->health);
+    b->api_key = api_key ? ulm__strdup(api_key) : NULL;
+    if (!b->name || !b->urls || !b->health || (api_key && !b->api_key))
+        goto nomem;
+    for (size_t i = 0; i < url_count; i++) {
+        size_t len = strlen(urls[i]);
+        while (len && urls[i][len - 1] == '/')
+            len--;
+        if (!(b->urls[i] = ulm__strndup(urls[i], len)))
+            goto nomem;
+        b->endpoint_count = i + 1;
+    }
+    if (p->auth_header && api_key) {
+        const char *prefix = p->auth_prefix ? p->auth_prefix : "";
+        size_t size = strlen(p->auth_header) + 2 + strlen(prefix) + strlen(api_key) + 1;
+        if (!(b->auth_line = ulm__malloc(size)))
+            goto nomem;
+        snprintf(b->auth_line, size, "%s: %s%s", p->auth_header, prefix, api_key);
+    }
+    b->provider = p;
+    return ULM_OK;
+nomem:
+    backend_clear(b);
+    return ULM_ENOMEM;
+}
+
+int ulm__client_add_backend(ulm_client *c, const char *name, ulm_provider *p,
+                            const char *const *urls, size_t url_count, const char *api_key,
+                            ulm_backend **added)
+{
+    ulm_backend fresh;
+    int rc = backend_set(&fresh, name, p, urls, url_count, api_key);
+    if (rc != ULM_OK) {
+        p->destroy(p);
+        return rc;
+    }
+    ulm_backend *slot = ulm__client_backend(c, name);
+    if (slot) {
+        /* a program's provider replacing a built-in one keeps its kind's role, so that
+         * bare local model names still go to it */
+        fresh.type = slot->type;
+        backend_clear(slot);
+    } else if (c->backend_count == ULM_MAX_BACKENDS) {
+        backend_clear(&fresh);
+        return ULM_ENOMEM;
+    } else {
+        slot = &c->backends[c->backend_count++];
+    }
+    *slot = fresh;
+    if (added)
+        *added = slot;
+    return ULM_OK;
+}
+
+/* The type's API roots of urls as a user wrote them: DMR's root, /engines/v1 or Compose's
+ * /v1/, or a cloud URL that already names the API version, each becomes what adapter
+ * paths are appended to. */
+static int api_roots(const ulm_backend_type *type, const char *const *urls, size_t count,
+                     ulm_url_list *out)
+{
+    out->count = 0;
+    out->urls = ulm__calloc(count, sizeof *out->urls);
+    if (!out->urls)
+        return ULM_ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        out->urls[i] = type->api_root ? type->api_root(urls[i]) : ulm__strdup(urls[i]);
+        if (!out->urls[i])
+            return ULM_ENOMEM;
+        out->count = i + 1;
+    }
+    return ULM_OK;
+}
+
+int ulm__client_add_typed_backend(ulm_client *c, const char *name, const ulm_backend_type *type,
+                                  const char *const *urls, size_t url_count, const char *key,
+                                  ulm_backend **added)
+{
+    ulm_provider *p = NULL;
+    int rc = type->provider_new(&p);
+    if (rc != ULM_OK)
+        return rc;
+    ulm_url_list roots = {0};
+    if ((rc = api_roots(type, urls, url_count, &roots)) != ULM_OK) {
+        ulm__url_list_clear(&roots);
+        p->destroy(p);
+        return rc;
+    }
+    ulm_backend *b = NULL;
+    rc = ulm__client_add_backend(c, name, p, (const char *const *)roots.urls, roots.count, key,
+                                 &b);
+    ulm__url_list_clear(&roots);
+    if (rc == ULM_OK) {
+        b->type = type;
+        if (added)
+            *added = b;
+    }
+    return rc;
+}
+
+void ulm__client_collect_secrets(ulm_client *c)
+{
+    c->secrets.keys = c->secret_keys;
+    c->secrets.count = 0;
+    for (size_t i = 0; i < c->backend_count; i++)
+        if (c->backends[i].api_key && *c->backends[i].api_key)
+            c->secret_keys[c->secrets.count++] = c->backends[i].api_key;
+}

@@ -1,0 +1,756 @@
+/* call.c - one call as a state machine: its chain of targets, retries, failovers and waits. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "call.h"
+#include "clock.h"
+#include "error_policy.h"
+#include "prompt_template.h"
+#include "request.h"
+
+/*
+ * A call is three nested loops turned inside out, so that none of them blocks:
+ *   the chain     tries its targets in order (target_ended moves to the next);
+ *   a target      has rounds, with a pause between them when retries are configured
+ *                 (round_ended decides);
+ *   a round       has attempts, one per deployment while deployments fail in a way that
+ *                 says the endpoint is unwell (attempt_ended decides).
+ * An attempt takes a slot in the backend's limiter, picks a deployment, and sends; a local
+ * model that answers "still loading" is asked again on the same deployment until its load
+ * budget runs out.
+ */
+
+static void next_target(ulm_call *k);
+static void start_round(ulm_call *k);
+static void begin_attempt(ulm_call *k);
+
+static double random01(ulm_call *k)
+{
+    /* xorshift64*: jitter needs spread, not secrecy */
+    k->random_state ^= k->random_state >> 12;
+    k->random_state ^= k->random_state << 25;
+    k->random_state ^= k->random_state >> 27;
+    return (double)((k->random_state * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+static const ulm_logger *logger(const ulm_call *k)
+{
+    return &k->client->settings.log;
+}
+
+/* ------------------------------------------------------------ the response */
+
+static int fail(ulm_response *resp, int code, const char *message)
+{
+    resp->error = code;
+    free(resp->error_message);
+    resp->error_message = ulm__strdup(message);
+    return resp->error_message ? code : ULM_ENOMEM;
+}
+
+static int take_result(ulm_response *resp, const ulm_target *t, int status, ulm_result *r)
+{
+    resp->error = ULM_OK;
+    resp->http_status = status;
+    free(resp->provider);
+    resp->provider = ulm__strdup(t->backend->name);
+    resp->text = r->text ? r->text : ulm__strdup("");
+    resp->text_len = r->text ? r->text_len : 0;
+    r->text = NULL;
+    resp->finish = r->finish;
+    resp->prompt_tokens = r->prompt_tokens;
+    resp->completion_tokens = r->completion_tokens;
+    resp->total_tokens = r->total_tokens;
+    resp->model = r->model ? r->model : ulm__strdup(t->model);
+    r->model = NULL;
+    resp->raw_json = r->raw_body;
+    r->raw_body = NULL;
+    return resp->text && resp->model && resp->provider ? ULM_OK : ULM_ENOMEM;
+}
+
+/* A stream that broke after delivering text: the response keeps exactly that text. */
+static int fail_incomplete(ulm_response *resp, const ulm_target *t, int code, int status,
+                           const ulm_result *r, size_t delivered, const char *why)
+{
+    resp->incomplete = 1;
+    resp->http_status = status;
+    free(resp->text);
+    free(resp->provider);
+    free(resp->model);
+    resp->text = ulm__strndup(r->text, delivered);
+    resp->text_len = delivered;
+    resp->provider = ulm__strdup(t->backend->name);
+    resp->model = ulm__strdup(t->model);
+    char message[ULM_ERROR_SIZE];
+    ulm__set_errbuf(message, sizeof message, "output incomplete after %zu bytes: %s",
+                    delivered, why);
+    if (!resp->text || !resp->provider || !resp->model)
+        return ULM_ENOMEM;
+    return fail(resp, code, message);
+}
+
+static int fail_deadline(ulm_response *resp, const ulm_call *k, const ulm_target *next)
+{
+    char message[ULM_ERROR_SIZE];
+    ulm__set_errbuf(message, sizeof message,
+                    "the call's deadline of %ld ms passed before %s/%s could be tried",
+                    k->timeouts.ms[ULM_CLOCK_OVERALL], next->backend->name, next->model);
+    free(resp->provider);
+    resp->provider = ulm__strdup(next->backend->name);
+    if (!resp->provider)
+        return ULM_ENOMEM;
+    return fail(resp, ULM_ETIMEOUT, message);
+}
+
+/*
+ * The error a failed chain reports: the last one from a backend that was actually asked,
+ * since "dmr refused the connection" says more than "openai has no key" after it.
+ */
+static size_t reported_attempt(const ulm_response *resp)
+{
+    for (size_t i = resp->attempt_count; i-- > 0;)
+        if (resp->attempts[i].error != ULM_ENOT_CONFIGURED)
+            return i;
+    return resp->attempt_count - 1;
+}
+
+/* When every target was cooling down, one message names them all. */
+static int all_cooling_down(const ulm_response *resp, char *out, size_t size)
+{
+    for (size_t i = 0; i < resp->attempt_count; i++)
+        if (resp->attempts[i].error != ULM_ECIRCUIT_OPEN)
+            return 0;
+    size_t used = (size_t)snprintf(out, size, "every target is cooling down:");
+    for (size_t i = 0; i < resp->attempt_count && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s %s", i ? ";" : "",
+                                 resp->attempts[i].message);
+    return 1;
+}
+
+static int fail_chain(ulm_response *resp)
+{
+    const ulm_attempt *a = &resp->attempts[reported_attempt(resp)];
+    free(resp->provider);
+    resp->provider = ulm__strdup(a->provider);
+    resp->http_status = a->http_status;
+    if (!resp->provider)
+        return ULM_ENOMEM;
+    char listed[ULM_ERROR_SIZE];
+    if (all_cooling_down(resp, listed, sizeof listed))
+        return fail(resp, ULM_ECIRCUIT_OPEN, listed);
+    return fail(resp, a->error, a->message);
+}
+
+/* ------------------------------------------------------------ offline mode */
+
+/* Decides at the start of a call whether the cloud is skipped as offline. */
+static int start_offline_mode(ulm_call *k)
+{
+    ulm_client *c = k->client;
+    const ulm_target_list *l = &k->targets;
+    int has_cloud = 0;
+    for (size_t i = 0; i < l->count; i++)
+        has_cloud |= !ulm__target_is_local(&l->items[i]) && !l->items[i].backend->disabled[0];
+    if (!has_cloud || !c->settings.use_local_models_when_offline)
+        return ULM_OK;
+    pthread_mutex_lock(&c->policy_lock);
+    int was_offline = c->offline.offline;
+    k->skip_cloud = ulm__offline_skip_cloud(&c->offline, ulm__now_ms());
+    k->probing = was_offline && !k->skip_cloud;
+    pthread_mutex_unlock(&c->policy_lock);
+    if (k->skip_cloud) {
+        k->locals_added = 1;
+        return ulm__route_add_local_models(c, &k->targets);
+    }
+    return ULM_OK;
+}
+
+/* A probe call that never reached the cloud must not keep other calls from probing. */
+static void end_offline_mode(ulm_call *k)
+{
+    if (!k->probing || k->cloud_asked)
+        return;
+    pthread_mutex_lock(&k->client->policy_lock);
+    k->client->offline.probe_in_flight = 0;
+    pthread_mutex_unlock(&k->client->policy_lock);
+}
+
+/* ------------------------------------------------------------ the end */
+
+static void finish(ulm_call *k, int rc)
+{
+    if (k->state == ULM_CALL_DONE)
+        return;
+    end_offline_mode(k);
+    ulm__result_clear(&k->result);
+    k->rc = rc;
+    k->state = ULM_CALL_DONE;
+    k->resp->latency_ms = ulm__now_ms() - k->start;
+    if (k->on_done)
+        k->on_done(k, k->on_done_ctx);
+}
+
+/* ------------------------------------------------------------ an attempt at an endpoint */
+
+/* Gives back the limiter's slot, with how long it was held. */
+static void release_slot(ulm_call *k)
+{
+    if (!k->holds_slot)
+        return;
+    k->holds_slot = 0;
+    ulm__limiter_release(k->target.backend->limiter, ulm__now_ms() - k->slot_at);
+}
+
+static void free_views(ulm_call *k)
+{
+    free(k->view);
+    ulm_request_free(k->shaped);
+    k->view = NULL;
+    k->shaped = NULL;
+}
+
+/* Records what an attempt says about its endpoint's health and about the network. */
+static void note_outcome(ulm_call *k, int rc)
+{
+    ulm_client *c = k->client;
+    ulm_backend *b = k->target.backend;
+    const ulm_error_policy *p = ulm__error_policy(rc);
+    int local = ulm__target_is_local(&k->target);
+    double now = ulm__now_ms();
+    pthread_mutex_lock(&c->policy_lock);
+    ulm_endpoint_state *e = &b->health[k->endpoint];
+    e->in_flight--;
+    ulm__breaker_record(&e->breaker, &c->settings.breaker, now, !p->breaker);
+    if (!local && c->settings.use_local_models_when_offline)
+        ulm__offline_note_cloud(&c->offline, now, p->unreachable, c->settings.probe_interval_ms);
+    pthread_mutex_unlock(&c->policy_lock);
+    if (!local) {
+        k->cloud_asked = 1;
+        k->cloud_unreachable |= p->unreachable;
+    }
+    k->endpoint = -1;
+}
+
+/* An attempt cut short by the caller says nothing of its endpoint's health. */
+static void abandon_endpoint(ulm_call *k)
+{
+    ulm_client *c = k->client;
+    pthread_mutex_lock(&c->policy_lock);
+    ulm_endpoint_state *e = &k->target.backend->health[k->endpoint];
+    e->in_flight--;
+    ulm__breaker_abandon(&e->breaker);
+    pthread_mutex_unlock(&c->policy_lock);
+    k->endpoint = -1;
+}
+
+static void round_attempt_ended(ulm_call *k, int rc, int status, size_t delivered,
+                                long retry_after_ms);
+
+/* An attempt that got an endpoint ended: its health noted, its slot given back. */
+static void attempt_ended(ulm_call *k, int rc)
+{
+    free_views(k);
+    note_outcome(k, rc);
+    release_slot(k);
+    round_attempt_ended(k, rc, k->x.http_status, k->x.delivered, k->x.retry_after_ms);
+}
+
+/* Sends the attempt's request to its endpoint (again, for a loading model). */
+static void send(ulm_call *k)
+{
+    int local = ulm__target_is_local(&k->target);
+    ulm__clocks_start(&k->clocks, &k->timeouts, local, k->deadline, k->load_end);
+    k->load_end = k->clocks.load_end;
+    ulm__result_clear(&k->result);
+    k->state = ULM_CALL_SENDING;
+    if (ulm__exchange_start(&k->x, k->engine) != ULM_OK)
+        attempt_ended(k, k->x.rc);
+}
+
+static void on_exchange_done(ulm_exchange *x, void *ctx)
+{
+    ulm_call *k = ctx;
+    int rc = x->rc;
+    /* loading is waiting, not failing: ask again until the load budget runs out */
+    if (rc == ULM_EMODEL_LOADING && ulm__target_is_local(&k->target) && !x->delivered) {
+        double now = ulm__now_ms();
+        double left = (k->load_end < k->deadline ? k->load_end : k->deadline) - now;
+        if (left > 0) {
+            ulm__log(logger(k), ULM_LOG_DEBUG, "%s/%s is loading; asking again",
+                     k->target.backend->name, k->target.model);
+            double poll = (double)ulm__error_policy(ULM_EMODEL_LOADING)->wait_ms;
+            k->state = ULM_CALL_WAIT_LOAD;
+            k->wake_at = now + (left < poll ? left : poll);
+            return;
+        }
+        rc = k->load_end < k->deadline ? ULM_ELOAD_TIMEOUT : ULM_ETIMEOUT;
+        ulm__set_errbuf(x->errmsg, sizeof x->errmsg,
+                        "%s: the model was still loading when %s ran out",
+                        k->target.backend->name,
+                        rc == ULM_ELOAD_TIMEOUT ? "the load budget" : "the call's deadline");
+        x->rc = rc;
+    }
+    attempt_ended(k, rc);
+}
+
+/* The model's configured parameters and prompt template, applied to the request. */
+static int prepare_request(ulm_call *k)
+{
+    const ulm_file_model *params = ulm__client_model_params(k->client, k->target.backend,
+                                                            k->target.model);
+    if (!params)
+        return ULM_OK;
+    if (params->prompt_template != ULM_TEMPLATE_CHAT &&
+        !(k->shaped = ulm__request_with_template(k->req, params->prompt_template)))
+        return ULM_ENOMEM;
+    k->view = ulm__request_with_defaults(k->shaped ? k->shaped : k->req,
+                                         params->has_temperature, params->temperature,
+                                         params->max_tokens);
+    return k->view ? ULM_OK : ULM_ENOMEM;
+}
+
+/* With a slot in hand: a healthy deployment, and the request sent to it. */
+static void slot_ready(ulm_call *k)
+{
+    ulm_client *c = k->client;
+    ulm_backend *b = k->target.backend;
+    double now = ulm__now_ms();
+    k->slot_at = now;
+    pthread_mutex_lock(&c->policy_lock);
+    unsigned int cursor = b->cursor;
+    int e = ulm__pick_endpoint(b->health, b->endpoint_count, b->balance, &b->cursor,
+                               &c->settings.breaker, now, k->tried);
+    if (k->tried)
+        b->cursor = cursor; /* a failover is not a turn: the next call keeps the rotation */
+    double ready_at = now;
+    if (e >= 0) {
+        b->health[e].in_flight++;
+        k->tried |= e < 64 ? (uint64_t)1 << e : 0;
+    } else {
+        ready_at = ulm__breaker_ready_at(&b->health[0].breaker, &c->settings.breaker, now);
+        for (size_t i = 1; i < b->endpoint_count; i++) {
+            double r = ulm__breaker_ready_at(&b->health[i].breaker, &c->settings.breaker, now);
+            ready_at = r < ready_at ? r : ready_at;
+        }
+    }
+    pthread_mutex_unlock(&c->policy_lock);
+    if (e < 0) {
+        ulm__set_errbuf(k->x.errmsg, sizeof k->x.errmsg,
+                        "%s: cooling down after repeated failures (next try in %.1f s)",
+                        b->name, (ready_at - now) / 1e3);
+        release_slot(k);
+        round_attempt_ended(k, ULM_ECIRCUIT_OPEN, 0, 0, -1);
+        return;
+    }
+    k->endpoint = e;
+    k->load_end = 0;
+    if (prepare_request(k) != ULM_OK) {
+        ulm__set_errbuf(k->x.errmsg, sizeof k->x.errmsg, "%s: %s", b->name,
+                        ulm_strerror(ULM_ENOMEM));
+        k->x.rc = ULM_ENOMEM;
+        k->x.http_status = 0;
+        k->x.delivered = 0;
+        k->x.retry_after_ms = -1;
+        attempt_ended(k, ULM_ENOMEM);
+        return;
+    }
+    k->x.req = k->view ? k->view : k->req;
+    k->x.base_url = b->urls[e];
+    send(k);
+}
+
+static void on_slot(void *ctx)
+{
+    ulm_call *k = ctx;
+    atomic_store(&k->poked, 1);
+    ulm__engine_wakeup(k->engine);
+}
+
+/* An attempt: a slot in the backend's limit first, unless the backend is switched off. */
+static void begin_attempt(ulm_call *k)
+{
+    ulm_backend *b = k->target.backend;
+    k->attempt_start = ulm__now_ms();
+    k->endpoint = -1;
+    k->x = (ulm_exchange){
+        .client = k->client,
+        .backend = b,
+        .model = k->target.model,
+        .op = ULM_OP_CHAT,
+        .req = k->req,
+        .base_url = b->urls[0],
+        .clocks = &k->clocks,
+        .on_delta = k->on_delta,
+        .delta_payload = k->payload,
+        .result = &k->result,
+        .on_done = on_exchange_done,
+        .on_done_ctx = k,
+        .retry_after_ms = -1,
+    };
+    if (b->disabled[0]) { /* nothing to send: no slot, no endpoint, no health to record */
+        ulm__exchange_start(&k->x, k->engine);
+        round_attempt_ended(k, k->x.rc, 0, 0, -1);
+        return;
+    }
+    if (!b->limiter) {
+        slot_ready(k);
+        return;
+    }
+    k->waiter = (ulm_limiter_waiter){.notify = on_slot, .ctx = k};
+    atomic_store(&k->poked, 0);
+    int rc = ulm__limiter_acquire(b->limiter, &k->waiter, k->attempt_start, k->deadline);
+    if (rc == ULM_OK) {
+        k->holds_slot = 1;
+        slot_ready(k);
+    } else if (rc == ULM_LIMITER_QUEUED) {
+        k->state = ULM_CALL_WAIT_SLOT;
+    } else {
+        ulm__set_errbuf(k->x.errmsg, sizeof k->x.errmsg,
+                        "%s: %u requests in flight and %u waiting: no slot before the deadline",
+                        b->name, b->limiter->max_in_flight, b->limiter->max_queue);
+        round_attempt_ended(k, ULM_EBUSY, 0, 0, -1);
+    }
+}
+
+/* ------------------------------------------------------------ a round, a target */
+
+static void target_ended(ulm_call *k, int rc);
+
+/* How long to wait before retrying: what the server asked for (asked >= 0), else backoff
+ * with jitter. */
+static double retry_pause(ulm_call *k, long asked)
+{
+    if (asked >= 0)
+        return (double)asked;
+    return ulm__backoff_ms(&k->client->settings.retry, k->retry, random01(k));
+}
+
+/* A target's round ended with rc: another round after a pause, or the chain decides. */
+static void round_ended(ulm_call *k, int rc)
+{
+    if (rc == ULM_OK || rc == ULM_ENOMEM || k->delivered ||
+        k->retry >= k->client->settings.retry.max_retries || !ulm__error_policy(rc)->retry_here) {
+        target_ended(k, rc);
+        return;
+    }
+    double pause = retry_pause(k, k->retry_after_ms);
+    double now = ulm__now_ms();
+    if (now + pause >= k->deadline) {
+        ulm__log(logger(k), ULM_LOG_INFO, "%s/%s: no time left for a retry in %.0f ms",
+                 k->target.backend->name, k->target.model, pause);
+        target_ended(k, rc);
+        return;
+    }
+    ulm__log(logger(k), ULM_LOG_INFO, "%s/%s: retry %u in %.0f ms", k->target.backend->name,
+             k->target.model, k->retry + 1, pause);
+    ulm__result_clear(&k->result);
+    k->retry++;
+    k->state = ULM_CALL_WAIT_RETRY;
+    k->wake_at = now + pause;
+}
+
+/*
+ * One attempt of the round ended. When a deployment failed in a way that says the
+ * endpoint is unwell, the same request goes at once to each other deployment that is not
+ * cooling down; every try is an attempt in the trail.
+ */
+static void round_attempt_ended(ulm_call *k, int rc, int status, size_t delivered,
+                                long retry_after_ms)
+{
+    const ulm_target *t = &k->target;
+    if (rc == ULM_ECIRCUIT_OPEN && k->tried) { /* no other deployment to fail over to */
+        round_ended(k, k->last);
+        return;
+    }
+    k->status = status;
+    k->delivered = delivered;
+    k->retry_after_ms = retry_after_ms;
+    double ms = ulm__now_ms() - k->attempt_start;
+    if (rc == ULM_ENOMEM ||
+        ulm__response_add_attempt(k->resp, t->backend->name, t->model, rc, status, ms,
+                                  rc == ULM_OK ? "" : k->x.errmsg) != ULM_OK) {
+        finish(k, ULM_ENOMEM);
+        return;
+    }
+    k->last = rc;
+    if (rc == ULM_OK || delivered || !ulm__error_policy(rc)->other_deployment ||
+        t->backend->endpoint_count < 2) {
+        round_ended(k, rc);
+        return;
+    }
+    ulm__log(logger(k), ULM_LOG_INFO, "%s/%s: trying another deployment", t->backend->name,
+             t->model);
+    ulm__result_clear(&k->result);
+    begin_attempt(k);
+}
+
+static void start_round(ulm_call *k)
+{
+    k->tried = 0;
+    k->last = ULM_OK;
+    k->status = 0;
+    begin_attempt(k);
+}
+
+/* ------------------------------------------------------------ the chain */
+
+/* Records a target the policy passed over without sending anything. */
+static int skip_target(ulm_call *k, const ulm_target *t, int code, const char *why)
+{
+    char message[ULM_ERROR_SIZE];
+    ulm__set_errbuf(message, sizeof message, "%s: skipped: %s", t->backend->name, why);
+    ulm__log(logger(k), ULM_LOG_INFO, "%s", message);
+    return ulm__response_add_attempt(k->resp, t->backend->name, t->model, code, 0, 0, message);
+}
+
+/* The context window the configuration gives a target, 0 when unknown. */
+static long context_window(const ulm_client *c, const ulm_target *t)
+{
+    const ulm_file_model *m = ulm__client_model_params(c, t->backend, t->model);
+    return m ? m->context_window : 0;
+}
+
+/* Whether a failure at a target moves the call to the next one (docs/errors.md). */
+static int falls_through(int code, const ulm_target *t)
+{
+    ulm_fallback f = ulm__error_policy(code)->falls_back;
+    return f == ULM_FALLBACK_YES || (f == ULM_FALLBACK_LOCAL && ulm__target_is_local(t));
+}
+
+/* A target's last round ended: the answer, a broken stream, or the next target. */
+static void target_ended(ulm_call *k, int rc)
+{
+    ulm_client *c = k->client;
+    ulm_response *resp = k->resp;
+    const ulm_target t = k->target;
+    int add = ULM_OK;
+    if (rc == ULM_OK) {
+        add = take_result(resp, &t, k->status, &k->result);
+        resp->offline = ulm__target_is_local(&t) && (k->skip_cloud || k->cloud_unreachable);
+    } else if (k->delivered && rc != ULM_ENOMEM) {
+        add = fail_incomplete(resp, &t, rc, k->status, &k->result, k->delivered, k->x.errmsg);
+    }
+    ulm__result_clear(&k->result);
+    if (add == ULM_ENOMEM || rc == ULM_ENOMEM) {
+        finish(k, ULM_ENOMEM);
+        return;
+    }
+    if (rc == ULM_OK || k->delivered) {
+        finish(k, rc);
+        return;
+    }
+    long window = context_window(c, &t);
+    if (rc == ULM_ECONTEXT_LENGTH && window > k->too_small)
+        k->too_small = window;
+    if (k->cloud_unreachable && !k->locals_added && c->settings.use_local_models_when_offline) {
+        k->locals_added = 1; /* the network is down: end the chain on local models */
+        if (ulm__route_add_local_models(c, &k->targets) != ULM_OK) {
+            finish(k, ULM_ENOMEM);
+            return;
+        }
+    }
+    size_t i = k->index;
+    int next = i + 1 < k->targets.count && falls_through(rc, &t);
+    if (!next) {
+        finish(k, fail_chain(resp));
+        return;
+    }
+    ulm__log(logger(k), ULM_LOG_INFO, "falling back from %s/%s to %s/%s", t.backend->name,
+             t.model, k->targets.items[i + 1].backend->name, k->targets.items[i + 1].model);
+    k->index = i + 1;
+    next_target(k);
+}
+
+/* Tries the chain's targets from k->index on, passing over those the policy skips. */
+static void next_target(ulm_call *k)
+{
+    ulm_client *c = k->client;
+    for (; k->index < k->targets.count; k->index++) {
+        const ulm_target t = k->targets.items[k->index]; /* a copy: appending may move it */
+        if (ulm__now_ms() >= k->deadline) {
+            finish(k, fail_deadline(k->resp, k, &t));
+            return;
+        }
+        long window = context_window(c, &t);
+        int offline_skip = k->skip_cloud && !ulm__target_is_local(&t);
+        if (offline_skip || (k->too_small && window && window <= k->too_small)) {
+            int code = offline_skip ? ULM_ECONNECT : ULM_ECONTEXT_LENGTH;
+            if (skip_target(k, &t, code,
+                            offline_skip ? "offline: the cloud is unreachable"
+                                         : "its context window is no larger") != ULM_OK) {
+                finish(k, ULM_ENOMEM);
+                return;
+            }
+            continue;
+        }
+        k->target = t;
+        ulm__result_clear(&k->result);
+        k->retry = 0;
+        k->delivered = 0;
+        start_round(k);
+        return;
+    }
+    finish(k, k->resp->attempt_count ? fail_chain(k->resp) : ULM_OK);
+}
+
+/* ------------------------------------------------------------ driving it */
+
+int ulm__call_init(ulm_call *k, ulm_client *c, const ulm_request *req, double now,
+                   double deadline_cap, ulm_delta_fn on_delta, void *payload)
+{
+    memset(k, 0, sizeof *k);
+    k->client = c;
+    k->req = req;
+    k->start = now;
+    k->endpoint = -1;
+    ulm__result_init(&k->result);
+    if (!(k->resp = ulm__calloc(1, sizeof *k->resp)))
+        return ULM_ENOMEM;
+    k->resp->prompt_tokens = k->resp->completion_tokens = k->resp->total_tokens = -1;
+    ulm__request_timeouts(req, &c->settings.timeouts, &k->timeouts);
+    k->deadline = now + (double)k->timeouts.ms[ULM_CLOCK_OVERALL];
+    if (deadline_cap > 0 && deadline_cap < k->deadline)
+        k->deadline = deadline_cap;
+    k->on_delta = on_delta ? on_delta : ulm__request_on_delta(req, &k->payload);
+    if (on_delta)
+        k->payload = payload;
+    k->random_state = (uint64_t)(now * 1e3) ^ (uint64_t)(uintptr_t)k ^ 0x9E3779B97F4A7C15ULL;
+
+    char errmsg[ULM_ERROR_SIZE];
+    int rc;
+    if (ulm_request_message_count(req) == 0)
+        rc = fail(k->resp, ULM_EINVAL, "request: no messages");
+    else if ((rc = ulm__route(c, req, &k->targets, errmsg, sizeof errmsg)) != ULM_OK &&
+             rc != ULM_ENOMEM)
+        rc = fail(k->resp, rc, errmsg);
+    if (rc == ULM_ENOMEM)
+        return ULM_ENOMEM;
+    if (rc != ULM_OK) {
+        k->rc = rc;
+        k->state = ULM_CALL_DONE;
+        k->resp->latency_ms = ulm__now_ms() - now;
+    }
+    return ULM_OK;
+}
+
+void ulm__call_begin(ulm_call *k, ulm_engine *e)
+{
+    k->engine = e;
+    if (k->state == ULM_CALL_DONE) {
+        if (k->on_done)
+            k->on_done(k, k->on_done_ctx);
+        return;
+    }
+    if (start_offline_mode(k) != ULM_OK) {
+        finish(k, ULM_ENOMEM);
+        return;
+    }
+    k->index = 0;
+    next_target(k);
+}
+
+double ulm__call_wake_at(const ulm_call *k)
+{
+    switch (k->state) {
+    case ULM_CALL_WAIT_LOAD:
+    case ULM_CALL_WAIT_RETRY:
+        return k->wake_at;
+    case ULM_CALL_WAIT_SLOT:
+        return k->deadline;
+    default:
+        return 0;
+    }
+}
+
+void ulm__call_wake(ulm_call *k, double now)
+{
+    switch (k->state) {
+    case ULM_CALL_WAIT_LOAD:
+        if (now >= k->wake_at)
+            send(k);
+        break;
+    case ULM_CALL_WAIT_RETRY:
+        if (now >= k->wake_at)
+            start_round(k);
+        break;
+    case ULM_CALL_WAIT_SLOT: {
+        ulm_limiter *l = k->target.backend->limiter;
+        if (atomic_exchange(&k->poked, 0) && ulm__limiter_granted(l, &k->waiter)) {
+            k->holds_slot = 1;
+            slot_ready(k);
+        } else if (now >= k->deadline) {
+            ulm__limiter_leave(l, &k->waiter);
+            ulm__set_errbuf(k->x.errmsg, sizeof k->x.errmsg,
+                            "%s: %u requests in flight and %u waiting: no slot before the "
+                            "deadline", k->target.backend->name, l->max_in_flight, l->max_queue);
+            round_attempt_ended(k, ULM_EBUSY, 0, 0, -1);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void ulm__call_stop(ulm_call *k, int code, const char *message)
+{
+    size_t delivered = k->delivered;
+    switch (k->state) {
+    case ULM_CALL_DONE:
+        return;
+    case ULM_CALL_SENDING:
+        ulm__exchange_abort(&k->x, k->engine);
+        delivered = k->x.delivered;
+        /* fall through */
+    case ULM_CALL_WAIT_LOAD:
+        free_views(k);
+        abandon_endpoint(k);
+        release_slot(k);
+        break;
+    case ULM_CALL_WAIT_SLOT:
+        ulm__limiter_leave(k->target.backend->limiter, &k->waiter);
+        break;
+    default:
+        break;
+    }
+    int rc = code;
+    if (k->state != ULM_CALL_IDLE) {
+        const ulm_target *t = &k->target;
+        char why[ULM_ERROR_SIZE];
+        ulm__set_errbuf(why, sizeof why, "%s: %s", t->backend->name, message);
+        if (ulm__response_add_attempt(k->resp, t->backend->name, t->model, code, 0,
+                                      ulm__now_ms() - k->attempt_start, why) != ULM_OK)
+            rc = ULM_ENOMEM;
+        else if (delivered)
+            rc = fail_incomplete(k->resp, t, code, 0, &k->result, delivered, why);
+        else
+            rc = fail(k->resp, code, why);
+        if (rc == code && !delivered) {
+            free(k->resp->provider);
+            if (!(k->resp->provider = ulm__strdup(t->backend->name)))
+                rc = ULM_ENOMEM;
+        }
+    } else if (fail(k->resp, code, message) != code) {
+        rc = ULM_ENOMEM;
+    }
+    finish(k, rc == code ? code : ULM_ENOMEM);
+}
+
+ulm_response *ulm__call_take_response(ulm_call *k)
+{
+    ulm_response *resp = k->rc == ULM_ENOMEM ? NULL : k->resp;
+    if (resp)
+        k->resp = NULL;
+    return resp;
+}
+
+void ulm__call_clear(ulm_call *k)
+{
+    ulm__result_clear(&k->result);
+    ulm__target_list_clear(&k->targets);
+    free_views(k);
+    ulm_response_free(k->resp);
+    k->resp = NULL;
+}

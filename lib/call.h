@@ -1,0 +1,121 @@
+/* call.h - one call as a state machine: its chain of targets, retries, failovers and waits. */
+#ifndef ULM_CALL_H
+#define ULM_CALL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "exchange.h"
+#include "response.h"
+#include "route.h"
+
+/*
+ * A call never blocks. Each step either starts an exchange on the call's engine, or
+ * waits: for a time (a retry's pause, a loading model's next poll), or for a slot in a
+ * backend's limiter, which another thread may hand over. The driver (driver.c) runs the
+ * engine and wakes the call when its time comes or its slot arrives; the exchange's end
+ * moves it on by itself. Everything a call needs is in this struct, so one engine can
+ * drive any number of calls at once.
+ */
+
+typedef enum ulm_call_state {
+    ULM_CALL_IDLE = 0,   /* not started */
+    ULM_CALL_SENDING,    /* an exchange is on its way */
+    ULM_CALL_WAIT_SLOT,  /* in a limiter's line */
+    ULM_CALL_WAIT_LOAD,  /* a local model said it is loading: ask again at wake_at */
+    ULM_CALL_WAIT_RETRY, /* pausing before the target's next round, until wake_at */
+    ULM_CALL_DONE
+} ulm_call_state;
+
+typedef struct ulm_call ulm_call;
+
+/* Told when a call is done (from inside the driver's loop). */
+typedef void (*ulm_call_done_fn)(ulm_call *k, void *ctx);
+
+struct ulm_call {
+    /* set by ulm__call_init */
+    ulm_client *client;
+    const ulm_request *req;
+    ulm_response *resp;        /* the call's outcome, built as it goes */
+    ulm_timeouts timeouts;
+    double start;
+    double deadline;
+    ulm_delta_fn on_delta;
+    void *payload;
+    ulm_call_done_fn on_done;  /* may be NULL */
+    void *on_done_ctx;
+    ulm_engine *engine;
+
+    ulm_call_state state;
+    double wake_at;            /* WAIT_LOAD, WAIT_RETRY: when to go on */
+    atomic_int poked;          /* a limiter slot was handed to the call from any thread */
+    int rc;                    /* the outcome once DONE */
+    uint64_t random_state;     /* backoff jitter */
+
+    /* the chain */
+    ulm_target_list targets;
+    size_t index;              /* the target being tried */
+    long too_small;            /* a context window found too small for this prompt */
+    int skip_cloud;            /* offline: cloud targets are not asked */
+    int probing;               /* this call may find out whether the network is back */
+    int cloud_unreachable;     /* a cloud target could not be reached during this call */
+    int cloud_asked;           /* a cloud target was actually asked */
+    int locals_added;          /* offline fallbacks were appended to the chain */
+
+    /* the target being tried */
+    ulm_target target;
+    ulm_result result;
+    unsigned int retry;        /* rounds after the first */
+    int status;                /* HTTP status of the latest attempt */
+    long retry_after_ms;       /* when the latest answer said to ask again; -1: it did not */
+    size_t delivered;          /* text handed to on_delta */
+
+    /* the round: one attempt, and at once another per deployment when one is unwell */
+    uint64_t tried;            /* deployments this round has tried */
+    int last;                  /* the latest outcome of the round */
+
+    /* the attempt */
+    double attempt_start;
+    double slot_at;            /* when the limiter's slot was taken */
+    int holds_slot;
+    int endpoint;              /* the deployment, -1 while none is picked */
+    ulm_limiter_waiter waiter;
+    ulm_request *shaped;       /* the request in the model's prompt template, or NULL */
+    ulm_request *view;         /* the request with the model's parameters, or NULL */
+    ulm_clocks clocks;
+    double load_end;           /* a local model's load budget, kept across loading polls */
+    ulm_exchange x;
+};
+
+/*
+ * Prepares a call of req on c: the response, the clocks and the targets. The call's
+ * deadline is the request's own, cut to deadline_cap when that is not 0. on_delta
+ * replaces the request's callback when not NULL. Returns ULM_ENOMEM only; any other
+ * failure (a bad target) makes the call DONE at once with its error in the response.
+ */
+ULM_HIDDEN int ulm__call_init(ulm_call *k, ulm_client *c, const ulm_request *req, double now,
+                              double deadline_cap, ulm_delta_fn on_delta, void *payload);
+
+/* Starts a prepared call on e; it may be DONE on return. */
+ULM_HIDDEN void ulm__call_begin(ulm_call *k, ulm_engine *e);
+
+/* Moves a waiting call on when its wake_at passed or its slot arrived. */
+ULM_HIDDEN void ulm__call_wake(ulm_call *k, double now);
+
+/* When the call wants to be woken (0: it waits for no time). */
+ULM_HIDDEN double ulm__call_wake_at(const ulm_call *k);
+
+/*
+ * Ends a running call at once with code (ULM_ECANCELLED, or ULM_ETIMEOUT for a round's
+ * deadline) and message: its exchange is aborted, its place in a line given up. Text
+ * already delivered stays in the response, marked incomplete.
+ */
+ULM_HIDDEN void ulm__call_stop(ulm_call *k, int code, const char *message);
+
+/* The response (the caller owns it from then on), or NULL after ULM_ENOMEM. */
+ULM_HIDDEN ulm_response *ulm__call_take_response(ulm_call *k);
+
+/* Frees what the call holds; its response too unless it was taken. */
+ULM_HIDDEN void ulm__call_clear(ulm_call *k);
+
+#endif /* ULM_CALL_H */

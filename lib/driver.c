@@ -1,0 +1,70 @@
+/* driver.c - runs calls on one engine until they are done: the loop behind every blocking API. */
+#include <stdatomic.h>
+
+#include "cancel.h"
+#include "clock.h"
+#include "driver.h"
+
+void ulm__driver_stop_all(ulm_driver *d, int code, const char *message)
+{
+    for (size_t i = 0; i < d->count; i++)
+        if (d->calls[i]->state != ULM_CALL_DONE)
+            ulm__call_stop(d->calls[i], code, message);
+}
+
+static int all_done(const ulm_driver *d)
+{
+    for (size_t i = 0; i < d->count; i++)
+        if (d->calls[i]->state != ULM_CALL_DONE)
+            return 0;
+    return 1;
+}
+
+/* Wakes the calls whose time came or whose slot arrived; returns the next wake-up time. */
+static double wake_calls(ulm_driver *d, double now)
+{
+    double next = d->deadline;
+    for (size_t i = 0; i < d->count; i++) {
+        ulm_call *k = d->calls[i];
+        double at = ulm__call_wake_at(k);
+        if ((at && now >= at) || atomic_load_explicit(&k->poked, memory_order_relaxed)) {
+            ulm__call_wake(k, now);
+            at = ulm__call_wake_at(k);
+        }
+        if (at && (!next || at < next))
+            next = at;
+    }
+    return next;
+}
+
+int ulm__driver_run(ulm_driver *d)
+{
+    for (size_t i = 0; i < d->count; i++)
+        if (d->calls[i]->state == ULM_CALL_IDLE)
+            ulm__call_begin(d->calls[i], d->engine);
+    int fd = d->cancel ? ulm__cancel_fd(d->cancel) : -1;
+    while (!all_done(d)) {
+        if (d->cancel && ulm_cancel_triggered(d->cancel)) {
+            ulm__driver_stop_all(d, ULM_ECANCELLED, "cancelled by the caller");
+            break;
+        }
+        if (d->should_stop && d->should_stop(d->ctx)) {
+            ulm__driver_stop_all(d, ULM_ECANCELLED, "cancelled: the round no longer needs it");
+            break;
+        }
+        double now = ulm__now_ms();
+        if (d->deadline && now >= d->deadline) {
+            ulm__driver_stop_all(d, d->deadline_code, d->deadline_message);
+            break;
+        }
+        double wake_at = wake_calls(d, now);
+        if (all_done(d))
+            break;
+        int rc = ulm__engine_run(d->engine, wake_at, fd >= 0 ? &fd : NULL, fd >= 0);
+        if (rc != ULM_OK) {
+            ulm__driver_stop_all(d, rc, "the transport failed");
+            return rc;
+        }
+    }
+    return ULM_OK;
+}

@@ -1,0 +1,578 @@
+/* engine.c - the transport: many HTTP exchanges at once on one thread, over libcurl's multi interface. */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "engine.h"
+
+/* Configured easy handles an engine keeps for its next transfers. */
+#define MAX_IDLE_HANDLES 16
+
+/* The longest single wait: a wake-up time far away is approached in steps. */
+#define MAX_WAIT_MS 1000.0
+
+typedef enum slot_state {
+    SLOT_RUNNING = 1, /* added to the multi handle */
+    SLOT_ENDED        /* ended, on_done not yet called */
+} slot_state;
+
+struct ulm_transfer_slot {
+    ulm_transfer *t;
+    CURL *easy;
+    struct curl_slist *headers;
+    slot_state state;
+    int body_error;     /* what ulm__transfer_body refused with */
+    int out_of_memory;  /* a header could not be kept */
+    char curl_err[CURL_ERROR_SIZE];
+    ulm_transfer_slot *next; /* in the engine's list of slots */
+};
+
+struct ulm_engine {
+    CURLM *multi;
+    ulm_transfer_slot *slots;  /* running and ended transfers */
+    size_t running;
+    CURL *idle[MAX_IDLE_HANDLES];
+    size_t idle_count;
+    ulm_transport_fn fake;     /* tests: answers instead of the network */
+    void *fake_ctx;
+};
+
+struct ulm_engine_pool {
+    pthread_mutex_t lock;
+    ulm_engine **idle;
+    unsigned int idle_count, max_idle;
+    ulm_transport_fn fake;
+    void *fake_ctx;
+};
+
+/* ------------------------------------------------------------ body and headers */
+
+int ulm__transfer_body(const ulm_transfer *t, ulm_http_response *resp, const char *data,
+                       size_t n)
+{
+    if (t->on_body)
+        return t->on_body(t->on_body_ctx, resp, data, n);
+    return ulm__keep_body(resp, data, n, t->max_response_bytes, t->clocks);
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    ulm_transfer_slot *s = userdata;
+    size_t n = size * nmemb;
+    ulm_http_response *resp = s->t->resp;
+    if (!resp->status) {
+        long status = 0;
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+        resp->status = (int)status;
+    }
+    int rc = ulm__transfer_body(s->t, resp, data, n);
+    if (rc != ULM_OK) {
+        s->body_error = rc;
+        return 0;
+    }
+    return n;
+}
+
+#if LIBCURL_VERSION_NUM >= 0x075000
+static int on_connected(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+                        int conn_primary_port, int conn_local_port)
+{
+    (void)conn_primary_ip, (void)conn_local_ip, (void)conn_primary_port, (void)conn_local_port;
+    ulm_transfer_slot *s = userdata;
+    if (!s->t->clocks->connected_at)
+        s->t->clocks->connected_at = ulm__now_ms();
+    return CURL_PREREQFUNC_OK;
+}
+#endif
+
+/*
+ * Where the value of a header the core keeps goes (Content-Type, Retry-After), with
+ * *value and *len set past the name and colon; NULL for any other header.
+ */
+static char **header_value_slot(ulm_http_response *resp, const char *line, size_t n,
+                                const char **value, size_t *len)
+{
+    const struct {
+        const char *name;
+        size_t len;
+        char **slot;
+    } kept[] = {
+        {"content-type:", 13, &resp->content_type},
+        {"retry-after:", 12, &resp->retry_after},
+    };
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+        if (n > kept[i].len && strncasecmp(line, kept[i].name, kept[i].len) == 0) {
+            *value = line + kept[i].len;
+            *len = n - kept[i].len;
+            return kept[i].slot;
+        }
+    }
+    return NULL;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    ulm_transfer_slot *s = userdata;
+    size_t n = size * nmemb;
+    ulm_clocks *k = s->t->clocks;
+    double now = ulm__now_ms();
+    if (!k->connected_at) /* libcurl before 7.80 has no callback for the connection */
+        k->connected_at = now;
+    if (n > 5 && strncmp(data, "HTTP/", 5) == 0) {
+        if (!k->headers_at)
+            k->headers_at = now;
+        return n;
+    }
+    const char *v;
+    size_t len;
+    char **kept = header_value_slot(s->t->resp, data, n, &v, &len);
+    if (kept) {
+        while (len && (*v == ' ' || *v == '\t'))
+            v++, len--;
+        while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
+            len--;
+        free(*kept);
+        *kept = ulm__strndup(v, len);
+        if (!*kept)
+            s->out_of_memory = 1;
+    }
+    return n;
+}
+
+static void wipe_and_free_headers(struct curl_slist *list)
+{
+    for (struct curl_slist *it = list; it; it = it->next) {
+        volatile char *p = it->data;
+        while (*p)
+            *p++ = '\0';
+    }
+    curl_slist_free_all(list);
+}
+
+static struct curl_slist *make_headers(const ulm_transfer *t)
+{
+    struct curl_slist *list = NULL, *next;
+    char accept[64];
+    ulm__set_errbuf(accept, sizeof accept, "Accept: %s", t->accept ? t->accept : "application/json");
+    const char *fixed[] = {accept,
+                           t->http->body ? "Content-Type: application/json" : NULL,
+                           "Expect:", /* no 100-continue round trip before the body */
+                           t->auth_header_line};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        if (!fixed[i])
+            continue;
+        if (!(next = curl_slist_append(list, fixed[i])))
+            goto nomem;
+        list = next;
+    }
+    for (size_t i = 0; i < t->http->header_count; i++) {
+        if (!(next = curl_slist_append(list, t->http->headers[i])))
+            goto nomem;
+        list = next;
+    }
+    return list;
+nomem:
+    wipe_and_free_headers(list);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ easy handles */
+
+/*
+ * A new handle with the options every request shares. Idle handles keep them, so a
+ * request sets only what varies, and every one of those options on every request.
+ */
+static CURL *new_handle(void)
+{
+    CURL *h = curl_easy_init();
+    if (!h)
+        return NULL;
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* signals are process-wide; we run in threads */
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L); /* a redirect must not carry the key away */
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "ultra-llm/" ULM_VERSION_STRING);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    curl_easy_setopt(h, CURLOPT_PREREQFUNCTION, on_connected);
+#endif
+    /* the core's clocks decide; curl's own 300 s connect default must not cut first */
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 0L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 0L);
+    return h;
+}
+
+static CURL *take_handle(ulm_engine *e)
+{
+    return e->idle_count ? e->idle[--e->idle_count] : new_handle();
+}
+
+/* Nothing of a transfer may outlive it in a handle kept for the next one. */
+static void put_handle(ulm_engine *e, CURL *h)
+{
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
+    if (e->idle_count < MAX_IDLE_HANDLES)
+        e->idle[e->idle_count++] = h;
+    else
+        curl_easy_cleanup(h);
+}
+
+/* Sets the method and body explicitly, since a kept handle remembers the last ones. */
+static void set_method(CURL *h, const ulm_http_request *http)
+{
+    int is_post = strcmp(http->method, "POST") == 0;
+    if (http->body || is_post) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, http->body ? http->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)http->body_len);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST,
+                     is_post || strcmp(http->method, "GET") == 0 ? NULL : http->method);
+}
+
+/* ------------------------------------------------------------ engines and the pool */
+
+static void engine_free(ulm_engine *e)
+{
+    if (!e)
+        return;
+    if (e->multi)
+        curl_multi_cleanup(e->multi);
+    for (size_t i = 0; i < e->idle_count; i++)
+        curl_easy_cleanup(e->idle[i]);
+    free(e);
+}
+
+static ulm_engine *engine_new(const ulm_engine_pool *pool)
+{
+    ulm_engine *e = ulm__calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->fake = pool->fake;
+    e->fake_ctx = pool->fake_ctx;
+    if (!(e->multi = curl_multi_init())) {
+        free(e);
+        return NULL;
+    }
+    return e;
+}
+
+int ulm__engine_pool_new(ulm_engine_pool **out, unsigned int max_idle)
+{
+    ulm_engine_pool *pool = ulm__calloc(1, sizeof *pool);
+    if (!pool)
+        return ULM_ENOMEM;
+    pool->idle = ulm__calloc(max_idle, sizeof *pool->idle);
+    if (!pool->idle || pthread_mutex_init(&pool->lock, NULL) != 0) {
+        free(pool->idle);
+        free(pool);
+        return ULM_ENOMEM;
+    }
+    pool->max_idle = max_idle;
+    *out = pool;
+    return ULM_OK;
+}
+
+void ulm__engine_pool_free(ulm_engine_pool *pool)
+{
+    if (!pool)
+        return;
+    for (unsigned int i = 0; i < pool->idle_count; i++)
+        engine_free(pool->idle[i]);
+    pthread_mutex_destroy(&pool->lock);
+    free(pool->idle);
+    free(pool);
+}
+
+void ulm__engine_pool_set_transport(ulm_engine_pool *pool, ulm_transport_fn fn, void *ctx)
+{
+    pool->fake = fn;
+    pool->fake_ctx = ctx;
+    for (unsigned int i = 0; i < pool->idle_count; i++) {
+        pool->idle[i]->fake = fn;
+        pool->idle[i]->fake_ctx = ctx;
+    }
+}
+
+int ulm__engine_borrow(ulm_engine_pool *pool, ulm_engine **out)
+{
+    ulm_engine *e = NULL;
+    pthread_mutex_lock(&pool->lock);
+    if (pool->idle_count)
+        e = pool->idle[--pool->idle_count];
+    pthread_mutex_unlock(&pool->lock);
+    if (!e && !(e = engine_new(pool)))
+        return ULM_ENOMEM;
+    *out = e;
+    return ULM_OK;
+}
+
+void ulm__engine_return(ulm_engine_pool *pool, ulm_engine *e)
+{
+    int kept = 0;
+    pthread_mutex_lock(&pool->lock);
+    if (pool->idle_count < pool->max_idle) {
+        pool->idle[pool->idle_count++] = e;
+        kept = 1;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    if (!kept)
+        engine_free(e);
+}
+
+/* ------------------------------------------------------------ transfers */
+
+static void unlink_slot(ulm_engine *e, ulm_transfer_slot *s)
+{
+    for (ulm_transfer_slot **p = &e->slots; *p; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            return;
+        }
+    }
+}
+
+/* Takes the slot out of the engine and gives its handle back for the next transfer. */
+static void release_slot(ulm_engine *e, ulm_transfer_slot *s)
+{
+    if (s->state == SLOT_RUNNING) {
+        curl_multi_remove_handle(e->multi, s->easy); /* mid-transfer, this closes the connection */
+        e->running--;
+    }
+    unlink_slot(e, s);
+    if (s->easy)
+        put_handle(e, s->easy);
+    wipe_and_free_headers(s->headers);
+    s->t->slot = NULL;
+    free(s);
+}
+
+static int classify(CURLcode code, const ulm_transfer_slot *s)
+{
+    if (s->out_of_memory || code == CURLE_OUT_OF_MEMORY)
+        return ULM_ENOMEM;
+    if (s->body_error)
+        return s->body_error;
+    switch (code) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return ULM_ECONNECT;
+    default:
+        return ULM_ETRANSPORT;
+    }
+}
+
+/* Records how a transfer that libcurl finished ended, and stops it running. */
+static void end_transfer(ulm_engine *e, ulm_transfer_slot *s, CURLcode code)
+{
+    ulm_transfer *t = s->t;
+    curl_multi_remove_handle(e->multi, s->easy);
+    e->running--;
+    s->state = SLOT_ENDED;
+    if (code == CURLE_OK) {
+        long status = 0;
+        curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &t->resp->new_connections);
+        t->resp->status = (int)status;
+        t->rc = ULM_OK;
+        if (!t->resp->body.data && ulm_text_append(&t->resp->body, "", 0) != ULM_OK)
+            t->rc = ULM_ENOMEM;
+        return;
+    }
+    t->rc = classify(code, s);
+    if (t->rc == ULM_ENOMEM)
+        ulm__set_errbuf(t->reason, sizeof t->reason, "out of memory");
+    else if (t->rc == ULM_ETOO_LARGE && !t->on_body)
+        ulm__set_errbuf(t->reason, sizeof t->reason, "answer larger than the %zu-byte cap",
+                        t->max_response_bytes);
+    else if (!s->body_error)
+        ulm__set_errbuf(t->reason, sizeof t->reason, "%s",
+                        s->curl_err[0] ? s->curl_err : curl_easy_strerror(code));
+}
+
+/* Ends a running transfer whose clock fired, with that clock's code. */
+static void end_by_clock(ulm_engine *e, ulm_transfer_slot *s, int code)
+{
+    curl_multi_remove_handle(e->multi, s->easy); /* mid-transfer, this closes the connection */
+    e->running--;
+    s->state = SLOT_ENDED;
+    s->t->rc = code;
+    ulm__clocks_describe(s->t->clocks, code, s->t->reason, sizeof s->t->reason);
+}
+
+/* A transfer answered at once by the test transport. */
+static int start_fake(ulm_engine *e, ulm_transfer_slot *s)
+{
+    ulm_transfer *t = s->t;
+    t->clocks->connected_at = t->clocks->headers_at = ulm__now_ms();
+    t->rc = e->fake(e->fake_ctx, t, t->resp, t->reason, sizeof t->reason);
+    s->state = SLOT_ENDED;
+    if (t->rc == ULM_OK && !t->resp->body.data && ulm_text_append(&t->resp->body, "", 0) != ULM_OK)
+        t->rc = ULM_ENOMEM;
+    return ULM_OK;
+}
+
+int ulm__engine_start(ulm_engine *e, ulm_transfer *t)
+{
+    t->rc = ULM_OK;
+    t->reason[0] = '\0';
+    ulm_transfer_slot *s = ulm__calloc(1, sizeof *s);
+    if (!s)
+        return ULM_ENOMEM;
+    s->t = t;
+    t->slot = s;
+    s->next = e->slots;
+    e->slots = s;
+    if (e->fake)
+        return start_fake(e, s);
+    s->headers = make_headers(t);
+    s->easy = s->headers ? take_handle(e) : NULL;
+    if (!s->easy) {
+        release_slot(e, s);
+        return ULM_ENOMEM;
+    }
+    CURL *h = s->easy;
+    curl_easy_setopt(h, CURLOPT_URL, t->url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->headers);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
+#if LIBCURL_VERSION_NUM >= 0x075000
+    curl_easy_setopt(h, CURLOPT_PREREQDATA, s);
+#endif
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->curl_err);
+    curl_easy_setopt(h, CURLOPT_PRIVATE, s);
+    set_method(h, t->http);
+    if (curl_multi_add_handle(e->multi, h) != CURLM_OK) {
+        release_slot(e, s);
+        return ULM_ENOMEM;
+    }
+    s->state = SLOT_RUNNING;
+    e->running++;
+    return ULM_OK;
+}
+
+void ulm__engine_abort(ulm_engine *e, ulm_transfer *t)
+{
+    if (t->slot)
+        release_slot(e, t->slot);
+}
+
+size_t ulm__engine_running(const ulm_engine *e)
+{
+    return e->running;
+}
+
+void ulm__engine_wakeup(ulm_engine *e)
+{
+    curl_multi_wakeup(e->multi);
+}
+
+/* Collects what libcurl finished. */
+static void read_ended(ulm_engine *e)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(e->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        ulm_transfer_slot *s = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        if (s && s->state == SLOT_RUNNING)
+            end_transfer(e, s, msg->data.result);
+    }
+}
+
+/* Ends the transfers whose clock passed; returns the earliest moment a clock still waits for. */
+static double fire_clocks(ulm_engine *e, double now)
+{
+    double next = 0;
+    for (ulm_transfer_slot *s = e->slots; s; s = s->next) {
+        if (s->state != SLOT_RUNNING)
+            continue;
+        int code;
+        double at = ulm__clocks_next(s->t->clocks, &code);
+        if (at <= now)
+            end_by_clock(e, s, code);
+        else if (!next || at < next)
+            next = at;
+    }
+    return next;
+}
+
+static int any_ended(const ulm_engine *e)
+{
+    for (const ulm_transfer_slot *s = e->slots; s; s = s->next)
+        if (s->state == SLOT_ENDED)
+            return 1;
+    return 0;
+}
+
+/*
+ * Calls on_done of every ended transfer, one at a time from the list's head: a callback
+ * may start or abort other transfers, which changes the list under it.
+ */
+static void dispatch_ended(ulm_engine *e)
+{
+    for (;;) {
+        ulm_transfer_slot *s = e->slots;
+        while (s && s->state != SLOT_ENDED)
+            s = s->next;
+        if (!s)
+            return;
+        ulm_transfer *t = s->t;
+        release_slot(e, s);
+        t->on_done(t, t->on_done_ctx);
+    }
+}
+
+static int perform(ulm_engine *e)
+{
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(e->multi, &running);
+    if (mc != CURLM_OK)
+        return mc == CURLM_OUT_OF_MEMORY ? ULM_ENOMEM : ULM_ETRANSPORT;
+    read_ended(e);
+    return ULM_OK;
+}
+
+int ulm__engine_run(ulm_engine *e, double wake_at, const int *fds, size_t fd_count)
+{
+    int rc = ULM_OK;
+    if (e->running && (rc = perform(e)) != ULM_OK)
+        return rc;
+    double now = ulm__now_ms();
+    double clock_at = fire_clocks(e, now);
+    if (!any_ended(e)) {
+        double until = wake_at;
+        if (clock_at && (!until || clock_at < until))
+            until = clock_at;
+        double wait = until ? until - now : 0;
+        if (wait > 0 || (!until && e->running)) {
+            struct curl_waitfd extra[4];
+            size_t n = fd_count < 4 ? fd_count : 4;
+            for (size_t i = 0; i < n; i++)
+                extra[i] = (struct curl_waitfd){.fd = fds[i], .events = CURL_WAIT_POLLIN};
+            if (!until || wait > MAX_WAIT_MS)
+                wait = MAX_WAIT_MS;
+            int wait_ms = (int)wait + (wait > (int)wait);
+            curl_multi_poll(e->multi, n ? extra : NULL, (unsigned int)n, wait_ms, NULL);
+            if (e->running && (rc = perform(e)) != ULM_OK)
+                return rc;
+            fire_clocks(e, ulm__now_ms());
+        }
+    }
+    dispatch_ended(e);
+    return ULM_OK;
+}

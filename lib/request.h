@@ -1,0 +1,29 @@
+/* request.h - what the core reads of a request beyond the adapters' accessors. */
+#ifndef ULM_REQUEST_H
+#define ULM_REQUEST_H
+
+#include "clocks.h"
+
+/* The request's streaming callback (NULL: not streamed) and its payload. */
+ULM_HIDDEN ulm_delta_fn ulm__request_on_delta(const ulm_request *req, void **payload);
+
+/* The request's cancellation token, or NULL. */
+ULM_HIDDEN ulm_cancel *ulm__request_cancel(const ulm_request *req);
+
+/*
+ * A shallow copy of req with a model's configured temperature and max_tokens where req
+ * leaves them unset: the request's own values win. It shares req's memory, so it is freed
+ * with free(), never ulm_request_free(); NULL when memory ran out.
+ */
+ULM_HIDDEN ulm_request *ulm__request_with_defaults(const ulm_request *req, int has_temperature,
+                                                   double temperature, long max_tokens);
+
+/* The client's clock limits with the request's overrides applied. */
+ULM_HIDDEN void ulm__request_timeouts(const ulm_request *req, const ulm_timeouts *base,
+                                      ulm_timeouts *out);
+
+/* The request's target strings, in order. */
+ULM_HIDDEN size_t ulm__request_model_count(const ulm_request *req);
+ULM_HIDDEN const char *ulm__request_model(const ulm_request *req, size_t i);
+
+#endif /* ULM_REQUEST_H */
