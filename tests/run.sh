@@ -10,7 +10,7 @@ export ULM_ROOT=$root
 export ULM_SHARED=${ULM_SHARED:-$root/../shared}
 # shellcheck source=tests/servers/lib.sh
 source "$root/tests/servers/lib.sh"
-trap ulm_stop_servers EXIT
+trap ulm_cleanup EXIT
 
 model=${ULM_TEST_MODEL:-$ULM_SHARED/testdata/models/stories260K.gguf}
 openai_spec=$ULM_SHARED/testdata/specs/openai-openapi.yaml
