@@ -43,7 +43,7 @@ if [ ! -d "$root/tests/servers/node_modules/node-llama-cpp" ]; then
 fi
 # shellcheck source=tests/servers/lib.sh
 source "$root/tests/servers/lib.sh"
-trap ulm_stop_servers EXIT
+trap ulm_cleanup EXIT
 name=$(basename "$model" .gguf | tr 'A-Z' 'a-z' | tr -c 'a-z0-9._\n-' '-')
 ulm_start_dmr "ai/$name" "$model"
 echo "quickstart: no Docker Model Runner at $runner; serving $model as ai/$name at $ULM_DMR_URL" >&2

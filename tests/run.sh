@@ -10,7 +10,7 @@ export ULM_ROOT=$root
 export ULM_SHARED=${ULM_SHARED:-$root/../shared}
 # shellcheck source=tests/servers/lib.sh
 source "$root/tests/servers/lib.sh"
-trap ulm_stop_servers EXIT
+trap ulm_cleanup EXIT
 
 model=${ULM_TEST_MODEL:-$ULM_SHARED/testdata/models/stories260K.gguf}
 openai_spec=$ULM_SHARED/testdata/specs/openai-openapi.yaml
@@ -22,7 +22,7 @@ done
     echo "run.sh: tests/servers/node_modules is missing: run bash .ci/install-deps" >&2; exit 1; }
 
 echo "== build"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DULM_WERROR=ON > /dev/null
 cmake --build "$build" -j2 > "$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }
 
 echo "== starting servers"
@@ -60,12 +60,14 @@ for test in "$build"/tests/test_* "$build"/tests/itest_*; do
 done
 
 echo "== sanitizers (ASan + UBSan)"
-cmake -S "$root" -B "$asan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_SANITIZE=ON > /dev/null
+cmake -S "$root" -B "$asan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_SANITIZE=ON -DULM_WERROR=ON \
+    > /dev/null
 cmake --build "$asan_build" -j2 > "$asan_build/build.log" 2>&1 || { cat "$asan_build/build.log"; exit 1; }
 (cd "$asan_build" && ULM_TEST_TOLERANCE_MS=500 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2 -R '^(unit|integration)\.')
 echo "== ThreadSanitizer (one client shared by threads, the request limiter)"
 tsan_build=${ULM_TSAN_BUILD_DIR:-$root/build-tsan}
-cmake -S "$root" -B "$tsan_build" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS=-fsanitize=thread \
+cmake -S "$root" -B "$tsan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_WERROR=ON \
+    -DCMAKE_C_FLAGS=-fsanitize=thread \
     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread \
     > /dev/null
 cmake --build "$tsan_build" -j2 --target itest_threads_live test_limiter \

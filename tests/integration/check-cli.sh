@@ -9,6 +9,8 @@ export MODEL_RUNNER_URL=$ULM_TEST_DMR_URL DEFAULT_LOCAL_MODEL=ai/stories260k
 unset OPENAI_API_KEY OPENAI_BASE_URL ANTHROPIC_API_KEY ANTHROPIC_BASE_URL GEMINI_API_KEY GOOGLE_API_KEY GEMINI_BASE_URL AVAILABLE_LOCAL_MODELS ENABLE_MODEL_RUNNER LOCAL_MODEL_TIMEOUT
 passed=0
 ok() { passed=$((passed + 1)); }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ulm-cli.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
 check_json() { python3 -c "import json,sys; d=json.load(sys.stdin); $1" || { echo "failed: $2"; exit 1; }; }
 
 text=$("$cli" chat --max-tokens 8 --temperature 0 "Once upon a time")
@@ -27,25 +29,25 @@ echo "Once upon a time" | "$cli" chat --max-tokens 4 - > /dev/null && ok
 
 # a dead local backend first, then the live one: the trail shows both
 MODEL_RUNNER_URL=http://127.0.0.1:1 "$cli" chat --json -m dmr/ai/stories260k -m openai/gpt-4o-mini \
-    "hi" > "${TMPDIR:-/tmp}/ulm-cli-fail.json" 2> "${TMPDIR:-/tmp}/ulm-cli-fail.err" && {
+    "hi" > "$tmp/fail.json" 2> "$tmp/fail.err" && {
     echo "failed: a dead backend must fail"; exit 1; }
 check_json '
 assert [a["error"] for a in d["attempts"]] == ["connect", "not_configured"], d["attempts"]
 assert d["error"]["class"] == "connect", d["error"]
-' "failure --json" < "${TMPDIR:-/tmp}/ulm-cli-fail.json" && ok
-[ "$(wc -l < "${TMPDIR:-/tmp}/ulm-cli-fail.err")" -eq 1 ] || { echo "failed: one stderr line"; exit 1; }
+' "failure --json" < "$tmp/fail.json" && ok
+[ "$(wc -l < "$tmp/fail.err")" -eq 1 ] || { echo "failed: one stderr line"; exit 1; }
 grep -q "^ultra-llm: error: connect (backend dmr, no HTTP status, 2 attempts)" \
-    "${TMPDIR:-/tmp}/ulm-cli-fail.err" && ok
+    "$tmp/fail.err" && ok
 
 status=0
 OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" chat -m dmr/ai/not-pulled "hi" \
-    2> "${TMPDIR:-/tmp}/ulm-cli-404.err" > /dev/null || status=$?
-[ "$status" -eq 1 ] && grep -q "model_not_found (backend dmr, HTTP 404" "${TMPDIR:-/tmp}/ulm-cli-404.err" && ok
-! grep -q "sk-secret" "${TMPDIR:-/tmp}/ulm-cli-404.err" && ok
+    2> "$tmp/404.err" > /dev/null || status=$?
+[ "$status" -eq 1 ] && grep -q "model_not_found (backend dmr, HTTP 404" "$tmp/404.err" && ok
+! grep -q "sk-secret" "$tmp/404.err" && ok
 
 status=0
-LOCAL_MODEL_TIMEOUT=soon "$cli" chat hi 2> "${TMPDIR:-/tmp}/ulm-cli-cfg.err" || status=$?
-[ "$status" -eq 1 ] && grep -q "LOCAL_MODEL_TIMEOUT" "${TMPDIR:-/tmp}/ulm-cli-cfg.err" && ok
+LOCAL_MODEL_TIMEOUT=soon "$cli" chat hi 2> "$tmp/cfg.err" || status=$?
+[ "$status" -eq 1 ] && grep -q "LOCAL_MODEL_TIMEOUT" "$tmp/cfg.err" && ok
 
 status=0
 "$cli" chat --temperature 9 hi 2> /dev/null || status=$?
@@ -63,7 +65,7 @@ plain=$("$cli" chat --max-tokens 12 --temperature 0 "Once upon a time")
 streamed=$("$cli" chat --stream --max-tokens 12 --temperature 0 "Once upon a time")
 [ "$plain" = "$streamed" ] || { echo "failed: --stream text differs: '$plain' / '$streamed'"; exit 1; }
 ok
-out=${TMPDIR:-/tmp}/ulm-cli-stream.out
+out=$tmp/stream.out
 "$cli" chat --stream --json --max-tokens 12 --temperature 0 "Once upon a time" > "$out"
 [ "$(head -n 1 "$out")" = "$plain" ] && ok
 tail -n 1 "$out" | PLAIN=$plain check_json '
@@ -78,23 +80,23 @@ status=0
 [ "$status" -eq 2 ] && ok
 status=0
 MODEL_RUNNER_URL=$ULM_TEST_FAULT_URL/hang/0 "$cli" chat --load-timeout-ms 100 \
-    --first-token-timeout-ms 100 hi 2> "${TMPDIR:-/tmp}/ulm-cli-clock.err" > /dev/null || status=$?
+    --first-token-timeout-ms 100 hi 2> "$tmp/clock.err" > /dev/null || status=$?
 [ "$status" -eq 1 ] &&
-    grep -q "^ultra-llm: error: load_timeout (backend dmr" "${TMPDIR:-/tmp}/ulm-cli-clock.err" && ok
+    grep -q "^ultra-llm: error: load_timeout (backend dmr" "$tmp/clock.err" && ok
 
 # --config: an alias from the file is a model; doctor shows the file and hides keys
-config=${TMPDIR:-/tmp}/ulm-cli-config.json
+config=$tmp/config.json
 cat > "$config" <<JSON
 {"models": {"story": ["dmr/ai/stories260k"]},
  "backends": {"openai": {"type": "openai", "url": "http://ulm-test.invalid/v1"}}}
 JSON
 "$cli" chat --config "$config" -m story --max-tokens 4 "Once" > /dev/null && ok
 OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" doctor --config "$config" \
-    > "${TMPDIR:-/tmp}/ulm-cli-doctor.out" 2>&1 || true
-grep -q "configuration file: $config" "${TMPDIR:-/tmp}/ulm-cli-doctor.out" &&
-    grep -q "backend openai (openai): key present" "${TMPDIR:-/tmp}/ulm-cli-doctor.out" &&
-    grep -q "alias story: dmr/ai/stories260k" "${TMPDIR:-/tmp}/ulm-cli-doctor.out" &&
-    ! grep -q "sk-secret" "${TMPDIR:-/tmp}/ulm-cli-doctor.out" && ok
+    > "$tmp/doctor.out" 2>&1 || true
+grep -q "configuration file: $config" "$tmp/doctor.out" &&
+    grep -q "backend openai (openai): key present" "$tmp/doctor.out" &&
+    grep -q "alias story: dmr/ai/stories260k" "$tmp/doctor.out" &&
+    ! grep -q "sk-secret" "$tmp/doctor.out" && ok
 # the cloud does not resolve: the local model answers and the JSON says offline
 OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" chat --config "$config" --json \
     -m openai/gpt-4o-mini --max-tokens 4 "Once" | check_json '
@@ -104,9 +106,9 @@ assert d["attempts"][0]["error"] == "connect", d["attempts"]
 # a mistake in the file names the file, the line and the path
 printf '{\n  "models": {"fast": ["opnai/x"]}\n}\n' > "$config"
 status=0
-"$cli" chat --config "$config" hi 2> "${TMPDIR:-/tmp}/ulm-cli-badcfg.err" || status=$?
+"$cli" chat --config "$config" hi 2> "$tmp/badcfg.err" || status=$?
 [ "$status" -eq 1 ] &&
-    grep -q "$config:2: models.fast\[0\]: unknown backend \"opnai\"" "${TMPDIR:-/tmp}/ulm-cli-badcfg.err" &&
+    grep -q "$config:2: models.fast\[0\]: unknown backend \"opnai\"" "$tmp/badcfg.err" &&
     ok
 
 # Anthropic and Gemini (the replay server): listed with a key, streamed, and a chain of

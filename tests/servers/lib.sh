@@ -3,7 +3,13 @@
 ULM_ROOT=${ULM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 ULM_SHARED=${ULM_SHARED:-$ULM_ROOT/../shared}
 ULM_SERVER_PIDS=()
-ULM_SERVER_LOGS=${ULM_SERVER_LOGS:-$(mktemp -d)}
+# The servers' logs stay in ULM_SERVER_LOGS when the caller sets it; else they go to a
+# directory of their own that ulm_cleanup removes.
+ULM_SERVER_LOGS_TEMPORARY=0
+if [ -z "${ULM_SERVER_LOGS:-}" ]; then
+    ULM_SERVER_LOGS=$(mktemp -d "${TMPDIR:-/tmp}/ulm-servers.XXXXXX")
+    ULM_SERVER_LOGS_TEMPORARY=1
+fi
 
 ulm_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -89,6 +95,15 @@ ulm_stop_servers() {
         wait "$pid" 2>/dev/null || true
     done
     ULM_SERVER_PIDS=()
+}
+
+# ulm_cleanup -> stops the servers and removes the logs' temporary directory; whoever sources
+# this file runs it on exit: trap ulm_cleanup EXIT
+ulm_cleanup() {
+    ulm_stop_servers
+    if [ "$ULM_SERVER_LOGS_TEMPORARY" = 1 ]; then
+        rm -rf "$ULM_SERVER_LOGS"
+    fi
 }
 
 # ulm_start_fault_proxy UPSTREAM_URL -> sets ULM_PROXY_429_URL and ULM_PROXY_401_URL: nginx in
