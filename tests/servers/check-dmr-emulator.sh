@@ -32,21 +32,23 @@ ok() { passed=$((passed + 1)); }
 fail() { echo "FAILED: $*" >&2; [ -f "$work/body" ] && { echo "--- last body:" >&2; head -c 2000 "$work/body" >&2; }; exit 1; }
 
 # Registry models need blobs of their own (a layer already in the store is not downloaded
-# again), so each is a copy of the test model with a few bytes appended, which llama.cpp
-# ignores; tiny-a also carries a license layer.
-for name in a b c d e q s; do
+# again, and shows no progress), so each is a copy of the test model with a few bytes
+# appended, which llama.cpp ignores; tiny-a and tiny-j also carry a license layer.
+for name in a b c d e j q s; do
     cp "$model" "$work/tiny-$name.gguf"
     printf 'copy %s\n' "$name" >> "$work/tiny-$name.gguf"
 done
 printf 'Tiny license: use it "as is" <no warranty> & no claims.\n' > "$work/LICENSE"
+printf 'Tiny license, second edition.\n' > "$work/LICENSE-j"
 
 node "$root/tests/servers/dmr-server.mjs" --host 127.0.0.1 --port 0 \
     --model "ai/stories260k=$model" --model "ai/storyteller:v2=$model" \
-    --registry "ai/tiny-a=$work/tiny-a.gguf,$work/LICENSE" --registry "ai/tiny-b=$work/tiny-b.gguf" \
+    --registry "ai/tiny-a=$work/tiny-a.gguf,$work/LICENSE" --registry "ai/tiny-j=$work/tiny-j.gguf,$work/LICENSE-j" \
+    --registry "ai/tiny-b=$work/tiny-b.gguf" \
     --registry "ai/tiny-c=$work/tiny-c.gguf" --registry "ai/stall-1=$work/tiny-d.gguf" \
     --registry "ai/stall-2=$work/tiny-e.gguf" --registry "ai/tiny-q=$work/tiny-q.gguf" \
     --registry "ai/slow=$work/tiny-s.gguf" \
-    --pull-steps 4 --pull-step-ms 10 --pull-fault ai/tiny-b=error@2:1 --pull-fault ai/tiny-c=cut@1:1 \
+    --pull-steps 4 --pull-step-ms 10 --pull-fault ai/tiny-b=error@2:2 --pull-fault ai/tiny-c=cut@1:1 \
     --pull-fault ai/stall-1=stall@1 --pull-fault ai/stall-2=stall@1 --load-delay ai/slow=1500 \
     > "$work/dmr.log" 2> "$work/dmr.log.err" &
 ULM_SERVER_PIDS+=($!)
@@ -114,16 +116,16 @@ g = c["gguf"]
 assert list(g) == sorted(g) and g["llama.context_length"] == "2048" and g["llama.attention.layer_norm_rms_epsilon"] == "0.000010", g
 assert "tokenizer.ggml.tokens" not in g, "arrays over 50 items are left out"
 '
-record models.json
+record native_models.json
 id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["id"])' "$work/body")
 cp "$work/body" "$work/models-before"
 method_path="GET /models/ai/stories260k"; call GET /models/ai/stories260k
 check_json 'import json as j; assert [d] == j.load(open(sys.argv[1].rsplit("/", 1)[0] + "/models-before")), d'
-record models_get.json
+record native_model.json
 method_path="GET /models/stories260k"; call GET /models/stories260k; [ "$status" = 200 ] && ok
 method_path="GET /models/$id"; call GET "/models/$id"; [ "$status" = 200 ] && ok
 method_path="GET /models/ai/nope"; call GET /models/ai/nope; text_error 404 "model not found"
-record error_404_models_get.txt
+record error_404_native_model.txt
 
 for path in /engines/v1/models /v1/models /engines/llama.cpp/v1/models; do
     method_path="GET $path"; call GET "$path"
@@ -136,12 +138,12 @@ assert e["dmr"] == {"context_window": 2048, "architecture": "llama", "parameters
                     "quantization": "MOSTLY_F32", "size": "1.12MiB"}, e["dmr"]
 assert list(e["dmr"]) == ["context_window", "architecture", "parameters", "quantization", "size"]'
 done
-record openai_models.json
+record openai_models_dmr.json
 method_path="GET /engines/v1/models/ai/storyteller:v2"; call GET /engines/v1/models/ai/storyteller:v2
 check_json 'assert d["id"] == "ai/stories260k:latest" and "dmr" in d, d'
 method_path="GET /engines/v1/models/nope"; call GET /engines/v1/models/nope
 text_error 404 "error while getting model: get model '\"nope\"': model not found"
-record error_404_model_not_found_openai.txt
+record error_404_openai_model.txt
 
 # ---------------------------------------------------------------- pulls
 # parse_pull FILE: the progress lines of a pull (HTML-unescaped when text/plain), checked
@@ -159,12 +161,10 @@ print(len(msgs), msgs[-1]["type"])
 PY
 }
 
-method_path="POST /models/create ai/tiny-a (text/plain)"
-call POST /models/create -d '{"from": "ai/tiny-a"}'
-[ "$status" = 200 ] && [ "$(header content-type)" = "text/plain" ] && ok
-grep -q '"' "$work/body" && fail "text/plain progress must be HTML-escaped"
-grep -q '&#34;type&#34;:&#34;progress&#34;' "$work/body" && ok
-python3 - "$work/body" "$work/tiny-a.gguf" "$work/LICENSE" <<'PY' || fail "progress of two layers"
+# check_layers FILE GGUF LICENSE: a pull of a two-layer model: 4 steps of interleaved
+# progress, each layer's current growing to its size, their sum to the total
+check_layers() {
+    python3 - "$@" <<'PY' || fail "progress of two layers"
 import hashlib, html, json, os, sys
 msgs = [json.loads(html.unescape(l)) for l in open(sys.argv[1]).read().splitlines()]
 sizes = {"sha256:" + hashlib.sha256(open(p, "rb").read()).hexdigest(): os.path.getsize(p) for p in sys.argv[2:]}
@@ -181,8 +181,22 @@ for m in progress:
     assert m["message"] == "Downloaded: %.2f MB" % (m["layer"]["current"] / 1024 / 1024), m["message"]
 assert sum(latest.values()) == progress[0]["total"], "the latest currents add up to the total"
 PY
-ok
+    ok
+}
+
+method_path="POST /models/create ai/tiny-a (text/plain)"
+call POST /models/create -d '{"from": "ai/tiny-a"}'
+[ "$status" = 200 ] && [ "$(header content-type)" = "text/plain" ] && ok
+grep -q '"' "$work/body" && fail "text/plain progress must be HTML-escaped"
+grep -q '&#34;type&#34;:&#34;progress&#34;' "$work/body" && ok
+check_layers "$work/body" "$work/tiny-a.gguf" "$work/LICENSE"
 record pull_progress.txt
+method_path="POST /models/create ai/tiny-j (JSON)"
+call POST /models/create -H 'Accept: application/json' -d '{"from": "ai/tiny-j"}'
+[ "$(header content-type)" = "application/json" ] && ! grep -q '&#34;' "$work/body" && ok
+check_layers "$work/body" "$work/tiny-j.gguf" "$work/LICENSE-j"
+record pull_progress.json
+
 
 method_path="POST /models/create ai/tiny-a (cached, JSON)"
 call POST /models/create -H 'Accept: application/json' -d '{"from": "ai/tiny-a"}'
@@ -211,14 +225,23 @@ ok
 record pull_error.json
 failed_at=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().split("\n")[1])["layer"]["current"])' "$work/body")
 method_path="GET /models/ai/tiny-b after the failed pull"; call GET /models/ai/tiny-b; text_error 404 "model not found"
-method_path="POST /models/create ai/tiny-b (text/plain error line)"
+method_path="POST /models/create ai/tiny-b (text/plain error line, resumed)"
 call POST /models/create -d '{"from": "ai/tiny-b"}'
-[ "$(parse_pull "$work/body")" = "5 success" ] || fail "the second pull of ai/tiny-b succeeds"
-python3 - "$work/body" "$failed_at" <<'PY' || fail "a pull resumes what a failed one downloaded"
+python3 - "$work/body" "$digest" "$failed_at" <<'PY' || fail "text/plain error line"
 import html, json, sys
-first = json.loads(html.unescape(open(sys.argv[1]).readline()))
-assert first["layer"]["current"] > int(sys.argv[2]), (first, sys.argv[2])
+lines = open(sys.argv[1]).read().split("\n")
+cause = 'writing blob: copy blob "%s" to store: unexpected EOF' % sys.argv[2]
+assert len(lines) == 5 and all('"' not in l for l in lines[:3]), "JSON lines are HTML-escaped"
+msgs = [json.loads(html.unescape(l)) for l in lines[:3]]
+assert msgs[0]["layer"]["current"] > int(sys.argv[3]), "a pull resumes what a failed one downloaded"
+assert msgs[2]["message"] == "Error: " + cause, msgs[2]
+assert lines[3] == "error while pulling model: writing image to store: " + cause, "the last line is raw text"
 PY
+ok
+record pull_error.txt
+method_path="POST /models/create ai/tiny-b (succeeds)"
+call POST /models/create -H 'Accept: application/json' -d '{"from": "ai/tiny-b"}'
+[ "$(parse_pull "$work/body")" = "5 success" ] || fail "the third pull of ai/tiny-b succeeds"
 ok
 
 method_path="POST /models/create ai/tiny-c (cut mid-line)"
@@ -391,7 +414,7 @@ call POST /engines/v1/embeddings -d '{"input": "x"}'; text_error 400 "model is r
 record error_400_model_required.txt
 call POST /engines/v1/embeddings -d '{"model": "ai/nope", "input": "x"}'
 text_error 404 "error while getting model: get model '\"ai/nope\"': model not found"
-record error_404_model_not_found.txt
+record error_404_inference_model_not_found.txt
 call POST /engines/v1/embeddings -d '{"model": "ai/stories260k", "input": 5}'
 check_json 'assert d["error"]["code"] == 400 and d["error"]["type"] == "invalid_request_error", d'
 
@@ -430,7 +453,7 @@ fi
 
 # ---------------------------------------------------------------- delete, df
 method_path="GET /engines/df"; call GET /engines/df
-check_json 'assert list(d) == ["models_disk_usage", "default_backend_disk_usage"] and d["models_disk_usage"] > 6 * 1185376 and d["default_backend_disk_usage"] > 0, d'
+check_json 'assert list(d) == ["models_disk_usage", "default_backend_disk_usage"] and d["models_disk_usage"] > 7 * 1185376 and d["default_backend_disk_usage"] > 0, d'
 record engines_df.json
 before=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["models_disk_usage"])' "$work/body")
 method_path="DELETE /models/ai/tiny-a"; call DELETE /models/ai/tiny-a
