@@ -72,8 +72,8 @@
 //   it served (llama_decode() calls are counted as one per prompt and one per
 //   generated token fed back).
 // - Embeddings come from node-llama-cpp's embedding context of the GGUF model,
-//   L2-normalized like llama.cpp's; llama.cpp would refuse a model whose
-//   pooling type is "none" on its OpenAI endpoint, the emulator does not.
+//   L2-normalized like llama.cpp's; llama.cpp's OpenAI endpoint may refuse a
+//   model whose pooling type is "none", the emulator always answers.
 // - Not emulated: DELETE /models/purge (refused with 501, never wipes
 //   anything), tag/push/repackage/export/load of models, ?remote=true lookups,
 //   the Ollama and Anthropic APIs, /engines/requests, backend installation,
