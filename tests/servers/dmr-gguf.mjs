@@ -27,7 +27,8 @@ const FILE_TYPES = ["MOSTLY_F32", "MOSTLY_F16", "MOSTLY_Q4_0", "MOSTLY_Q4_1", "M
     "MOSTLY_MXFP4"];
 
 // When general.file_type is missing, gguf-parser-go guesses it from the most common
-// tensor type; this maps a ggml tensor type to the file type it stands for.
+// tensor type; this maps a ggml tensor type to the file type it stands for (its finer
+// rules for the K-quant mixes are followed for Q4_K and Q5_K only).
 const FILE_TYPE_OF_GGML_TYPE = {0: 0, 1: 1, 2: 2, 3: 3, 6: 8, 7: 9, 8: 7, 10: 10, 11: 11, 12: 15, 13: 17, 14: 18,
     16: 19, 17: 20, 18: 23, 19: 24, 20: 25, 21: 26, 22: 28, 23: 30, 29: 31, 30: 32, 34: 36, 35: 37, 39: 38};
 
@@ -75,9 +76,12 @@ function fileType(kv, tensors) {
                 !t.name.endsWith(".weight")) continue;
             counts.set(t.type, (counts.get(t.type) ?? 0) + 1);
         }
-        let best;
-        for (const [ggml, count] of counts) if (best === undefined || count > counts.get(best)) best = ggml;
-        type = best === undefined ? undefined : FILE_TYPE_OF_GGML_TYPE[best];
+        const ranked = [...counts.keys()].sort((a, b) => counts.get(b) - counts.get(a));
+        const top = ranked[0] === 0 && ranked.length > 1 ? ranked[1] : ranked[0]; // F32 norms do not count
+        const many = (ggml) => (counts.get(ggml) ?? 0) > 1;
+        if (top === 12) type = many(14) ? 15 : many(11) ? 12 : 14; // Q4_K: _M with Q6_K, _S without
+        else if (top === 13) type = many(14) ? 17 : 16; // Q5_K likewise
+        else type = top === undefined ? undefined : FILE_TYPE_OF_GGML_TYPE[top];
     }
     return type === undefined ? undefined : FILE_TYPES[type];
 }

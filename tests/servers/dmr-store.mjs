@@ -1,7 +1,7 @@
 // The DMR emulator's model store, as docker/model-runner's pkg/distribution keeps it:
-// model names and references, artifacts (config, layers, an ID derived from their
-// content), the local store (models, their tags, layer blobs, partial downloads) and
-// the "registry" of artifacts a pull can fetch.
+// model names and references, artifacts (what a registry serves: config, layers, an ID
+// derived from their content) and the local store (models, their tags, layer blobs,
+// partial downloads).
 
 import crypto from "node:crypto";
 import fs from "node:fs";
