@@ -23,8 +23,10 @@
 // http://H:P/loading/1500 (the client appends /engines/v1). Anything else is a
 // 404 JSON error; an unknown scenario or a bad n is a 400 JSON error naming it.
 // Outside the scheme:
-//   GET  /_stats  {"requests":{"<scenario>/<n>":count,...}}: chat requests seen
-//                 per scenario, so a test can tell whether the client retried.
+//   GET  /_stats  {"requests":{"<scenario>/<n>":count,...},"reset":count}: chat
+//                 requests seen per scenario, so a test can tell whether the client
+//                 retried, and the requests close-idle reset (not counted in
+//                 "requests").
 //   POST /_reset  forgets when each loading/<n> started and what each tag has seen
 //                 (answers {}).
 //
@@ -83,6 +85,27 @@
 //   crlf/0              the normal stream with every line ending in \r\n, and the
 //                       lines ": keep-alive" and "event: message" before the
 //                       first data line. JSON: normal.
+//   close-after/P       the normal answer, advertising keep-alive ("Connection:
+//                       keep-alive", "Keep-Alive: timeout=5"; JSON with Content-Length,
+//                       SSE chunked), then the server closes the connection as soon as
+//                       the answer is sent, with probability P percent (0-100; 100:
+//                       after every answer). Which answers close is a hash of the tag
+//                       (path segments between P and the API path, as for loading) and
+//                       the request's index under it, so the same requests close the
+//                       same connections on every run; another tag, another sequence.
+//                       A client that reuses the connection before it sees the close
+//                       sends its next request into a dead connection.
+//   close-idle/N        the normal answer, advertising keep-alive as close-after does,
+//                       then the connection is closed N ms after the answer. A request
+//                       that arrives on it meanwhile (any request, any scenario) is
+//                       never answered: the connection is reset (RST) as soon as its
+//                       headers are in, as a server's kernel answers a request sent on
+//                       an idle keep-alive connection the server has just closed. A
+//                       client still sending a long body then fails to send; one that
+//                       sent it all fails to receive.
+//                       Both stream their events back to back, without the 20 ms
+//                       pauses or the split emoji, so that a test can make thousands
+//                       of calls.
 // n is ignored where the list has it as 0 (and by close-mid, malformed).
 
 import {AbortableOutput, listen, parseJSON, readBody, scenarioServer, startup} from "./common.mjs";
@@ -98,7 +121,7 @@ const MAX_N = 2 ** 31 - 1; // longer timers fire at once in node
 const WRITE_PIECE = 64 * 1024;
 const SCENARIOS = new Set(["ok", "delay-first-byte", "slow", "stall-mid", "close-mid", "malformed",
     "oversized-line", "loading", "hang", "error-json", "stream-error", "no-done", "crlf",
-    "retry-after", "fail-first", "quota"]);
+    "retry-after", "fail-first", "quota", "close-after", "close-idle"]);
 
 // ---------------------------------------------------------------- options
 
@@ -110,6 +133,8 @@ const {opts, log} = startup("fault-server", "[--host H] [--port N] [--verbose]",
 const requestCounts = new Map(); // "<scenario>/<n>" -> chat requests seen
 const loadingSince = new Map(); // "/loading/<n>[/tag...]" -> time of its first request
 const taggedCounts = new Map(); // "/<scenario>/<n>[/tag...]" -> chat requests seen
+const closingSockets = new WeakSet(); // connections close-idle is about to close
+let resetRequests = 0; // requests that arrived on one of them
 
 function chunk(delta, finishReason = null) {
     return {id: "chatcmpl-fault", object: "chat.completion.chunk", created: 0, model: MODEL,
@@ -193,6 +218,10 @@ async function chat(req, res, signal, scenario, n) {
     const head = events.slice(0, 3);
     const tail = events.slice(3);
     const out = new Output(res, signal, scenario === "slow" ? n : EVENT_GAP_MS);
+    if (scenario === "close-after" || scenario === "close-idle") {
+        closeAfterAnswer(req, res, scenario, n, loadKey, seenBefore);
+        if (stream) return await streamAtOnce(out, events);
+    }
 
     switch (scenario) {
     case "hang":
@@ -257,6 +286,44 @@ async function chat(req, res, signal, scenario, n) {
     }
 }
 
+// Advertises keep-alive on the answer, then closes its connection once the answer is
+// sent: close-after/P at once, for P percent of the requests under the tag; close-idle/N
+// N ms later, or at once with a reset if a request arrives on it meanwhile (see route).
+function closeAfterAnswer(req, res, scenario, n, tag, index) {
+    res.setHeader("Connection", "keep-alive");
+    res.setHeader("Keep-Alive", "timeout=5");
+    const socket = req.socket; // the response lets go of it once finished
+    if (scenario === "close-after") {
+        if (chance(`${tag}#${index}`) * 100 >= n) return;
+        res.once("finish", () => {
+            log(`${scenario}/${n}: closing the connection after answer ${index}`);
+            socket.destroy();
+        });
+        return;
+    }
+    res.once("finish", () => {
+        closingSockets.add(socket);
+        setTimeout(() => socket.destroy(), n);
+    });
+}
+
+// A number in [0, 1) that depends only on text (FNV-1a, then murmur3's finalizer to
+// spread the bits), so that a "random" choice repeats from run to run.
+function chance(text) {
+    let h = 0x811c9dc5;
+    for (const byte of Buffer.from(text)) h = Math.imul(h ^ byte, 0x01000193);
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return ((h ^ (h >>> 16)) >>> 0) / 2 ** 32;
+}
+
+// The whole stream at once: the events back to back, each its own chunk.
+async function streamAtOnce(out, list) {
+    out.startStream();
+    for (const text of list) await out.write(text);
+    out.res.end();
+}
+
 // Streams all of `list` but the last, which goes out with the end of the response.
 async function finish(out, list) {
     await out.events(list.slice(0, -1));
@@ -294,9 +361,14 @@ async function answerJSON(res, out, scenario, n) {
 const NO_ROUTE = errorBody("no route", "invalid_request_error");
 
 async function route(req, res, signal) {
+    if (closingSockets.has(req.socket)) {
+        resetRequests++;
+        log(`${req.method} ${req.url}: resetting the closing connection it came on`);
+        return req.socket.resetAndDestroy();
+    }
     const path = new URL(req.url, "http://x").pathname;
     if (path === "/_stats" && req.method === "GET") {
-        return sendJSON(res, 200, {requests: Object.fromEntries(requestCounts)});
+        return sendJSON(res, 200, {requests: Object.fromEntries(requestCounts), reset: resetRequests});
     }
     if (path === "/_reset" && req.method === "POST") {
         loadingSince.clear();
@@ -309,7 +381,8 @@ async function route(req, res, signal) {
         return sendJSON(res, 400, errorBody(`unknown fault scenario '${scenario}'`, "invalid_request_error"));
     }
     const n = /^\d{1,10}$/.test(param) ? Number(param) : NaN;
-    if (!(n <= MAX_N) || (scenario === "error-json" && (n < 200 || n > 599))) {
+    if (!(n <= MAX_N) || (scenario === "error-json" && (n < 200 || n > 599)) ||
+        (scenario === "close-after" && n > 100)) {
         return sendJSON(res, 400, errorBody(`bad parameter '${param}' for fault scenario '${scenario}'`,
             "invalid_request_error"));
     }
