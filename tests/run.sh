@@ -46,7 +46,7 @@ echo "== ctest"
 (cd "$build" && ctest --output-on-failure -j2)
 
 echo "== python bindings"
-ULTRALLM_LIBRARY=$build/libultrallm.so \
+PYTHONPATH=$root/bindings/python ULTRALLM_LIBRARY=$build/libultrallm.so \
     python3 -m unittest discover -s "$root/bindings/python/tests" -v
 
 echo "== valgrind (unit and integration tests)"
