@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# run.sh - the whole test suite: build, start the test servers, run ctest and the Python tests,
-# then the unit and integration tests again under valgrind, and under AddressSanitizer and
-# UndefinedBehaviorSanitizer, and the threads test under ThreadSanitizer.
+# run.sh - the whole test suite: build, start the test servers, run ctest and the Python
+# package's tests (bindings/python/tests/check-package.sh), then the unit and integration
+# tests again under valgrind, and under AddressSanitizer and UndefinedBehaviorSanitizer,
+# and the threads test under ThreadSanitizer.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${ULM_BUILD_DIR:-$root/build}
@@ -45,9 +46,8 @@ echo "fault server $ULM_TEST_FAULT_URL, replay server $ULM_TEST_REPLAY_URL"
 echo "== ctest"
 (cd "$build" && ctest --output-on-failure -j2)
 
-echo "== python bindings"
-ULTRALLM_LIBRARY=$build/libultrallm.so \
-    python3 -m unittest discover -s "$root/bindings/python/tests" -v
+echo "== python package: sdist, bundled wheel and cmake --install, each tested installed"
+bash "$root/bindings/python/tests/check-package.sh" "$build"
 
 echo "== valgrind (unit and integration tests)"
 # the clocks fire on time under valgrind, but the code around them runs far slower

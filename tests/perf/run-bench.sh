@@ -3,9 +3,11 @@
 # nginx when done: ulm-bench-complete (a fixed chat completion), or with --stream
 # ulm-bench-stream (event streams the bench first writes into nginx's html/ directory).
 # With --adapters it runs ulm-bench-adapters, which reads in memory and needs no server.
+# With --python it runs bench_python.py: Python's Client.complete() against C
+# ulm_complete() (ulm-bench-complete) and Python's urllib and http.client, same nginx.
 #
-# Usage: bash tests/perf/run-bench.sh [build-dir | bench-binary] [--stream | --adapters]
-#                                     [bench options...]
+# Usage: bash tests/perf/run-bench.sh [build-dir | bench-binary]
+#                                     [--stream | --adapters | --python] [bench options...]
 #   build-dir     default: build (the binary is <build-dir>/tests/perf/ulm-bench-complete,
 #                 ulm-bench-stream with --stream, ulm-bench-adapters with --adapters)
 #   --stream      streaming throughput and time to first token (implied when
@@ -13,15 +15,19 @@
 #   --adapters    one answer streamed in the OpenAI, Anthropic and Gemini wire formats,
 #                 read through each adapter (implied when bench-binary is named
 #                 ulm-bench-adapters)
+#   --python      the Python overhead per call (needs build-dir: its libultrallm.so, and
+#                 the package of bindings/python)
 #   bench options passed on, e.g. --requests 5000 --rounds 20 (see ulm-bench-complete -h,
 #                 ulm-bench-stream -h, ulm-bench-adapters -h)
 # Examples:
 #   bash tests/perf/run-bench.sh build --requests 5000
 #   bash tests/perf/run-bench.sh build --stream --requests 500
 #   bash tests/perf/run-bench.sh build --adapters --rounds 25
+#   bash tests/perf/run-bench.sh build --python --requests 2000 --rounds 10
 # Environment:
 #   ULM_BENCH_PORT  loopback port for nginx; default: the first free one from 18080
 #   ULM_BENCH_PIN   1 (default, with 2+ CPUs): nginx on CPU 1, the bench on CPU 0; 0: no pinning
+#   ULM_PYTHON      the interpreter of --python (default: python3)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,13 +38,17 @@ if [[ $# -gt 0 && $1 != -* ]]; then
     target=$1
     shift
 fi
-stream=0 adapters=0
+stream=0 adapters=0 python=0
 if [[ $# -gt 0 && $1 == --stream ]]; then
     stream=1
     shift
 elif [[ $# -gt 0 && $1 == --adapters ]]; then
     adapters=1
     shift
+elif [[ $# -gt 0 && $1 == --python ]]; then
+    python=1
+    shift
+    [[ -d $target ]] || { echo "run-bench.sh: --python needs a build directory" >&2; exit 2; }
 fi
 if [[ -d $target ]]; then
     name=ulm-bench-complete
@@ -130,4 +140,11 @@ for _ in $(seq 50); do
 done
 port_in_use "$port" || { echo "run-bench.sh: nginx does not answer on $port" >&2; exit 2; }
 
-"${pin_bench[@]}" "$bench" --url "http://127.0.0.1:$port" "$@"
+if ((python)); then
+    # the package from the source tree, on the library of this build
+    "${pin_bench[@]}" env PYTHONPATH="$repo/bindings/python" \
+        ULTRALLM_LIBRARY="$target/libultrallm.so" "${ULM_PYTHON:-python3}" \
+        "$here/bench_python.py" --url "http://127.0.0.1:$port" --c-bench "$bench" "$@"
+else
+    "${pin_bench[@]}" "$bench" --url "http://127.0.0.1:$port" "$@"
+fi

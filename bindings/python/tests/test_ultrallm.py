@@ -9,11 +9,17 @@ serving ai/stories260k; FaultServerTests needs ULM_TEST_FAULT_URL, the root URL 
 tests/servers/fault-server.mjs; CloudReplayTests needs ULM_TEST_REPLAY_URL, the root URL of
 tests/servers/replay-server.mjs (tests/run.sh sets all three).
 
-    ULTRALLM_LIBRARY=build/libultrallm.so python3 -m unittest discover -s bindings/python/tests -v
+The tests import whichever ultrallm is importable: the source tree's with PYTHONPATH, or
+an installed one (bindings/python/tests/check-package.sh runs them against the wheel, the
+sdist and cmake --install).
+
+    PYTHONPATH=bindings/python ULTRALLM_LIBRARY=build/libultrallm.so \
+        python3 -m unittest discover -s bindings/python/tests -v
 """
 
 import ctypes
 import ctypes.util
+import dataclasses
 import json
 import os
 import pathlib
@@ -25,10 +31,11 @@ import tempfile
 import unittest
 from unittest import mock
 
-BINDINGS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, BINDINGS_DIR)
+import ultrallm
+from ultrallm import _client, _errors, _native
 
-import ultrallm  # noqa: E402  (needs the path above)
+# The directory the package under test was imported from, for the subprocesses.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(ultrallm.__file__)))
 
 DEAD_URL = "http://127.0.0.1:1"  # port 1 refuses connections at once
 
@@ -70,7 +77,7 @@ class LoadingTests(unittest.TestCase):
                          "%d.%d.%d" % (number // 10000, number // 100 % 100, number % 100))
 
     def import_with_library(self, path):
-        env = dict(os.environ, ULTRALLM_LIBRARY=path, PYTHONPATH=BINDINGS_DIR)
+        env = dict(os.environ, ULTRALLM_LIBRARY=path, PYTHONPATH=PACKAGE_PARENT)
         return subprocess.run([sys.executable, "-c", "import ultrallm"], env=env,
                               capture_output=True, text=True, timeout=60)
 
@@ -103,10 +110,10 @@ class ErrorTests(unittest.TestCase):
         self.assertFalse(ultrallm.error_is_retryable(ultrallm.ErrorCode.INVALID_ARGUMENT))
 
     def test_every_code_has_its_own_exception_class(self):
-        classes = {type(ultrallm._error(code)) for code in ultrallm.ErrorCode
+        classes = {type(_errors.error(code)) for code in ultrallm.ErrorCode
                    if code != ultrallm.ErrorCode.OK}
         self.assertEqual(len(classes), len(ultrallm.ErrorCode) - 1)
-        self.assertIs(type(ultrallm._error(-1000)), ultrallm.UltraLLMError)
+        self.assertIs(type(_errors.error(-1000)), ultrallm.UltraLLMError)
 
     def test_exception_survives_pickling(self):
         error = ultrallm.ConnectError(ultrallm.ErrorCode.CONNECT, "connect", "dmr: refused",
@@ -119,7 +126,7 @@ class ErrorTests(unittest.TestCase):
 
     def test_timeout_exception_survives_pickling(self):
         # The timeouts are also OSErrors (via TimeoutError), which pickle differently.
-        error = ultrallm._error(ultrallm.ErrorCode.IDLE_TIMEOUT, "dmr: stalled", 200, "dmr",
+        error = _errors.error(ultrallm.ErrorCode.IDLE_TIMEOUT, "dmr: stalled", 200, "dmr",
                                 (), True, "Once upon")
         copy = pickle.loads(pickle.dumps(error))
         self.assertIsInstance(copy, ultrallm.IdleTimeoutError)
@@ -140,7 +147,7 @@ class ErrorTests(unittest.TestCase):
         for value, (name, cls) in expected.items():
             code = ultrallm.ErrorCode(value)
             self.assertEqual(code.name.lower(), name)
-            error = ultrallm._error(value, "why")
+            error = _errors.error(value, "why")
             self.assertIs(type(error), cls, name)
             self.assertEqual((error.code, error.name, str(error)), (code, name, "why"))
             self.assertIsInstance(error, ultrallm.UltraLLMError)
@@ -154,7 +161,7 @@ class ErrorTests(unittest.TestCase):
             code = ultrallm.ErrorCode(value)
             self.assertEqual(code.name.lower(), name)
             self.assertEqual(ultrallm.error_name(value), name)
-            error = ultrallm._error(value, "openai: why")
+            error = _errors.error(value, "openai: why")
             self.assertIs(type(error), cls, name)
             self.assertEqual((error.code, error.name, str(error)), (code, name, "openai: why"))
             self.assertIsInstance(error, ultrallm.UltraLLMError)
@@ -168,7 +175,7 @@ class ErrorTests(unittest.TestCase):
         self.assertIs(ultrallm.ErrorCode.CIRCUIT_OPEN, ultrallm.ErrorCode(-28))
 
     def test_content_filter_is_its_own_class_and_final(self):
-        error = ultrallm._error(-29, "gemini: prompt blocked: SAFETY")
+        error = _errors.error(-29, "gemini: prompt blocked: SAFETY")
         self.assertIs(type(error), ultrallm.ContentFilterError)
         self.assertEqual(error.name, "content_filter")
         self.assertIs(error.code, ultrallm.ErrorCode.CONTENT_FILTER)
@@ -178,19 +185,19 @@ class ErrorTests(unittest.TestCase):
     def test_every_timeout_is_a_request_timeout(self):
         # The overall deadline is RequestTimeoutError itself; each other clock has a
         # subclass, so one except clause (or the built-in TimeoutError) catches them all.
-        self.assertIs(type(ultrallm._error(ultrallm.ErrorCode.TIMEOUT)),
+        self.assertIs(type(_errors.error(ultrallm.ErrorCode.TIMEOUT)),
                       ultrallm.RequestTimeoutError)
         for code in (ultrallm.ErrorCode.TIMEOUT, ultrallm.ErrorCode.CONNECT_TIMEOUT,
                      ultrallm.ErrorCode.LOAD_TIMEOUT, ultrallm.ErrorCode.FIRST_TOKEN_TIMEOUT,
                      ultrallm.ErrorCode.IDLE_TIMEOUT):
-            error = ultrallm._error(code)
+            error = _errors.error(code)
             self.assertIsInstance(error, ultrallm.RequestTimeoutError)
             self.assertIsInstance(error, TimeoutError)
             self.assertTrue(error.retryable, code.name)
         for code in (ultrallm.ErrorCode.CANCELLED, ultrallm.ErrorCode.MODEL_LOADING,
                      ultrallm.ErrorCode.CONNECT):
-            self.assertNotIsInstance(ultrallm._error(code), ultrallm.RequestTimeoutError)
-        self.assertFalse(ultrallm._error(ultrallm.ErrorCode.CANCELLED).retryable)
+            self.assertNotIsInstance(_errors.error(code), ultrallm.RequestTimeoutError)
+        self.assertFalse(_errors.error(ultrallm.ErrorCode.CANCELLED).retryable)
 
 
 class OptionsLayoutTests(unittest.TestCase):
@@ -215,35 +222,35 @@ class OptionsLayoutTests(unittest.TestCase):
     def test_struct_matches_the_c_layout_on_lp64(self):
         if ctypes.sizeof(ctypes.c_void_p) != 8 or ctypes.sizeof(ctypes.c_long) != 8:
             self.skipTest("the expected layout is computed for LP64 platforms")
-        opts = ultrallm._ClientOptions
+        opts = _native.ClientOptions
         self.assertEqual([name for name, _ in opts._fields_], list(self.LP64_OFFSETS))
         for name, offset in self.LP64_OFFSETS.items():
             self.assertEqual(getattr(opts, name).offset, offset, name)
         self.assertEqual(ctypes.sizeof(opts), 200)
 
     def test_bindings_pass_version_3(self):
-        self.assertEqual(ultrallm._OPTIONS_VERSION, 3)
+        self.assertEqual(_native.OPTIONS_VERSION, 3)
 
     def test_options_init_sets_the_version_and_zeroes_the_rest(self):
-        opts = ultrallm._ClientOptions()
+        opts = _native.ClientOptions()
         opts.connect_timeout_ms = 5
         opts.idle_timeout_ms = 7
         opts.max_event_bytes = 9
-        ultrallm._lib.ulm_client_options_init(ctypes.byref(opts), 2)
+        _native.lib.ulm_client_options_init(ctypes.byref(opts), 2)
         self.assertEqual(opts.version, 2)
         self.assertEqual((opts.connect_timeout_ms, opts.idle_timeout_ms, opts.max_event_bytes),
                          (0, 0, 0))
         self.assertIsNone(opts.model_runner_url)
 
     def test_version_1_is_still_accepted(self):
-        opts = ultrallm._ClientOptions()
-        ultrallm._lib.ulm_client_options_init(ctypes.byref(opts), 1)
+        opts = _native.ClientOptions()
+        _native.lib.ulm_client_options_init(ctypes.byref(opts), 1)
         self.assertEqual(opts.version, 1)
 
     def test_an_unknown_options_version_is_refused(self):
-        opts = ultrallm._ClientOptions()
+        opts = _native.ClientOptions()
         with self.assertRaises(ultrallm.OptionsVersionError):
-            ultrallm._lib.ulm_client_options_init(ctypes.byref(opts), 99)
+            _native.lib.ulm_client_options_init(ctypes.byref(opts), 99)
 
 
 class ClientConfigurationTests(unittest.TestCase):
@@ -329,7 +336,7 @@ class ConfigFileTests(unittest.TestCase):
         size = 1 << 16
         buf = ctypes.create_string_buffer(size)
         with client._borrow() as handle:
-            length = ultrallm._lib.ulm_client_describe(handle, buf, size)
+            length = _native.lib.ulm_client_describe(handle, buf, size)
         self.assertLess(length, size)
         self.assertNotIn(b"123456789", buf.raw)
         self.assertEqual(json.loads(buf.raw[:length]), described)
@@ -409,7 +416,7 @@ class ConfigFileTests(unittest.TestCase):
         client = self.client(config_path=write_config(self, self.CONFIG))
         expected = client.describe()
         for size in (1, 8, 64):
-            with mock.patch.object(ultrallm, "_DESCRIBE_SIZE", size):
+            with mock.patch.object(_client, "DESCRIBE_SIZE", size):
                 self.assertEqual(client.describe(), expected)
 
     def test_describe_of_a_closed_client(self):
@@ -504,16 +511,16 @@ class OfflineCompletionTests(unittest.TestCase):
 
     def test_library_range_of_set_timeout(self):
         # The bound checked in Python is the library's own: the C setter agrees.
-        req = ultrallm._request_p()
-        ultrallm._lib.ulm_request_new(ctypes.byref(req))
-        self.addCleanup(ultrallm._lib.ulm_request_free, req)
+        req = _native.request_p()
+        _native.lib.ulm_request_new(ctypes.byref(req))
+        self.addCleanup(_native.lib.ulm_request_free, req)
         for clock in ultrallm.Clock:
-            ultrallm._lib.ulm_request_set_timeout(req, clock, 1)
-            ultrallm._lib.ulm_request_set_timeout(req, clock, ultrallm._MAX_TIMEOUT_MS)
-        for clock, ms in ((ultrallm.Clock.IDLE, ultrallm._MAX_TIMEOUT_MS + 1),
+            _native.lib.ulm_request_set_timeout(req, clock, 1)
+            _native.lib.ulm_request_set_timeout(req, clock, _native.MAX_TIMEOUT_MS)
+        for clock, ms in ((ultrallm.Clock.IDLE, _native.MAX_TIMEOUT_MS + 1),
                           (ultrallm.Clock.IDLE, 0), (0, 1000), (6, 1000)):
             with self.assertRaises(ultrallm.InvalidArgumentError) as caught:
-                ultrallm._lib.ulm_request_set_timeout(req, clock, ms)
+                _native.lib.ulm_request_set_timeout(req, clock, ms)
             self.assertIn("ulm_request_set_timeout", str(caught.exception))
 
     def test_valid_timeouts_reach_the_call(self):
@@ -591,6 +598,60 @@ class OfflineCompletionTests(unittest.TestCase):
         self.assertEqual((status.url, status.ms), (None, 0.0))
         response = ultrallm.Response("hi", "stop", "dmr", "ai/x", None, 1.0, [], None)
         self.assertEqual((response.incomplete, response.offline), (False, False))
+
+
+class ReprTests(unittest.TestCase):
+    SECRET = "sk-secret-0123456789"
+
+    def test_client_repr_never_shows_a_key(self):
+        client = offline_client(openai_api_key=self.SECRET, anthropic_api_key=self.SECRET,
+                                gemini_api_key=self.SECRET)
+        self.addCleanup(client.close)
+        for shown in (repr(client), str(client)):
+            self.assertNotIn("0123456789", shown)
+            self.assertIn("open", shown)
+        client.close()
+        self.assertIn("closed", repr(client))
+
+    def test_error_repr_shows_the_fields_and_the_size_of_the_text(self):
+        attempt = ultrallm.Attempt("dmr", "ai/x", False, "idle_timeout", -25, 200, 5.0,
+                                   "dmr: stalled")
+        error = _errors.error(ultrallm.ErrorCode.IDLE_TIMEOUT, "dmr: stalled", 200, "dmr",
+                              [attempt], True, "Once upon a time")
+        self.assertEqual(repr(error),
+                         "IdleTimeoutError(name='idle_timeout', message='dmr: stalled', "
+                         "http_status=200, provider='dmr', attempts=1, incomplete=True, "
+                         "text=<16 characters>)")
+
+    def test_response_repr_is_one_short_line(self):
+        attempts = [ultrallm.Attempt("openai", "gpt-4o-mini", False, "connect", -6, 0, 1.0,
+                                     "openai: refused"),
+                    ultrallm.Attempt("dmr", "ai/x", True, None, 0, 200, 2.0, "")]
+        response = ultrallm.Response("x" * 500, "stop", "dmr", "ai/x",
+                                     ultrallm.Usage(1, 2, 3), 1.5, attempts,
+                                     '{"raw": "body"}')
+        shown = repr(response)
+        self.assertNotIn("\n", shown)
+        self.assertLess(len(shown), 400)
+        self.assertIn("(500 characters)", shown)
+        self.assertIn("attempts=[openai: connect, dmr: ok]", shown)
+        self.assertIn("usage=Usage(prompt_tokens=1, completion_tokens=2, total_tokens=3)",
+                      shown)
+        self.assertNotIn("raw", shown)
+        listing = ultrallm.ModelList([("dmr", "ai/x")], [ultrallm.BackendStatus(
+            "dmr", True, None, 0, ""), ultrallm.BackendStatus(
+            "openai", False, "not_configured", -5, "openai: no key")])
+        self.assertEqual(repr(listing),
+                         "ModelList(models=1, backends=['dmr:ok', 'openai:not_configured'])")
+
+    def test_results_are_frozen_dataclasses(self):
+        usage = ultrallm.Usage(1, 2, 3)
+        for cls in (ultrallm.Attempt, ultrallm.Usage, ultrallm.Response,
+                    ultrallm.BackendStatus, ultrallm.ModelList):
+            self.assertTrue(dataclasses.is_dataclass(cls), cls)
+        self.assertEqual(usage, ultrallm.Usage(1, 2, 3))
+        with self.assertRaises(dataclasses.FrozenInstanceError):
+            usage.total_tokens = 4
 
 
 @unittest.skipUnless(os.environ.get("ULM_TEST_DMR_URL"),
@@ -829,7 +890,8 @@ class CloudReplayTests(unittest.TestCase):
         with self.assertRaises(ultrallm.UnavailableError) as caught:
             self.client_for("overloaded").complete("hi", model="anthropic/claude-haiku-4-5")
         self.assertEqual(caught.exception.http_status, 529)
-        self.assertNotIn("sk-ant-test", str(caught.exception))
+        for shown in (str(caught.exception), repr(caught.exception)):
+            self.assertNotIn("sk-ant-test", shown)
 
 
 if __name__ == "__main__":
