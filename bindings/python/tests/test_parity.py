@@ -61,6 +61,14 @@ DELIBERATELY_UNBOUND = {
     "ulm_result_add_model_id": _ADAPTER,
     "ulm_result_set_error": _ADAPTER,
     "ulm_result_set_retry_after_ms": _ADAPTER,
+    "ulm_result_error": _ADAPTER,
+    "ulm_result_error_text": _ADAPTER,
+    "ulm_result_model": _ADAPTER,
+    "ulm_http_request_take_body": _ADAPTER,
+    "ulm_text_append": _ADAPTER,
+    "ulm_text_appendf": _ADAPTER,
+    "ulm_text_append_json_string": _ADAPTER,
+    "ulm_text_free": _ADAPTER,
     "ulm_error_from_http_status": ("classifies an HTTP status for an adapter's parse(); "
                                    "Python receives the class already, as the exception"),
 }
