@@ -175,6 +175,9 @@ typedef struct ulm_target {
 ULM_HIDDEN int ulm__target_resolve(const ulm_client *c, const char *spec, ulm_target *out,
                                    char *errbuf, size_t errbuf_size);
 
+/* Whether s is well-formed UTF-8 (message contents, stop sequences, metric labels). */
+ULM_HIDDEN int ulm__valid_utf8(const char *s);
+
 /* The request's streaming callback (NULL: not streamed) and its payload. */
 ULM_HIDDEN ulm_delta_fn ulm__request_on_delta(const ulm_request *req, void **payload);
 /*

@@ -53,8 +53,7 @@ void ulm_request_free(ulm_request *req)
     free(req);
 }
 
-/* Grows an array of elem-sized items so that one more fits. */
-static int valid_utf8(const char *s)
+int ulm__valid_utf8(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
@@ -120,7 +119,7 @@ int ulm_request_add_model(ulm_request *req, const char *model)
 int ulm_request_add_message(ulm_request *req, ulm_role role, const char *content)
 {
     if (!req || !content || role < ULM_ROLE_SYSTEM || role > ULM_ROLE_ASSISTANT ||
-        !valid_utf8(content))
+        !ulm__valid_utf8(content))
         return ULM_EINVAL;
     int rc = ulm__reserve((void **)&req->messages, &req->message_cap, req->message_count,
                      sizeof *req->messages);
@@ -223,7 +222,7 @@ int ulm_request_set_seed(ulm_request *req, int64_t seed)
 
 int ulm_request_add_stop(ulm_request *req, const char *stop)
 {
-    if (!req || !stop || !*stop || req->stop_count == MAX_STOPS || !valid_utf8(stop))
+    if (!req || !stop || !*stop || req->stop_count == MAX_STOPS || !ulm__valid_utf8(stop))
         return ULM_EINVAL;
     char *copy = ulm__strdup(stop);
     if (!copy)
