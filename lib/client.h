@@ -25,6 +25,8 @@ struct ulm_backend {
 
 #define ULM_MAX_BACKENDS 16
 
+typedef struct ulm_metrics ulm_metrics;
+
 typedef struct ulm_url_list {
     char **urls;
     size_t count;
@@ -84,6 +86,7 @@ struct ulm_client {
     ulm_curl_pool *pool;
     ulm_transport_fn transport;
     void *transport_ctx;
+    ulm_metrics *metrics; /* what the calls record (metrics.h) */
 };
 
 /* Resolves settings from options, then the configuration file, then the environment,
