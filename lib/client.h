@@ -34,6 +34,8 @@ typedef struct ulm_backend {
 
 #define ULM_MAX_BACKENDS 16
 
+typedef struct ulm_metrics ulm_metrics;
+
 typedef struct ulm_url_list {
     char **urls;
     size_t count;
@@ -92,6 +94,7 @@ struct ulm_client {
     int policy_lock_ready;
     ulm_offline_state offline;
     ulm_engine_pool *engines;
+    ulm_metrics *metrics;        /* what the calls record (metrics.h) */
 };
 
 /* Resolves settings from options, then the configuration file, then the environment,

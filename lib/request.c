@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "request.h"
+#include "utf8.h"
 
 #define MAX_STOPS 4
 
@@ -54,30 +55,6 @@ void ulm_request_free(ulm_request *req)
     free(req);
 }
 
-/* Whether s is UTF-8 (RFC 3629 lead bytes; continuation bytes checked). */
-static int valid_utf8(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        size_t extra;
-        if (*p < 0x80)
-            extra = 0;
-        else if ((*p & 0xE0) == 0xC0 && *p >= 0xC2)
-            extra = 1;
-        else if ((*p & 0xF0) == 0xE0)
-            extra = 2;
-        else if ((*p & 0xF8) == 0xF0 && *p <= 0xF4)
-            extra = 3;
-        else
-            return 0;
-        p++;
-        for (size_t i = 0; i < extra; i++, p++)
-            if ((*p & 0xC0) != 0x80)
-                return 0;
-    }
-    return 1;
-}
-
 static int add_one_model(ulm_request *req, const char *spec, size_t len)
 {
     while (len && (*spec == ' ' || *spec == '\t'))
@@ -121,7 +98,7 @@ int ulm_request_add_model(ulm_request *req, const char *model)
 int ulm_request_add_message(ulm_request *req, ulm_role role, const char *content)
 {
     if (!req || !content || role < ULM_ROLE_SYSTEM || role > ULM_ROLE_ASSISTANT ||
-        !valid_utf8(content))
+        !ulm__valid_utf8(content))
         return ULM_EINVAL;
     int rc = ulm__reserve((void **)&req->messages, &req->message_cap, req->message_count,
                      sizeof *req->messages);
@@ -237,7 +214,7 @@ int ulm_request_set_seed(ulm_request *req, int64_t seed)
 
 int ulm_request_add_stop(ulm_request *req, const char *stop)
 {
-    if (!req || !stop || !*stop || req->stop_count == MAX_STOPS || !valid_utf8(stop))
+    if (!req || !stop || !*stop || req->stop_count == MAX_STOPS || !ulm__valid_utf8(stop))
         return ULM_EINVAL;
     char *copy = ulm__strdup(stop);
     if (!copy)

@@ -2,7 +2,7 @@
 # run.sh - the whole test suite: build, start the test servers, run ctest and the Python
 # package's tests (bindings/python/tests/check-package.sh), then the unit and integration
 # tests again under valgrind, and under AddressSanitizer and UndefinedBehaviorSanitizer,
-# and the threads test under ThreadSanitizer.
+# and the threads tests under ThreadSanitizer.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${ULM_BUILD_DIR:-$root/build}
@@ -64,14 +64,15 @@ cmake -S "$root" -B "$asan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_SANITIZE=ON -DU
     > /dev/null
 cmake --build "$asan_build" -j2 > "$asan_build/build.log" 2>&1 || { cat "$asan_build/build.log"; exit 1; }
 (cd "$asan_build" && ULM_TEST_TOLERANCE_MS=500 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2 -R '^(unit|integration)\.')
-echo "== ThreadSanitizer (one client shared by threads, the request limiter)"
+echo "== ThreadSanitizer (one client shared by threads, the request limiter, the metrics)"
 tsan_build=${ULM_TSAN_BUILD_DIR:-$root/build-tsan}
 cmake -S "$root" -B "$tsan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_WERROR=ON \
     -DCMAKE_C_FLAGS=-fsanitize=thread \
     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread \
     > /dev/null
-cmake --build "$tsan_build" -j2 --target itest_threads_live test_limiter \
+cmake --build "$tsan_build" -j2 --target itest_threads_live test_limiter test_metrics \
     > "$tsan_build/build.log" 2>&1 || { cat "$tsan_build/build.log"; exit 1; }
 TSAN_OPTIONS=halt_on_error=1 "$tsan_build/tests/itest_threads_live"
 TSAN_OPTIONS=halt_on_error=1 "$tsan_build/tests/test_limiter"
+TSAN_OPTIONS=halt_on_error=1 "$tsan_build/tests/test_metrics"
 echo "== all tests passed"

@@ -382,6 +382,29 @@ ULM_EXTERN double ulm_model_list_backend_ms(const ulm_model_list *list, size_t i
 ULM_EXTERN int ulm_model_list_backend_error(const ulm_model_list *list, size_t i);
 ULM_EXTERN const char *ulm_model_list_backend_message(const ulm_model_list *list, size_t i);
 
+/* ---------------------------------------------------------------- metrics */
+
+/* The formats ulm_client_metrics() writes. */
+typedef enum ulm_metrics_format {
+    ULM_METRICS_PROMETHEUS = 1, /* Prometheus text exposition format 0.0.4 */
+    ULM_METRICS_JSON = 2        /* one JSON object holding the same numbers */
+} ulm_metrics_format;
+
+/* The Content-Type to serve ULM_METRICS_PROMETHEUS text with. */
+#define ULM_METRICS_PROMETHEUS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/*
+ * Writes the client's metrics (docs/metrics.md: requests, failures by error class,
+ * fallbacks, latency and token histograms, requests in flight, queues, breakers) in format
+ * into buf, always NUL-terminated when size > 0. Returns the length the whole text needs,
+ * without the NUL, like snprintf; call again with a larger buf when it is >= size, with
+ * some room to spare, since the numbers may have grown in between. Returns 0 for a NULL
+ * client or an unknown format. Allocates nothing, takes no lock, and may be called while
+ * other threads make calls: counters never go down, and each series is read once, so a
+ * histogram's +Inf bucket always equals its count.
+ */
+ULM_EXTERN size_t ulm_client_metrics(ulm_client *client, int format, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif
