@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "config_file.h"
-#include "json_lines.h"
+#include "json_locate.h"
 
 #define MAX_FILE_BYTES (1024L * 1024L)
 #define MAX_DELAY_MS 600000L /* ten minutes: a longer backoff is an outage, not a retry */

@@ -1,7 +1,7 @@
 /* json_text.c - JSON string literals: the one escaper of the library, for bodies and messages. */
 #include <string.h>
 
-#include "alloc.h"
+#include "json_text.h"
 
 /*
  * Request bodies are written directly rather than through a jansson tree: json_dumps()
@@ -10,38 +10,45 @@
  * (ulm_request_add_message checks), so escaping quotes, backslashes and control
  * characters is all JSON asks.
  */
-int ulm_text_append_json_string(ulm_text *b, const char *s, size_t length)
+size_t ulm__json_escape(unsigned char ch, char out[6])
 {
     static const char hex[] = "0123456789abcdef";
+    if (ch >= 0x20 && ch != '"' && ch != '\\')
+        return 0;
+    out[0] = '\\';
+    switch (ch) {
+    case '"':
+    case '\\':
+        out[1] = (char)ch;
+        return 2;
+    case '\n':
+        out[1] = 'n';
+        return 2;
+    case '\r':
+        out[1] = 'r';
+        return 2;
+    case '\t':
+        out[1] = 't';
+        return 2;
+    default:
+        memcpy(out + 1, "u00", 3);
+        out[4] = hex[ch >> 4];
+        out[5] = hex[ch & 0xF];
+        return 6;
+    }
+}
+
+int ulm_text_append_json_string(ulm_text *b, const char *s, size_t length)
+{
     if (!b || (!s && length))
         return ULM_EINVAL;
     int rc = ulm_text_append(b, "\"", 1);
     const char *run = s, *end = s + length;
     for (const char *p = s; rc == ULM_OK && p < end; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch >= 0x20 && ch != '"' && ch != '\\')
+        char esc[6];
+        size_t esc_len = ulm__json_escape((unsigned char)*p, esc);
+        if (!esc_len)
             continue;
-        char esc[6] = {'\\', (char)ch, 0, 0, 0, 0};
-        size_t esc_len = 2;
-        switch (ch) {
-        case '"':
-        case '\\':
-            break;
-        case '\n':
-            esc[1] = 'n';
-            break;
-        case '\r':
-            esc[1] = 'r';
-            break;
-        case '\t':
-            esc[1] = 't';
-            break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[ch >> 4];
-            esc[5] = hex[ch & 0xF];
-            esc_len = 6;
-        }
         rc = ulm_text_append(b, run, (size_t)(p - run));
         if (rc == ULM_OK)
             rc = ulm_text_append(b, esc, esc_len);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "config_file.h"
-#include "json_lines.h"
+#include "json_locate.h"
 #include "replay_main.h" /* main() when built without libFuzzer */
 
 static const char *const known_types[] = {"dmr", "openai", NULL};

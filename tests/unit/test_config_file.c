@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "config_file.h"
-#include "json_lines.h"
+#include "json_locate.h"
 
 static const char *const known_types[] = {"dmr", "openai", NULL};
 static const char *const builtin_backends[] = {"dmr", "openai", NULL};

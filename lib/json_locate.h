@@ -1,6 +1,6 @@
-/* json_lines.h - where a value sits in JSON text (jansson does not keep lines), and paths written for messages. */
-#ifndef ULM_JSON_LINES_H
-#define ULM_JSON_LINES_H
+/* json_locate.h - where a value sits in JSON text (jansson does not keep lines), and paths written for messages. */
+#ifndef ULM_JSON_LOCATE_H
+#define ULM_JSON_LOCATE_H
 
 #include <stddef.h>
 
@@ -35,4 +35,4 @@ ULM_HIDDEN void ulm__json_path_format(const ulm_json_step *path, size_t depth, c
  */
 ULM_HIDDEN void ulm__json_quote(const char *s, size_t length, char *buf, size_t size);
 
-#endif /* ULM_JSON_LINES_H */
+#endif /* ULM_JSON_LOCATE_H */

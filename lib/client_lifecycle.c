@@ -1,4 +1,4 @@
-/* client.c - client lifecycle: options, the built-in and declared backends, the engine pool. */
+/* client_lifecycle.c - ulm_client_new/free: options, the built-in and declared backends, the engine pool. */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stddef.h>

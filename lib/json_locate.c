@@ -1,8 +1,9 @@
-/* json_lines.c - finds the line where a value starts in JSON text, and writes paths and strings for messages. */
+/* json_locate.c - finds the line where a value starts in JSON text, and writes paths and strings for messages. */
 #include <stdio.h>
 #include <string.h>
 
-#include "json_lines.h"
+#include "json_locate.h"
+#include "json_text.h"
 
 /* ---------------------------------------------------------------- scanning */
 
@@ -218,20 +219,8 @@ size_t ulm__json_line(const char *text, size_t length, const ulm_json_step *path
  * how many of the left bytes of s it covers. */
 static size_t escape_char(const unsigned char *s, size_t left, char piece[8], size_t *piece_len)
 {
-    static const char named_from[] = "\"\\\b\f\n\r\t";
-    static const char named_to[] = "\"\\bfnrt";
-    const char *named = s[0] ? strchr(named_from, s[0]) : NULL;
-    if (named) {
-        piece[0] = '\\';
-        piece[1] = named_to[named - named_from];
-        *piece_len = 2;
+    if ((*piece_len = ulm__json_escape(s[0], piece)) != 0)
         return 1;
-    }
-    if (s[0] < 0x20 || s[0] == 0x7F) {
-        snprintf(piece, 8, "\\u%04x", s[0]);
-        *piece_len = 6;
-        return 1;
-    }
     size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC0 ? 2 : 1;
     size_t k = 1;
     while (k < n && k < left && (s[k] & 0xC0) == 0x80)
