@@ -30,9 +30,10 @@ ULM_HIDDEN double ulm__backoff_ms(const ulm_retry_policy *p, unsigned int retry,
 
 /*
  * A Retry-After header value in milliseconds from now: delta-seconds ("120") or an
- * HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT", and the two obsolete forms RFC 9110 says to
- * accept), against now_epoch (wall-clock seconds). A date in the past is 0. Returns -1
- * for a value that is neither.
+ * HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT", the two obsolete forms RFC 9110 says to
+ * accept, and what else libcurl's curl_getdate() reads as a date), against now_epoch
+ * (wall-clock seconds). A date in the past is 0; a pause is capped at a day. Returns -1 for
+ * a value that is neither.
  */
 ULM_HIDDEN long ulm__parse_retry_after(const char *value, time_t now_epoch);
 
