@@ -26,6 +26,8 @@ struct ulm_transfer_slot {
     slot_state state;
     int body_error;     /* what ulm__transfer_body refused with */
     int out_of_memory;  /* a header could not be kept */
+    int answered;       /* a byte of the answer (status line, header or body) arrived */
+    int resent;         /* sent again once on a fresh connection */
     char curl_err[CURL_ERROR_SIZE];
     ulm_transfer_slot *next; /* in the engine's list of slots */
 };
@@ -62,6 +64,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
     ulm_transfer_slot *s = userdata;
     size_t n = size * nmemb;
+    s->answered = 1;
     ulm_http_response *resp = s->t->resp;
     if (!resp->status) {
         long status = 0;
@@ -117,6 +120,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
     ulm_transfer_slot *s = userdata;
     size_t n = size * nmemb;
+    s->answered = 1;
     ulm_clocks *k = s->t->clocks;
     double now = ulm__now_ms();
     if (!k->connected_at) /* libcurl before 7.80 has no callback for the connection */
@@ -221,6 +225,7 @@ static void put_handle(ulm_engine *e, CURL *h)
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 0L);
     if (e->idle_count < MAX_IDLE_HANDLES)
         e->idle[e->idle_count++] = h;
     else
@@ -374,10 +379,41 @@ static int classify(CURLcode code, const ulm_transfer_slot *s)
     }
 }
 
+/*
+ * A kept-alive connection the server had closed fails the request sent on it before any
+ * byte of the answer arrives. Nothing of it was processed, so it is always safe to send
+ * again, once, on a new connection. libcurl does this itself only partly: from 7.72 to
+ * 8.16 it counts such retries over the easy handle's whole life and gives up at the sixth
+ * ("Connection died, tried 5 times"), and no version retries a request whose long body was
+ * cut off while being sent.
+ */
+static int resend_on_fresh_connection(ulm_engine *e, ulm_transfer_slot *s, CURLcode code)
+{
+    long connects = -1;
+    if (s->resent || s->answered || s->body_error ||
+        (code != CURLE_SEND_ERROR && code != CURLE_RECV_ERROR && code != CURLE_GOT_NOTHING) ||
+        curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK ||
+        connects != 0)
+        return 0;
+    curl_multi_remove_handle(e->multi, s->easy);
+    s->resent = 1;
+    s->curl_err[0] = '\0';
+    curl_easy_setopt(s->easy, CURLOPT_FRESH_CONNECT, 1L);
+    if (curl_multi_add_handle(e->multi, s->easy) != CURLM_OK) {
+        e->running--;
+        s->state = SLOT_ENDED;
+        s->t->rc = ULM_ENOMEM;
+        ulm__set_errbuf(s->t->reason, sizeof s->t->reason, "out of memory");
+    }
+    return 1;
+}
+
 /* Records how a transfer that libcurl finished ended, and stops it running. */
 static void end_transfer(ulm_engine *e, ulm_transfer_slot *s, CURLcode code)
 {
     ulm_transfer *t = s->t;
+    if (resend_on_fresh_connection(e, s, code))
+        return;
     curl_multi_remove_handle(e->multi, s->easy);
     e->running--;
     s->state = SLOT_ENDED;
