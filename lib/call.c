@@ -519,6 +519,27 @@ static int falls_through(int code, const ulm_target *t)
     return f == ULM_FALLBACK_YES || (f == ULM_FALLBACK_LOCAL && ulm__target_is_local(t));
 }
 
+/* The answer's timings and cost, for comparing backends. */
+static void account(const ulm_call *k, ulm_response *resp)
+{
+    const ulm_clocks *clocks = &k->clocks;
+    double end = ulm__now_ms();
+    resp->connect_ms = k->x.connect_ms;
+    resp->first_byte_ms = k->x.first_byte_ms;
+    if (k->on_delta && clocks->first_token_at)
+        resp->first_token_ms = clocks->first_token_at - k->start;
+    /* streamed tokens arrive from the first one on; a whole answer in the request's time */
+    double from = k->on_delta && clocks->first_token_at ? clocks->first_token_at
+                                                         : clocks->attempt_start;
+    if (resp->completion_tokens >= 0 && end > from)
+        resp->tokens_per_second = (double)resp->completion_tokens / ((end - from) / 1e3);
+    const ulm_file_model *m = ulm__client_model_params(k->client, k->target.backend,
+                                                       k->target.model);
+    if (m && m->has_price && resp->prompt_tokens >= 0 && resp->completion_tokens >= 0)
+        resp->cost = ((double)resp->prompt_tokens * m->input_price +
+                      (double)resp->completion_tokens * m->output_price) / 1e6;
+}
+
 /* A target's last round ended: the answer, a broken stream, or the next target. */
 static void target_ended(ulm_call *k, int rc)
 {
@@ -529,6 +550,7 @@ static void target_ended(ulm_call *k, int rc)
     if (rc == ULM_OK) {
         add = take_result(resp, &t, k->status, &k->result);
         resp->offline = ulm__target_is_local(&t) && (k->skip_cloud || k->cloud_unreachable);
+        account(k, resp);
     } else if (k->delivered && rc != ULM_ENOMEM) {
         add = fail_incomplete(resp, &t, rc, k->status, &k->result, k->delivered, k->x.errmsg);
     }
@@ -598,31 +620,34 @@ static void next_target(ulm_call *k)
 /* ------------------------------------------------------------ driving it */
 
 int ulm__call_init(ulm_call *k, ulm_client *c, const ulm_request *req, double now,
-                   double deadline_cap, ulm_delta_fn on_delta, void *payload)
+                   const ulm_call_setup *setup)
 {
+    static const ulm_call_setup plain = {0};
+    if (!setup)
+        setup = &plain;
     memset(k, 0, sizeof *k);
     k->client = c;
     k->req = req;
     k->start = now;
     k->endpoint = -1;
     ulm__result_init(&k->result);
-    if (!(k->resp = ulm__calloc(1, sizeof *k->resp)))
+    if (!(k->resp = ulm__response_new()))
         return ULM_ENOMEM;
-    k->resp->prompt_tokens = k->resp->completion_tokens = k->resp->total_tokens = -1;
     ulm__request_timeouts(req, &c->settings.timeouts, &k->timeouts);
     k->deadline = now + (double)k->timeouts.ms[ULM_CLOCK_OVERALL];
-    if (deadline_cap > 0 && deadline_cap < k->deadline)
-        k->deadline = deadline_cap;
-    k->on_delta = on_delta ? on_delta : ulm__request_on_delta(req, &k->payload);
-    if (on_delta)
-        k->payload = payload;
+    if (setup->deadline_cap > 0 && setup->deadline_cap < k->deadline)
+        k->deadline = setup->deadline_cap;
+    k->on_delta = setup->on_delta ? setup->on_delta : ulm__request_on_delta(req, &k->payload);
+    if (setup->on_delta)
+        k->payload = setup->payload;
     k->random_state = (uint64_t)(now * 1e3) ^ (uint64_t)(uintptr_t)k ^ 0x9E3779B97F4A7C15ULL;
 
     char errmsg[ULM_ERROR_SIZE];
     int rc;
     if (ulm_request_message_count(req) == 0)
         rc = fail(k->resp, ULM_EINVAL, "request: no messages");
-    else if ((rc = ulm__route(c, req, &k->targets, errmsg, sizeof errmsg)) != ULM_OK &&
+    else if ((rc = ulm__route(c, req, setup->models, &k->targets, errmsg, sizeof errmsg)) !=
+                 ULM_OK &&
              rc != ULM_ENOMEM)
         rc = fail(k->resp, rc, errmsg);
     if (rc == ULM_ENOMEM)

@@ -87,14 +87,21 @@ struct ulm_call {
     ulm_exchange x;
 };
 
+/* How a call differs from what its request alone says. */
+typedef struct ulm_call_setup {
+    const char *models;     /* comma-separated model strings; NULL: the request's */
+    double deadline_cap;    /* the call ends by then at the latest; 0: no cap */
+    ulm_delta_fn on_delta;  /* replaces the request's callback when not NULL */
+    void *payload;
+} ulm_call_setup;
+
 /*
- * Prepares a call of req on c: the response, the clocks and the targets. The call's
- * deadline is the request's own, cut to deadline_cap when that is not 0. on_delta
- * replaces the request's callback when not NULL. Returns ULM_ENOMEM only; any other
- * failure (a bad target) makes the call DONE at once with its error in the response.
+ * Prepares a call of req on c (setup may be NULL): the response, the clocks and the
+ * targets. Returns ULM_ENOMEM only; any other failure (a bad target) makes the call DONE
+ * at once with its error in the response.
  */
 ULM_HIDDEN int ulm__call_init(ulm_call *k, ulm_client *c, const ulm_request *req, double now,
-                              double deadline_cap, ulm_delta_fn on_delta, void *payload);
+                              const ulm_call_setup *setup);
 
 /* Starts a prepared call on e; it may be DONE on return. */
 ULM_HIDDEN void ulm__call_begin(ulm_call *k, ulm_engine *e);

@@ -11,7 +11,7 @@ int ulm_complete(ulm_response **out, ulm_client *client, const ulm_request *req)
     if (!client || !req)
         return ULM_EINVAL;
     ulm_call k;
-    int rc = ulm__call_init(&k, client, req, ulm__now_ms(), 0, NULL, NULL);
+    int rc = ulm__call_init(&k, client, req, ulm__now_ms(), NULL);
     ulm_engine *engine = NULL;
     if (rc == ULM_OK)
         rc = ulm__engine_borrow(client->engines, &engine);

@@ -11,6 +11,7 @@
 
 #include "config_file.h"
 #include "json_locate.h"
+#include "synthesis_prompt.h"
 
 #define MAX_FILE_BYTES (1024L * 1024L)
 #define MAX_DELAY_MS 600000L /* ten minutes: a longer backoff is an outage, not a retry */
@@ -414,11 +415,43 @@ static int read_template(walk *w, json_t *value, ulm_file_model *m)
                 quoted);
 }
 
+/* "price": {"input_per_million": 0.15, "output_per_million": 0.6}, both required. */
+static int price_member(walk *w, const char *key, json_t *value, void *target)
+{
+    ulm_file_model *m = target;
+    double *slot = strcmp(key, "input_per_million") == 0    ? &m->input_price
+                   : strcmp(key, "output_per_million") == 0 ? &m->output_price
+                                                            : NULL;
+    if (!slot)
+        return unknown_key(w, value);
+    if (!json_is_number(value) || json_number_value(value) < 0 ||
+        json_number_value(value) > 1e9)
+        return fail(w, "expected a price per million tokens, a number from 0 to 1e9");
+    *slot = json_number_value(value);
+    return ULM_OK;
+}
+
+static int read_price(walk *w, json_t *value, ulm_file_model *m)
+{
+    if (!json_is_object(value))
+        return fail(w, "expected an object with input_per_million and output_per_million");
+    int rc = walk_object(w, value, price_member, m);
+    if (rc != ULM_OK)
+        return rc;
+    if (!json_object_get(value, "input_per_million") ||
+        !json_object_get(value, "output_per_million"))
+        return fail(w, "needs both input_per_million and output_per_million");
+    m->has_price = 1;
+    return ULM_OK;
+}
+
 static int model_member(walk *w, const char *key, json_t *value, void *target)
 {
     ulm_file_model *m = target;
     if (strcmp(key, "template") == 0)
         return read_template(w, value, m);
+    if (strcmp(key, "price") == 0)
+        return read_price(w, value, m);
     if (strcmp(key, "temperature") == 0) {
         if (!json_is_number(value) || json_number_value(value) < 0 ||
             json_number_value(value) > 2)
@@ -574,6 +607,21 @@ static int read_default_model(walk *w, json_t *value, ulm_file_config *c)
     return copy_string(model, &c->default_model);
 }
 
+static int synthesis_member(walk *w, const char *key, json_t *value, void *target)
+{
+    ulm_file_config *c = target;
+    if (strcmp(key, "template") != 0)
+        return unknown_key(w, value);
+    const char *text = NULL;
+    int rc = read_string(w, value, &text);
+    if (rc != ULM_OK)
+        return rc;
+    char why[ULM_ERROR_SIZE];
+    if (ulm__synthesis_template_check(text, why, sizeof why) != ULM_OK)
+        return fail(w, "%s", why);
+    return copy_string(text, &c->synthesis_template);
+}
+
 static int root_member(walk *w, const char *key, json_t *value, void *target)
 {
     ulm_file_config *c = target;
@@ -592,6 +640,8 @@ static int root_member(walk *w, const char *key, json_t *value, void *target)
         return walk_object(w, value, offline_member, c);
     if (strcmp(key, "default_model") == 0)
         return read_default_model(w, value, c);
+    if (strcmp(key, "synthesis") == 0)
+        return walk_object(w, value, synthesis_member, c);
     return unknown_key(w, value);
 }
 
@@ -703,6 +753,7 @@ void ulm__file_config_free(ulm_file_config *c)
     }
     free(c->aliases);
     free(c->default_model);
+    free(c->synthesis_template);
     memset(c, 0, sizeof *c);
 }
 

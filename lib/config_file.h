@@ -52,6 +52,8 @@ typedef struct ulm_file_model {
     long max_tokens;         /* 0: unset */
     long context_window;     /* 0: unset */
     ulm_prompt_template prompt_template; /* how the messages are shaped for this model */
+    int has_price;           /* the prices below were given */
+    double input_price, output_price; /* per million prompt and completion tokens */
 } ulm_file_model;
 
 typedef struct ulm_file_alias {
@@ -74,6 +76,7 @@ typedef struct ulm_file_config {
     int use_local_models_when_offline;    /* -1 unset, 0, 1 */
     long probe_interval_ms;
     char *default_model;                  /* NULL: unset */
+    char *synthesis_template;             /* NULL: unset; checked when read */
 } ulm_file_config;
 
 /*

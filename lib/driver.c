@@ -40,7 +40,7 @@ static double wake_calls(ulm_driver *d, double now)
 int ulm__driver_run(ulm_driver *d)
 {
     for (size_t i = 0; i < d->count; i++)
-        if (d->calls[i]->state == ULM_CALL_IDLE)
+        if (!d->calls[i]->engine) /* not begun, though it may be done already */
             ulm__call_begin(d->calls[i], d->engine);
     int fd = d->cancel ? ulm__cancel_fd(d->cancel) : -1;
     while (!all_done(d)) {

@@ -419,8 +419,13 @@ static void end_transfer(ulm_engine *e, ulm_transfer_slot *s, CURLcode code)
     s->state = SLOT_ENDED;
     if (code == CURLE_OK) {
         long status = 0;
+        curl_off_t connect_us = -1, first_byte_us = -1;
         curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(s->easy, CURLINFO_NUM_CONNECTS, &t->resp->new_connections);
+        curl_easy_getinfo(s->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+        curl_easy_getinfo(s->easy, CURLINFO_STARTTRANSFER_TIME_T, &first_byte_us);
+        t->resp->connect_ms = connect_us >= 0 ? (double)connect_us / 1e3 : -1;
+        t->resp->first_byte_ms = first_byte_us >= 0 ? (double)first_byte_us / 1e3 : -1;
         t->resp->status = (int)status;
         t->rc = ULM_OK;
         if (!t->resp->body.data && ulm_text_append(&t->resp->body, "", 0) != ULM_OK)

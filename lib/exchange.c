@@ -83,6 +83,8 @@ static void finish(ulm_exchange *x)
         x->retry_after_ms = ulm__parse_retry_after(x->resp.retry_after, time(NULL));
     if (rc == ULM_OK || x->resp.status)
         x->http_status = x->resp.status;
+    x->connect_ms = x->resp.connect_ms;
+    x->first_byte_ms = x->resp.first_byte_ms;
     if (rc == ULM_OK) {
         if (x->delivers)
             rc = ulm__stream_finish(&x->stream, &x->resp);
@@ -138,6 +140,8 @@ int ulm__exchange_start(ulm_exchange *x, ulm_engine *e)
     x->errmsg[0] = '\0';
     memset(&x->http, 0, sizeof x->http);
     memset(&x->resp, 0, sizeof x->resp);
+    x->resp.connect_ms = x->resp.first_byte_ms = -1;
+    x->connect_ms = x->first_byte_ms = -1;
     memset(&x->url, 0, sizeof x->url);
     x->delivers = 0;
     if (b->disabled[0])

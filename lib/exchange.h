@@ -37,6 +37,8 @@ struct ulm_exchange {
     long retry_after_ms;     /* when the answer said to ask again (its Retry-After header,
                                 else advice in its body), -1 when it did not say */
     char errmsg[ULM_ERROR_SIZE]; /* the redacted one-line message of a failure */
+    double connect_ms;       /* libcurl's time to connect and to the answer's first byte, */
+    double first_byte_ms;    /* from the request's start; -1 when unknown */
 
     /* the exchange's own */
     ulm_http_request http;

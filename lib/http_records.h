@@ -23,6 +23,8 @@ struct ulm_http_response {
     char *content_type;
     char *retry_after;    /* the Retry-After header's value, or NULL */
     long new_connections; /* connections the exchange opened: 0 when one was reused */
+    double connect_ms;    /* libcurl's timings from the request's start: connected, and */
+    double first_byte_ms; /* the first byte of the answer; -1 when unknown */
 };
 
 ULM_HIDDEN void ulm__http_request_clear(ulm_http_request *http);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "prompt_template.h"
+#include "request.h"
 
 static const char *const template_names[] = {"chat", "no_system", "alternating", "completion"};
 
@@ -18,25 +19,6 @@ static int append_paragraph(ulm_text *b, const char *text)
     if (b->len && ulm_text_append(b, "\n\n", 2) != ULM_OK)
         return ULM_ENOMEM;
     return ulm_text_append(b, text, strlen(text));
-}
-
-static int copy_parameters(const ulm_request *from, ulm_request *to)
-{
-    double real;
-    long count;
-    int64_t seed;
-    int rc = ULM_OK;
-    if (ulm_request_temperature(from, &real))
-        rc = ulm_request_set_temperature(to, real);
-    if (rc == ULM_OK && ulm_request_top_p(from, &real))
-        rc = ulm_request_set_top_p(to, real);
-    if (rc == ULM_OK && ulm_request_max_tokens(from, &count))
-        rc = ulm_request_set_max_tokens(to, count);
-    if (rc == ULM_OK && ulm_request_seed(from, &seed))
-        rc = ulm_request_set_seed(to, seed);
-    for (size_t i = 0; rc == ULM_OK && i < ulm_request_stop_count(from); i++)
-        rc = ulm_request_add_stop(to, ulm_request_stop(from, i));
-    return rc;
 }
 
 /* The whole conversation as one text, for a base model that continues what it reads. */
@@ -105,7 +87,7 @@ ulm_request *ulm__request_with_template(const ulm_request *req, ulm_prompt_templ
     ulm_request *out = NULL;
     if (ulm_request_new(&out) != ULM_OK)
         return NULL;
-    int rc = copy_parameters(req, out);
+    int rc = ulm__request_copy_parameters(req, out);
     if (rc == ULM_OK) {
         switch (template) {
         case ULM_TEMPLATE_COMPLETION:

@@ -189,6 +189,22 @@ ulm_cancel *ulm__request_cancel(const ulm_request *req)
     return req->cancel;
 }
 
+int ulm__request_copy_parameters(const ulm_request *from, ulm_request *to)
+{
+    int rc = ULM_OK;
+    if (from->set & SET_TEMPERATURE)
+        rc = ulm_request_set_temperature(to, from->temperature);
+    if (rc == ULM_OK && (from->set & SET_TOP_P))
+        rc = ulm_request_set_top_p(to, from->top_p);
+    if (rc == ULM_OK && (from->set & SET_MAX_TOKENS))
+        rc = ulm_request_set_max_tokens(to, from->max_tokens);
+    if (rc == ULM_OK && (from->set & SET_SEED))
+        rc = ulm_request_set_seed(to, from->seed);
+    for (size_t i = 0; rc == ULM_OK && i < from->stop_count; i++)
+        rc = ulm_request_add_stop(to, from->stops[i]);
+    return rc;
+}
+
 ulm_delta_fn ulm__request_on_delta(const ulm_request *req, void **payload)
 {
     *payload = req->delta_payload;

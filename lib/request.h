@@ -18,6 +18,9 @@ ULM_HIDDEN ulm_cancel *ulm__request_cancel(const ulm_request *req);
 ULM_HIDDEN ulm_request *ulm__request_with_defaults(const ulm_request *req, int has_temperature,
                                                    double temperature, long max_tokens);
 
+/* Copies from's sampling parameters and stop sequences into to. */
+ULM_HIDDEN int ulm__request_copy_parameters(const ulm_request *from, ulm_request *to);
+
 /* The client's clock limits with the request's overrides applied. */
 ULM_HIDDEN void ulm__request_timeouts(const ulm_request *req, const ulm_timeouts *base,
                                       ulm_timeouts *out);

@@ -22,6 +22,17 @@ void ulm_response_free(ulm_response *resp)
     free(resp);
 }
 
+ulm_response *ulm__response_new(void)
+{
+    ulm_response *resp = ulm__calloc(1, sizeof *resp);
+    if (resp) {
+        resp->prompt_tokens = resp->completion_tokens = resp->total_tokens = -1;
+        resp->connect_ms = resp->first_byte_ms = resp->first_token_ms = -1;
+        resp->tokens_per_second = resp->cost = -1;
+    }
+    return resp;
+}
+
 int ulm__response_add_attempt(ulm_response *resp, const char *provider, const char *model,
                               int error, int http_status, double ms, const char *message)
 {
@@ -123,6 +134,36 @@ int ulm_response_incomplete(const ulm_response *resp)
 int ulm_response_offline(const ulm_response *resp)
 {
     return resp ? resp->offline : 0;
+}
+
+double ulm_response_connect_ms(const ulm_response *resp)
+{
+    return resp ? resp->connect_ms : -1;
+}
+
+double ulm_response_first_byte_ms(const ulm_response *resp)
+{
+    return resp ? resp->first_byte_ms : -1;
+}
+
+double ulm_response_first_token_ms(const ulm_response *resp)
+{
+    return resp ? resp->first_token_ms : -1;
+}
+
+double ulm_response_tokens_per_second(const ulm_response *resp)
+{
+    return resp ? resp->tokens_per_second : -1;
+}
+
+size_t ulm_response_retries(const ulm_response *resp)
+{
+    return resp && resp->attempt_count ? resp->attempt_count - 1 : 0;
+}
+
+double ulm_response_cost(const ulm_response *resp)
+{
+    return resp ? resp->cost : -1;
 }
 
 size_t ulm_response_attempt_count(const ulm_response *resp)

@@ -27,9 +27,15 @@ struct ulm_response {
     char *raw_json;
     int incomplete;
     int offline;
+    double connect_ms, first_byte_ms, first_token_ms; /* -1: unknown */
+    double tokens_per_second;                         /* -1: unknown */
+    double cost;                                      /* -1: unknown */
     ulm_attempt *attempts;
     size_t attempt_count, attempt_cap;
 };
+
+/* A response with nothing in it yet: no error, every count and time unknown. */
+ULM_HIDDEN ulm_response *ulm__response_new(void);
 
 ULM_HIDDEN int ulm__response_add_attempt(ulm_response *resp, const char *provider,
                                          const char *model, int error, int http_status,

@@ -140,9 +140,37 @@ static int add_spec(ulm_client *c, const char *spec, ulm_target_list *l, char *e
     return ULM_OK;
 }
 
-int ulm__route(ulm_client *c, const ulm_request *req, ulm_target_list *l, char *errmsg,
-               size_t errmsg_size)
+/* Appends each target of a comma-separated list of model strings. */
+static int add_specs(ulm_client *c, const char *specs, ulm_target_list *l, char *errmsg,
+                     size_t errmsg_size)
 {
+    for (const char *p = specs;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        char spec[512];
+        if (len == 0 || len >= sizeof spec) {
+            ulm__set_errbuf(errmsg, errmsg_size, "model \"%.64s\": %s", specs,
+                            len ? "a model string too long" : "an empty model string");
+            return ULM_EINVAL;
+        }
+        memcpy(spec, p, len);
+        spec[len] = '\0';
+        int rc = add_spec(c, spec, l, errmsg, errmsg_size);
+        if (rc != ULM_OK || !comma)
+            return rc;
+        p = comma + 1;
+    }
+}
+
+int ulm__route(ulm_client *c, const ulm_request *req, const char *models, ulm_target_list *l,
+               char *errmsg, size_t errmsg_size)
+{
+    if (models)
+        return add_specs(c, models, l, errmsg, errmsg_size);
     size_t n = ulm__request_model_count(req);
     if (!n)
         return add_spec(c, c->default_model, l, errmsg, errmsg_size);

@@ -23,12 +23,13 @@ ULM_HIDDEN int ulm__target_resolve(const ulm_client *c, const char *spec, ulm_ta
                                    char *errbuf, size_t errbuf_size);
 
 /*
- * The targets of a request, each model string expanded (an alias to its chain), or the
- * client's default model when it names none; a target named twice is tried once. Every
- * target is resolved before anything is sent, so a typo fails the call at once.
+ * The targets of a call, each model string expanded (an alias to its chain): those of
+ * models, a comma-separated list, when it is not NULL, else the request's, else the
+ * client's default model; a target named twice is tried once. Every target is resolved
+ * before anything is sent, so a typo fails the call at once.
  */
-ULM_HIDDEN int ulm__route(ulm_client *c, const ulm_request *req, ulm_target_list *out,
-                          char *errmsg, size_t errmsg_size);
+ULM_HIDDEN int ulm__route(ulm_client *c, const ulm_request *req, const char *models,
+                          ulm_target_list *out, char *errmsg, size_t errmsg_size);
 
 /* Appends offline mode's fallbacks: the local default model, then the other local models. */
 ULM_HIDDEN int ulm__route_add_local_models(ulm_client *c, ulm_target_list *l);

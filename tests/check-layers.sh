@@ -13,12 +13,15 @@ lib = os.path.join(root, "lib")
 adapters = os.path.join(root, "adapters")
 
 layer_of, order, listed_headers = {}, [], {}
-for line in open(os.path.join(lib, "layers.txt")):
-    line = line.split("#", 1)[0].strip()
-    if not line:
+for raw_line in open(os.path.join(lib, "layers.txt")):
+    line = raw_line.split("#", 1)[0].rstrip()
+    if not line.strip():
         continue
-    name, files = line.split(":", 1)
-    order.append(name)
+    if line[0].isspace():  # a continuation of the layer above
+        files = line
+    else:
+        name, files = line.split(":", 1)
+        order.append(name)
     for f in files.split():
         if f.endswith(".h"):
             listed_headers[f] = len(order) - 1

@@ -345,6 +345,26 @@ ULM_EXTERN int ulm_response_incomplete(const ulm_response *resp);
  */
 ULM_EXTERN int ulm_response_offline(const ulm_response *resp);
 
+/*
+ * How the answer came, for comparing backends. Milliseconds, -1 when unknown:
+ * connect and first byte are libcurl's, from the start of the request that answered;
+ * first token is from the start of the call, for a streamed call only.
+ */
+ULM_EXTERN double ulm_response_connect_ms(const ulm_response *resp);
+ULM_EXTERN double ulm_response_first_byte_ms(const ulm_response *resp);
+ULM_EXTERN double ulm_response_first_token_ms(const ulm_response *resp);
+/* Completion tokens over the time they took to arrive (from the first token when streamed,
+ * else the answering request's whole time); -1 when the backend reported no count. */
+ULM_EXTERN double ulm_response_tokens_per_second(const ulm_response *resp);
+/* Attempts after the first: retries, other deployments and fallbacks together. */
+ULM_EXTERN size_t ulm_response_retries(const ulm_response *resp);
+/*
+ * What the answer cost, from the configuration file's per-model prices (input and output
+ * per million tokens, docs/config.md); -1 when the model has no price or the backend
+ * reported no token counts: unknown, never 0.
+ */
+ULM_EXTERN double ulm_response_cost(const ulm_response *resp);
+
 ULM_EXTERN size_t ulm_response_attempt_count(const ulm_response *resp);
 /* NULL when i is out of range; valid until ulm_response_free(). */
 ULM_EXTERN const ulm_attempt *ulm_response_attempt(const ulm_response *resp, size_t i);
@@ -354,6 +374,128 @@ ULM_EXTERN int ulm_attempt_error(const ulm_attempt *attempt); /* ULM_OK: it answ
 ULM_EXTERN int ulm_attempt_http_status(const ulm_attempt *attempt);
 ULM_EXTERN double ulm_attempt_ms(const ulm_attempt *attempt);
 ULM_EXTERN const char *ulm_attempt_error_message(const ulm_attempt *attempt);
+
+/* ---------------------------------------------------------------- many models at once */
+
+/*
+ * A round sends one request to several members at once, on the calling thread, and keeps
+ * every member's answer: each member is a model string, an alias or a comma-separated
+ * fallback chain with its own retries, breakers, limits and clocks, exactly as
+ * ulm_complete() would run it. Optionally one more chain, the synthesizer, combines the
+ * answers into one. docs/rounds.md describes it all.
+ */
+typedef struct ulm_round ulm_round;
+
+/* The most members one round takes. */
+#define ULM_ROUND_MAX_MEMBERS 64
+
+/* Receives member's text as it is generated (see ulm_delta_fn); non-zero cancels that
+ * member only. */
+typedef int (*ulm_member_delta_fn)(size_t member, const char *text, size_t length,
+                                   void *payload);
+
+/*
+ * Told as each member ends, in the order they end (answered or not); the round so far can
+ * be read through the accessors below. Non-zero ends the round at once: the members still
+ * running are cancelled (ULM_ECANCELLED, their text kept). "Two answers agree" is such a
+ * predicate.
+ */
+typedef int (*ulm_member_done_fn)(const ulm_round *round, size_t member, void *payload);
+
+#define ULM_ROUND_OPTIONS_VERSION 1
+
+typedef struct ulm_round_options {
+    unsigned int version;       /* ULM_ROUND_OPTIONS_VERSION */
+    size_t quorum;              /* 0: wait for every member; k: the round ends as soon as k
+                                   members answered, and the rest are cancelled */
+    long timeout_ms;            /* the whole round, synthesis included; 0: the request's
+                                   overall clock (ULM_CLOCK_OVERALL), else the client's */
+    int take_what_arrived;      /* non-zero: a deadline or cancellation that ends the round
+                                   before its quorum is not a failure when a member answered */
+    ulm_member_delta_fn on_delta;   /* NULL: members are not streamed */
+    void *delta_payload;
+    ulm_member_done_fn on_member_done; /* may be NULL */
+    void *done_payload;
+
+    const char *synthesize;     /* NULL: no synthesis; else the synthesizer's model string,
+                                   alias or comma-separated chain */
+    const char *synthesis_template; /* NULL: the configuration file's, else the default */
+    int anonymize;              /* non-zero: answers are labelled "Answer A", "Answer B"... in
+                                   shuffled order, not by model (ulm_round_member_label) */
+    size_t answer_budget_bytes; /* the most of one answer the synthesis prompt holds; 0: 8000 */
+    unsigned int synthesis_share_pct; /* share of the round's time kept for synthesis,
+                                   1..90; 0: 30 */
+    ulm_delta_fn synthesis_on_delta; /* NULL: the synthesis is not streamed */
+    void *synthesis_payload;
+    uint64_t shuffle_seed;      /* with anonymize: 0 shuffles differently each round */
+} ulm_round_options;
+
+#define ULM_ROUND_OPTIONS_INIT                                                             \
+    {                                                                                      \
+        ULM_ROUND_OPTIONS_VERSION, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0,   \
+            NULL, NULL, 0                                                                  \
+    }
+
+/* Fills opts with ULM_ROUND_OPTIONS_INIT; ULM_EVERSION for an unknown version. */
+ULM_EXTERN int ulm_round_options_init(ulm_round_options *opts, unsigned int version);
+
+/*
+ * Asks req (its messages and parameters; its models are not used) of members[0..count)
+ * at once and waits as the options say. *out receives the round in every case but out of
+ * memory and bad arguments (then it is NULL): ULM_EINVAL for no member, more than
+ * ULM_ROUND_MAX_MEMBERS, a request without messages or with only empty ones, a quorum above
+ * count, or a bad synthesis template. A member that fails (a model string that does not
+ * resolve included) fails alone; the round returns ULM_OK when at least one member answered
+ * (and the quorum was met, or take_what_arrived is set) and the synthesis, when asked,
+ * answered. The request's cancel token (ulm_request_set_cancel) cancels the whole round.
+ */
+ULM_EXTERN int ulm_round_run(ulm_round **out, ulm_client *client, const ulm_request *req,
+                             const char *const *members, size_t count,
+                             const ulm_round_options *opts);
+
+ULM_EXTERN void ulm_round_free(ulm_round *round);
+
+/* ULM_OK, or why the round failed; the message is "" on success, never NULL. */
+ULM_EXTERN int ulm_round_error(const ulm_round *round);
+ULM_EXTERN const char *ulm_round_error_message(const ulm_round *round);
+/* Wall-clock milliseconds of the whole round, synthesis included. */
+ULM_EXTERN double ulm_round_latency_ms(const ulm_round *round);
+
+ULM_EXTERN size_t ulm_round_member_count(const ulm_round *round);
+/* The member string as given. */
+ULM_EXTERN const char *ulm_round_member_spec(const ulm_round *round, size_t i);
+/*
+ * Member i's outcome as a full response (text, usage, provider, model, latency, timings,
+ * cost, error, attempts, incomplete); NULL while it runs (in on_member_done: for members
+ * that have not ended) or when i is out of range. A member stopped by the quorum, the
+ * deadline or a cancellation keeps the text that had arrived, marked incomplete.
+ */
+ULM_EXTERN const ulm_response *ulm_round_member(const ulm_round *round, size_t i);
+/* The label the synthesis prompt gave member i ("Answer B", or provider/model), "" when
+ * its answer was left out (it failed) or there was no synthesis. */
+ULM_EXTERN const char *ulm_round_member_label(const ulm_round *round, size_t i);
+/* Non-zero when member i's answer was cut to the answer budget in the synthesis prompt. */
+ULM_EXTERN int ulm_round_member_truncated(const ulm_round *round, size_t i);
+
+/* How many members have ended, and which ended k-th (k from 0), in order of ending. */
+ULM_EXTERN size_t ulm_round_finished_count(const ulm_round *round);
+ULM_EXTERN size_t ulm_round_finished(const ulm_round *round, size_t k);
+
+/*
+ * How far members i and j agree, from 0 to 1: the overlap of their sets of words (the
+ * Jaccard index, docs/rounds.md says exactly what it is and is not); -1 when either did
+ * not answer.
+ */
+ULM_EXTERN double ulm_round_agreement(const ulm_round *round, size_t i, size_t j);
+/* Non-zero when member i answered and agrees (score >= 0.5) with fewer than half of the
+ * other members that answered. */
+ULM_EXTERN int ulm_round_member_dissents(const ulm_round *round, size_t i);
+/* The round's cost: the sum of its answers' costs and the synthesis's; -1 when any of
+ * them is unknown. */
+ULM_EXTERN double ulm_round_cost(const ulm_round *round);
+
+/* The synthesis, or NULL when none was asked or it never started (no member answered). */
+ULM_EXTERN const ulm_response *ulm_round_synthesis(const ulm_round *round);
 
 /* ---------------------------------------------------------------- models */
 

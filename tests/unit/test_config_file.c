@@ -361,6 +361,37 @@ static void unknown_key(void **state)
     expect_error("{\"offline\": {\"probe_ms\": 1}}", "ultra.json:1: offline.probe_ms: unknown key");
 }
 
+/* Prices and the synthesis template, the fan-out's settings. */
+static void prices_and_the_synthesis_template(void **state)
+{
+    (void)state;
+    ulm_file_config c;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(parse("{\"models\": {\"openai/gpt-4o-mini\": {\"price\":"
+                           " {\"input_per_million\": 0.15, \"output_per_million\": 0.6}}},"
+                           " \"synthesis\": {\"template\": \"Combine: {answers}\"}}",
+                           &c, err),
+                     ULM_OK);
+    const ulm_file_model *m = ulm__file_config_model(&c, "openai/gpt-4o-mini");
+    assert_non_null(m);
+    assert_true(m->has_price && m->input_price == 0.15 && m->output_price == 0.6);
+    assert_string_equal(c.synthesis_template, "Combine: {answers}");
+    ulm__file_config_free(&c);
+    expect_error("{\"models\": {\"openai/x\": {\"price\": {\"input_per_million\": 1}}}}",
+                 "ultra.json:1: models[\"openai/x\"].price: needs both input_per_million and "
+                 "output_per_million");
+    expect_error("{\"models\": {\"openai/x\": {\"price\": {\"input_per_million\": -1,"
+                 " \"output_per_million\": 1}}}}",
+                 "ultra.json:1: models[\"openai/x\"].price.input_per_million: expected a price "
+                 "per million tokens, a number from 0 to 1e9");
+    expect_error("{\"synthesis\": {\"template\": \"Reconcile {original_prompt}\"}}",
+                 "ultra.json:1: synthesis.template: synthesis template: unknown placeholder "
+                 "\"{original_prompt}\" at byte 10 (known: {question}, {answers}, {count}; "
+                 "\"{{\" for a brace)");
+    expect_error("{\"synthesis\": {\"model\": \"x\"}}",
+                 "ultra.json:1: synthesis.model: unknown key");
+}
+
 static void a_name_like_a_key_is_not_shown(void **state)
 {
     (void)state;
@@ -1052,6 +1083,7 @@ int main(void)
         cmocka_unit_test(duplicate_keys_are_refused),
         cmocka_unit_test(expected_an_object),
         cmocka_unit_test(unknown_key),
+        cmocka_unit_test(prices_and_the_synthesis_template),
         cmocka_unit_test(a_name_like_a_key_is_not_shown),
         cmocka_unit_test(a_value_like_a_key_is_not_shown),
         cmocka_unit_test(api_key_env_holding_a_key),

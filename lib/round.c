@@ -1,0 +1,540 @@
+/* round.c - ulm_round_run(): one request to many members at once, compared, then combined. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agreement.h"
+#include "clock.h"
+#include "driver.h"
+#include "request.h"
+#include "synthesis_prompt.h"
+
+#define DEFAULT_ANSWER_BUDGET 8000
+#define DEFAULT_SYNTHESIS_SHARE_PCT 30u
+#define MAX_SYNTHESIS_SHARE_PCT 90u
+
+typedef struct member {
+    ulm_round *round;
+    size_t index;
+    char *spec;
+    ulm_call call;
+    ulm_response *resp; /* once it ended */
+    char label[80];
+    int truncated;
+} member;
+
+struct ulm_round {
+    int error;
+    char *error_message;
+    double latency_ms;
+    size_t count;
+    member *members;
+    size_t *order;          /* member indexes in the order they ended */
+    size_t finished;
+    size_t answered;
+    ulm_response *synthesis;
+    double *agreement;      /* count x count, -1 where either did not answer */
+    int *dissents;
+
+    /* while it runs */
+    const ulm_round_options *opts;
+    int stop;               /* the quorum was reached, or on_member_done said so */
+};
+
+int ulm_round_options_init(ulm_round_options *opts, unsigned int version)
+{
+    if (!opts)
+        return ULM_EINVAL;
+    if (version != ULM_ROUND_OPTIONS_VERSION)
+        return ULM_EVERSION;
+    ulm_round_options init = ULM_ROUND_OPTIONS_INIT;
+    *opts = init;
+    return ULM_OK;
+}
+
+/* ------------------------------------------------------------ checks before anything is sent */
+
+static int set_error(ulm_round *r, int code, const char *message)
+{
+    r->error = code;
+    free(r->error_message);
+    r->error_message = ulm__strdup(message);
+    return r->error_message ? code : ULM_ENOMEM;
+}
+
+static int has_prompt(const ulm_request *req)
+{
+    for (size_t i = 0; i < ulm_request_message_count(req); i++)
+        if (*ulm_request_message_content(req, i))
+            return 1;
+    return 0;
+}
+
+/* Why the arguments cannot make a round, into why; ULM_OK when they can. */
+static int check_arguments(ulm_client *c, const ulm_request *req, size_t count,
+                           const ulm_round_options *o, const char **template, char *why,
+                           size_t size)
+{
+    if (count == 0) {
+        ulm__set_errbuf(why, size, "round: no member");
+        return ULM_EINVAL;
+    }
+    if (count > ULM_ROUND_MAX_MEMBERS) {
+        ulm__set_errbuf(why, size, "round: %zu members, more than the %d a round takes", count,
+                        ULM_ROUND_MAX_MEMBERS);
+        return ULM_EINVAL;
+    }
+    if (!has_prompt(req)) {
+        ulm__set_errbuf(why, size, "round: the request has no prompt (no message with text)");
+        return ULM_EINVAL;
+    }
+    if (o->quorum > count) {
+        ulm__set_errbuf(why, size, "round: a quorum of %zu among %zu members", o->quorum,
+                        count);
+        return ULM_EINVAL;
+    }
+    if (o->synthesis_share_pct > MAX_SYNTHESIS_SHARE_PCT) {
+        ulm__set_errbuf(why, size, "round: synthesis_share_pct %u is above %u",
+                        o->synthesis_share_pct, MAX_SYNTHESIS_SHARE_PCT);
+        return ULM_EINVAL;
+    }
+    if (o->timeout_ms < 0 || o->timeout_ms > ULM_MAX_TIMEOUT_MS) {
+        ulm__set_errbuf(why, size, "round: timeout_ms %ld is outside 0 to %ld", o->timeout_ms,
+                        ULM_MAX_TIMEOUT_MS);
+        return ULM_EINVAL;
+    }
+    if (!o->synthesize)
+        return ULM_OK;
+    *template = o->synthesis_template                 ? o->synthesis_template
+                : c->settings.file.synthesis_template ? c->settings.file.synthesis_template
+                                                      : ULM_SYNTHESIS_DEFAULT_TEMPLATE;
+    int rc = ulm__synthesis_template_check(*template, why, size);
+    if (rc != ULM_OK)
+        return rc;
+    ulm_target_list targets = {0};
+    rc = ulm__route(c, req, o->synthesize, &targets, why, size);
+    ulm__target_list_clear(&targets);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the members */
+
+static int member_delta(const char *text, size_t length, void *payload)
+{
+    member *m = payload;
+    const ulm_round_options *o = m->round->opts;
+    return o->on_delta(m->index, text, length, o->delta_payload);
+}
+
+static void member_done(ulm_call *k, void *ctx)
+{
+    member *m = ctx;
+    ulm_round *r = m->round;
+    m->resp = ulm__call_take_response(k);
+    r->order[r->finished++] = m->index;
+    if (m->resp && m->resp->error == ULM_OK)
+        r->answered++;
+    if (r->stop)
+        return;
+    if (r->opts->quorum && r->answered >= r->opts->quorum)
+        r->stop = 1;
+    if (r->opts->on_member_done &&
+        r->opts->on_member_done(r, m->index, r->opts->done_payload) != 0)
+        r->stop = 1;
+}
+
+static int should_stop(void *ctx)
+{
+    return ((const ulm_round *)ctx)->stop;
+}
+
+/* Runs every member on e until each has ended, its quorum is met, or it is cancelled. */
+static int run_members(ulm_round *r, ulm_client *c, const ulm_request *req, ulm_engine *e,
+                       double deadline, double now)
+{
+    ulm_call **calls = ulm__calloc(r->count, sizeof *calls);
+    if (!calls)
+        return ULM_ENOMEM;
+    int rc = ULM_OK;
+    for (size_t i = 0; rc == ULM_OK && i < r->count; i++) {
+        member *m = &r->members[i];
+        ulm_call_setup setup = {.models = m->spec, .deadline_cap = deadline,
+                                .on_delta = r->opts->on_delta ? member_delta : NULL,
+                                .payload = m};
+        rc = ulm__call_init(&m->call, c, req, now, &setup);
+        m->call.on_done = member_done;
+        m->call.on_done_ctx = m;
+        calls[i] = &m->call;
+    }
+    if (rc == ULM_OK) {
+        ulm_driver d = {.engine = e, .calls = calls, .count = r->count,
+                        .cancel = ulm__request_cancel(req), .should_stop = should_stop, .ctx = r};
+        rc = ulm__driver_run(&d);
+    }
+    free(calls);
+    for (size_t i = 0; i < r->count; i++)
+        if (!r->members[i].resp && r->members[i].call.state == ULM_CALL_DONE)
+            rc = ULM_ENOMEM; /* a member's response could not be made */
+    return rc;
+}
+
+/* ------------------------------------------------------------ comparing them */
+
+static const ulm_response *answer(const ulm_round *r, size_t i)
+{
+    const ulm_response *resp = r->members[i].resp;
+    return resp && resp->error == ULM_OK ? resp : NULL;
+}
+
+static int compare_members(ulm_round *r)
+{
+    size_t n = r->count;
+    if (!(r->agreement = ulm__calloc(n * n, sizeof *r->agreement)) ||
+        !(r->dissents = ulm__calloc(n, sizeof *r->dissents)))
+        return ULM_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i; j < n; j++) {
+            const ulm_response *a = answer(r, i), *b = answer(r, j);
+            double score = -1;
+            if (a && b && (score = ulm__agreement(a->text, a->text_len, b->text, b->text_len)) < 0)
+                return ULM_ENOMEM;
+            r->agreement[i * n + j] = r->agreement[j * n + i] = a && b ? score : -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!answer(r, i))
+            continue;
+        size_t others = 0, agreeing = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (j == i || !answer(r, j))
+                continue;
+            others++;
+            agreeing += r->agreement[i * n + j] >= ULM_AGREEMENT_THRESHOLD;
+        }
+        r->dissents[i] = others > 0 && agreeing * 2 < others;
+    }
+    return ULM_OK;
+}
+
+/* ------------------------------------------------------------ combining them */
+
+static uint64_t next_random(uint64_t *state)
+{
+    /* xorshift64*: shuffling needs spread, not secrecy */
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    return *state * 2685821657736338717ULL;
+}
+
+/* The answers in the order the synthesis prompt shows them, with their labels. */
+static size_t order_answers(ulm_round *r, size_t *shown, double now)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->count; i++)
+        if (answer(r, i))
+            shown[n++] = i;
+    if (r->opts->anonymize) {
+        uint64_t state = r->opts->shuffle_seed ? r->opts->shuffle_seed
+                                               : (uint64_t)(now * 1e3) ^ (uint64_t)(uintptr_t)r;
+        state |= 1;
+        for (size_t i = n; i > 1; i--) {
+            size_t j = (size_t)(next_random(&state) % i);
+            size_t tmp = shown[i - 1];
+            shown[i - 1] = shown[j];
+            shown[j] = tmp;
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        member *m = &r->members[shown[k]];
+        if (r->opts->anonymize)
+            snprintf(m->label, sizeof m->label, "Answer %c%s", (char)('A' + k % 26),
+                     k >= 26 ? "'" : "");
+        else
+            snprintf(m->label, sizeof m->label, "%s/%s", m->resp->provider, m->resp->model);
+    }
+    return n;
+}
+
+static int synthesize(ulm_round *r, ulm_client *c, const ulm_request *req, ulm_engine *e,
+                      const char *template, double deadline, double now)
+{
+    size_t *shown = ulm__calloc(r->count, sizeof *shown);
+    ulm_synthesis_answer *answers = ulm__calloc(r->count, sizeof *answers);
+    int *truncated = ulm__calloc(r->count, sizeof *truncated);
+    int rc = shown && answers && truncated ? ULM_OK : ULM_ENOMEM;
+    size_t n = rc == ULM_OK ? order_answers(r, shown, now) : 0;
+    for (size_t k = 0; k < n; k++) {
+        const member *m = &r->members[shown[k]];
+        answers[k] = (ulm_synthesis_answer){m->label, m->resp->text, m->resp->text_len};
+    }
+    size_t budget = r->opts->answer_budget_bytes ? r->opts->answer_budget_bytes
+                                                 : DEFAULT_ANSWER_BUDGET;
+    ulm_request *prompt = NULL;
+    char why[ULM_ERROR_SIZE] = "";
+    if (rc == ULM_OK)
+        rc = ulm__synthesis_request(&prompt, req, template, answers, n, budget, truncated, why,
+                                    sizeof why);
+    for (size_t k = 0; rc == ULM_OK && k < n; k++)
+        r->members[shown[k]].truncated = truncated[k];
+    ulm_call k;
+    memset(&k, 0, sizeof k);
+    if (rc == ULM_OK) {
+        ulm_call_setup setup = {.models = r->opts->synthesize, .deadline_cap = deadline,
+                                .on_delta = r->opts->synthesis_on_delta,
+                                .payload = r->opts->synthesis_payload};
+        rc = ulm__call_init(&k, c, prompt, ulm__now_ms(), &setup);
+    }
+    if (rc == ULM_OK) {
+        ulm_call *calls[1] = {&k};
+        ulm_driver d = {.engine = e, .calls = calls, .count = 1,
+                        .cancel = ulm__request_cancel(req)};
+        ulm__driver_run(&d);
+        if (!(r->synthesis = ulm__call_take_response(&k)))
+            rc = ULM_ENOMEM;
+    } else if (rc != ULM_ENOMEM) {
+        rc = set_error(r, rc, why);
+    }
+    ulm__call_clear(&k);
+    ulm_request_free(prompt);
+    free(shown);
+    free(answers);
+    free(truncated);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the round's outcome */
+
+/* "no member answered: a: <message>; b: <message>", as much as fits. */
+static int fail_without_answer(ulm_round *r)
+{
+    char message[ULM_ERROR_SIZE];
+    size_t used = (size_t)snprintf(message, sizeof message, "no member answered:");
+    int code = ULM_EINVAL;
+    int all_invalid = 1;
+    for (size_t i = 0; i < r->count; i++) {
+        const ulm_response *resp = r->members[i].resp;
+        all_invalid &= resp->error == ULM_EINVAL && resp->attempt_count == 0;
+        if (used < sizeof message)
+            used += (size_t)snprintf(message + used, sizeof message - used, "%s %s: %s",
+                                     i ? ";" : "", r->members[i].spec, resp->error_message);
+    }
+    /* the class of the member that ended last, unless every member string was wrong */
+    if (!all_invalid && r->finished)
+        code = r->members[r->order[r->finished - 1]].resp->error;
+    return set_error(r, code, message);
+}
+
+static int members_outcome(ulm_round *r, int cancelled)
+{
+    int cut_short = cancelled;
+    for (size_t i = 0; i < r->count; i++)
+        cut_short |= r->members[i].resp->error == ULM_ETIMEOUT;
+    if (!r->answered)
+        return fail_without_answer(r);
+    int quorum_met = r->opts->quorum ? r->answered >= r->opts->quorum
+                                     : r->finished == r->count && !cut_short;
+    if (quorum_met || r->opts->take_what_arrived)
+        return ULM_OK;
+    char message[ULM_ERROR_SIZE];
+    snprintf(message, sizeof message, "%s before %zu of %zu members answered (%zu did)",
+             cancelled ? "the round was cancelled" : "the round's deadline passed",
+             r->opts->quorum ? r->opts->quorum : r->count, r->count, r->answered);
+    return set_error(r, cancelled ? ULM_ECANCELLED : ULM_ETIMEOUT, message);
+}
+
+/* When the members must be done: the round's end, less the synthesizer's share. */
+static double members_deadline(const ulm_round_options *o, double start, double end)
+{
+    if (!o->synthesize)
+        return end;
+    unsigned int pct = o->synthesis_share_pct ? o->synthesis_share_pct
+                                              : DEFAULT_SYNTHESIS_SHARE_PCT;
+    return start + (end - start) * (double)(100u - pct) / 100.0;
+}
+
+static int run(ulm_round *r, ulm_client *c, const ulm_request *req, const char *template,
+               double start)
+{
+    ulm_timeouts tm;
+    ulm__request_timeouts(req, &c->settings.timeouts, &tm);
+    double end = start + (double)(r->opts->timeout_ms ? r->opts->timeout_ms
+                                                       : tm.ms[ULM_CLOCK_OVERALL]);
+    ulm_engine *e = NULL;
+    int rc = ulm__engine_borrow(c->engines, &e);
+    if (rc == ULM_OK)
+        rc = run_members(r, c, req, e, members_deadline(r->opts, start, end), start);
+    int cancelled = ulm_cancel_triggered(ulm__request_cancel(req));
+    if (rc == ULM_OK)
+        rc = compare_members(r);
+    if (rc == ULM_OK)
+        rc = members_outcome(r, cancelled);
+    if (rc == ULM_OK && r->opts->synthesize && !cancelled) {
+        rc = synthesize(r, c, req, e, template, end, ulm__now_ms());
+        if (rc == ULM_OK && r->synthesis->error != ULM_OK) {
+            char message[ULM_ERROR_SIZE];
+            snprintf(message, sizeof message, "synthesis: %s", r->synthesis->error_message);
+            rc = set_error(r, r->synthesis->error, message);
+        }
+    }
+    if (e)
+        ulm__engine_return(c->engines, e);
+    return rc;
+}
+
+int ulm_round_run(ulm_round **out, ulm_client *client, const ulm_request *req,
+                  const char *const *members, size_t count, const ulm_round_options *opts)
+{
+    if (!out)
+        return ULM_EINVAL;
+    *out = NULL;
+    ulm_round_options defaults = ULM_ROUND_OPTIONS_INIT;
+    if (!opts)
+        opts = &defaults;
+    if (!client || !req || (!members && count) || opts->version != ULM_ROUND_OPTIONS_VERSION)
+        return opts->version != ULM_ROUND_OPTIONS_VERSION ? ULM_EVERSION : ULM_EINVAL;
+    for (size_t i = 0; i < count; i++)
+        if (!members[i])
+            return ULM_EINVAL;
+    double start = ulm__now_ms();
+    ulm_round *r = ulm__calloc(1, sizeof *r);
+    if (!r)
+        return ULM_ENOMEM;
+    r->opts = opts;
+    const char *template = NULL;
+    char why[ULM_ERROR_SIZE];
+    int rc = check_arguments(client, req, count, opts, &template, why, sizeof why);
+    if (rc != ULM_OK && rc != ULM_ENOMEM)
+        rc = set_error(r, rc, why);
+    else if (rc == ULM_OK) {
+        r->count = count;
+        r->members = ulm__calloc(count, sizeof *r->members);
+        r->order = ulm__calloc(count, sizeof *r->order);
+        rc = r->members && r->order ? ULM_OK : ULM_ENOMEM;
+        for (size_t i = 0; rc == ULM_OK && i < count; i++) {
+            r->members[i] = (member){.round = r, .index = i, .spec = ulm__strdup(members[i])};
+            if (!r->members[i].spec)
+                rc = ULM_ENOMEM;
+        }
+        if (rc == ULM_OK)
+            rc = run(r, client, req, template, start);
+    }
+    r->latency_ms = ulm__now_ms() - start;
+    r->opts = NULL;
+    if (rc == ULM_ENOMEM) {
+        ulm_round_free(r);
+        return ULM_ENOMEM;
+    }
+    if (!r->error_message && !(r->error_message = ulm__strdup(""))) {
+        ulm_round_free(r);
+        return ULM_ENOMEM;
+    }
+    *out = r;
+    return r->error;
+}
+
+void ulm_round_free(ulm_round *round)
+{
+    if (!round)
+        return;
+    for (size_t i = 0; round->members && i < round->count; i++) {
+        ulm__call_clear(&round->members[i].call);
+        ulm_response_free(round->members[i].resp);
+        free(round->members[i].spec);
+    }
+    free(round->members);
+    free(round->order);
+    free(round->agreement);
+    free(round->dissents);
+    ulm_response_free(round->synthesis);
+    free(round->error_message);
+    free(round);
+}
+
+/* ------------------------------------------------------------ reading it */
+
+int ulm_round_error(const ulm_round *round)
+{
+    return round ? round->error : ULM_EINVAL;
+}
+
+const char *ulm_round_error_message(const ulm_round *round)
+{
+    return round && round->error_message ? round->error_message : "";
+}
+
+double ulm_round_latency_ms(const ulm_round *round)
+{
+    return round ? round->latency_ms : 0;
+}
+
+size_t ulm_round_member_count(const ulm_round *round)
+{
+    return round ? round->count : 0;
+}
+
+const char *ulm_round_member_spec(const ulm_round *round, size_t i)
+{
+    return round && i < round->count ? round->members[i].spec : "";
+}
+
+const ulm_response *ulm_round_member(const ulm_round *round, size_t i)
+{
+    return round && i < round->count ? round->members[i].resp : NULL;
+}
+
+const char *ulm_round_member_label(const ulm_round *round, size_t i)
+{
+    return round && i < round->count ? round->members[i].label : "";
+}
+
+int ulm_round_member_truncated(const ulm_round *round, size_t i)
+{
+    return round && i < round->count ? round->members[i].truncated : 0;
+}
+
+size_t ulm_round_finished_count(const ulm_round *round)
+{
+    return round ? round->finished : 0;
+}
+
+size_t ulm_round_finished(const ulm_round *round, size_t k)
+{
+    return round && k < round->finished ? round->order[k] : (size_t)-1;
+}
+
+double ulm_round_agreement(const ulm_round *round, size_t i, size_t j)
+{
+    if (!round || !round->agreement || i >= round->count || j >= round->count)
+        return -1;
+    return round->agreement[i * round->count + j];
+}
+
+int ulm_round_member_dissents(const ulm_round *round, size_t i)
+{
+    return round && round->dissents && i < round->count ? round->dissents[i] : 0;
+}
+
+double ulm_round_cost(const ulm_round *round)
+{
+    if (!round)
+        return -1;
+    double sum = 0;
+    for (size_t i = 0; i < round->count; i++) {
+        const ulm_response *a = answer(round, i);
+        if (a && a->cost < 0)
+            return -1;
+        sum += a ? a->cost : 0;
+    }
+    if (round->synthesis) {
+        if (round->synthesis->cost < 0)
+            return -1;
+        sum += round->synthesis->cost;
+    }
+    return sum;
+}
+
+const ulm_response *ulm_round_synthesis(const ulm_round *round)
+{
+    return round ? round->synthesis : NULL;
+}
