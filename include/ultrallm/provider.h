@@ -170,6 +170,14 @@ struct ulm_provider {
 };
 
 /*
+ * A provider with this library's version and every slot NULL, to start from, as in
+ *     static ulm_provider proto = ULM_PROVIDER_INIT;
+ * A provider built for an earlier version keeps that version number: the core then never
+ * reads the slots that version does not have (its struct may end before them).
+ */
+#define ULM_PROVIDER_INIT {ULM_PROVIDER_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL}
+
+/*
  * Adds a backend to a client before the client is shared between threads. The client
  * takes ownership of provider (also on failure) and calls its destroy. base_url is the
  * URL that build()'s paths are appended to; api_key may be NULL. A provider whose name
