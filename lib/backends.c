@@ -22,6 +22,29 @@ const ulm_file_model *ulm__client_model_params(const ulm_client *c, const ulm_ba
     return NULL;
 }
 
+char *ulm__backend_auth_line(const ulm_backend *b, const char *key)
+{
+    const ulm_provider *p = b->provider;
+    if (!p->auth_header)
+        return NULL;
+    const char *prefix = p->auth_prefix ? p->auth_prefix : "";
+    size_t size = strlen(p->auth_header) + 2 + strlen(prefix) + strlen(key) + 1;
+    char *line = ulm__malloc(size);
+    if (line)
+        snprintf(line, size, "%s: %s%s", p->auth_header, prefix, key);
+    return line;
+}
+
+char *ulm__backend_api_root(const ulm_backend *b, const char *url)
+{
+    if (b->type && b->type->api_root)
+        return b->type->api_root(url);
+    size_t len = strlen(url);
+    while (len && url[len - 1] == '/')
+        len--;
+    return ulm__strndup(url, len);
+}
+
 static void backend_clear(ulm_backend *b)
 {
     if (b->provider && b->provider->destroy)
@@ -67,14 +90,11 @@ static int backend_set(ulm_backend *b, const char *name, ulm_provider *p,
             goto nomem;
         b->endpoint_count = i + 1;
     }
-    if (p->auth_header && api_key) {
-        const char *prefix = p->auth_prefix ? p->auth_prefix : "";
-        size_t size = strlen(p->auth_header) + 2 + strlen(prefix) + strlen(api_key) + 1;
-        if (!(b->auth_line = ulm__malloc(size)))
-            goto nomem;
-        snprintf(b->auth_line, size, "%s: %s%s", p->auth_header, prefix, api_key);
-    }
     b->provider = p;
+    if (p->auth_header && api_key && !(b->auth_line = ulm__backend_auth_line(b, api_key))) {
+        b->provider = NULL; /* the caller keeps p */
+        goto nomem;
+    }
     return ULM_OK;
 nomem:
     backend_clear(b);

@@ -357,7 +357,10 @@ static void slot_ready(ulm_call *k)
         return;
     }
     k->x.req = k->view ? k->view : k->req;
-    k->x.base_url = b->urls[e];
+    k->x.base_url = k->override_url ? k->override_url : b->urls[e];
+    k->x.auth_line = k->override_auth;
+    const ulm_backend_override *o = ulm__request_override(k->req, b->name);
+    k->x.extra_secret = o ? o->api_key : NULL;
     send(k);
 }
 
@@ -585,6 +588,29 @@ static void target_ended(ulm_call *k, int rc)
     next_target(k);
 }
 
+static void drop_override(ulm_call *k)
+{
+    free(k->override_url);
+    ulm__free_secret(k->override_auth);
+    k->override_url = k->override_auth = NULL;
+}
+
+/* The request's own URL and key for the target's backend (multi-tenant hosts), if any. */
+static int take_override(ulm_call *k)
+{
+    drop_override(k);
+    const ulm_backend *b = k->target.backend;
+    const ulm_backend_override *o = ulm__request_override(k->req, b->name);
+    if (!o)
+        return ULM_OK;
+    if (o->base_url && !(k->override_url = ulm__backend_api_root(b, o->base_url)))
+        return ULM_ENOMEM;
+    if (o->api_key && b->provider->auth_header &&
+        !(k->override_auth = ulm__backend_auth_line(b, o->api_key)))
+        return ULM_ENOMEM;
+    return ULM_OK;
+}
+
 /* Tries the chain's targets from k->index on, passing over those the policy skips. */
 static void next_target(ulm_call *k)
 {
@@ -611,6 +637,10 @@ static void next_target(ulm_call *k)
         ulm__result_clear(&k->result);
         k->retry = 0;
         k->delivered = 0;
+        if (take_override(k) != ULM_OK) {
+            finish(k, ULM_ENOMEM);
+            return;
+        }
         start_round(k);
         return;
     }
@@ -773,6 +803,7 @@ ulm_response *ulm__call_take_response(ulm_call *k)
 
 void ulm__call_clear(ulm_call *k)
 {
+    drop_override(k);
     ulm__result_clear(&k->result);
     ulm__target_list_clear(&k->targets);
     free_views(k);

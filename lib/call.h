@@ -64,6 +64,8 @@ struct ulm_call {
 
     /* the target being tried */
     ulm_target target;
+    char *override_url;        /* the request's base URL for its backend, as an API root */
+    char *override_auth;       /* the request's key for its backend, as a header line */
     ulm_result result;
     unsigned int retry;        /* rounds after the first */
     int status;                /* HTTP status of the latest attempt */

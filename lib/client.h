@@ -52,6 +52,11 @@ typedef struct ulm_builtin_settings {
     ulm_url_list urls;     /* as written: the client applies the type's api_root */
 } ulm_builtin_settings;
 
+/* A backend setting the program gave (ulm_backend_setting), copied. */
+typedef struct ulm_program_setting {
+    char *backend, *name, *value;
+} ulm_program_setting;
+
 typedef struct ulm_settings {
     ulm_logger log;
     int ignore_environment;
@@ -71,6 +76,8 @@ typedef struct ulm_settings {
     ulm_breaker_policy breaker;
     int use_local_models_when_offline;
     long probe_interval_ms;
+    ulm_program_setting *program; /* the options' backend_settings */
+    size_t program_count;
 } ulm_settings;
 
 /* A model's parameters from the configuration file, matched to a resolved target. */
@@ -103,6 +110,14 @@ ULM_HIDDEN int ulm__settings_load(ulm_settings *s, const ulm_client_options *opt
                                   char *errbuf, size_t errbuf_size);
 ULM_HIDDEN void ulm__settings_clear(ulm_settings *s);
 
+/* The value the program gave backend's setting called name, or NULL. */
+ULM_HIDDEN const char *ulm__settings_program_value(const ulm_settings *s, const char *backend,
+                                                   const char *name);
+
+/* A comma-separated list of URLs, each checked; name says whose in a message. */
+ULM_HIDDEN int ulm__url_list_parse(const char *text, ulm_url_list *out, const char *name,
+                                   char *errbuf, size_t errbuf_size);
+
 /* ---------------------------------------------------------------- backends.c */
 
 ULM_HIDDEN ulm_backend *ulm__client_backend(const ulm_client *c, const char *name);
@@ -125,6 +140,13 @@ ULM_HIDDEN int ulm__client_add_typed_backend(ulm_client *c, const char *name,
                                              const ulm_backend_type *type,
                                              const char *const *urls, size_t url_count,
                                              const char *key, ulm_backend **added);
+
+/* "Header: prefix+key" for a request to b with key; NULL when memory ran out or b's
+ * provider takes no key. */
+ULM_HIDDEN char *ulm__backend_auth_line(const ulm_backend *b, const char *key);
+
+/* The base URL adapter paths are appended to, from a URL as a user wrote it for b. */
+ULM_HIDDEN char *ulm__backend_api_root(const ulm_backend *b, const char *url);
 
 /* Frees every backend. */
 ULM_HIDDEN void ulm__client_clear_backends(ulm_client *c);

@@ -28,6 +28,8 @@ static size_t options_size(unsigned int version)
         return offsetof(ulm_client_options, first_token_timeout_ms);
     case 2:
         return offsetof(ulm_client_options, anthropic_api_key);
+    case 3:
+        return offsetof(ulm_client_options, config_json);
     default:
         return sizeof(ulm_client_options);
     }
@@ -132,6 +134,45 @@ static int add_builtin_backends(ulm_client *c)
     return ULM_OK;
 }
 
+/* Why a declared backend has no key, for its attempts' messages. */
+static void missing_key(const ulm_client *c, const ulm_file_backend *fb,
+                        const char *const *vars, ulm_backend *b)
+{
+    const char *set = NULL;
+    for (size_t i = 0; c->settings.ignore_environment && vars[i] && !set; i++)
+        if (getenv(vars[i]) && *getenv(vars[i]))
+            set = vars[i];
+    if (set)
+        snprintf(b->disabled, sizeof b->disabled,
+                 "%s is not read (ignore_environment); give %.24s.api_key in backend_settings",
+                 set, fb->name);
+    else
+        ulm__backend_type_missing_key(vars, b->disabled, sizeof b->disabled);
+}
+
+/* A backend the file declares: the program's key and URLs first, then the file's. */
+static int add_declared_backend(ulm_client *c, const ulm_file_backend *fb, ulm_backend **b,
+                                char *errbuf, size_t errbuf_size)
+{
+    const ulm_backend_type *type = ulm__backend_type(fb->type);
+    const char *file_var[2] = {fb->api_key_env, NULL};
+    const char *const *vars = fb->api_key_env ? file_var : type->key_vars;
+    const char *key = ulm__settings_program_value(&c->settings, fb->name, "api_key");
+    const char *urls = ulm__settings_program_value(&c->settings, fb->name, "url");
+    ulm_url_list program = {0};
+    char name[96];
+    snprintf(name, sizeof name, "%.64s.url", fb->name);
+    int rc = urls ? ulm__url_list_parse(urls, &program, name, errbuf, errbuf_size) : ULM_OK;
+    if (rc == ULM_OK)
+        rc = ulm__client_add_typed_backend(
+            c, fb->name, type, (const char *const *)(urls ? program.urls : fb->urls),
+            urls ? program.count : fb->url_count, key ? key : key_from_environment(c, vars), b);
+    ulm__url_list_clear(&program);
+    if (rc == ULM_OK && vars[0] && !(*b)->api_key)
+        missing_key(c, fb, vars, *b);
+    return rc;
+}
+
 /*
  * Backends the configuration file declares: new names get a backend of their type; the
  * built-in names keep their URLs and keys (resolved with the right precedence already)
@@ -149,16 +190,9 @@ static int add_file_backends(ulm_client *c, char *errbuf, size_t errbuf_size)
             return ULM_ECONFIG;
         }
         if (!b) {
-            const ulm_backend_type *type = ulm__backend_type(fb->type);
-            const char *file_var[2] = {fb->api_key_env, NULL};
-            const char *const *vars = fb->api_key_env ? file_var : type->key_vars;
-            int rc = ulm__client_add_typed_backend(c, fb->name, type,
-                                                   (const char *const *)fb->urls, fb->url_count,
-                                                   key_from_environment(c, vars), &b);
+            int rc = add_declared_backend(c, fb, &b, errbuf, errbuf_size);
             if (rc != ULM_OK)
                 return rc;
-            if (vars[0] && !b->api_key)
-                ulm__backend_type_missing_key(vars, b->disabled, sizeof b->disabled);
         }
         int rc = apply_file_backend(b, fb);
         if (rc != ULM_OK)

@@ -93,15 +93,49 @@ static const ulm_file_backend *file_backend(const ulm_settings *s, const char *n
     return NULL;
 }
 
+int ulm__url_list_parse(const char *text, ulm_url_list *out, const char *name, char *errbuf,
+                        size_t n)
+{
+    size_t count = 1;
+    for (const char *p = text; *p; p++)
+        count += *p == ',';
+    out->count = 0;
+    if (!(out->urls = ulm__calloc(count, sizeof *out->urls)))
+        return ULM_ENOMEM;
+    for (const char *p = text;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len && *p == ' ')
+            p++, len--;
+        while (len && p[len - 1] == ' ')
+            len--;
+        char *url = ulm__strndup(p, len);
+        if (!url)
+            return ULM_ENOMEM;
+        out->urls[out->count++] = url;
+        if (!valid_url(url)) {
+            ulm__set_errbuf(errbuf, n, "%s: expected http:// or https:// URLs without spaces, "
+                            "separated by commas", name);
+            return ULM_ECONFIG;
+        }
+        if (!comma)
+            return ULM_OK;
+        p = comma + 1;
+    }
+}
+
 /*
- * A built-in backend's URLs: the option's one URL, else the file's list, else the
- * variable's one URL, else the default. The file's URLs were checked by its parser.
+ * A built-in backend's URLs: the option's (one URL, or the program's comma-separated
+ * deployments), else the file's list, else the variable's one URL, else the default. The
+ * file's URLs were checked by its parser.
  */
 static int set_urls(ulm_url_list *dst, const char *option, const ulm_file_backend *file,
                     const char *var, const char *fallback, const char *name, char *errbuf,
                     size_t n)
 {
     const char *one = option && *option ? option : NULL;
+    if (one && strchr(one, ','))
+        return ulm__url_list_parse(one, dst, name, errbuf, n);
     if (!one && file) {
         dst->urls = ulm__calloc(file->url_count, sizeof *dst->urls);
         if (!dst->urls)
@@ -136,6 +170,19 @@ void ulm__url_list_clear(ulm_url_list *l)
 /* The file named by the options or ULM_CONFIG, parsed into s->file; none is fine. */
 static int load_file(ulm_settings *s, const ulm_client_options *opts, char *errbuf, size_t n)
 {
+    const char *json = opts && opts->config_json ? opts->config_json : NULL;
+    if (json && opts->config_path && *opts->config_path) {
+        ulm__set_errbuf(errbuf, n, "options: config_path and config_json are alternatives; "
+                        "give one");
+        return ULM_ECONFIG;
+    }
+    if (json) {
+        if (!(s->config_path = ulm__strdup("options.config_json")))
+            return ULM_ENOMEM;
+        return ulm__file_config_parse(json, strlen(json), s->config_path,
+                                      ulm__backend_type_names, ulm__backend_type_names, &s->file,
+                                      errbuf, n);
+    }
     const char *path = opts && opts->config_path && *opts->config_path ? opts->config_path
                                                                        : env(opts, "ULM_CONFIG");
     if (!path) {
@@ -194,25 +241,103 @@ static int load_local_models(ulm_settings *s, const char *list, char *errbuf, si
     return ULM_OK;
 }
 
-/* The options' key and URL for the built-in backend called name. */
-static void builtin_options(const ulm_client_options *opts, const char *name, const char **key,
-                            const char **url)
+const char *ulm__settings_program_value(const ulm_settings *s, const char *backend,
+                                        const char *name)
 {
-    *key = *url = NULL;
-    if (!opts)
-        return;
-    if (strcmp(name, "dmr") == 0) {
-        *url = opts->model_runner_url;
-    } else if (strcmp(name, "openai") == 0) {
-        *key = opts->openai_api_key;
-        *url = opts->openai_base_url;
-    } else if (strcmp(name, "anthropic") == 0) {
-        *key = opts->anthropic_api_key;
-        *url = opts->anthropic_base_url;
-    } else if (strcmp(name, "gemini") == 0) {
-        *key = opts->gemini_api_key;
-        *url = opts->gemini_base_url;
+    for (size_t i = 0; i < s->program_count; i++)
+        if (strcmp(s->program[i].backend, backend) == 0 && strcmp(s->program[i].name, name) == 0)
+            return s->program[i].value;
+    return NULL;
+}
+
+/* The names a backend setting may have (ulm_backend_setting). */
+static const char *const setting_names[] = {"api_key", "url", NULL};
+
+/* Copies the program's backend settings, each checked but for its backend's name, which
+ * is known only once the file is read (check_program_backends). */
+static int copy_program_settings(ulm_settings *s, const ulm_client_options *opts, char *errbuf,
+                                 size_t n)
+{
+    size_t count = opts ? opts->backend_setting_count : 0;
+    if (!count)
+        return ULM_OK;
+    if (!opts->backend_settings) {
+        ulm__set_errbuf(errbuf, n, "options.backend_settings: NULL with a count of %zu", count);
+        return ULM_ECONFIG;
     }
+    if (!(s->program = ulm__calloc(count, sizeof *s->program)))
+        return ULM_ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        const ulm_backend_setting *in = &opts->backend_settings[i];
+        if (!in->backend || !in->name || !in->value) {
+            ulm__set_errbuf(errbuf, n, "options.backend_settings[%zu]: backend, name and value "
+                            "are all needed", i);
+            return ULM_ECONFIG;
+        }
+        size_t k = 0;
+        while (setting_names[k] && strcmp(setting_names[k], in->name) != 0)
+            k++;
+        if (!setting_names[k]) {
+            ulm__set_errbuf(errbuf, n, "options.backend_settings[%zu]: unknown setting \"%.32s\" "
+                            "(known: api_key, url)", i, in->name);
+            return ULM_ECONFIG;
+        }
+        if (k == 0 && !valid_secret(in->value)) {
+            ulm__set_errbuf(errbuf, n, "options.backend_settings[%zu]: %.32s.api_key contains a "
+                            "control character", i, in->backend);
+            return ULM_ECONFIG;
+        }
+        ulm_program_setting *out = &s->program[s->program_count++];
+        out->backend = ulm__strdup(in->backend);
+        out->name = ulm__strdup(in->name);
+        out->value = ulm__strdup(in->value);
+        if (!out->backend || !out->name || !out->value)
+            return ULM_ENOMEM;
+    }
+    return ULM_OK;
+}
+
+/* Every program setting names a built-in backend or one the file declares. */
+static int check_program_backends(const ulm_settings *s, char *errbuf, size_t n)
+{
+    for (size_t i = 0; i < s->program_count; i++) {
+        const char *name = s->program[i].backend;
+        if (ulm__backend_type(name) || file_backend(s, name))
+            continue;
+        ulm__set_errbuf(errbuf, n, "options.backend_settings[%zu]: unknown backend \"%.32s\" "
+                        "(the built-in dmr, openai, anthropic, gemini, or one the configuration "
+                        "declares)", i, name);
+        return ULM_ECONFIG;
+    }
+    return ULM_OK;
+}
+
+/* The options' key and URL for the built-in backend called name: a backend setting, else
+ * the field versions 1 to 3 of the options have for it. */
+static void builtin_options(const ulm_settings *s, const ulm_client_options *opts,
+                            const char *name, const char **key, const char **url)
+{
+    *key = ulm__settings_program_value(s, name, "api_key");
+    *url = ulm__settings_program_value(s, name, "url");
+    if (!opts || (*key && *url))
+        return;
+    const char *field_key = NULL, *field_url = NULL;
+    if (strcmp(name, "dmr") == 0) {
+        field_url = opts->model_runner_url;
+    } else if (strcmp(name, "openai") == 0) {
+        field_key = opts->openai_api_key;
+        field_url = opts->openai_base_url;
+    } else if (strcmp(name, "anthropic") == 0) {
+        field_key = opts->anthropic_api_key;
+        field_url = opts->anthropic_base_url;
+    } else if (strcmp(name, "gemini") == 0) {
+        field_key = opts->gemini_api_key;
+        field_url = opts->gemini_base_url;
+    }
+    if (!*key)
+        *key = field_key;
+    if (!*url)
+        *url = field_url;
 }
 
 /* The first of vars that is set, or NULL; *found names it. */
@@ -236,7 +361,7 @@ static int load_builtin(ulm_settings *s, ulm_builtin_settings *bs, const ulm_bac
 {
     bs->type = type;
     const char *key_option, *url_option;
-    builtin_options(opts, type->name, &key_option, &url_option);
+    builtin_options(s, opts, type->name, &key_option, &url_option);
     const ulm_file_backend *declared = file_backend(s, type->name);
     const char *file_var[2] = {declared ? declared->api_key_env : NULL, NULL};
     const char *const *vars = file_var[0] ? file_var : type->key_vars;
@@ -254,8 +379,12 @@ static int load_builtin(ulm_settings *s, ulm_builtin_settings *bs, const ulm_bac
     } else if (vars[0]) {
         ulm__backend_type_missing_key(vars, bs->missing_key, sizeof bs->missing_key);
     }
+    /* a bad URL is named where it came from: the program's setting, or the variable */
+    char url_name[48];
+    snprintf(url_name, sizeof url_name, "%s.url", type->name);
     return set_urls(&bs->urls, url_option, declared, env(opts, type->url_var),
-                    type->default_url, type->url_var, errbuf, n);
+                    type->default_url, url_option && *url_option ? url_name : type->url_var,
+                    errbuf, n);
 }
 
 static int load_strings(ulm_settings *s, const ulm_client_options *opts, char *errbuf,
@@ -399,7 +528,11 @@ int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts, char *er
         if (s->log.fn && s->log.level == ULM_LOG_NONE)
             s->log.level = ULM_LOG_WARN; /* a callback that never hears anything is a mistake */
     }
-    int rc = load_file(s, opts, errbuf, errbuf_size);
+    int rc = copy_program_settings(s, opts, errbuf, errbuf_size);
+    if (rc == ULM_OK)
+        rc = load_file(s, opts, errbuf, errbuf_size);
+    if (rc == ULM_OK)
+        rc = check_program_backends(s, errbuf, errbuf_size);
     if (rc == ULM_OK)
         rc = load_numbers(s, opts, errbuf, errbuf_size);
     if (rc == ULM_OK)
@@ -417,6 +550,12 @@ void ulm__settings_clear(ulm_settings *s)
         ulm__free_secret(s->builtins[i].api_key);
         ulm__url_list_clear(&s->builtins[i].urls);
     }
+    for (size_t i = 0; i < s->program_count; i++) {
+        free(s->program[i].backend);
+        free(s->program[i].name);
+        ulm__free_secret(s->program[i].value);
+    }
+    free(s->program);
     free(s->default_local_model);
     free(s->default_target);
     free(s->config_path);

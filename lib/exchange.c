@@ -12,12 +12,20 @@
  * Writes "<provider>: [HTTP <status>: ]<reason>" where reason is the backend's own words,
  * redacted and capped, or the class description when it gave none.
  */
-static void compose_error(const ulm_client *c, char *out, size_t size, const char *provider,
+static void compose_error(const ulm_exchange *x, char *out, size_t size, const char *provider,
                           int status, int code, const char *text)
 {
+    const ulm_client *c = x->client;
     char *capped = NULL;
     if (text && *text) {
-        char *clean = ulm__redacted(&c->secrets, text, strlen(text));
+        const char *keys[ULM_MAX_BACKENDS + 1];
+        ulm_secrets secrets = c->secrets;
+        if (x->extra_secret) { /* the request's own key besides the client's */
+            memcpy(keys, c->secrets.keys, c->secrets.count * sizeof *keys);
+            keys[secrets.count++] = x->extra_secret;
+            secrets.keys = keys;
+        }
+        char *clean = ulm__redacted(&secrets, text, strlen(text));
         if (clean) {
             capped = ulm__cap_text(clean, strlen(clean), ULM_UPSTREAM_TEXT_CAP);
             free(clean);
@@ -40,18 +48,17 @@ static int streams(const ulm_provider *p, const ulm_exchange *x)
 /* The message of a failed exchange, from the most specific source there is. */
 static void describe_failure(ulm_exchange *x)
 {
-    const ulm_client *c = x->client;
     const char *name = x->backend->name;
     const ulm_result *result = x->result;
     int in_stream = x->delivers && x->stream.mode == STREAM_EVENTS;
     const char *detail = x->delivers ? x->stream.detail : NULL;
     if (result->error != ULM_OK && result->error == x->rc)
-        compose_error(c, x->errmsg, sizeof x->errmsg, name, in_stream ? 0 : x->resp.status,
+        compose_error(x, x->errmsg, sizeof x->errmsg, name, in_stream ? 0 : x->resp.status,
                       x->rc, result->error_text);
     else if (detail && *detail)
         ulm__set_errbuf(x->errmsg, sizeof x->errmsg, "%s: %s", name, detail);
     else if (x->transfer.reason[0])
-        compose_error(c, x->errmsg, sizeof x->errmsg, name, 0, x->rc, x->transfer.reason);
+        compose_error(x, x->errmsg, sizeof x->errmsg, name, 0, x->rc, x->transfer.reason);
     else
         ulm__set_errbuf(x->errmsg, sizeof x->errmsg, "%s: %s", name, ulm_strerror(x->rc));
 }
@@ -173,7 +180,7 @@ int ulm__exchange_start(ulm_exchange *x, ulm_engine *e)
     x->transfer = (ulm_transfer){
         .url = x->url.data,
         .http = &x->http,
-        .auth_header_line = b->auth_line,
+        .auth_header_line = x->auth_line ? x->auth_line : b->auth_line,
         .accept = x->streamed ? "text/event-stream" : "application/json",
         .max_response_bytes = c->settings.max_response_bytes,
         .clocks = x->clocks,

@@ -23,6 +23,8 @@ struct ulm_exchange {
     ulm_op op;
     const ulm_request *req;  /* NULL for ULM_OP_MODELS */
     const char *base_url;    /* the endpoint: one of the backend's deployments */
+    const char *auth_line;   /* "Header: key" for this exchange; NULL: the backend's */
+    const char *extra_secret; /* a key the request gave, redacted like the client's; or NULL */
     ulm_clocks *clocks;      /* limits set, milestones 0 */
     ulm_delta_fn on_delta;   /* NULL: not streamed */
     void *delta_payload;

@@ -28,6 +28,8 @@ struct ulm_request {
     void *delta_payload;
     ulm_cancel *cancel;
     long timeouts[ULM_CLOCK_OVERALL + 1]; /* 0: the client's */
+    ulm_backend_override *overrides;
+    size_t override_count, override_cap;
 };
 
 enum { SET_TEMPERATURE = 1, SET_TOP_P = 2, SET_MAX_TOKENS = 4, SET_SEED = 8 };
@@ -52,7 +54,70 @@ void ulm_request_free(ulm_request *req)
     free(req->models);
     for (size_t i = 0; i < req->stop_count; i++)
         free(req->stops[i]);
+    for (size_t i = 0; i < req->override_count; i++) {
+        free(req->overrides[i].backend);
+        ulm__free_secret(req->overrides[i].api_key);
+        free(req->overrides[i].base_url);
+    }
+    free(req->overrides);
     free(req);
+}
+
+static int plain_text(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < ' ' || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+int ulm_request_set_backend_override(ulm_request *req, const char *backend,
+                                     const char *api_key, const char *base_url)
+{
+    if (!req || !backend || !*backend || (!api_key && !base_url) ||
+        (api_key && (!*api_key || !plain_text(api_key))) ||
+        (base_url && (strncmp(base_url, "http://", 7) != 0 &&
+                      strncmp(base_url, "https://", 8) != 0)) ||
+        (base_url && (!plain_text(base_url) || strchr(base_url, ' '))))
+        return ULM_EINVAL;
+    ulm_backend_override *o = NULL;
+    for (size_t i = 0; i < req->override_count && !o; i++)
+        if (strcmp(req->overrides[i].backend, backend) == 0)
+            o = &req->overrides[i];
+    if (!o) {
+        if (ulm__reserve((void **)&req->overrides, &req->override_cap, req->override_count,
+                         sizeof *req->overrides) != ULM_OK)
+            return ULM_ENOMEM;
+        o = &req->overrides[req->override_count];
+        *o = (ulm_backend_override){.backend = ulm__strdup(backend)};
+        if (!o->backend)
+            return ULM_ENOMEM;
+        req->override_count++;
+    }
+    char *key = api_key ? ulm__strdup(api_key) : NULL;
+    char *url = base_url ? ulm__strdup(base_url) : NULL;
+    if ((api_key && !key) || (base_url && !url)) {
+        ulm__free_secret(key);
+        free(url);
+        return ULM_ENOMEM;
+    }
+    if (key) {
+        ulm__free_secret(o->api_key);
+        o->api_key = key;
+    }
+    if (url) {
+        free(o->base_url);
+        o->base_url = url;
+    }
+    return ULM_OK;
+}
+
+const ulm_backend_override *ulm__request_override(const ulm_request *req, const char *backend)
+{
+    for (size_t i = 0; i < req->override_count; i++)
+        if (strcmp(req->overrides[i].backend, backend) == 0)
+            return &req->overrides[i];
+    return NULL;
 }
 
 static int add_one_model(ulm_request *req, const char *spec, size_t len)

@@ -7,6 +7,17 @@
 /* The request's streaming callback (NULL: not streamed) and its payload. */
 ULM_HIDDEN ulm_delta_fn ulm__request_on_delta(const ulm_request *req, void **payload);
 
+/* What a request replaces of one backend's key and URL (ulm_request_set_backend_override). */
+typedef struct ulm_backend_override {
+    char *backend;
+    char *api_key;  /* NULL: the backend's own */
+    char *base_url; /* NULL: the backend's deployments */
+} ulm_backend_override;
+
+/* The request's override for the backend called name, or NULL. */
+ULM_HIDDEN const ulm_backend_override *ulm__request_override(const ulm_request *req,
+                                                             const char *backend);
+
 /* The request's cancellation token, or NULL. */
 ULM_HIDDEN ulm_cancel *ulm__request_cancel(const ulm_request *req);
 

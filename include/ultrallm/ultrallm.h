@@ -106,7 +106,23 @@ typedef void (*ulm_log_fn)(int level, const char *message, void *payload);
 
 typedef struct ulm_client ulm_client;
 
-#define ULM_CLIENT_OPTIONS_VERSION 3
+#define ULM_CLIENT_OPTIONS_VERSION 4
+
+/*
+ * One setting of one backend, given by the program: the way in for every per-backend
+ * setting from version 4 on, so that a new backend or setting never needs a new field.
+ * backend is a built-in backend ("dmr", "openai", "anthropic", "gemini") or one the
+ * configuration declares; name is one of:
+ *   "api_key"  the key (never logged; wins over the file's api_key_env and the environment)
+ *   "url"      the base URL, or several comma-separated deployments (wins over the file
+ *              and the environment)
+ * An unknown backend or name stops client creation with ULM_ECONFIG naming it.
+ */
+typedef struct ulm_backend_setting {
+    const char *backend;
+    const char *name;
+    const char *value;
+} ulm_backend_setting;
 
 /*
  * Options of a client. Zero / NULL means "take it from the environment, else the
@@ -154,12 +170,20 @@ typedef struct ulm_client_options {
     const char *gemini_base_url;    /* GEMINI_BASE_URL, default
                                        https://generativelanguage.googleapis.com */
     /* Fields above exist since version 3. */
+
+    const char *config_json;        /* the configuration file's content as a string (same
+                                       format, docs/config.md), instead of config_path */
+    const ulm_backend_setting *backend_settings; /* count of them below; copied */
+    size_t backend_setting_count;
+    /* Fields above exist since version 4. The per-backend fields of versions 1 to 3
+     * (openai_api_key ...) stay, and mean the same as the settings they name. */
 } ulm_client_options;
 
 #define ULM_CLIENT_OPTIONS_INIT                                                          \
     {                                                                                    \
         ULM_CLIENT_OPTIONS_VERSION, NULL, NULL, ULM_LOG_NONE, 0, NULL, NULL, 0, NULL, \
-            NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL       \
+            NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL,      \
+            NULL, NULL, 0                                                                \
     }
 
 /* Fills opts with ULM_CLIENT_OPTIONS_INIT; ULM_EVERSION for an unknown version. */
@@ -256,6 +280,17 @@ ULM_EXTERN void ulm_cancel_free(ulm_cancel *cancel);
 ULM_EXTERN void ulm_cancel_trigger(ulm_cancel *cancel);
 /* Non-zero once the token was triggered. */
 ULM_EXTERN int ulm_cancel_triggered(const ulm_cancel *cancel);
+
+/*
+ * For hosts that serve many tenants: this request's calls to backend (a backend's name, as
+ * in model strings) use api_key and/or base_url (NULL keeps the client's) instead of the
+ * client's, without a client per tenant. The key is never logged and is redacted from
+ * messages; a base URL is taken as a user writes it (DMR's root, an API root). ULM_EINVAL
+ * for an empty backend, neither value, an empty key, a key with control characters, or a
+ * URL that is not http:// or https://.
+ */
+ULM_EXTERN int ulm_request_set_backend_override(ulm_request *req, const char *backend,
+                                                const char *api_key, const char *base_url);
 
 /* Lets the request's calls be cancelled through cancel (NULL: not cancellable). The token
  * is not copied: it must outlive every call that uses the request. */

@@ -33,7 +33,7 @@ static void unknown_options_version_is_refused(void **state)
 {
     (void)state;
     ulm_client_options opts;
-    assert_int_equal(ulm_client_options_init(&opts, 4), ULM_EVERSION);
+    assert_int_equal(ulm_client_options_init(&opts, 5), ULM_EVERSION);
     assert_int_equal(ulm_client_options_init(&opts, 0), ULM_EVERSION);
     assert_int_equal(ulm_client_options_init(NULL, 1), ULM_EINVAL);
     ulm_client_options bad = ULM_CLIENT_OPTIONS_INIT;
@@ -42,7 +42,7 @@ static void unknown_options_version_is_refused(void **state)
     char err[ULM_ERROR_SIZE];
     assert_int_equal(ulm_client_new(&c, &bad, err, sizeof err), ULM_EVERSION);
     assert_null(c);
-    assert_string_equal(err, "options.version: 99 is not a version this library knows (1 to 3)");
+    assert_string_equal(err, "options.version: 99 is not a version this library knows (1 to 4)");
 }
 
 /* A program built against version 1 has a shorter struct: nothing past it is touched. */
@@ -90,6 +90,25 @@ static void version_2_options_are_still_read(void **state)
     ulm_client_free(c);
 }
 
+/* A program built against version 3 has no config_json or backend settings: not read. */
+static void version_3_options_are_still_read(void **state)
+{
+    (void)state;
+    size_t v3_size = offsetof(ulm_client_options, config_json);
+    ulm_client_options opts;
+    memset(&opts, 0x5a, sizeof opts);
+    assert_int_equal(ulm_client_options_init(&opts, 3), ULM_OK);
+    assert_int_equal(opts.version, 3);
+    const unsigned char *tail = (const unsigned char *)&opts + v3_size;
+    for (size_t i = 0; i < sizeof opts - v3_size; i++)
+        assert_int_equal(tail[i], 0x5a);
+    opts.ignore_environment = 1;
+    ulm_client *c = NULL;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+    ulm_client_free(c);
+}
+
 /* The ABI: a version of the options struct never changes size or layout once released. */
 static void options_layout_is_pinned(void **state)
 {
@@ -97,7 +116,10 @@ static void options_layout_is_pinned(void **state)
 #if defined(__x86_64__) || defined(__aarch64__)
     assert_int_equal(offsetof(ulm_client_options, first_token_timeout_ms), 120); /* v1 size */
     assert_int_equal(offsetof(ulm_client_options, anthropic_api_key), 168); /* v2 size */
-    assert_int_equal(sizeof(ulm_client_options), 200);
+    assert_int_equal(offsetof(ulm_client_options, config_json), 200); /* v3 size */
+    assert_int_equal(offsetof(ulm_client_options, backend_settings), 208);
+    assert_int_equal(offsetof(ulm_client_options, backend_setting_count), 216);
+    assert_int_equal(sizeof(ulm_client_options), 224);
     assert_int_equal(offsetof(ulm_client_options, anthropic_base_url), 176);
     assert_int_equal(offsetof(ulm_client_options, gemini_api_key), 184);
     assert_int_equal(offsetof(ulm_client_options, gemini_base_url), 192);
@@ -269,6 +291,7 @@ int main(void)
         cmocka_unit_test(unknown_options_version_is_refused),
         cmocka_unit_test(version_1_options_are_still_read),
         cmocka_unit_test(version_2_options_are_still_read),
+        cmocka_unit_test(version_3_options_are_still_read),
         cmocka_unit_test(options_layout_is_pinned),
         cmocka_unit_test(error_codes_are_stable),
         cmocka_unit_test(retryable_classes),

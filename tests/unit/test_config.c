@@ -347,6 +347,88 @@ static void file_backends_of_the_cloud_types(void **state)
 }
 
 /* The effective configuration says whether a key is there, never what it is. */
+/* The program's way in: the configuration as a string, keys and URLs per backend. */
+static void backend_settings_and_config_json(void **state)
+{
+    (void)state;
+    setenv("FLAKY_KEY", "sk-from-the-environment-0000", 1);
+    ulm_backend_setting settings[] = {
+        {"openai", "api_key", "sk-program-key-0123456789"},
+        {"openai", "url", "http://127.0.0.1:9/v1"},
+        {"flaky", "api_key", "sk-flaky-program-key-012345"},
+        {"farm", "url", "http://127.0.0.1:10/v1, http://127.0.0.1:11/v1"},
+    };
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.ignore_environment = 1; /* a secrets manager, not the environment */
+    opts.config_json = "{\"backends\": {"
+                       "\"flaky\": {\"type\": \"openai\", \"url\": \"http://127.0.0.1:8/v1\","
+                       " \"api_key_env\": \"FLAKY_KEY\"},"
+                       "\"farm\": {\"type\": \"openai\", \"url\": \"http://127.0.0.1:7/v1\","
+                       " \"api_key_env\": \"FLAKY_KEY\"}}}";
+    opts.backend_settings = settings;
+    opts.backend_setting_count = 4;
+    ulm_client *c = NULL;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+    ulm_backend *openai = ulm__client_backend(c, "openai");
+    assert_string_equal(openai->api_key, "sk-program-key-0123456789");
+    assert_string_equal(openai->urls[0], "http://127.0.0.1:9/v1");
+    ulm_backend *flaky = ulm__client_backend(c, "flaky");
+    assert_string_equal(flaky->api_key, "sk-flaky-program-key-012345");
+    assert_string_equal(flaky->disabled, "");
+    ulm_backend *farm = ulm__client_backend(c, "farm");
+    assert_int_equal(farm->endpoint_count, 2); /* the program's URLs beat the file's */
+    assert_string_equal(farm->urls[1], "http://127.0.0.1:11/v1");
+    /* with the environment ignored, a key the file names there says why it is missing */
+    assert_string_equal(farm->disabled, "FLAKY_KEY is not read (ignore_environment); give "
+                                        "farm.api_key in backend_settings");
+    ulm_client_free(c);
+    unsetenv("FLAKY_KEY");
+}
+
+static void bad_backend_settings_are_named(void **state)
+{
+    (void)state;
+    const struct {
+        ulm_backend_setting setting;
+        const char *message;
+    } cases[] = {
+        {{"nosuch", "api_key", "k"},
+         "options.backend_settings[0]: unknown backend \"nosuch\" (the built-in dmr, openai, "
+         "anthropic, gemini, or one the configuration declares)"},
+        {{"openai", "apikey", "k"},
+         "options.backend_settings[0]: unknown setting \"apikey\" (known: api_key, url)"},
+        {{"openai", "url", "ftp://x"},
+         "openai.url: expected an http:// or https:// URL without spaces"},
+        {{"openai", "api_key", "a\nb"},
+         "options.backend_settings[0]: openai.api_key contains a control character"},
+        {{"openai", NULL, "k"},
+         "options.backend_settings[0]: backend, name and value are all needed"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+        opts.ignore_environment = 1;
+        opts.backend_settings = &cases[i].setting;
+        opts.backend_setting_count = 1;
+        ulm_client *c = NULL;
+        char err[ULM_ERROR_SIZE];
+        assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_ECONFIG);
+        assert_null(c);
+        assert_string_equal(err, cases[i].message);
+    }
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.config_json = "{}";
+    opts.config_path = "/nonexistent.json";
+    ulm_client *c = NULL;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_ECONFIG);
+    assert_string_equal(err, "options: config_path and config_json are alternatives; give one");
+    opts.config_path = NULL;
+    opts.config_json = "{\"retry\": {\"max_retries\": 99}}";
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_ECONFIG);
+    assert_non_null(strstr(err, "options.config_json:1: retry.max_retries"));
+}
+
 static void describe_shows_keys_as_present_only(void **state)
 {
     (void)state;
@@ -386,6 +468,8 @@ int main(void)
         cmocka_unit_test_setup(boolean_spellings, clear_env),
         cmocka_unit_test_setup(bare_local_names_resolve_to_dmr, clear_env),
         cmocka_unit_test_setup(disabled_model_runner_is_not_listed, clear_env),
+        cmocka_unit_test_setup(backend_settings_and_config_json, clear_env),
+        cmocka_unit_test_setup(bad_backend_settings_are_named, clear_env),
         cmocka_unit_test_setup(describe_shows_keys_as_present_only, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
