@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "builtin.h"
+#include "dmr_manage.h"
 #include "openai_wire.h"
 
 static int valid_name_char(unsigned char ch)
@@ -96,26 +97,6 @@ static int dmr_build(const ulm_provider *self, ulm_op op, const char *model,
     return ulm__openai_build(op, model, req, out);
 }
 
-/*
- * DMR answers most failures in text/plain, and a few statuses mean something more
- * precise than their generic class: a 500 that failed to start the runner is a model
- * load failure (another backend may serve), 412 is a missing inference backend, and a
- * 404 is a model not pulled unless it names the inference backend in the URL, and older
- * releases answer 503 "Loading model" while a model loads.
- */
-static int dmr_class(int status, int generic, const char *body)
-{
-    if (status == 503 && strstr(body, "Loading model"))
-        return ULM_EMODEL_LOADING; /* older releases: wait, do not fail */
-    if (status == 500 && strstr(body, "unable to load runner"))
-        return ULM_EMODEL_LOAD;
-    if (status == 412)
-        return ULM_EMODEL_LOAD;
-    if (status == 404)
-        return strstr(body, "backend not found") ? ULM_EUNSUPPORTED : ULM_EMODEL_NOT_FOUND;
-    return generic;
-}
-
 static int dmr_parse(const ulm_provider *self, ulm_op op, const ulm_http_response *in,
                      ulm_result *out)
 {
@@ -124,14 +105,16 @@ static int dmr_parse(const ulm_provider *self, ulm_op op, const ulm_http_respons
     if (rc != ULM_OK || ulm_result_error(out) == ULM_OK)
         return rc;
     int status = ulm_http_response_status(in);
-    const char *body = ulm_http_response_body(in, NULL);
+    size_t length;
+    const char *body = ulm_http_response_body(in, &length);
     const char *text = ulm_result_error_text(out);
     if (status == 502 && !text) {
         static const char empty[] = "Docker Model Runner's proxy failed (empty answer)";
         return ulm_result_set_error(out, ULM_ESERVER, empty, sizeof empty - 1);
     }
-    return ulm_result_set_error(out, dmr_class(status, ulm_result_error(out), body), text,
-                                text ? strlen(text) : 0);
+    /* DMR's own words refine the class the status gave (dmr_manage.c has the rules) */
+    int code = ulm__dmr_error_class(ULM_DMR_INFERENCE, status, ulm_result_error(out), body, length);
+    return ulm_result_set_error(out, code, text, text ? strlen(text) : 0);
 }
 
 static int dmr_parse_event(const ulm_provider *self, const ulm_sse_event *event,
