@@ -161,7 +161,11 @@ static struct curl_slist *make_headers(const ulm_transfer *t)
     struct curl_slist *list = NULL, *next;
     char accept[64];
     ulm__set_errbuf(accept, sizeof accept, "Accept: %s", t->accept ? t->accept : "application/json");
-    const char *fixed[] = {accept,
+    /* a server may read only the first Accept (Go does): the request's own comes alone */
+    for (size_t i = 0; i < t->http->header_count; i++)
+        if (strncasecmp(t->http->headers[i], "Accept:", 7) == 0)
+            accept[0] = '\0';
+    const char *fixed[] = {accept[0] ? accept : NULL,
                            t->http->body ? "Content-Type: application/json" : NULL,
                            "Expect:", /* no 100-continue round trip before the body */
                            t->auth_header_line};

@@ -63,15 +63,41 @@ static void describe_failure(ulm_exchange *x)
         ulm__set_errbuf(x->errmsg, sizeof x->errmsg, "%s: %s", name, ulm_strerror(x->rc));
 }
 
-/* Frees what the exchange held for its transfer; the outputs stay. */
+/* Frees what the exchange held for its transfer; the outputs stay, and so does a raw
+ * exchange's answer, for its caller. */
 static void release(ulm_exchange *x)
 {
     if (x->delivers)
         ulm__stream_free(&x->stream);
-    ulm__http_response_clear(&x->resp);
+    if (!x->raw)
+        ulm__http_response_clear(&x->resp);
     ulm__http_request_clear(&x->http);
     ulm_text_free(&x->url);
     x->delivers = 0;
+}
+
+void ulm__exchange_clear(ulm_exchange *x)
+{
+    ulm__http_response_clear(&x->resp);
+}
+
+/* A raw exchange's outcome: how the transfer ended; its answer stays for the caller. */
+static void finish_raw(ulm_exchange *x)
+{
+    x->rc = x->transfer.rc;
+    x->http_status = x->resp.status;
+    x->connect_ms = x->resp.connect_ms;
+    x->first_byte_ms = x->resp.first_byte_ms;
+    if (x->rc != ULM_OK && x->rc != ULM_ENOMEM) {
+        compose_error(x, x->errmsg, sizeof x->errmsg, x->backend->name, 0, x->rc,
+                      x->transfer.reason);
+        ulm__log(&x->client->settings.log, ULM_LOG_WARN, "%s", x->errmsg);
+    } else if (x->rc == ULM_OK) {
+        ulm__log(&x->client->settings.log, ULM_LOG_DEBUG, "%s: %s %s -> HTTP %d in %.1f ms",
+                 x->backend->name, x->raw->method, x->url.data, x->resp.status,
+                 ulm__now_ms() - x->sent_at);
+    }
+    release(x);
 }
 
 /* Turns how the transfer ended and what came back into the exchange's outcome. */
@@ -122,7 +148,10 @@ static void on_transfer_done(ulm_transfer *t, void *ctx)
 {
     (void)t;
     ulm_exchange *x = ctx;
-    finish(x);
+    if (x->raw)
+        finish_raw(x);
+    else
+        finish(x);
     x->on_done(x, x->on_done_ctx);
 }
 
@@ -154,16 +183,19 @@ int ulm__exchange_start(ulm_exchange *x, ulm_engine *e)
     if (b->disabled[0])
         return fail_early(x, ULM_ENOT_CONFIGURED, b->disabled);
 
-    x->streamed = streams(p, x);
-    int rc = p->build(p, x->streamed ? ULM_OP_CHAT_STREAM : x->op, x->model, x->req, &x->http);
-    if (rc == ULM_OK && !x->http.path)
+    x->streamed = !x->raw && streams(p, x);
+    int rc = x->raw ? ULM_OK
+                    : p->build(p, x->streamed ? ULM_OP_CHAT_STREAM : x->op, x->model, x->req,
+                               &x->http);
+    const ulm_http_request *http = x->raw ? x->raw : &x->http;
+    if (rc == ULM_OK && !http->path)
         rc = ULM_EPROTOCOL;
     if (rc != ULM_OK) {
         char why[ULM_ERROR_SIZE];
         ulm__set_errbuf(why, sizeof why, "cannot build the request: %s", ulm_strerror(rc));
         return fail_early(x, rc, why);
     }
-    if (ulm_text_appendf(&x->url, "%s%s", x->base_url, x->http.path) != ULM_OK)
+    if (ulm_text_appendf(&x->url, "%s%s", x->base_url, http->path) != ULM_OK)
         return fail_early(x, ULM_ENOMEM, ulm_strerror(ULM_ENOMEM));
 
     /* a caller of a backend that cannot stream still gets its text through on_delta */
@@ -179,13 +211,13 @@ int ulm__exchange_start(ulm_exchange *x, ulm_engine *e)
     }
     x->transfer = (ulm_transfer){
         .url = x->url.data,
-        .http = &x->http,
+        .http = http,
         .auth_header_line = x->auth_line ? x->auth_line : b->auth_line,
         .accept = x->streamed ? "text/event-stream" : "application/json",
         .max_response_bytes = c->settings.max_response_bytes,
         .clocks = x->clocks,
-        .on_body = x->delivers ? ulm__stream_on_body : NULL,
-        .on_body_ctx = x->delivers ? &x->stream : NULL,
+        .on_body = x->delivers ? ulm__stream_on_body : x->raw_on_body,
+        .on_body_ctx = x->delivers ? &x->stream : x->raw_on_body_ctx,
         .on_done = on_transfer_done,
         .on_done_ctx = x,
         .resp = &x->resp,

@@ -31,6 +31,12 @@ struct ulm_exchange {
     ulm_result *result;      /* initialized by the caller; filled by the adapter */
     ulm_exchange_done_fn on_done;
     void *on_done_ctx;
+    /* A request an adapter already built for an operation outside the vtable (Docker
+     * Model Runner's lifecycle): sent as it is; the answer is not parsed but kept in resp
+     * for on_done to read, until ulm__exchange_clear(). NULL: op, req and result apply. */
+    const ulm_http_request *raw;
+    ulm_body_fn raw_on_body; /* with raw: reads the body as it arrives (NULL: kept whole) */
+    void *raw_on_body_ctx;
 
     /* outputs */
     int rc;                  /* the error class, ULM_OK on success */
@@ -62,5 +68,8 @@ ULM_HIDDEN int ulm__exchange_start(ulm_exchange *x, ulm_engine *e);
 
 /* Ends x at once if it is on its way; on_done is not called. Safe on an ended exchange. */
 ULM_HIDDEN void ulm__exchange_abort(ulm_exchange *x, ulm_engine *e);
+
+/* Frees the answer a raw exchange kept for its caller. */
+ULM_HIDDEN void ulm__exchange_clear(ulm_exchange *x);
 
 #endif /* ULM_EXCHANGE_H */

@@ -28,6 +28,7 @@ cmake --build "$build" -j2 > "$build/build.log" 2>&1 || { cat "$build/build.log"
 
 echo "== starting servers"
 ulm_start_dmr ai/stories260k "$model"
+ulm_start_dmr_lifecycle "$model"
 ulm_start_prism "$openai_spec"
 export ULM_TEST_OPENAI_URL=$ULM_PRISM_URL
 ulm_start_fault_proxy "$ULM_PRISM_URL"
@@ -36,6 +37,7 @@ export ULM_TEST_GEMINI_URL=$ULM_PRISM_URL
 ulm_start_fault_server
 ulm_start_replay_server
 export ULM_TEST_DMR_URL=$ULM_DMR_URL
+export ULM_TEST_DMR_LIFECYCLE_URL=$ULM_DMR_LIFECYCLE_URL
 export ULM_TEST_OPENAI_429_URL=$ULM_PROXY_429_URL
 export ULM_TEST_OPENAI_401_URL=$ULM_PROXY_401_URL
 export ULM_TEST_FAULT_URL=$ULM_FAULT_URL

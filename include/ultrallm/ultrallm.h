@@ -532,6 +532,102 @@ ULM_EXTERN double ulm_round_cost(const ulm_round *round);
 /* The synthesis, or NULL when none was asked or it never started (no member answered). */
 ULM_EXTERN const ulm_response *ulm_round_synthesis(const ulm_round *round);
 
+/* ---------------------------------------------------------------- Docker Model Runner */
+
+/*
+ * Managing the models of a Docker Model Runner: pull, list, load state, unload, remove,
+ * preload. backend names a backend of the Docker Model Runner kind ("dmr", or one the
+ * configuration declares or Docker Compose injected); NULL is the local one ("dmr"). Each
+ * returns ULM_OK or an error class, with a one-line message in errbuf (may be NULL;
+ * ULM_ERROR_SIZE bytes always suffice), secrets removed. docs/dmr.md describes them.
+ */
+
+#define ULM_PULL_PROGRESS_VERSION 1
+
+/* Where a pull is; fields may be appended in later versions. */
+typedef struct ulm_pull_progress {
+    unsigned int version;   /* ULM_PULL_PROGRESS_VERSION */
+    const char *model;      /* the model as asked */
+    double percent;         /* 0 to 100 */
+    uint64_t done_bytes;    /* downloaded so far, summed over the layers */
+    uint64_t total_bytes;   /* the model's size; 0 until the runner said */
+    size_t layers;          /* layers seen so far */
+    size_t layers_done;
+    int finished;           /* the last report: the pull succeeded */
+    int cached;             /* with finished: nothing had to be downloaded */
+} ulm_pull_progress;
+
+/* Receives a pull's progress as the runner reports it; non-zero stops the pull
+ * (ULM_ECANCELLED). Called on the thread that called ulm_dmr_pull(). */
+typedef int (*ulm_pull_progress_fn)(const ulm_pull_progress *progress, void *payload);
+
+/*
+ * Pulls model into the runner, reporting progress to on_progress (may be NULL). A model
+ * already pulled returns at once (one report, cached). cancel (may be NULL) stops it from
+ * another thread or a signal handler; the runner keeps what it downloaded and resumes it
+ * next time. A model that does not exist is ULM_EMODEL_NOT_FOUND.
+ */
+ULM_EXTERN int ulm_dmr_pull(ulm_client *client, const char *backend, const char *model,
+                            ulm_pull_progress_fn on_progress, void *payload, ulm_cancel *cancel,
+                            char *errbuf, size_t errbuf_size);
+
+/* The models pulled into a runner, with what the runner knows of each. */
+typedef struct ulm_dmr_models ulm_dmr_models;
+
+ULM_EXTERN int ulm_dmr_list(ulm_dmr_models **out, ulm_client *client, const char *backend,
+                            char *errbuf, size_t errbuf_size);
+ULM_EXTERN void ulm_dmr_models_free(ulm_dmr_models *models);
+ULM_EXTERN size_t ulm_dmr_models_count(const ulm_dmr_models *models);
+/* "sha256:..."; each string "" when the runner did not say, and for i out of range. */
+ULM_EXTERN const char *ulm_dmr_models_id(const ulm_dmr_models *models, size_t i);
+ULM_EXTERN size_t ulm_dmr_models_tag_count(const ulm_dmr_models *models, size_t i);
+ULM_EXTERN const char *ulm_dmr_models_tag(const ulm_dmr_models *models, size_t i, size_t tag);
+ULM_EXTERN const char *ulm_dmr_models_format(const ulm_dmr_models *models, size_t i);
+ULM_EXTERN const char *ulm_dmr_models_quantization(const ulm_dmr_models *models, size_t i);
+ULM_EXTERN const char *ulm_dmr_models_parameters(const ulm_dmr_models *models, size_t i);
+ULM_EXTERN const char *ulm_dmr_models_architecture(const ulm_dmr_models *models, size_t i);
+ULM_EXTERN const char *ulm_dmr_models_size(const ulm_dmr_models *models, size_t i);
+/* The context window the model was packaged with; -1 when the runner did not say. */
+ULM_EXTERN long ulm_dmr_models_context_size(const ulm_dmr_models *models, size_t i);
+
+/* The runners a runner has loaded or is loading (`docker model ps`). */
+typedef struct ulm_dmr_runners ulm_dmr_runners;
+
+ULM_EXTERN int ulm_dmr_ps(ulm_dmr_runners **out, ulm_client *client, const char *backend,
+                          char *errbuf, size_t errbuf_size);
+ULM_EXTERN void ulm_dmr_runners_free(ulm_dmr_runners *runners);
+ULM_EXTERN size_t ulm_dmr_runners_count(const ulm_dmr_runners *runners);
+/* The model as the request that loaded it named it; "" for i out of range. */
+ULM_EXTERN const char *ulm_dmr_runners_model(const ulm_dmr_runners *runners, size_t i);
+/* The inference engine ("llama.cpp"). */
+ULM_EXTERN const char *ulm_dmr_runners_engine(const ulm_dmr_runners *runners, size_t i);
+/* "completion", "embedding", "reranking" or "image-generation". */
+ULM_EXTERN const char *ulm_dmr_runners_mode(const ulm_dmr_runners *runners, size_t i);
+ULM_EXTERN int ulm_dmr_runners_in_use(const ulm_dmr_runners *runners, size_t i);
+ULM_EXTERN int ulm_dmr_runners_loading(const ulm_dmr_runners *runners, size_t i);
+/* RFC 3339; "" while in use or loading. */
+ULM_EXTERN const char *ulm_dmr_runners_last_used(const ulm_dmr_runners *runners, size_t i);
+/* Its idle timeout ("10m0s", "-1" never); "" for the runner's default (5 minutes). */
+ULM_EXTERN const char *ulm_dmr_runners_keep_alive(const ulm_dmr_runners *runners, size_t i);
+
+/* Unloads model's idle runners, or every idle runner when model is NULL; *unloaded (may be
+ * NULL) gets how many went. Runners serving a request stay. */
+ULM_EXTERN int ulm_dmr_unload(ulm_client *client, const char *backend, const char *model,
+                              long *unloaded, char *errbuf, size_t errbuf_size);
+
+/* Removes a pulled model (force: also by ID when it has several tags). */
+ULM_EXTERN int ulm_dmr_remove(ulm_client *client, const char *backend, const char *model,
+                              int force, char *errbuf, size_t errbuf_size);
+
+/*
+ * Loads model now, so that the first request does not wait, and returns once it is loaded
+ * (or failed to load). context_size (tokens; 0: the model's own, -1: unlimited) and
+ * keep_alive ("10m", "-1" never, "0"; NULL: the runner's 5 minutes) configure its runner.
+ */
+ULM_EXTERN int ulm_dmr_preload(ulm_client *client, const char *backend, const char *model,
+                               long context_size, const char *keep_alive, char *errbuf,
+                               size_t errbuf_size);
+
 /* ---------------------------------------------------------------- models */
 
 typedef struct ulm_model_list ulm_model_list;

@@ -40,6 +40,36 @@ ulm_start_dmr() {
         ulm_listening_url "$log" dmr-server ULM_DMR_URL
 }
 
+# ulm_start_dmr_lifecycle GGUF_PATH -> sets ULM_DMR_LIFECYCLE_URL: a second emulator for the
+# model lifecycle tests (pull, remove, unload change its store, so no other test shares it),
+# holding GGUF_PATH as ai/stories260k and a registry of models to pull, each a copy of
+# GGUF_PATH with a line appended (a blob of its own) that llama.cpp ignores:
+#   ai/two-layers (model and a license), ai/fails-midway (an error line after 2 steps),
+#   ai/cut-once (its first pull is cut mid-line), ai/stalls (stalls after a step),
+#   ai/removable, and ai/slow-load (loads in 1.5 s, to be seen loading).
+ulm_start_dmr_lifecycle() {
+    local gguf=$1 dir=$ULM_SERVER_LOGS/registry log=$ULM_SERVER_LOGS/dmr-lifecycle.log
+    mkdir -p "$dir"
+    local name
+    for name in two-layers fails-midway cut-once stalls removable slow-load; do
+        cp "$gguf" "$dir/$name.gguf"
+        printf 'copy %s\n' "$name" >> "$dir/$name.gguf"
+    done
+    printf 'A license for the test model.\n' > "$dir/LICENSE"
+    node "$ULM_ROOT/tests/servers/dmr-server.mjs" --host 127.0.0.1 --port 0 \
+        --model "ai/stories260k=$gguf" \
+        --registry "ai/two-layers=$dir/two-layers.gguf,$dir/LICENSE" \
+        --registry "ai/fails-midway=$dir/fails-midway.gguf" \
+        --registry "ai/cut-once=$dir/cut-once.gguf" --registry "ai/stalls=$dir/stalls.gguf" \
+        --registry "ai/removable=$dir/removable.gguf" --registry "ai/slow-load=$dir/slow-load.gguf" \
+        --pull-steps 4 --pull-step-ms 20 --pull-fault ai/fails-midway=error@2 \
+        --pull-fault ai/cut-once=cut@1:1 --pull-fault ai/stalls=stall@1 \
+        --load-delay ai/slow-load=1500 > "$log" 2> "$log.err" &
+    ULM_SERVER_PIDS+=($!)
+    ulm_wait_ready 300 0.1 "the DMR lifecycle emulator" "$log.err" \
+        ulm_listening_url "$log" dmr-server ULM_DMR_LIFECYCLE_URL
+}
+
 # ulm_listening_url LOG SERVER VAR -> sets VAR from the "SERVER listening on URL" line a
 # server prints on stdout once it is ready; fails while the line is not there.
 ulm_listening_url() {
