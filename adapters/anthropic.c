@@ -149,6 +149,8 @@ static int anthropic_build(const ulm_provider *self, ulm_op op, const char *mode
         return rc == ULM_OK ? ulm_http_request_set_target(out, "GET", "/v1/models?limit=1000")
                             : rc;
     }
+    case ULM_OP_EMBED: /* Anthropic has no embeddings API (it points to Voyage AI) */
+        break;
     }
     return ULM_EUNSUPPORTED;
 }

@@ -146,6 +146,50 @@ static int build_generate(const char *model, const ulm_request *req, int stream,
     return rc;
 }
 
+/*
+ * POST /v1beta/models/{model}:batchEmbedContents
+ * {"requests": [{"model": "models/{model}", "content": {"parts": [{"text": ...}]}}, ...]}:
+ * one request per input, each naming the model again, as the API requires.
+ */
+static int build_embeddings(const char *model, const ulm_request *req, ulm_http_request *out)
+{
+    ulm_text body = {0}, path = {0};
+    int rc = ulm__json_literal(&body, "{\"requests\":[");
+    for (size_t i = 0; rc == ULM_OK && i < ulm_request_input_count(req); i++) {
+        rc = ulm_text_appendf(&body, "%s{\"model\":\"models/%s\",\"content\":{\"parts\":"
+                              "[{\"text\":", i ? "," : "", model);
+        if (rc == ULM_OK)
+            rc = ulm__json_string(&body, ulm_request_input(req, i));
+        if (rc == ULM_OK)
+            rc = ulm__json_literal(&body, "}]}}");
+    }
+    if (rc == ULM_OK)
+        rc = ulm__json_literal(&body, "]}");
+    if (rc == ULM_OK)
+        rc = ulm_text_appendf(&path, "/v1beta/models/%s:batchEmbedContents", model);
+    if (rc == ULM_OK)
+        rc = ulm__json_send(&body, "POST", path.data, out);
+    else
+        ulm_text_free(&body);
+    ulm_text_free(&path);
+    return rc;
+}
+
+/* {"embeddings": [{"values": [...]}, ...]}, in the order of the requests. */
+static int parse_embeddings(json_t *root, ulm_result *out)
+{
+    json_t *embeddings = json_object_get(root, "embeddings");
+    if (!json_is_array(embeddings) || json_array_size(embeddings) == 0)
+        return ulm__protocol_error(out, "the answer has no embeddings");
+    for (size_t i = 0; i < json_array_size(embeddings); i++) {
+        int rc = ulm__json_add_vector(out, json_object_get(json_array_get(embeddings, i),
+                                                           "values"));
+        if (rc != ULM_OK || ulm_result_error(out) != ULM_OK)
+            return rc;
+    }
+    return ULM_OK;
+}
+
 static int gemini_build(const ulm_provider *self, ulm_op op, const char *model,
                         const ulm_request *req, ulm_http_request *out)
 {
@@ -158,6 +202,8 @@ static int gemini_build(const ulm_provider *self, ulm_op op, const char *model,
     case ULM_OP_MODELS:
         /* the list is paged; 1000 is the largest page and holds every model there is */
         return ulm_http_request_set_target(out, "GET", "/v1beta/models?pageSize=1000");
+    case ULM_OP_EMBED:
+        return req && model ? build_embeddings(model, req, out) : ULM_EINVAL;
     }
     return ULM_EUNSUPPORTED;
 }
@@ -427,7 +473,9 @@ static int gemini_parse(const ulm_provider *self, ulm_op op, const ulm_http_resp
     int rc = ulm__json_object_of(body, len, "the answer", out, &root);
     if (!root)
         return rc;
-    rc = op == ULM_OP_MODELS ? parse_models(root, out) : take_response(root, out, 0);
+    rc = op == ULM_OP_MODELS  ? parse_models(root, out)
+         : op == ULM_OP_EMBED ? parse_embeddings(root, out)
+                              : take_response(root, out, 0);
     json_decref(root);
     return rc;
 }

@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "json_read.h"
 
 int ulm__code_of(const ulm_name_code *table, size_t count, const char *name, int fallback)
@@ -59,4 +61,25 @@ int ulm__json_model_ids(json_t *root, ulm_result *out)
             return rc;
     }
     return ULM_OK;
+}
+
+int ulm__json_add_vector(ulm_result *out, json_t *array)
+{
+    size_t n = json_array_size(array);
+    if (!json_is_array(array) || n == 0)
+        return ulm__protocol_error(out, "an embedding is not an array of numbers");
+    float *values = malloc(n * sizeof *values);
+    if (!values)
+        return ULM_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_array_get(array, i);
+        if (!json_is_number(v)) {
+            free(values);
+            return ulm__protocol_error(out, "an embedding is not an array of numbers");
+        }
+        values[i] = (float)json_number_value(v);
+    }
+    int rc = ulm_result_add_embedding(out, values, n);
+    free(values);
+    return rc;
 }

@@ -33,6 +33,10 @@ ULM_HIDDEN int ulm__error_with_message(ulm_result *out, int code, json_t *messag
 ULM_HIDDEN int ulm__json_object_of(const char *body, size_t length, const char *what,
                                    ulm_result *out, json_t **root);
 
+/* One embedding, a JSON array of numbers, added to out (ULM_OP_EMBED); a protocol error
+ * when it is not one. */
+ULM_HIDDEN int ulm__json_add_vector(ulm_result *out, json_t *array);
+
 /* A model list of the form {"data":[{"id":...},...]} (OpenAI, Anthropic) into out. */
 ULM_HIDDEN int ulm__json_model_ids(json_t *root, ulm_result *out);
 

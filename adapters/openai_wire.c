@@ -74,6 +74,29 @@ static int build_chat(const char *model, const ulm_request *req, int stream,
     return rc;
 }
 
+/* POST /embeddings {"model", "input": [texts]}. */
+static int build_embeddings(const char *model, const ulm_request *req, ulm_http_request *out)
+{
+    ulm_text body = {0};
+    int rc = ulm__json_literal(&body, "{\"model\":");
+    if (rc == ULM_OK)
+        rc = ulm__json_string(&body, model);
+    if (rc == ULM_OK)
+        rc = ulm__json_literal(&body, ",\"input\":[");
+    for (size_t i = 0; rc == ULM_OK && i < ulm_request_input_count(req); i++) {
+        if (i)
+            rc = ulm__json_literal(&body, ",");
+        if (rc == ULM_OK)
+            rc = ulm__json_string(&body, ulm_request_input(req, i));
+    }
+    if (rc == ULM_OK)
+        rc = ulm__json_literal(&body, "]}");
+    if (rc == ULM_OK)
+        return ulm__json_send(&body, "POST", "/embeddings", out);
+    ulm_text_free(&body);
+    return rc;
+}
+
 int ulm__openai_build(ulm_op op, const char *model, const ulm_request *req,
                       ulm_http_request *out)
 {
@@ -84,6 +107,8 @@ int ulm__openai_build(ulm_op op, const char *model, const ulm_request *req,
                             : ULM_EINVAL;
     case ULM_OP_MODELS:
         return ulm_http_request_set_target(out, "GET", "/models");
+    case ULM_OP_EMBED:
+        return req && model ? build_embeddings(model, req, out) : ULM_EINVAL;
     }
     return ULM_EUNSUPPORTED;
 }
@@ -179,6 +204,35 @@ static int parse_error(const ulm_http_response *in, ulm_result *out)
     return rc;
 }
 
+/* {"data": [{"embedding": [...], "index": i}, ...], "usage": {...}}: the vectors in the
+ * order of their index (servers may answer in any order), each index once. */
+static int parse_embeddings(json_t *root, ulm_result *out)
+{
+    json_t *data = json_object_get(root, "data");
+    size_t n = json_array_size(data);
+    if (!json_is_array(data) || n == 0)
+        return ulm__protocol_error(out, "the answer has no embeddings");
+    for (size_t want = 0; want < n; want++) {
+        json_t *found = NULL;
+        for (size_t i = 0; i < n && !found; i++) {
+            json_t *item = json_array_get(data, i);
+            json_t *index = json_object_get(item, "index");
+            /* an answer without indexes is in order */
+            if (index ? json_is_integer(index) && (size_t)json_integer_value(index) == want
+                      : i == want)
+                found = item;
+        }
+        if (!found)
+            return ulm__protocol_error(out, "the embeddings' indexes are not 0 to n-1");
+        int rc = ulm__json_add_vector(out, json_object_get(found, "embedding"));
+        if (rc != ULM_OK || ulm_result_error(out) != ULM_OK)
+            return rc;
+    }
+    set_usage(json_object_get(root, "usage"), out);
+    const char *model = json_string_value(json_object_get(root, "model"));
+    return model ? ulm_result_set_model(out, model) : ULM_OK;
+}
+
 int ulm__openai_parse(ulm_op op, const ulm_http_response *in, ulm_result *out)
 {
     int status = ulm_http_response_status(in);
@@ -190,7 +244,9 @@ int ulm__openai_parse(ulm_op op, const ulm_http_response *in, ulm_result *out)
     int rc = ulm__json_object_of(body, len, "the answer", out, &root);
     if (!root)
         return rc;
-    rc = op == ULM_OP_MODELS ? ulm__json_model_ids(root, out) : parse_chat(root, out);
+    rc = op == ULM_OP_MODELS  ? ulm__json_model_ids(root, out)
+         : op == ULM_OP_EMBED ? parse_embeddings(root, out)
+                              : parse_chat(root, out);
     json_decref(root);
     return rc;
 }

@@ -67,6 +67,11 @@ static int take_result(ulm_response *resp, const ulm_target *t, int status, ulm_
     r->model = NULL;
     resp->raw_json = r->raw_body;
     r->raw_body = NULL;
+    resp->embeddings = r->embeddings;
+    resp->embedding_count = r->embedding_count;
+    resp->dimensions = r->dimensions;
+    r->embeddings = NULL;
+    r->embedding_count = r->embedding_cap = 0;
     return resp->text && resp->model && resp->provider ? ULM_OK : ULM_ENOMEM;
 }
 
@@ -381,7 +386,7 @@ static void begin_attempt(ulm_call *k)
         .client = k->client,
         .backend = b,
         .model = k->target.model,
-        .op = ULM_OP_CHAT,
+        .op = k->op,
         .req = k->req,
         .base_url = b->urls[0],
         .clocks = &k->clocks,
@@ -658,6 +663,7 @@ int ulm__call_init(ulm_call *k, ulm_client *c, const ulm_request *req, double no
     memset(k, 0, sizeof *k);
     k->client = c;
     k->req = req;
+    k->op = setup->op ? setup->op : ULM_OP_CHAT;
     k->start = now;
     k->endpoint = -1;
     ulm__result_init(&k->result);
@@ -670,12 +676,16 @@ int ulm__call_init(ulm_call *k, ulm_client *c, const ulm_request *req, double no
     k->on_delta = setup->on_delta ? setup->on_delta : ulm__request_on_delta(req, &k->payload);
     if (setup->on_delta)
         k->payload = setup->payload;
+    if (k->op != ULM_OP_CHAT)
+        k->on_delta = NULL; /* only text streams */
     k->random_state = (uint64_t)(now * 1e3) ^ (uint64_t)(uintptr_t)k ^ 0x9E3779B97F4A7C15ULL;
 
     char errmsg[ULM_ERROR_SIZE];
     int rc;
-    if (ulm_request_message_count(req) == 0)
+    if (k->op == ULM_OP_CHAT && ulm_request_message_count(req) == 0)
         rc = fail(k->resp, ULM_EINVAL, "request: no messages");
+    else if (k->op == ULM_OP_EMBED && ulm_request_input_count(req) == 0)
+        rc = fail(k->resp, ULM_EINVAL, "request: no input to embed");
     else if ((rc = ulm__route(c, req, setup->models, &k->targets, errmsg, sizeof errmsg)) !=
                  ULM_OK &&
              rc != ULM_ENOMEM)

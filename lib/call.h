@@ -36,6 +36,7 @@ struct ulm_call {
     /* set by ulm__call_init */
     ulm_client *client;
     const ulm_request *req;
+    ulm_op op;                 /* ULM_OP_CHAT or ULM_OP_EMBED */
     ulm_response *resp;        /* the call's outcome, built as it goes */
     ulm_timeouts timeouts;
     double start;
@@ -91,6 +92,7 @@ struct ulm_call {
 
 /* How a call differs from what its request alone says. */
 typedef struct ulm_call_setup {
+    ulm_op op;              /* ULM_OP_CHAT (0 means it too) or ULM_OP_EMBED */
     const char *models;     /* comma-separated model strings; NULL: the request's */
     double deadline_cap;    /* the call ends by then at the latest; 0: no cap */
     ulm_delta_fn on_delta;  /* replaces the request's callback when not NULL */

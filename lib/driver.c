@@ -4,6 +4,7 @@
 #include "cancel.h"
 #include "clock.h"
 #include "driver.h"
+#include "request.h"
 
 void ulm__driver_stop_all(ulm_driver *d, int code, const char *message)
 {
@@ -67,4 +68,29 @@ int ulm__driver_run(ulm_driver *d)
         }
     }
     return ULM_OK;
+}
+
+int ulm__run_one(ulm_response **out, ulm_client *client, const ulm_request *req,
+                 const ulm_call_setup *setup)
+{
+    *out = NULL;
+    ulm_call k;
+    int rc = ulm__call_init(&k, client, req, ulm__now_ms(), setup);
+    ulm_engine *engine = NULL;
+    if (rc == ULM_OK)
+        rc = ulm__engine_borrow(client->engines, &engine);
+    if (rc == ULM_OK) {
+        ulm_call *calls[1] = {&k};
+        ulm_driver d = {.engine = engine, .calls = calls, .count = 1,
+                        .cancel = ulm__request_cancel(req)};
+        ulm__driver_run(&d);
+        ulm__engine_return(client->engines, engine);
+        rc = k.rc;
+    }
+    ulm_response *resp = rc == ULM_ENOMEM ? NULL : ulm__call_take_response(&k);
+    ulm__call_clear(&k);
+    if (!resp)
+        return ULM_ENOMEM;
+    *out = resp;
+    return rc;
 }

@@ -25,6 +25,14 @@ typedef struct ulm_driver {
  */
 ULM_HIDDEN int ulm__driver_run(ulm_driver *d);
 
+/*
+ * One call of req (as setup says; NULL: a chat call) driven to its end on an engine of
+ * the client's pool: what ulm_complete() and ulm_embed() are. *out gets the response, also
+ * of a failed call; NULL only with ULM_ENOMEM. Returns the call's outcome.
+ */
+ULM_HIDDEN int ulm__run_one(ulm_response **out, ulm_client *client, const ulm_request *req,
+                            const ulm_call_setup *setup);
+
 /* Stops every call of d still running with code and message. */
 ULM_HIDDEN void ulm__driver_stop_all(ulm_driver *d, int code, const char *message);
 

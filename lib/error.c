@@ -55,8 +55,9 @@ static const error_entry error_table[] = {
     {ULM_ETOO_LARGE, "too_large", "the answer exceeds the size cap",
      {FINAL, 0, ULM_FALLBACK_NO, 0, 0, -1}},
     {ULM_ETRANSPORT, "transport", "transport failure", {RETRY, 1, ULM_FALLBACK_YES, 1, 0, -1}},
+    /* another backend may offer it: embeddings where a provider has none */
     {ULM_EUNSUPPORTED, "unsupported", "operation not supported by the backend",
-     {FINAL, 0, ULM_FALLBACK_NO, 0, 0, -1}},
+     {FINAL, 0, ULM_FALLBACK_YES, 0, 0, -1}},
     {ULM_ECANCELLED, "cancelled", "cancelled by the caller", {FINAL, 0, ULM_FALLBACK_NO, 0, 0, -1}},
     {ULM_ECONNECT_TIMEOUT, "connect_timeout", "no connection within the connect timeout",
      {RETRY, 1, ULM_FALLBACK_YES, 1, 1, -1}},

@@ -124,6 +124,15 @@ static void finish(ulm_exchange *x)
         else if ((rc = p->parse(p, x->op, &x->resp, x->result)) == ULM_OK)
             rc = x->result->error;
     }
+    if (rc == ULM_OK && x->op == ULM_OP_EMBED &&
+        x->result->embedding_count != ulm_request_input_count(x->req)) {
+        char why[96];
+        snprintf(why, sizeof why, "%zu vectors for %zu inputs", x->result->embedding_count,
+                 ulm_request_input_count(x->req));
+        rc = ulm_result_set_error(x->result, ULM_EPROTOCOL, why, strlen(why));
+        if (rc == ULM_OK)
+            rc = ULM_EPROTOCOL;
+    }
     /* advice from the body counts as a Retry-After would, in whole seconds rounded up;
      * a header, when there is one, wins */
     if (!x->resp.retry_after && x->result->retry_after_ms >= 0)

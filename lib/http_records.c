@@ -1,4 +1,5 @@
 /* http_records.c - the HTTP request, HTTP response and parse result that adapters read and fill. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +126,7 @@ void ulm__result_clear(ulm_result *r)
     free(r->model_ids);
     free(r->error_text);
     free(r->raw_body);
+    free(r->embeddings);
     ulm__result_init(r);
 }
 
@@ -192,6 +194,31 @@ int ulm_result_set_model(ulm_result *result, const char *model)
         return ULM_ENOMEM;
     free(result->model);
     result->model = copy;
+    return ULM_OK;
+}
+
+int ulm_result_add_embedding(ulm_result *result, const float *values, size_t dimensions)
+{
+    if (!result || !values || !dimensions || dimensions > ((size_t)1 << 20))
+        return ULM_EINVAL;
+    if (result->embedding_count && dimensions != result->dimensions) {
+        char why[96];
+        snprintf(why, sizeof why, "embedding %zu has %zu dimensions, the first %zu",
+                 result->embedding_count, dimensions, result->dimensions);
+        return ulm_result_set_error(result, ULM_EPROTOCOL, why, strlen(why));
+    }
+    if (result->embedding_count == result->embedding_cap) {
+        size_t cap = result->embedding_cap ? result->embedding_cap * 2 : 4;
+        float *grown = ulm__realloc(result->embeddings, cap * dimensions * sizeof *grown);
+        if (!grown)
+            return ULM_ENOMEM;
+        result->embeddings = grown;
+        result->embedding_cap = cap;
+    }
+    memcpy(result->embeddings + result->embedding_count * dimensions, values,
+           dimensions * sizeof *values);
+    result->dimensions = dimensions;
+    result->embedding_count++;
     return ULM_OK;
 }
 

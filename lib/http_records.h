@@ -48,6 +48,8 @@ struct ulm_result {
     long retry_after_ms; /* the body's advice on when to ask again; -1 without one */
     char *error_text;    /* the backend's words, capped, not yet redacted */
     char *raw_body;      /* the answer's body, kept on success */
+    float *embeddings;   /* embedding_count vectors of dimensions floats, one after another */
+    size_t embedding_count, embedding_cap, dimensions;
 };
 
 ULM_HIDDEN void ulm__result_init(ulm_result *r);

@@ -30,6 +30,8 @@ struct ulm_request {
     long timeouts[ULM_CLOCK_OVERALL + 1]; /* 0: the client's */
     ulm_backend_override *overrides;
     size_t override_count, override_cap;
+    char **inputs;
+    size_t input_count, input_cap;
 };
 
 enum { SET_TEMPERATURE = 1, SET_TOP_P = 2, SET_MAX_TOKENS = 4, SET_SEED = 8 };
@@ -60,7 +62,33 @@ void ulm_request_free(ulm_request *req)
         free(req->overrides[i].base_url);
     }
     free(req->overrides);
+    for (size_t i = 0; i < req->input_count; i++)
+        free(req->inputs[i]);
+    free(req->inputs);
     free(req);
+}
+
+int ulm_request_add_input(ulm_request *req, const char *text)
+{
+    if (!req || !text || !*text || !ulm__valid_utf8(text))
+        return ULM_EINVAL;
+    if (ulm__reserve((void **)&req->inputs, &req->input_cap, req->input_count,
+                     sizeof *req->inputs) != ULM_OK)
+        return ULM_ENOMEM;
+    if (!(req->inputs[req->input_count] = ulm__strdup(text)))
+        return ULM_ENOMEM;
+    req->input_count++;
+    return ULM_OK;
+}
+
+size_t ulm_request_input_count(const ulm_request *req)
+{
+    return req ? req->input_count : 0;
+}
+
+const char *ulm_request_input(const ulm_request *req, size_t i)
+{
+    return req && i < req->input_count ? req->inputs[i] : NULL;
 }
 
 static int plain_text(const char *s)

@@ -19,6 +19,7 @@ void ulm_response_free(ulm_response *resp)
     free(resp->provider);
     free(resp->model);
     free(resp->raw_json);
+    free(resp->embeddings);
     free(resp);
 }
 
@@ -134,6 +135,21 @@ int ulm_response_incomplete(const ulm_response *resp)
 int ulm_response_offline(const ulm_response *resp)
 {
     return resp ? resp->offline : 0;
+}
+
+size_t ulm_response_embedding_count(const ulm_response *resp)
+{
+    return resp ? resp->embedding_count : 0;
+}
+
+size_t ulm_response_dimensions(const ulm_response *resp)
+{
+    return resp ? resp->dimensions : 0;
+}
+
+const float *ulm_response_embedding(const ulm_response *resp, size_t i)
+{
+    return resp && i < resp->embedding_count ? resp->embeddings + i * resp->dimensions : NULL;
 }
 
 double ulm_response_connect_ms(const ulm_response *resp)

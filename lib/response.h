@@ -30,6 +30,8 @@ struct ulm_response {
     double connect_ms, first_byte_ms, first_token_ms; /* -1: unknown */
     double tokens_per_second;                         /* -1: unknown */
     double cost;                                      /* -1: unknown */
+    float *embeddings;   /* ulm_embed(): embedding_count vectors of dimensions floats */
+    size_t embedding_count, dimensions;
     ulm_attempt *attempts;
     size_t attempt_count, attempt_cap;
 };

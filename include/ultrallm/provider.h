@@ -21,8 +21,9 @@ extern "C" {
 typedef enum ulm_op {
     ULM_OP_CHAT = 1,        /* chat completion */
     ULM_OP_MODELS = 2,      /* list the backend's models */
-    ULM_OP_CHAT_STREAM = 3  /* chat completion as server-sent events; only asked of a
+    ULM_OP_CHAT_STREAM = 3, /* chat completion as server-sent events; only asked of a
                                provider with parse_event */
+    ULM_OP_EMBED = 4        /* embeddings of the request's inputs (ulm_request_input) */
 } ulm_op;
 
 /* Flags of a provider. */
@@ -112,6 +113,14 @@ ULM_EXTERN void ulm_result_end_stream(ulm_result *result);
 ULM_EXTERN void ulm_result_set_usage(ulm_result *result, long prompt_tokens,
                                      long completion_tokens, long total_tokens);
 ULM_EXTERN int ulm_result_set_model(ulm_result *result, const char *model);
+/*
+ * ULM_OP_EMBED: the vector of input index (each input once, in order), dimensions floats,
+ * copied. Every vector of an answer has the same dimensions; one that differs makes the
+ * answer a protocol error.
+ */
+ULM_EXTERN int ulm_result_add_embedding(ulm_result *result, const float *values,
+                                        size_t dimensions);
+
 /* ULM_OP_MODELS: one call per model the backend offers. */
 ULM_EXTERN int ulm_result_add_model_id(ulm_result *result, const char *id);
 /*

@@ -308,6 +308,11 @@ typedef enum ulm_clock {
 /* Overrides one of the client's clocks for this request; ms from 1 to 86400000. */
 ULM_EXTERN int ulm_request_set_timeout(ulm_request *req, ulm_clock clock, long ms);
 
+/* Appends a text to embed (ulm_embed); copied, valid UTF-8, not empty. */
+ULM_EXTERN int ulm_request_add_input(ulm_request *req, const char *text);
+ULM_EXTERN size_t ulm_request_input_count(const ulm_request *req);
+ULM_EXTERN const char *ulm_request_input(const ulm_request *req, size_t i);
+
 /* Read access, used by adapters (provider.h). The parameter getters return 1 and
  * store the value when it was set, else return 0 and leave *out alone. */
 ULM_EXTERN size_t ulm_request_message_count(const ulm_request *req);
@@ -347,6 +352,14 @@ ULM_EXTERN int ulm_complete(ulm_response **out, ulm_client *client, const ulm_re
 
 ULM_EXTERN void ulm_response_free(ulm_response *resp);
 
+/*
+ * Embeds the request's inputs (ulm_request_add_input) with its models, a fallback chain as
+ * for ulm_complete(): the same policy, clocks and attempt trail. A backend without
+ * embeddings (Anthropic) fails its attempt with ULM_EUNSUPPORTED and the chain moves on.
+ * The vectors are read with ulm_response_embedding(). ULM_EINVAL: no input.
+ */
+ULM_EXTERN int ulm_embed(ulm_response **out, ulm_client *client, const ulm_request *req);
+
 /* ULM_OK when a backend answered; else the error of the call. */
 ULM_EXTERN int ulm_response_error(const ulm_response *resp);
 /* Never NULL: "" on success, else a one-line message with secrets removed. */
@@ -379,6 +392,12 @@ ULM_EXTERN int ulm_response_incomplete(const ulm_response *resp);
  * to be, from earlier calls) and a local model answered instead (docs/config.md).
  */
 ULM_EXTERN int ulm_response_offline(const ulm_response *resp);
+
+/* ulm_embed(): how many vectors (one per input, in order), their common dimensions, and
+ * vector i (NULL when out of range; valid until ulm_response_free()). */
+ULM_EXTERN size_t ulm_response_embedding_count(const ulm_response *resp);
+ULM_EXTERN size_t ulm_response_dimensions(const ulm_response *resp);
+ULM_EXTERN const float *ulm_response_embedding(const ulm_response *resp, size_t i);
 
 /*
  * How the answer came, for comparing backends. Milliseconds, -1 when unknown:
