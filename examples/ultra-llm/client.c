@@ -1,0 +1,40 @@
+/* client.c - opening the library's client for a command: the configuration file and ULM_LOG. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "cli.h"
+
+static const char *const level_names[] = {"none", "error", "warn", "info", "debug"};
+
+static void log_to_stderr(int level, const char *message, void *payload)
+{
+    (void)payload;
+    fprintf(stderr, "ultra-llm: %s: %s\n",
+            level_names[level > 0 && level <= ULM_LOG_DEBUG ? level : 0], message);
+}
+
+static int log_level_from_env(void)
+{
+    const char *v = getenv("ULM_LOG");
+    for (int i = 0; v && i <= ULM_LOG_DEBUG; i++)
+        if (strcasecmp(v, level_names[i]) == 0)
+            return i;
+    return ULM_LOG_NONE;
+}
+
+int cli_client_open(const char *config_path, ulm_client **out)
+{
+    ulm_client_options opts;
+    ulm_client_options_init(&opts, ULM_CLIENT_OPTIONS_VERSION);
+    opts.config_path = config_path;
+    opts.log_level = log_level_from_env();
+    opts.log_fn = opts.log_level ? log_to_stderr : NULL;
+    char err[ULM_ERROR_SIZE];
+    *out = NULL;
+    if (ulm_client_new(out, &opts, err, sizeof err) != ULM_OK) {
+        fprintf(stderr, "ultra-llm: configuration error: %s\n", err);
+        return CLI_EXIT_FAILED;
+    }
+    return 0;
+}
