@@ -8,9 +8,11 @@
 
 #include <ultrallm/ultrallm.h>
 
-/* Exit codes: a call that failed, and a mistake in the command line (nothing was sent). */
+/* Exit codes: a call that failed, a mistake in the command line (nothing was sent), and
+ * a call stopped by Ctrl-C (128 + SIGINT, as a shell reports a program Ctrl-C killed). */
 #define CLI_EXIT_FAILED 1
 #define CLI_EXIT_USAGE 2
+#define CLI_EXIT_INTERRUPTED 130
 
 /* One subcommand: `ultra-llm NAME ...`. A new command is a file that defines one of these
  * and a line in main.c's table. */
@@ -82,19 +84,21 @@ int cli_request_new(const cli_options *o, const char *const *models, size_t mode
 /* Prints cmd's synopsis and help on stdout (--help). */
 void cli_print_help(const cli_command *cmd);
 
-/* Prints cmd's synopsis on stderr and returns CLI_EXIT_USAGE. */
-int cli_usage_error(const cli_command *cmd);
+/* Prints what was wrong with cmd's operands and its synopsis on stderr; CLI_EXIT_USAGE. */
+int cli_usage_error(const cli_command *cmd, const char *what);
 
 /* ------------------------------------------------------------ client.c */
 
 /* Opens a client on config_path (NULL: ULM_CONFIG, else none), logging to stderr at the
- * level ULM_LOG names. 0, or an exit code after printing why. */
+ * level ULM_LOG names. 0, or an exit code after printing why (CLI_EXIT_USAGE for a level
+ * ULM_LOG does not name). */
 int cli_client_open(const char *config_path, ulm_client **out);
 
 /* ------------------------------------------------------------ prompt.c */
 
 /* The prompt an operand names: the text itself, or standard input for "-". *out is
- * malloc'ed. 0, or an exit code after printing why. */
+ * malloc'ed. 0, or CLI_EXIT_USAGE after printing why (an empty or blank prompt, a
+ * prompt on standard input over 10 MiB). */
 int cli_prompt_read(const char *operand, char **out);
 
 /* ------------------------------------------------------------ json_out.c */
@@ -105,6 +109,10 @@ void cli_json_print(json_t *value, int one_line);
 json_t *cli_json_error_name(int code);
 /* text as a JSON string when present is non-zero, else null. */
 json_t *cli_json_string_if(int present, const char *text);
+/* Milliseconds rounded to 0.1. */
+json_t *cli_json_ms(double ms);
+/* An HTTP status; null for 0, when no status was received. */
+json_t *cli_json_http_status(int status);
 /* The whole response: text, finish reason, who answered, usage, latency, attempts, error. */
 json_t *cli_response_json(const ulm_response *r);
 

@@ -14,24 +14,34 @@ static void log_to_stderr(int level, const char *message, void *payload)
             level_names[level > 0 && level <= ULM_LOG_DEBUG ? level : 0], message);
 }
 
+/* The level ULM_LOG names (unset or empty: none); -1 after saying it names none. */
 static int log_level_from_env(void)
 {
     const char *v = getenv("ULM_LOG");
-    for (int i = 0; v && i <= ULM_LOG_DEBUG; i++)
+    if (!v || !*v)
+        return ULM_LOG_NONE;
+    for (int i = 0; i <= ULM_LOG_DEBUG; i++)
         if (strcasecmp(v, level_names[i]) == 0)
             return i;
-    return ULM_LOG_NONE;
+    fprintf(stderr,
+            "ultra-llm: ULM_LOG: unknown level \"%.32s\"; the levels are none, error, "
+            "warn, info and debug\n",
+            v);
+    return -1;
 }
 
 int cli_client_open(const char *config_path, ulm_client **out)
 {
+    *out = NULL;
+    int level = log_level_from_env();
+    if (level < 0)
+        return CLI_EXIT_USAGE;
     ulm_client_options opts;
     ulm_client_options_init(&opts, ULM_CLIENT_OPTIONS_VERSION);
     opts.config_path = config_path;
-    opts.log_level = log_level_from_env();
-    opts.log_fn = opts.log_level ? log_to_stderr : NULL;
+    opts.log_level = level;
+    opts.log_fn = level ? log_to_stderr : NULL;
     char err[ULM_ERROR_SIZE];
-    *out = NULL;
     if (ulm_client_new(out, &opts, err, sizeof err) != ULM_OK) {
         fprintf(stderr, "ultra-llm: configuration error: %s\n", err);
         return CLI_EXIT_FAILED;

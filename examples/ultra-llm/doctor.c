@@ -35,14 +35,14 @@ static json_t *reachability_json(const ulm_model_list *list)
         for (size_t i = 0; err == ULM_OK && i < ulm_model_list_count(list); i++)
             if (strcmp(ulm_model_list_provider(list, i), name) == 0)
                 json_array_append_new(models, json_string(ulm_model_list_id(list, i)));
-        json_array_append_new(out,
-                              json_pack("{s:s, s:s, s:b, s:f, s:o, s:o, s:o}", "backend", name,
-                                        "url", ulm_model_list_backend_url(list, b), "reachable",
-                                        err == ULM_OK, "ms", ulm_model_list_backend_ms(list, b),
-                                        "error", cli_json_error_name(err), "message",
-                                        cli_json_string_if(err != ULM_OK,
-                                                           ulm_model_list_backend_message(list, b)),
-                                        "models", models));
+        json_array_append_new(
+            out,
+            json_pack("{s:s, s:s, s:b, s:o, s:o, s:o, s:o}", "backend", name, "url",
+                      ulm_model_list_backend_url(list, b), "reachable", err == ULM_OK, "ms",
+                      cli_json_ms(ulm_model_list_backend_ms(list, b)), "error",
+                      cli_json_error_name(err), "message",
+                      cli_json_string_if(err != ULM_OK, ulm_model_list_backend_message(list, b)),
+                      "models", models));
     }
     return out;
 }
@@ -163,7 +163,7 @@ static int run_doctor(const cli_command *self, int argc, char **argv)
     int code = cli_parse(self, CLI_OPT_CONFIG | CLI_OPT_JSON, NULL, argc, argv, &o);
     ulm_client *client = NULL;
     if (code == CLI_CONTINUE && o.operands != argc)
-        code = cli_usage_error(self);
+        code = cli_usage_error(self, "it takes no operand");
     if (code == CLI_CONTINUE && (code = cli_client_open(o.config, &client)) == 0)
         code = diagnose(client, o.json);
     ulm_client_free(client);

@@ -41,7 +41,7 @@ static int run_models(const cli_command *self, int argc, char **argv)
     int code = cli_parse(self, CLI_OPT_CONFIG | CLI_OPT_JSON, NULL, argc, argv, &o);
     ulm_client *client = NULL;
     if (code == CLI_CONTINUE && o.operands != argc)
-        code = cli_usage_error(self);
+        code = cli_usage_error(self, "it takes no operand");
     if (code == CLI_CONTINUE && (code = cli_client_open(o.config, &client)) == 0) {
         ulm_model_list *list = NULL;
         int rc = ulm_list_models(&list, client);

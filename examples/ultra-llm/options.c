@@ -156,6 +156,10 @@ int cli_parse(const cli_command *cmd, unsigned int groups, const cli_own_options
         fprintf(stderr, "ultra-llm: out of memory\n");
         return CLI_EXIT_FAILED;
     }
+    /* getopt_long names the program in its messages: "ultra-llm chat", not "chat" */
+    char *name = argv[0], program[64];
+    snprintf(program, sizeof program, "ultra-llm %s", cmd->name);
+    argv[0] = program;
     int code = CLI_CONTINUE, opt, index = 0;
     optind = 1;
     while (code == CLI_CONTINUE &&
@@ -167,9 +171,11 @@ int cli_parse(const cli_command *cmd, unsigned int groups, const cli_own_options
         } else if (opt >= CLI_OPT_OWN
                        ? !own->take(opt, optarg, own->ctx)
                        : !take_shared(out, scratch, opt, table[index].name, optarg)) {
+            fprintf(stderr, "ultra-llm %s --help describes its options.\n", cmd->name);
             code = CLI_EXIT_USAGE;
         }
     }
+    argv[0] = name;
     out->operands = optind;
     ulm_request_free(scratch);
     free(table);
@@ -223,8 +229,8 @@ void cli_print_help(const cli_command *cmd)
     printf("usage: %s\n\n%s", cmd->synopsis, cmd->help);
 }
 
-int cli_usage_error(const cli_command *cmd)
+int cli_usage_error(const cli_command *cmd, const char *what)
 {
-    fprintf(stderr, "usage: %s\n", cmd->synopsis);
+    fprintf(stderr, "ultra-llm %s: %s\nusage: %s\n", cmd->name, what, cmd->synopsis);
     return CLI_EXIT_USAGE;
 }

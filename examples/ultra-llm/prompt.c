@@ -34,8 +34,24 @@ static char *read_stdin(void)
     return buf;
 }
 
+/* Nothing but spaces, tabs and line ends: nothing a model could answer. */
+static int blank(const char *text)
+{
+    return text[strspn(text, " \t\r\n")] == '\0';
+}
+
 int cli_prompt_read(const char *operand, char **out)
 {
-    *out = strcmp(operand, "-") == 0 ? read_stdin() : strdup(operand);
-    return *out ? 0 : CLI_EXIT_USAGE;
+    int from_stdin = strcmp(operand, "-") == 0;
+    *out = from_stdin ? read_stdin() : strdup(operand);
+    if (!*out)
+        return CLI_EXIT_USAGE;
+    if (blank(*out)) {
+        fprintf(stderr, "ultra-llm: the prompt%s is empty: nothing was sent\n",
+                from_stdin ? " on standard input" : "");
+        free(*out);
+        *out = NULL;
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
 }

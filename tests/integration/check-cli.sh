@@ -23,6 +23,10 @@ u = d["usage"]; assert u["prompt_tokens"] > 0 and u["completion_tokens"] > 0, u
 assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"], u
 assert d["latency_ms"] > 0 and len(d["attempts"]) == 1 and d["attempts"][0]["ok"] is True, d
 a = d["attempts"][0]; assert set(a) >= {"provider", "model", "ok", "error", "http_status", "ms"}, a
+assert a["http_status"] == 200, a
+# milliseconds are rounded to 0.1 ms: at most one digit after the point
+for ms in (d["latency_ms"], a["ms"]):
+    assert isinstance(ms, float) and len(repr(ms).split(".")[1]) == 1, (ms, d)
 ' "chat --json" && ok
 
 echo "Once upon a time" | "$cli" chat --max-tokens 4 - > /dev/null && ok
@@ -34,6 +38,9 @@ MODEL_RUNNER_URL=http://127.0.0.1:1 "$cli" chat --json -m dmr/ai/stories260k -m 
 check_json '
 assert [a["error"] for a in d["attempts"]] == ["connect", "not_configured"], d["attempts"]
 assert d["error"]["class"] == "connect", d["error"]
+# no HTTP status was received, and no backend reported token counts: null, not 0 or {}
+assert [a["http_status"] for a in d["attempts"]] == [None, None], d["attempts"]
+assert d["error"]["http_status"] is None and d["usage"] is None, d
 ' "failure --json" < "$tmp/fail.json" && ok
 [ "$(wc -l < "$tmp/fail.err")" -eq 1 ] || { echo "failed: one stderr line"; exit 1; }
 grep -q "^ultra-llm: error: connect (backend dmr, no HTTP status, 2 attempts)" \
@@ -134,5 +141,65 @@ assert "secret" not in json.dumps(d).lower(), d
 ' "chat --json across clouds" && ok
 unset ANTHROPIC_BASE_URL GEMINI_BASE_URL
 
+# usage errors exit 2 and say what was wrong; nothing is sent (the backend is dead, so a
+# call would exit 1)
+usage_error() { # usage_error NAME EXPECTED_STDERR COMMAND...
+    local name=$1 expected=$2 status=0
+    shift 2
+    MODEL_RUNNER_URL=http://127.0.0.1:1 "$@" > "$tmp/usage.out" 2> "$tmp/usage.err" || status=$?
+    [ "$status" -eq 2 ] && grep -q -- "$expected" "$tmp/usage.err" ||
+        { echo "failed: $name: exit $status"; cat "$tmp/usage.err"; exit 1; }
+}
+usage_error "unknown command" "^ultra-llm: unknown command 'bogus'$" "$cli" bogus
+grep -q "^usage: ultra-llm chat" "$tmp/usage.err" && ok
+usage_error "unknown provider" 'unknown provider "bogus"' "$cli" chat -m bogus/x hi && ok
+usage_error "empty prompt" "the prompt is empty" "$cli" chat "" && ok
+printf ' \n' > "$tmp/blank"
+usage_error "empty stdin" "the prompt on standard input is empty" "$cli" chat - < "$tmp/blank" && ok
+ULM_LOG=verbose usage_error "ULM_LOG" "none, error, warn, info and debug" "$cli" chat hi && ok
+usage_error "unknown option" "unrecognized option '--bogus'" "$cli" models --bogus && ok
+# every command describes itself on --help, on stdout, exit 0
+for command in chat models doctor; do
+    "$cli" $command --help > "$tmp/help.out" && grep -q "^usage: ultra-llm $command" "$tmp/help.out" ||
+        { echo "failed: $command --help"; exit 1; }
+done
+ok
+
+# Ctrl-C during a stream (the fault server stalls after "Hello, world!"): what arrived is
+# printed, marked incomplete, ended by a newline, and the program exits 130 at once
+interrupt() { # interrupt COMMAND... -> runs it, sends SIGINT once "world!" is out; the output
+    python3 - "$@" > "$tmp/int.out" 2> "$tmp/int.err" <<'PY'
+import os, signal, subprocess, sys, time
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+out = b""
+try:
+    while b"world!" not in out:
+        chunk = os.read(p.stdout.fileno(), 4096)
+        assert chunk, "the stream ended before the stall: %r" % out
+        out += chunk
+    p.send_signal(signal.SIGINT)
+    out += p.communicate(timeout=30)[0]
+finally:
+    p.kill()
+sys.stdout.buffer.write(out)
+sys.exit(p.returncode)
+PY
+}
+status=0
+MODEL_RUNNER_URL=$ULM_TEST_FAULT_URL/stall-mid/120000 interrupt "$cli" chat --stream --json hi ||
+    status=$?
+[ "$status" -eq 130 ] || { echo "failed: Ctrl-C exit $status"; cat "$tmp/int.err"; exit 1; }
+# (the last byte is a newline when $(...), which drops one, leaves nothing)
+[ "$(head -n 1 "$tmp/int.out")" = "Hello, world!" ] && [ -z "$(tail -c 1 "$tmp/int.out")" ] && ok
+tail -n 1 "$tmp/int.out" | check_json '
+assert d["text"] == "Hello, world!" and d["incomplete"] is True, d
+assert d["error"]["class"] == "cancelled", d
+' "Ctrl-C --json" && ok
+status=0
+MODEL_RUNNER_URL=$ULM_TEST_FAULT_URL/stall-mid/120000 interrupt "$cli" chat --stream hi || status=$?
+[ "$status" -eq 130 ] && [ "$(cat "$tmp/int.out")" = "Hello, world!" ] &&
+    grep -q "^ultra-llm: error: cancelled" "$tmp/int.err" && ok
+
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 23 ]
+[ "$passed" -eq 33 ]
