@@ -95,7 +95,7 @@ static int send_and_print(ulm_client *client, ulm_request *req, int json, int st
     }
     fflush(stdout);
     if (rc != ULM_OK)
-        cli_report_failure(resp, rc);
+        cli_report_failure(client, resp, rc);
     ulm_response_free(resp);
     return rc == ULM_OK ? 0 : interrupted ? CLI_EXIT_INTERRUPTED : CLI_EXIT_FAILED;
 }

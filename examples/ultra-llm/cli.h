@@ -94,6 +94,10 @@ int cli_usage_error(const cli_command *cmd, const char *what);
  * ULM_LOG does not name). */
 int cli_client_open(const char *config_path, ulm_client **out);
 
+/* The client's effective configuration, parsed from ulm_client_describe(); NULL without
+ * memory. */
+json_t *cli_client_describe(ulm_client *client);
+
 /* ------------------------------------------------------------ prompt.c */
 
 /* The prompt an operand names: the text itself, or standard input for "-". *out is
@@ -118,8 +122,22 @@ json_t *cli_response_json(const ulm_response *r);
 
 /* ------------------------------------------------------------ report.c */
 
-/* The one stderr line of a failed call (r may be NULL when memory ran out). */
-void cli_report_failure(const ulm_response *r, int rc);
+/* The one stderr line of a failed call (r may be NULL when memory ran out), then a line
+ * on how to fix each failure that has a known fix (hints.c). */
+void cli_report_failure(ulm_client *client, const ulm_response *r, int rc);
+
+/* ------------------------------------------------------------ hints.c */
+
+/* Longest hint, with its NUL. */
+#define CLI_HINT_SIZE 512
+
+/*
+ * How to fix a failure of class error at backend (model: the model asked, or NULL; url:
+ * where, or NULL for the backend's endpoints in described), written into hint; 0 when
+ * there is no known fix. described is cli_client_describe()'s configuration.
+ */
+int cli_hint(const json_t *described, const char *backend, int error, const char *model,
+             const char *url, char hint[CLI_HINT_SIZE]);
 
 /* ------------------------------------------------------------ the commands (main.c's table) */
 

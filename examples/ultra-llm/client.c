@@ -48,3 +48,21 @@ int cli_client_open(const char *config_path, ulm_client **out)
     }
     return 0;
 }
+
+json_t *cli_client_describe(ulm_client *client)
+{
+    size_t size = 4096;
+    for (;;) {
+        char *text = malloc(size);
+        if (!text)
+            return NULL;
+        size_t need = ulm_client_describe(client, text, size);
+        if (need < size) {
+            json_t *root = json_loads(text, 0, NULL);
+            free(text);
+            return root;
+        }
+        free(text);
+        size = need + 1;
+    }
+}

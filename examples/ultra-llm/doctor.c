@@ -1,28 +1,8 @@
 /* doctor.c - `ultra-llm doctor`: the effective configuration and every endpoint's reachability. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-
-/* The client's effective configuration, parsed from ulm_client_describe(). */
-static json_t *describe_client(ulm_client *client)
-{
-    size_t size = 4096;
-    for (;;) {
-        char *text = malloc(size);
-        if (!text)
-            return NULL;
-        size_t need = ulm_client_describe(client, text, size);
-        if (need < size) {
-            json_t *root = json_loads(text, 0, NULL);
-            free(text);
-            return root;
-        }
-        free(text);
-        size = need + 1;
-    }
-}
 
 /* Each endpoint: whether it answered, how fast, and the models it offers. */
 static json_t *reachability_json(const ulm_model_list *list)
@@ -65,7 +45,10 @@ static void print_configuration_text(const json_t *config)
     }
 }
 
-static void print_endpoints_text(const json_t *endpoints)
+/* Each endpoint on a line, and under one that did not answer how to fix it when the fix
+ * is known. */
+static void print_endpoints_text(const json_t *config, const json_t *endpoints,
+                                 const ulm_model_list *list)
 {
     size_t i;
     json_t *e;
@@ -82,6 +65,9 @@ static void print_endpoints_text(const json_t *endpoints)
         if (!json_is_true(json_object_get(e, "reachable"))) {
             printf("  %s %s: unreachable after %.1f ms: %s\n", name, url, ms,
                    json_string_value(json_object_get(e, "message")));
+            char hint[CLI_HINT_SIZE];
+            if (cli_hint(config, name, ulm_model_list_backend_error(list, i), NULL, url, hint))
+                printf("    hint: %s\n", hint);
             continue;
         }
         json_t *models = json_object_get(e, "models");
@@ -131,7 +117,7 @@ static void print_policy_text(const json_t *config)
 /* Prints the configuration and the endpoints; the exit code (1 when none answered). */
 static int diagnose(ulm_client *client, int json)
 {
-    json_t *described = describe_client(client);
+    json_t *described = cli_client_describe(client);
     ulm_model_list *list = NULL;
     int rc = ulm_list_models(&list, client);
     if (!described || rc != ULM_OK) {
@@ -148,7 +134,7 @@ static int diagnose(ulm_client *client, int json)
                        0);
     } else {
         print_configuration_text(described);
-        print_endpoints_text(endpoints);
+        print_endpoints_text(described, endpoints, list);
         print_policy_text(described);
     }
     json_decref(endpoints);

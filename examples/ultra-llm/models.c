@@ -24,15 +24,26 @@ static void print_models_json(const ulm_model_list *list)
     cli_json_print(json_pack("{s:o}", "backends", backends), 0);
 }
 
-static void print_models_text(const ulm_model_list *list)
+/* One line per model; on stderr, one per endpoint that did not answer, and a line on how
+ * to fix it when the fix is known. */
+static void print_models_text(ulm_client *client, const ulm_model_list *list)
 {
     for (size_t i = 0; i < ulm_model_list_count(list); i++)
         printf("%s/%s\n", ulm_model_list_provider(list, i), ulm_model_list_id(list, i));
-    for (size_t b = 0; b < ulm_model_list_backend_count(list); b++)
-        if (ulm_model_list_backend_error(list, b) != ULM_OK)
-            fprintf(stderr, "ultra-llm: %s: %s (%s)\n", ulm_model_list_backend_name(list, b),
-                    ulm_error_name(ulm_model_list_backend_error(list, b)),
-                    ulm_model_list_backend_message(list, b));
+    json_t *described = cli_client_describe(client);
+    for (size_t b = 0; b < ulm_model_list_backend_count(list); b++) {
+        const char *name = ulm_model_list_backend_name(list, b);
+        int err = ulm_model_list_backend_error(list, b);
+        if (err == ULM_OK)
+            continue;
+        fprintf(stderr, "ultra-llm: %s: %s (%s)\n", name, ulm_error_name(err),
+                ulm_model_list_backend_message(list, b));
+        char hint[CLI_HINT_SIZE];
+        if (described &&
+            cli_hint(described, name, err, NULL, ulm_model_list_backend_url(list, b), hint))
+            fprintf(stderr, "ultra-llm: hint: %s\n", hint);
+    }
+    json_decref(described);
 }
 
 static int run_models(const cli_command *self, int argc, char **argv)
@@ -53,7 +64,7 @@ static int run_models(const cli_command *self, int argc, char **argv)
         else if (o.json)
             print_models_json(list);
         else
-            print_models_text(list);
+            print_models_text(client, list);
         /* nothing to list is a failure, not an empty answer */
         code = rc == ULM_OK && answered ? 0 : CLI_EXIT_FAILED;
         ulm_model_list_free(list);

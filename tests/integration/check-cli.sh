@@ -42,7 +42,8 @@ assert d["error"]["class"] == "connect", d["error"]
 assert [a["http_status"] for a in d["attempts"]] == [None, None], d["attempts"]
 assert d["error"]["http_status"] is None and d["usage"] is None, d
 ' "failure --json" < "$tmp/fail.json" && ok
-[ "$(wc -l < "$tmp/fail.err")" -eq 1 ] || { echo "failed: one stderr line"; exit 1; }
+# one line for the error, one on how to fix it
+[ "$(wc -l < "$tmp/fail.err")" -eq 2 ] || { echo "failed: two stderr lines"; cat "$tmp/fail.err"; exit 1; }
 grep -q "^ultra-llm: error: connect (backend dmr, no HTTP status, 2 attempts)" \
     "$tmp/fail.err" && ok
 
@@ -51,6 +52,36 @@ OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" chat -m dmr/ai/not-pulled "hi" 
     2> "$tmp/404.err" > /dev/null || status=$?
 [ "$status" -eq 1 ] && grep -q "model_not_found (backend dmr, HTTP 404" "$tmp/404.err" && ok
 ! grep -q "sk-secret" "$tmp/404.err" && ok
+
+# Docker Model Runner's failures say how to fix them: a model that is not pulled, and a
+# runner that does not answer (a port nothing listens on)
+grep -qF 'ultra-llm: hint: ai/not-pulled is not pulled on this Docker Model Runner: pull it with `ultra-llm pull ai/not-pulled` or `docker model pull ai/not-pulled`' \
+    "$tmp/404.err" && ok
+closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+runner_hint='enable host TCP access with `docker desktop enable model-runner --tcp 12434`, or set MODEL_RUNNER_URL'
+status=0
+MODEL_RUNNER_URL=http://127.0.0.1:$closed "$cli" chat hi 2> "$tmp/closed.err" || status=$?
+[ "$status" -eq 1 ] && grep -q "^ultra-llm: error: connect (backend dmr" "$tmp/closed.err" &&
+    grep -qF "ultra-llm: hint: no Docker Model Runner answers at http://127.0.0.1:$closed/engines/v1: $runner_hint" \
+        "$tmp/closed.err" && ok
+MODEL_RUNNER_URL=http://127.0.0.1:$closed "$cli" models 2> "$tmp/closed.err" > /dev/null || true
+grep -qF "ultra-llm: hint: no Docker Model Runner answers at http://127.0.0.1:$closed/engines/v1: $runner_hint" \
+    "$tmp/closed.err" && ok
+# a hint for each failure that has one, and only for Docker Model Runner's
+[ "$(grep -c "hint:" "$tmp/404.err")" -eq 1 ] && ok
+status=0
+ANTHROPIC_BASE_URL=$ULM_TEST_REPLAY_URL/anthropic/not-found ANTHROPIC_API_KEY=sk-ant-secret-1234567890 \
+    "$cli" chat -m anthropic/claude-haiku-4-5 hi 2> "$tmp/cloud404.err" || status=$?
+[ "$status" -eq 1 ] && grep -q "model_not_found (backend anthropic, HTTP 404" "$tmp/cloud404.err" &&
+    ! grep -q "hint:" "$tmp/cloud404.err" && ok
+# the quickstart, with a runner that answers but lacks the default model, says so
+quickstart=$(dirname "$0")/../../examples/quickstart.sh
+status=0
+ULTRA_LLM=$cli DEFAULT_LOCAL_MODEL=ai/absent bash "$quickstart" > /dev/null 2> "$tmp/qs.err" ||
+    status=$?
+[ "$status" -eq 1 ] && grep -qF "does not have the model ai/absent; pull it with \`docker model pull ai/absent\`" \
+    "$tmp/qs.err" && ok
+[ -n "$(ULTRA_LLM=$cli bash "$quickstart" --max-tokens 4 "Once" 2> /dev/null)" ] && ok
 
 status=0
 LOCAL_MODEL_TIMEOUT=soon "$cli" chat hi 2> "$tmp/cfg.err" || status=$?
@@ -202,4 +233,4 @@ MODEL_RUNNER_URL=$ULM_TEST_FAULT_URL/stall-mid/120000 interrupt "$cli" chat --st
     grep -q "^ultra-llm: error: cancelled" "$tmp/int.err" && ok
 
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 33 ]
+[ "$passed" -eq 40 ]
