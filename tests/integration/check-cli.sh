@@ -55,9 +55,11 @@ OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" chat -m dmr/ai/not-pulled "hi" 
 
 # Docker Model Runner's failures say how to fix them: a model that is not pulled, and a
 # runner that does not answer (a port nothing listens on)
+# shellcheck disable=SC2016 # literal backquotes
 grep -qF 'ultra-llm: hint: ai/not-pulled is not pulled on this Docker Model Runner: pull it with `ultra-llm pull ai/not-pulled` or `docker model pull ai/not-pulled`' \
     "$tmp/404.err" && ok
 closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# shellcheck disable=SC2016 # literal backquotes
 runner_hint='enable host TCP access with `docker desktop enable model-runner --tcp 12434`, or set MODEL_RUNNER_URL'
 status=0
 MODEL_RUNNER_URL=http://127.0.0.1:$closed "$cli" chat hi 2> "$tmp/closed.err" || status=$?
