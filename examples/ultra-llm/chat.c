@@ -148,7 +148,9 @@ out:
 const cli_command cli_chat_command = {
     "chat",
     "ultra-llm chat [--config FILE] [-m MODEL]... [--system TEXT] [--max-tokens N]\n"
-    "                      [--temperature T] [--stream] [--json] [CLOCKS] PROMPT",
+    "                      [--temperature T] [--stream] [--json] [--connect-timeout-ms MS]\n"
+    "                      [--load-timeout-ms MS] [--first-token-timeout-ms MS]\n"
+    "                      [--idle-timeout-ms MS] [--timeout-ms MS] PROMPT",
     "Sends PROMPT to MODEL and prints the answer.\n"
     "\n"
     "MODEL is dmr/<name>, openai/<name>, anthropic/<name>, gemini/<name>, <backend>/<name>\n"
@@ -162,10 +164,11 @@ const cli_command cli_chat_command = {
     "one line. Ctrl-C stops the call and prints what arrived, marked incomplete.\n"
     "--system TEXT comes before the prompt; --max-tokens N (>= 1) and --temperature T\n"
     "(0 to 2) are sent only when given.\n"
-    "CLOCKS, in milliseconds (1 to 86400000): --connect-timeout-ms, --load-timeout-ms (a\n"
-    "local model's load budget), --first-token-timeout-ms, --idle-timeout-ms, --timeout-ms\n"
-    "(the whole call, fallbacks included). A local model that sends nothing is waited for\n"
-    "its load budget plus the first-token timeout (docs/streaming.md).\n"
+    "The clocks, MS in milliseconds from 1 to 86400000: --connect-timeout-ms,\n"
+    "--load-timeout-ms (a local model's load budget), --first-token-timeout-ms,\n"
+    "--idle-timeout-ms, --timeout-ms (the whole call, fallbacks included). A local model\n"
+    "that sends nothing is waited for its load budget plus the first-token timeout\n"
+    "(docs/streaming.md).\n"
     "ULM_LOG=debug (or info, warn, error, none) prints diagnostics on stderr.\n"
     "Exits 0; 1 when the call failed; 2 for a usage error (nothing was sent); 130 after\n"
     "Ctrl-C.\n",
