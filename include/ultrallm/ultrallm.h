@@ -234,7 +234,8 @@ ULM_EXTERN int ulm_request_add_stop(ulm_request *req, const char *stop);        
 /*
  * Receives the answer as it is generated: length bytes of text, not NUL-terminated,
  * always whole UTF-8 characters. Returning non-zero stops the call with ULM_ECANCELLED.
- * Called on the thread that called ulm_complete(), never after it returned.
+ * Called on the thread that called ulm_complete(), never after it returned; it may call
+ * ulm_complete() itself.
  */
 typedef int (*ulm_delta_fn)(const char *text, size_t length, void *payload);
 
@@ -308,6 +309,9 @@ typedef struct ulm_attempt ulm_attempt;
 
 /*
  * Sends req to its first target and falls back along the rest on retryable failures.
+ * req is only read: several threads may use one request at once (its on_delta then runs
+ * on each of them, with the same payload). May be called from an on_delta callback: the
+ * nested call runs to its end on an engine of its own (docs/api.md).
  *
  * *out receives a response in every case but two (out of memory, or out/client/req
  * NULL), also when the call fails: it holds the error detail and the attempt trail.
