@@ -32,16 +32,45 @@ int ulm__error_with_message(ulm_result *out, int code, json_t *message)
                                    : ulm_result_set_error(out, code, NULL, 0);
 }
 
+/*
+ * Whether body is server-sent events: its first line, after blank space, is one of the
+ * fields of an event or a comment. No JSON text starts that way, so a body that failed to
+ * parse and does is a stream sent to a request that did not ask for one.
+ */
+static int is_event_stream(const char *body, size_t length)
+{
+    static const char *const starts[] = {"data:", "event:", "id:", "retry:", ":"};
+    size_t i = 0;
+    while (i < length && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+        i++;
+    for (size_t k = 0; k < sizeof starts / sizeof starts[0]; k++) {
+        size_t n = strlen(starts[k]);
+        if (length - i >= n && memcmp(body + i, starts[k], n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 int ulm__json_object_of(const char *body, size_t length, const char *what, ulm_result *out,
                         json_t **root)
 {
-    *root = json_loadb(body, length, 0, NULL);
+    json_error_t error;
+    *root = json_loadb(body, length, 0, &error);
     if (json_is_object(*root))
         return ULM_OK;
     json_decref(*root);
+    char reason[96];
+    if (!*root && is_event_stream(body, length)) {
+        snprintf(reason, sizeof reason, "%s is an event stream where JSON was expected", what);
+    } else if (!*root && json_error_code(&error) == json_error_invalid_utf8 &&
+               error.position >= 0 && (size_t)error.position < length) {
+        /* jansson's position is the offset of the sequence's first byte */
+        snprintf(reason, sizeof reason, "%s has invalid UTF-8 at byte %d (0x%02x)", what,
+                 error.position, (unsigned char)body[error.position]);
+    } else {
+        snprintf(reason, sizeof reason, "%s is not a JSON object", what);
+    }
     *root = NULL;
-    char reason[64];
-    snprintf(reason, sizeof reason, "%s is not a JSON object", what);
     return ulm__protocol_error(out, reason);
 }
 

@@ -27,8 +27,10 @@ ULM_HIDDEN int ulm__error_with_message(ulm_result *out, int code, json_t *messag
 
 /*
  * body parsed as a JSON object into *root (the caller decrefs it); when it is not one,
- * *root is NULL and out gets a protocol error saying what was not JSON ("the answer",
- * "a stream event"). Returns what setting the error returned, else ULM_OK.
+ * *root is NULL and out gets a protocol error saying what ("the answer", "a stream
+ * event") was wrong: "... has invalid UTF-8 at byte N (0xXX)" (N counted from 0), "... is
+ * an event stream where JSON was expected", or "... is not a JSON object". Returns what
+ * setting the error returned, else ULM_OK.
  */
 ULM_HIDDEN int ulm__json_object_of(const char *body, size_t length, const char *what,
                                    ulm_result *out, json_t **root);

@@ -109,7 +109,10 @@ ULM_EXTERN const char *ulm_result_error_text(const ulm_result *result);
 ULM_EXTERN const char *ulm_result_model(const ulm_result *result);
 /* Streaming: the backend's own end-of-stream event arrived (not needed after [DONE]). */
 ULM_EXTERN void ulm_result_end_stream(ulm_result *result);
-/* A count the backend did not report is -1, and leaves an earlier reported value. */
+/* Token counts; -1 for one the backend did not report, which leaves the value an earlier
+ * call set (a stream may report the prompt count in one event and the rest in another).
+ * A total of -1 becomes prompt + completion once both are known, replacing an earlier
+ * total. */
 ULM_EXTERN void ulm_result_set_usage(ulm_result *result, long prompt_tokens,
                                      long completion_tokens, long total_tokens);
 ULM_EXTERN int ulm_result_set_model(ulm_result *result, const char *model);
@@ -134,7 +137,8 @@ ULM_EXTERN int ulm_result_set_error(ulm_result *result, int code, const char *up
 /*
  * A failure's own advice on when to ask again, in milliseconds, for a backend that puts
  * it in the body (Google's RetryInfo.retryDelay) rather than in a Retry-After header; the
- * header wins when both are there. Used only when retries are configured.
+ * header wins when both are there. The core rounds it up to whole seconds, as a
+ * Retry-After header counts (500 ms waits 1 s). Used only when retries are configured.
  */
 ULM_EXTERN void ulm_result_set_retry_after_ms(ulm_result *result, long ms);
 

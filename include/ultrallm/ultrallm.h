@@ -41,7 +41,7 @@ typedef enum ulm_error {
     ULM_OK = 0,
     ULM_EINVAL = -1,             /* a bad argument or request field; nothing was sent */
     ULM_ENOMEM = -2,             /* an allocation failed */
-    ULM_ECONFIG = -3,            /* invalid configuration (environment or options) */
+    ULM_ECONFIG = -3,            /* invalid configuration (options, file or environment) */
     ULM_EVERSION = -4,           /* an options struct of a version this library does not know */
     ULM_ENOT_CONFIGURED = -5,    /* backend disabled or missing its API key; nothing was sent */
     ULM_ECONNECT = -6,           /* could not connect: refused, unreachable, DNS */
@@ -49,11 +49,12 @@ typedef enum ulm_error {
     ULM_EAUTH = -8,              /* the backend refused the credentials (401, 403) */
     ULM_ERATE_LIMIT = -9,        /* too many requests (429) */
     ULM_EQUOTA = -10,            /* the account is out of quota or credit */
-    ULM_EBAD_REQUEST = -11,      /* the backend rejected the request (400, 422) */
+    ULM_EBAD_REQUEST = -11,      /* the backend rejected the request (400, 413, 422, another
+                                    4xx without a class of its own) */
     ULM_EMODEL_NOT_FOUND = -12,  /* the backend does not have that model (404) */
     ULM_EMODEL_LOAD = -13,       /* a local model failed to load */
     ULM_ECONTEXT_LENGTH = -14,   /* the prompt does not fit the model's context window */
-    ULM_EUNAVAILABLE = -15,      /* the backend is overloaded or starting (503, 529) */
+    ULM_EUNAVAILABLE = -15,      /* the backend is overloaded or starting (503, 529, 408) */
     ULM_ESERVER = -16,           /* the backend failed (other 5xx) */
     ULM_EPROTOCOL = -17,         /* the answer was not what the protocol promises */
     ULM_ETOO_LARGE = -18,        /* an answer exceeded the configured size cap */
@@ -66,7 +67,8 @@ typedef enum ulm_error {
     ULM_EFIRST_TOKEN_TIMEOUT = -24, /* no first token within the first-token timeout */
     ULM_EIDLE_TIMEOUT = -25,     /* the answer stalled longer than the idle timeout */
     ULM_EMODEL_LOADING = -26,    /* a local model is still loading; the core waits for it */
-    ULM_EBUSY = -27,             /* resource exhausted: a backend's request queue is full */
+    ULM_EBUSY = -27,             /* resource exhausted: a backend's request queue is full,
+                                    or no slot came before the deadline */
     ULM_ECIRCUIT_OPEN = -28,     /* every endpoint of a backend is cooling down after failures */
     ULM_ECONTENT_FILTER = -29    /* the provider's safety filter refused the prompt */
 } ulm_error;
@@ -78,8 +80,9 @@ ULM_EXTERN const char *ulm_strerror(int code);
 ULM_EXTERN const char *ulm_error_name(int code);
 
 /*
- * Non-zero when the same request may succeed later or at another backend:
- * connection failures, timeouts of every clock, 429, 5xx, 503 and local model loads.
+ * Non-zero when the same request may succeed later or at another backend: connection
+ * failures and transport errors, timeouts of every clock, 429, 5xx (503 and 529
+ * included), local model loads, a full queue (ULM_EBUSY) and an open circuit.
  */
 ULM_EXTERN int ulm_error_is_retryable(int code);
 
@@ -202,8 +205,10 @@ ULM_EXTERN int ulm_client_new(ulm_client **out, const ulm_client_options *opts,
  * inside a call on this client any more. */
 ULM_EXTERN void ulm_client_free(ulm_client *client);
 
-/* The model used when a request names none: the configuration file's default_model, or
- * "dmr/" and DEFAULT_LOCAL_MODEL as DMR normalizes it ("dmr/ai/smollm2:latest"). */
+/* The model used when a request names none: "dmr/" and the options' default_local_model
+ * when it is set, else the configuration file's default_model, else "dmr/" and
+ * DEFAULT_LOCAL_MODEL (default ai/smollm2), as DMR normalizes it
+ * ("dmr/ai/smollm2:latest"). */
 ULM_EXTERN const char *ulm_client_default_model(const ulm_client *client);
 
 /*
@@ -253,7 +258,8 @@ ULM_EXTERN int ulm_request_add_stop(ulm_request *req, const char *stop);        
 /*
  * Receives the answer as it is generated: length bytes of text, not NUL-terminated,
  * always whole UTF-8 characters. Returning non-zero stops the call with ULM_ECANCELLED.
- * Called on the thread that called ulm_complete(), never after it returned.
+ * Called on the thread that called ulm_complete(), never after it returned; it may call
+ * ulm_complete() itself.
  */
 typedef int (*ulm_delta_fn)(const char *text, size_t length, void *payload);
 
@@ -343,6 +349,9 @@ typedef struct ulm_attempt ulm_attempt;
 
 /*
  * Sends req to its first target and falls back along the rest on retryable failures.
+ * req is only read: several threads may use one request at once (its on_delta then runs
+ * on each of them, with the same payload). May be called from an on_delta callback: the
+ * nested call runs to its end on an engine of its own (docs/api.md).
  *
  * *out receives a response in every case but two (out of memory, or out/client/req
  * NULL), also when the call fails: it holds the error detail and the attempt trail.

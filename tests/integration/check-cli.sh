@@ -23,6 +23,10 @@ u = d["usage"]; assert u["prompt_tokens"] > 0 and u["completion_tokens"] > 0, u
 assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"], u
 assert d["latency_ms"] > 0 and len(d["attempts"]) == 1 and d["attempts"][0]["ok"] is True, d
 a = d["attempts"][0]; assert set(a) >= {"provider", "model", "ok", "error", "http_status", "ms"}, a
+assert a["http_status"] == 200, a
+# milliseconds are rounded to 0.1 ms: at most one digit after the point
+for ms in (d["latency_ms"], a["ms"]):
+    assert isinstance(ms, float) and len(repr(ms).split(".")[1]) == 1, (ms, d)
 ' "chat --json" && ok
 
 echo "Once upon a time" | "$cli" chat --max-tokens 4 - > /dev/null && ok
@@ -34,8 +38,12 @@ MODEL_RUNNER_URL=http://127.0.0.1:1 "$cli" chat --json -m dmr/ai/stories260k -m 
 check_json '
 assert [a["error"] for a in d["attempts"]] == ["connect", "not_configured"], d["attempts"]
 assert d["error"]["class"] == "connect", d["error"]
+# no HTTP status was received, and no backend reported token counts: null, not 0 or {}
+assert [a["http_status"] for a in d["attempts"]] == [None, None], d["attempts"]
+assert d["error"]["http_status"] is None and d["usage"] is None, d
 ' "failure --json" < "$tmp/fail.json" && ok
-[ "$(wc -l < "$tmp/fail.err")" -eq 1 ] || { echo "failed: one stderr line"; exit 1; }
+# one line for the error, one on how to fix it
+[ "$(wc -l < "$tmp/fail.err")" -eq 2 ] || { echo "failed: two stderr lines"; cat "$tmp/fail.err"; exit 1; }
 grep -q "^ultra-llm: error: connect (backend dmr, no HTTP status, 2 attempts)" \
     "$tmp/fail.err" && ok
 
@@ -44,6 +52,38 @@ OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" chat -m dmr/ai/not-pulled "hi" 
     2> "$tmp/404.err" > /dev/null || status=$?
 [ "$status" -eq 1 ] && grep -q "model_not_found (backend dmr, HTTP 404" "$tmp/404.err" && ok
 ! grep -q "sk-secret" "$tmp/404.err" && ok
+
+# Docker Model Runner's failures say how to fix them: a model that is not pulled, and a
+# runner that does not answer (a port nothing listens on)
+# shellcheck disable=SC2016 # literal backquotes
+grep -qF 'ultra-llm: hint: ai/not-pulled is not pulled on this Docker Model Runner: pull it with `ultra-llm pull ai/not-pulled` or `docker model pull ai/not-pulled`' \
+    "$tmp/404.err" && ok
+closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# shellcheck disable=SC2016 # literal backquotes
+runner_hint='enable host TCP access with `docker desktop enable model-runner --tcp 12434`, or set MODEL_RUNNER_URL'
+status=0
+MODEL_RUNNER_URL=http://127.0.0.1:$closed "$cli" chat hi 2> "$tmp/closed.err" || status=$?
+[ "$status" -eq 1 ] && grep -q "^ultra-llm: error: connect (backend dmr" "$tmp/closed.err" &&
+    grep -qF "ultra-llm: hint: no Docker Model Runner answers at http://127.0.0.1:$closed/engines/v1: $runner_hint" \
+        "$tmp/closed.err" && ok
+MODEL_RUNNER_URL=http://127.0.0.1:$closed "$cli" models 2> "$tmp/closed.err" > /dev/null || true
+grep -qF "ultra-llm: hint: no Docker Model Runner answers at http://127.0.0.1:$closed/engines/v1: $runner_hint" \
+    "$tmp/closed.err" && ok
+# a hint for each failure that has one, and only for Docker Model Runner's
+[ "$(grep -c "hint:" "$tmp/404.err")" -eq 1 ] && ok
+status=0
+ANTHROPIC_BASE_URL=$ULM_TEST_REPLAY_URL/anthropic/not-found ANTHROPIC_API_KEY=sk-ant-secret-1234567890 \
+    "$cli" chat -m anthropic/claude-haiku-4-5 hi 2> "$tmp/cloud404.err" || status=$?
+[ "$status" -eq 1 ] && grep -q "model_not_found (backend anthropic, HTTP 404" "$tmp/cloud404.err" &&
+    ! grep -q "hint:" "$tmp/cloud404.err" && ok
+# the quickstart, with a runner that answers but lacks the default model, says so
+quickstart=$(dirname "$0")/../../examples/quickstart.sh
+status=0
+ULTRA_LLM=$cli DEFAULT_LOCAL_MODEL=ai/absent bash "$quickstart" > /dev/null 2> "$tmp/qs.err" ||
+    status=$?
+[ "$status" -eq 1 ] && grep -qF "does not have the model ai/absent; pull it with \`docker model pull ai/absent\`" \
+    "$tmp/qs.err" && ok
+[ -n "$(ULTRA_LLM=$cli bash "$quickstart" --max-tokens 4 "Once" 2> /dev/null)" ] && ok
 
 status=0
 LOCAL_MODEL_TIMEOUT=soon "$cli" chat hi 2> "$tmp/cfg.err" || status=$?
@@ -134,5 +174,65 @@ assert "secret" not in json.dumps(d).lower(), d
 ' "chat --json across clouds" && ok
 unset ANTHROPIC_BASE_URL GEMINI_BASE_URL
 
+# usage errors exit 2 and say what was wrong; nothing is sent (the backend is dead, so a
+# call would exit 1)
+usage_error() { # usage_error NAME EXPECTED_STDERR COMMAND...
+    local name=$1 expected=$2 status=0
+    shift 2
+    MODEL_RUNNER_URL=http://127.0.0.1:1 "$@" > "$tmp/usage.out" 2> "$tmp/usage.err" || status=$?
+    [ "$status" -eq 2 ] && grep -q -- "$expected" "$tmp/usage.err" ||
+        { echo "failed: $name: exit $status"; cat "$tmp/usage.err"; exit 1; }
+}
+usage_error "unknown command" "^ultra-llm: unknown command 'bogus'$" "$cli" bogus
+grep -q "^usage: ultra-llm chat" "$tmp/usage.err" && ok
+usage_error "unknown provider" 'unknown provider "bogus"' "$cli" chat -m bogus/x hi && ok
+usage_error "empty prompt" "the prompt is empty" "$cli" chat "" && ok
+printf ' \n' > "$tmp/blank"
+usage_error "empty stdin" "the prompt on standard input is empty" "$cli" chat - < "$tmp/blank" && ok
+ULM_LOG=verbose usage_error "ULM_LOG" "none, error, warn, info and debug" "$cli" chat hi && ok
+usage_error "unknown option" "unrecognized option '--bogus'" "$cli" models --bogus && ok
+# every command describes itself on --help, on stdout, exit 0
+for command in chat models doctor; do
+    "$cli" $command --help > "$tmp/help.out" && grep -q "^usage: ultra-llm $command" "$tmp/help.out" ||
+        { echo "failed: $command --help"; exit 1; }
+done
+ok
+
+# Ctrl-C during a stream (the fault server stalls after "Hello, world!"): what arrived is
+# printed, marked incomplete, ended by a newline, and the program exits 130 at once
+interrupt() { # interrupt COMMAND... -> runs it, sends SIGINT once "world!" is out; the output
+    python3 - "$@" > "$tmp/int.out" 2> "$tmp/int.err" <<'PY'
+import os, signal, subprocess, sys, time
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+out = b""
+try:
+    while b"world!" not in out:
+        chunk = os.read(p.stdout.fileno(), 4096)
+        assert chunk, "the stream ended before the stall: %r" % out
+        out += chunk
+    p.send_signal(signal.SIGINT)
+    out += p.communicate(timeout=30)[0]
+finally:
+    p.kill()
+sys.stdout.buffer.write(out)
+sys.exit(p.returncode)
+PY
+}
+status=0
+MODEL_RUNNER_URL=$ULM_TEST_FAULT_URL/stall-mid/120000 interrupt "$cli" chat --stream --json hi ||
+    status=$?
+[ "$status" -eq 130 ] || { echo "failed: Ctrl-C exit $status"; cat "$tmp/int.err"; exit 1; }
+# (the last byte is a newline when $(...), which drops one, leaves nothing)
+[ "$(head -n 1 "$tmp/int.out")" = "Hello, world!" ] && [ -z "$(tail -c 1 "$tmp/int.out")" ] && ok
+tail -n 1 "$tmp/int.out" | check_json '
+assert d["text"] == "Hello, world!" and d["incomplete"] is True, d
+assert d["error"]["class"] == "cancelled", d
+' "Ctrl-C --json" && ok
+status=0
+MODEL_RUNNER_URL=$ULM_TEST_FAULT_URL/stall-mid/120000 interrupt "$cli" chat --stream hi || status=$?
+[ "$status" -eq 130 ] && [ "$(cat "$tmp/int.out")" = "Hello, world!" ] &&
+    grep -q "^ultra-llm: error: cancelled" "$tmp/int.err" && ok
+
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 23 ]
+[ "$passed" -eq 40 ]

@@ -257,6 +257,31 @@ static void test_parse_malformed_answers_are_protocol_errors(void **state)
     }
 }
 
+/* Two answers that are not JSON say what they are: a completion with invalid UTF-8 names
+ * the byte (counted from 0), and an event stream sent to a request that asked for JSON
+ * says so. */
+static void test_parse_misnamed_answers_say_what_they_are(void **state)
+{
+    const char *body =
+        "{\"type\":\"message\",\"content\":[{\"type\":\"text\",\"text\":\"caf\xc3\"}]}";
+    char reason[96];
+    snprintf(reason, sizeof reason, "the answer has invalid UTF-8 at byte %d (0xc3)",
+             (int)(strchr(body, '\xc3') - body));
+    ulm_result r;
+    ulm_http_response resp;
+    fixture_response_from(&resp, 200, "application/json", body, strlen(body));
+    fixture_parse(*state, ULM_OP_CHAT, &resp, &r);
+    assert_int_equal(r.error, ULM_EPROTOCOL);
+    assert_string_equal(r.error_text, reason);
+    ulm__result_clear(&r);
+    fixture_parse_file(*state, ULM_OP_CHAT, 200, "text/event-stream",
+                       "anthropic/stream_messages.txt", &r);
+    assert_int_equal(r.error, ULM_EPROTOCOL);
+    assert_string_equal(r.error_text, "the answer is an event stream where JSON was expected");
+    assert_null(r.text);
+    ulm__result_clear(&r);
+}
+
 static void test_parse_models(void **state)
 {
     ulm_result r;
@@ -468,6 +493,7 @@ int main(void)
         T(test_parse_joins_text_blocks_only),
         T(test_parse_unknown_stop_reason_and_missing_usage),
         T(test_parse_malformed_answers_are_protocol_errors),
+        T(test_parse_misnamed_answers_say_what_they_are),
         T(test_parse_models),
         T(test_every_documented_error_has_its_class),
         T(test_error_without_error_json_uses_the_status),

@@ -489,6 +489,69 @@ static void test_parse_numeric_content_is_protocol(void **state)
                           "{\"choices\":[{\"message\":{\"role\":\"assistant\",\"content\":42}}]}");
 }
 
+/* A 200 whose body fails as reason says: a protocol error with exactly that reason. */
+static void assert_protocol_reason(ulm_provider *p, const char *content_type, const char *body,
+                                   const char *reason)
+{
+    ulm_result r;
+    parse_body(p, ULM_OP_CHAT, 200, content_type, body, &r);
+    assert_int_equal(r.error, ULM_EPROTOCOL);
+    assert_non_null(r.error_text);
+    assert_string_equal(r.error_text, reason);
+    assert_null(r.text);
+    ulm__result_clear(&r);
+}
+
+/* A completion whose text is not UTF-8 names the first bad byte, counted from 0: a byte
+ * that starts no character, a character cut short, an overlong form, a surrogate. */
+static void test_parse_invalid_utf8_names_the_byte(void **state)
+{
+    static const struct {
+        const char *text; /* after "ok " in the content */
+        size_t bad;       /* where in it the first bad byte is */
+    } cases[] = {
+        {"\xff", 0}, {"caf\xc3", 3}, {"\xe2\x82z", 0}, {"\xc0\xaf", 0}, {"\xed\xa0\x80", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[160], reason[96];
+        snprintf(body, sizeof body,
+                 "{\"model\":\"m\",\"choices\":[{\"message\":{\"content\":\"ok %s\"}}]}",
+                 cases[i].text);
+        size_t at = (size_t)(strstr(body, "ok ") - body) + 3 + cases[i].bad;
+        snprintf(reason, sizeof reason, "the answer has invalid UTF-8 at byte %zu (0x%02x)", at,
+                 (unsigned char)body[at]);
+        assert_protocol_reason(*state, "application/json", body, reason);
+    }
+}
+
+/* An event stream sent to a request that asked for JSON (a server or proxy that streams
+ * regardless) is named as such, whichever line it starts with. */
+static void test_parse_event_stream_instead_of_json_is_named(void **state)
+{
+    static const char *const streams[] = {
+        "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\ndata: [DONE]\n\n",
+        "\r\n: keep-alive\r\ndata: {}\r\n\r\n",
+        "event: message\ndata: {}\n\n",
+        "id: 7\ndata: {}\n\n",
+        "retry: 100\n\n",
+    };
+    for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
+        assert_protocol_reason(*state, "text/event-stream", streams[i],
+                               "the answer is an event stream where JSON was expected");
+    /* the body decides, not the Content-Type: JSON that says it is a stream is read */
+    ulm_result r;
+    parse_body(*state, ULM_OP_CHAT, 200, "text/event-stream",
+               "{\"choices\":[{\"message\":{\"content\":\"Hi\"}}]}", &r);
+    assert_int_equal(r.error, ULM_OK);
+    assert_string_equal(r.text, "Hi");
+    ulm__result_clear(&r);
+    /* other bodies that are not JSON keep the general reason */
+    assert_protocol_reason(*state, "text/html", "<html>data: no</html>",
+                           "the answer is not a JSON object");
+    assert_protocol_reason(*state, "application/json",
+                           "{\"choices\":", "the answer is not a JSON object");
+}
+
 static void test_parse_huge_success_body_keeps_whole_text(void **state)
 {
     const size_t text_len = 4 * 1024 * 1024;
@@ -647,6 +710,25 @@ static void test_stream_malformed_events_are_protocol_errors(void **state)
     }
 }
 
+/* An event whose JSON is not UTF-8 names the byte, counted from the start of its data. */
+static void test_stream_event_with_invalid_utf8_names_the_byte(void **state)
+{
+    ulm_result r;
+    fixture_deltas d = {0};
+    const char *body =
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\xf0\x9f\"}}]}\n\n";
+    const char *event = strstr(body, "\n\ndata: ") + strlen("\n\ndata: ");
+    char reason[96];
+    snprintf(reason, sizeof reason, "a stream event has invalid UTF-8 at byte %d (0xf0)",
+             (int)(strchr(event, '\xf0') - event));
+    assert_int_equal(stream_text(*state, body, &r, &d), ULM_EPROTOCOL);
+    assert_string_equal(r.error_text, reason);
+    assert_int_equal(d.text.len, 2); /* "Hi" was delivered before it */
+    ulm__result_clear(&r);
+    ulm_text_free(&d.text);
+}
+
 /* Without [DONE] or a finish reason the answer may have been cut: not a success. */
 static void test_stream_without_end_is_protocol_but_finish_is_enough(void **state)
 {
@@ -693,6 +775,7 @@ int main(void)
         T(test_stream_delivers_one_delta_per_content_event),
         T(test_stream_error_event_is_classified),
         T(test_stream_malformed_events_are_protocol_errors),
+        T(test_stream_event_with_invalid_utf8_names_the_byte),
         T(test_stream_without_end_is_protocol_but_finish_is_enough),
         T(test_stream_ignores_events_after_done),
         T(test_build_chat_body_has_model_and_messages_in_order),
@@ -726,6 +809,8 @@ int main(void)
         T(test_parse_success_with_empty_choices_is_protocol),
         T(test_parse_choice_without_message_is_protocol),
         T(test_parse_numeric_content_is_protocol),
+        T(test_parse_invalid_utf8_names_the_byte),
+        T(test_parse_event_stream_instead_of_json_is_named),
         T(test_parse_huge_success_body_keeps_whole_text),
         T(test_parse_models_lists_ids_in_order),
         T(test_parse_models_without_data_is_protocol),
