@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "url_local.h"
 
 ulm_backend *ulm__client_backend(const ulm_client *c, const char *name)
 {
@@ -20,6 +21,14 @@ const ulm_file_model *ulm__client_model_params(const ulm_client *c, const ulm_ba
         if (c->model_params[i].backend == b && strcmp(c->model_params[i].model, model) == 0)
             return c->model_params[i].file;
     return NULL;
+}
+
+int ulm__urls_local(const ulm_backend *b)
+{
+    for (size_t i = 0; i < b->endpoint_count; i++)
+        if (!ulm__url_is_local(b->urls[i]))
+            return 0;
+    return b->endpoint_count > 0;
 }
 
 char *ulm__backend_auth_line(const ulm_backend *b, const char *key)
@@ -123,6 +132,9 @@ int ulm__client_add_backend(ulm_client *c, const char *name, ulm_provider *p,
     } else {
         slot = &c->backends[c->backend_count++];
     }
+    /* a provider that says it is local is; so is a server without a key on this machine or
+     * network (llama.cpp's server, vLLM, Ollama): a key says a service, even on loopback */
+    fresh.local = (p->flags & ULM_PROVIDER_LOCAL) || (!api_key && ulm__urls_local(&fresh));
     *slot = fresh;
     if (added)
         *added = slot;

@@ -30,6 +30,8 @@ typedef struct ulm_backend {
     char *auth_line;       /* "Header: prefix+key", made once, or NULL */
     char disabled[96];     /* why the backend may not be used; "" when it may */
     int hidden;            /* switched off by a feature flag: not listed, not probed */
+    int local;             /* a model on this machine or network: a load budget, offline
+                              mode's fallbacks, a missing model that moves the chain on */
 } ulm_backend;
 
 #define ULM_MAX_BACKENDS 16
@@ -140,6 +142,9 @@ ULM_HIDDEN int ulm__client_add_typed_backend(ulm_client *c, const char *name,
                                              const ulm_backend_type *type,
                                              const char *const *urls, size_t url_count,
                                              const char *key, ulm_backend **added);
+
+/* Whether every deployment of b is on this machine or a private network. */
+ULM_HIDDEN int ulm__urls_local(const ulm_backend *b);
 
 /* "Header: prefix+key" for a request to b with key; NULL when memory ran out or b's
  * provider takes no key. */

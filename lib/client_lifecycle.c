@@ -95,6 +95,8 @@ static const char *key_from_environment(const ulm_client *c, const char *const *
 static int apply_file_backend(ulm_backend *b, const ulm_file_backend *fb)
 {
     b->balance = fb->balance;
+    if (fb->local >= 0)
+        b->local = fb->local;
     if (fb->max_in_flight <= 0)
         return ULM_OK;
     b->limiter = ulm__calloc(1, sizeof *b->limiter);
@@ -168,7 +170,8 @@ static int add_declared_backend(ulm_client *c, const ulm_file_backend *fb, ulm_b
             c, fb->name, type, (const char *const *)(urls ? program.urls : fb->urls),
             urls ? program.count : fb->url_count, key ? key : key_from_environment(c, vars), b);
     ulm__url_list_clear(&program);
-    if (rc == ULM_OK && vars[0] && !(*b)->api_key)
+    /* a server on this machine or network takes no key unless the file names one for it */
+    if (rc == ULM_OK && vars[0] && !(*b)->api_key && (fb->api_key_env || !(*b)->local))
         missing_key(c, fb, vars, *b);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "client.h"
+#include "url_local.h"
 
 #define DEFAULT_LOCAL_MODEL "ai/smollm2"
 #define DEFAULT_LOCAL_TIMEOUT_MS 60000L
@@ -312,6 +313,14 @@ static int check_program_backends(const ulm_settings *s, char *errbuf, size_t n)
     return ULM_OK;
 }
 
+static int urls_local(const ulm_url_list *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        if (!ulm__url_is_local(l->urls[i]))
+            return 0;
+    return l->count > 0;
+}
+
 /* The options' key and URL for the built-in backend called name: a backend setting, else
  * the field versions 1 to 3 of the options have for it. */
 static void builtin_options(const ulm_settings *s, const ulm_client_options *opts,
@@ -376,15 +385,17 @@ static int load_builtin(ulm_settings *s, ulm_builtin_settings *bs, const ulm_bac
         }
         if (!(bs->api_key = ulm__strdup(key)))
             return ULM_ENOMEM;
-    } else if (vars[0]) {
-        ulm__backend_type_missing_key(vars, bs->missing_key, sizeof bs->missing_key);
     }
     /* a bad URL is named where it came from: the program's setting, or the variable */
     char url_name[48];
     snprintf(url_name, sizeof url_name, "%s.url", type->name);
-    return set_urls(&bs->urls, url_option, declared, env(opts, type->url_var),
-                    type->default_url, url_option && *url_option ? url_name : type->url_var,
-                    errbuf, n);
+    int rc = set_urls(&bs->urls, url_option, declared, env(opts, type->url_var),
+                      type->default_url, url_option && *url_option ? url_name : type->url_var,
+                      errbuf, n);
+    /* a server on this machine or network (llama.cpp's, vLLM, Ollama) takes no key */
+    if (rc == ULM_OK && !key && vars[0] && !urls_local(&bs->urls))
+        ulm__backend_type_missing_key(vars, bs->missing_key, sizeof bs->missing_key);
+    return rc;
 }
 
 static int load_strings(ulm_settings *s, const ulm_client_options *opts, char *errbuf,

@@ -351,6 +351,12 @@ static int backend_member(walk *w, const char *key, json_t *value, void *target)
         return read_api_key_env(w, value, b);
     if (strcmp(key, "balance") == 0)
         return read_balance(w, value, b);
+    if (strcmp(key, "local") == 0) {
+        if (!json_is_boolean(value))
+            return fail(w, "expected true or false");
+        b->local = json_is_true(value);
+        return ULM_OK;
+    }
     const whole_setting *setting = find_setting(backend_settings, key);
     return setting ? read_setting(w, setting, value, b) : unknown_key(w, value);
 }
@@ -364,6 +370,7 @@ static int backend_entry(walk *w, const char *name, json_t *value, void *target)
         return fail(w, "a backend name cannot contain \"/\"");
     ulm_file_backend *b = &c->backends[c->backend_count++];
     b->max_queue = -1;
+    b->local = -1;
     int rc = copy_string(name, &b->name);
     if (rc != ULM_OK)
         return rc;

@@ -43,6 +43,7 @@ typedef struct ulm_file_backend {
     ulm_balance balance;
     long max_in_flight;  /* 0: unlimited */
     long max_queue;      /* -1: unset (the default applies) */
+    int local;           /* -1: unset (a server without a key on a local URL is local) */
 } ulm_file_backend;
 
 typedef struct ulm_file_model {

@@ -96,7 +96,7 @@ static void start_probe(ulm_client *c, ulm_engine *e, ulm_backend *b, const char
     const ulm_timeouts *tm = &c->settings.timeouts;
     ulm__result_init(&p->result);
     p->start = ulm__now_ms();
-    ulm__clocks_start(&p->clocks, tm, (b->provider->flags & ULM_PROVIDER_LOCAL) != 0,
+    ulm__clocks_start(&p->clocks, tm, b->local,
                       p->start + (double)tm->ms[ULM_CLOCK_OVERALL], 0);
     p->x = (ulm_exchange){.client = c, .backend = b, .model = "", .op = ULM_OP_MODELS,
                           .base_url = url, .clocks = &p->clocks, .result = &p->result,

@@ -38,7 +38,7 @@ ULM_HIDDEN void ulm__target_list_clear(ulm_target_list *l);
 
 static inline int ulm__target_is_local(const ulm_target *t)
 {
-    return (t->backend->provider->flags & ULM_PROVIDER_LOCAL) != 0;
+    return t->backend->local;
 }
 
 #endif /* ULM_ROUTE_H */

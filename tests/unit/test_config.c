@@ -386,6 +386,53 @@ static void backend_settings_and_config_json(void **state)
     unsetenv("FLAKY_KEY");
 }
 
+/* llama.cpp's server, vLLM, Ollama: a server on this machine or network takes no key and
+ * counts as local; a key, or the file, says otherwise. */
+static void local_servers_need_no_key(void **state)
+{
+    (void)state;
+    const struct {
+        const char *url;
+        const char *key;
+        int disabled, local;
+    } cases[] = {
+        {"http://127.0.0.1:8080/v1", NULL, 0, 1},
+        {"http://localhost:11434/v1", NULL, 0, 1},
+        {"http://192.168.1.20:8000/v1", NULL, 0, 1},
+        {"http://[::1]:8000/v1", NULL, 0, 1},
+        {"http://model-runner.docker.internal/engines/v1", NULL, 0, 1},
+        {"http://127.0.0.1:4000/v1", "sk-litellm-proxy-key-0123", 0, 0}, /* a key: a service */
+        {"https://api.openai.com/v1", NULL, 1, 0},
+        {"http://172.32.0.1/v1", NULL, 1, 0}, /* outside 172.16/12 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+        opts.ignore_environment = 1;
+        opts.openai_base_url = cases[i].url;
+        opts.openai_api_key = cases[i].key;
+        ulm_client *c = NULL;
+        char err[ULM_ERROR_SIZE];
+        assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+        ulm_backend *b = ulm__client_backend(c, "openai");
+        if ((b->disabled[0] != 0) != cases[i].disabled || b->local != cases[i].local)
+            fail_msg("%s: disabled \"%s\", local %d", cases[i].url, b->disabled, b->local);
+        ulm_client_free(c);
+    }
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.ignore_environment = 1;
+    opts.config_json = "{\"backends\": {\"vllm\": {\"type\": \"openai\","
+                       " \"url\": \"http://10.0.0.5:8000/v1\"},"
+                       "\"lab\": {\"type\": \"openai\", \"url\": \"http://10.0.0.6:8000/v1\","
+                       " \"local\": false}}}";
+    ulm_client *c = NULL;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+    assert_true(ulm__client_backend(c, "vllm")->local);
+    assert_string_equal(ulm__client_backend(c, "vllm")->disabled, "");
+    assert_false(ulm__client_backend(c, "lab")->local); /* the file decides */
+    ulm_client_free(c);
+}
+
 static void bad_backend_settings_are_named(void **state)
 {
     (void)state;
@@ -470,6 +517,7 @@ int main(void)
         cmocka_unit_test_setup(disabled_model_runner_is_not_listed, clear_env),
         cmocka_unit_test_setup(backend_settings_and_config_json, clear_env),
         cmocka_unit_test_setup(bad_backend_settings_are_named, clear_env),
+        cmocka_unit_test_setup(local_servers_need_no_key, clear_env),
         cmocka_unit_test_setup(describe_shows_keys_as_present_only, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
