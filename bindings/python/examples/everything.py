@@ -70,6 +70,16 @@ def calls(client: ultrallm.Client, model: str) -> None:
     assert "".join(pieces) == streamed.text
     print("streamed %d pieces: %r" % (len(pieces), streamed.text))
 
+    # A CancelToken stops the calls given it, from any thread; it stays cancelled.
+    token = ultrallm.CancelToken()
+    client.complete("Once upon a time", model=model, max_tokens=4, cancel=token)
+    token.cancel()
+    try:
+        client.complete("Once upon a time", model=model, max_tokens=4, cancel=token)
+    except ultrallm.CancelledError as e:
+        print("cancelled: %s (token cancelled: %s, incomplete: %s)"
+              % (e, token.cancelled, e.incomplete))
+
 
 def failures(model: str) -> None:
     with ultrallm.Client(ignore_environment=True, model_runner_url="http://127.0.0.1:1",

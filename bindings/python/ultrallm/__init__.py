@@ -10,12 +10,15 @@ wraps its handles in Python objects that free them.
         client.complete("Once upon a time", model="dmr/ai/smollm2",
                         on_delta=lambda chunk: print(chunk, end="", flush=True),
                         timeouts={"first_token": 30000, "idle": 5000})
+        token = ultrallm.CancelToken()      # token.cancel() from another thread stops
+        client.complete("Hi", model="dmr/ai/smollm2", cancel=token)     # the call
 
 Modules: _native declares the C functions and types (one table) and loads the library
-through _loader; _client, _request, _results, _errors and _enums hold the public classes,
-re-exported here.
+through _loader; _client, _request, _cancel, _results, _errors and _enums hold the public
+classes, re-exported here.
 """
 
+from ._cancel import CancelToken
 from ._client import Client
 from ._enums import Clock, ErrorCode, LogLevel
 from ._errors import (AuthError, BadRequestError, CancelledError, CircuitOpenError,
@@ -33,8 +36,8 @@ from ._results import Attempt, BackendStatus, ModelList, Response, Usage
 from ._version import __version__
 
 __all__ = [
-    "Attempt", "AuthError", "BackendStatus", "BadRequestError", "CancelledError",
-    "CircuitOpenError", "Client", "Clock", "ConfigError", "ConnectError",
+    "Attempt", "AuthError", "BackendStatus", "BadRequestError", "CancelToken",
+    "CancelledError", "CircuitOpenError", "Client", "Clock", "ConfigError", "ConnectError",
     "ConnectTimeoutError", "ContentFilterError", "ContextLengthError", "ErrorCode",
     "FirstTokenTimeoutError", "IdleTimeoutError", "InvalidArgumentError", "LibraryLoadError",
     "LoadTimeoutError", "LogLevel", "ModelList", "ModelLoadError", "ModelLoadingError",

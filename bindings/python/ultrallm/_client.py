@@ -8,6 +8,7 @@ import json
 import threading
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union, cast
 
+from ._cancel import CallToken, CancelToken
 from ._convert import PathArg, c_integer, c_path, c_string, strings, text
 from ._enums import ErrorCode, LogLevel, enum_or_int
 from ._errors import UltraLLMError, error, strerror
@@ -21,6 +22,11 @@ DESCRIBE_SIZE = 4096  # first buffer tried for ulm_client_describe(); grown when
 # What log= receives: the level (a LogLevel, or an int for a level this package predates)
 # and the message.
 LogCallback = Callable[[Union[LogLevel, int], str], object]
+
+
+def _check_cancel(cancel: object) -> None:
+    if cancel is not None and not isinstance(cancel, CancelToken):
+        raise TypeError("cancel: expected a CancelToken, got %s" % type(cancel).__name__)
 
 
 def _log_adapter(log: LogCallback) -> Callable[..., None]:
@@ -242,7 +248,8 @@ class Client:
                  max_tokens: Optional[int] = None, seed: Optional[int] = None,
                  stop: Optional[Union[str, Sequence[str]]] = None,
                  timeouts: Optional[Timeouts] = None,
-                 on_delta: Optional[OnDelta] = None) -> Response:
+                 on_delta: Optional[OnDelta] = None,
+                 cancel: Optional[CancelToken] = None) -> Response:
         """Sends one chat completion and returns a Response, or raises UltraLLMError.
 
         The conversation is system (if given), then messages, a sequence of
@@ -263,22 +270,25 @@ class Client:
         with the library's CancelledError as its __context__ (unless it had a context
         already). A stream that breaks off after text was delivered raises the error
         with incomplete true and the delivered text in e.text; no fallback follows then.
+
+        cancel, a CancelToken, lets another thread stop the call: once it is cancelled the
+        call ends within milliseconds with CancelledError.
         """
+        _check_cancel(cancel)
         failure: Optional[UltraLLMError] = None
-        with Request(prompt, messages, model, system, temperature, top_p, max_tokens, seed,
-                     stop, timeouts, on_delta) as req:
-            out = response_p()
-            try:
-                with self._borrow() as handle:
-                    lib.ulm_complete(ctypes.pointer(out), handle, req.handle)
-                response = read_response(out)
-            except UltraLLMError as e:
-                if not req.raised:
-                    raise
-                failure = e
-            finally:
-                if out:
-                    lib.ulm_response_free(out)
+        token = CallToken(cancel) if cancel is not None else None
+        try:
+            with Request(prompt, messages, model, system, temperature, top_p, max_tokens,
+                         seed, stop, timeouts, on_delta, token) as req:
+                try:
+                    response = self._call(req)
+                except UltraLLMError as e:
+                    if not req.raised:
+                        raise
+                    failure = e
+        finally:
+            if token is not None:
+                token.release()
         if req.raised:
             # Raised outside the except block, so that a context of the user's own
             # exception is kept rather than replaced.
@@ -287,6 +297,17 @@ class Client:
                 user_error.__context__ = failure
             raise user_error
         return response
+
+    def _call(self, req: Request) -> Response:
+        """ulm_complete() of req on this thread: its Response, or raises its error."""
+        out = response_p()
+        try:
+            with self._borrow() as handle:
+                lib.ulm_complete(ctypes.pointer(out), handle, req.handle)
+            return read_response(out)
+        finally:
+            if out:
+                lib.ulm_response_free(out)
 
     def models(self) -> ModelList:
         """Asks every endpoint of every backend for its models, as a ModelList; a failing

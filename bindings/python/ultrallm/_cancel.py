@@ -1,0 +1,99 @@
+"""Cancellation: CancelToken, which a caller triggers to stop calls from any thread, and
+CallToken, the C token (ulm_cancel) that one call's request carries."""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from typing import Any, Optional
+
+from ._native import cancel_p, lib
+
+
+class CancelToken:
+    """Stops the calls it is given to (cancel= of Client.complete(), Client.stream(),
+    AsyncClient...), from any thread, or from a signal handler.
+
+    cancel() makes each of those calls end within milliseconds with CancelledError (the
+    text already received, if any, in e.text with e.incomplete true), even while it waits
+    for a connection, a first token, a retry pause or a queue slot. A token stays
+    cancelled: a call given it afterwards ends at once. One token may be given to many
+    calls, at once or one after the other; it holds no resource of the library, so it
+    needs no closing.
+    """
+
+    def __init__(self) -> None:
+        self._cancelled = False
+        # The calls in flight that were given this token. Each call carries a C token of
+        # its own, so that stopping one call (a stream closed early, Ctrl-C) never cancels
+        # this token's other calls; cancel() triggers them all.
+        self._calls: set[CallToken] = set()
+
+    def cancel(self) -> None:
+        """Cancels every call given this token, now and from now on. Idempotent."""
+        # The flag first: a call that links itself after the snapshot below sees it.
+        self._cancelled = True
+        for call in tuple(self._calls):  # a snapshot: calls end meanwhile on other threads
+            call.trigger()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether cancel() was called."""
+        return self._cancelled
+
+    def _link(self, call: CallToken) -> None:
+        self._calls.add(call)
+        if self._cancelled:
+            call.trigger()
+
+    def _unlink(self, call: CallToken) -> None:
+        self._calls.discard(call)
+
+    def __repr__(self) -> str:
+        return "<ultrallm.CancelToken %s, %d calls in flight>" % (
+            "cancelled" if self._cancelled else "not cancelled", len(self._calls))
+
+
+class CallToken:
+    """The C token (ulm_cancel) of one call, set on the call's request: trigger() stops
+    the call within milliseconds, from any thread. release(), once the call has returned,
+    frees the C token; a trigger() after that does nothing, so that whoever still holds
+    this object never reaches a freed token."""
+
+    __slots__ = ("_handle", "_lock", "_link", "__weakref__")
+
+    def __init__(self, link: Optional[CancelToken] = None) -> None:
+        handle = cancel_p()
+        lib.ulm_cancel_new(ctypes.byref(handle))
+        self._handle: Any = handle
+        # Re-entrant: a signal handler runs on the main thread between two bytecodes,
+        # possibly while the main thread is inside this lock, and may trigger this token.
+        self._lock = threading.RLock()
+        self._link = link
+        if link is not None:
+            link._link(self)
+
+    @property
+    def handle(self) -> Any:
+        """The ulm_cancel pointer, for ulm_request_set_cancel()."""
+        return self._handle
+
+    def trigger(self) -> None:
+        with self._lock:
+            if self._handle:
+                lib.ulm_cancel_trigger(self._handle)
+
+    @property
+    def triggered(self) -> bool:
+        with self._lock:
+            return bool(self._handle) and bool(lib.ulm_cancel_triggered(self._handle))
+
+    def release(self) -> None:
+        """Frees the C token; the call that carried it must have returned."""
+        if self._link is not None:
+            self._link._unlink(self)
+            self._link = None
+        with self._lock:
+            handle, self._handle = self._handle, None
+        if handle:
+            lib.ulm_cancel_free(handle)
