@@ -70,6 +70,15 @@ def calls(client: ultrallm.Client, model: str) -> None:
     assert "".join(pieces) == streamed.text
     print("streamed %d pieces: %r" % (len(pieces), streamed.text))
 
+    stream: ultrallm.Stream
+    with client.stream("Once upon a time", model=model, max_tokens=16) as stream:
+        for piece in stream:
+            print(piece, end="|")
+    print("\nstream %s: %r" % ("closed" if stream.closed else "open", stream.response))
+    for count, _ in enumerate(client.stream("Once upon a time", model=model)):
+        if count == 2:
+            break                                   # cancels the rest of the answer
+
     # A CancelToken stops the calls given it, from any thread; it stays cancelled.
     token = ultrallm.CancelToken()
     client.complete("Once upon a time", model=model, max_tokens=4, cancel=token)

@@ -12,12 +12,17 @@ wraps its handles in Python objects that free them.
                         timeouts={"first_token": 30000, "idle": 5000})
         token = ultrallm.CancelToken()      # token.cancel() from another thread stops
         client.complete("Hi", model="dmr/ai/smollm2", cancel=token)     # the call
+        with client.stream("Once upon a time", model="dmr/ai/smollm2") as stream:
+            for piece in stream:            # breaking out cancels the call
+                print(piece, end="", flush=True)
+        print(stream.response.usage)
 
 Modules: _native declares the C functions and types (one table) and loads the library
-through _loader; _client, _request, _cancel, _results, _errors and _enums hold the public
-classes, re-exported here.
+through _loader; _client, _request, _cancel, _call, _results, _errors and _enums hold the
+public classes, re-exported here; _workers runs the C calls made for another thread.
 """
 
+from ._call import Stream
 from ._cancel import CancelToken
 from ._client import Client
 from ._enums import Clock, ErrorCode, LogLevel
@@ -43,7 +48,8 @@ __all__ = [
     "LoadTimeoutError", "LogLevel", "ModelList", "ModelLoadError", "ModelLoadingError",
     "ModelNotFoundError", "NotConfiguredError", "OptionsVersionError", "OutOfMemoryError",
     "ProtocolError", "QuotaError", "RateLimitError", "RequestTimeoutError",
-    "ResourceExhaustedError", "Response", "ServerError", "TooLargeError", "TransportError",
-    "UltraLLMError", "UnavailableError", "UnsupportedError", "Usage", "__version__",
-    "error_is_retryable", "error_name", "strerror", "version", "version_number",
+    "ResourceExhaustedError", "Response", "ServerError", "Stream", "TooLargeError",
+    "TransportError", "UltraLLMError", "UnavailableError", "UnsupportedError", "Usage",
+    "__version__", "error_is_retryable", "error_name", "strerror", "version",
+    "version_number",
 ]

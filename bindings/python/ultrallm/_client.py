@@ -8,6 +8,7 @@ import json
 import threading
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union, cast
 
+from ._call import Call, Stream
 from ._cancel import CallToken, CancelToken
 from ._convert import PathArg, c_integer, c_path, c_string, strings, text
 from ._enums import ErrorCode, LogLevel, enum_or_int
@@ -16,6 +17,7 @@ from ._native import (ERROR_SIZE, OPTIONS_VERSION, ClientOptions, LogFn, client_
                       list_p, response_p)
 from ._request import Message, Models, OnDelta, Request, Timeouts
 from ._results import ModelList, Response, read_model_list, read_response
+from ._workers import Workers
 
 DESCRIBE_SIZE = 4096  # first buffer tried for ulm_client_describe(); grown when too small
 
@@ -102,6 +104,7 @@ class Client:
         self._lock = threading.Lock()
         self._calls = 0
         self._closed = False
+        self._workers = Workers()
 
         opts = ClientOptions()
         lib.ulm_client_options_init(ctypes.byref(opts), OPTIONS_VERSION)
@@ -159,6 +162,7 @@ class Client:
         with self._lock:
             self._closed = True
             idle = self._calls == 0
+        self._workers.close()
         if idle:
             self._release()
 
@@ -178,6 +182,9 @@ class Client:
     def __del__(self) -> None:
         # No call can be in flight: each holds a reference to self. __init__ may have
         # failed before _handle existed.
+        workers = getattr(self, "_workers", None)
+        if workers is not None:
+            workers.close()
         handle = getattr(self, "_handle", None)
         if handle:
             self._handle = None
@@ -270,6 +277,7 @@ class Client:
         with the library's CancelledError as its __context__ (unless it had a context
         already). A stream that breaks off after text was delivered raises the error
         with incomplete true and the delivered text in e.text; no fallback follows then.
+        stream() is the same as an iterator.
 
         cancel, a CancelToken, lets another thread stop the call: once it is cancelled the
         call ends within milliseconds with CancelledError.
@@ -297,6 +305,50 @@ class Client:
                 user_error.__context__ = failure
             raise user_error
         return response
+
+    def stream(self, prompt: Optional[str] = None, *,
+               messages: Optional[Iterable[Message]] = None,
+               model: Optional[Models] = None, system: Optional[str] = None,
+               temperature: Optional[float] = None, top_p: Optional[float] = None,
+               max_tokens: Optional[int] = None, seed: Optional[int] = None,
+               stop: Optional[Union[str, Sequence[str]]] = None,
+               timeouts: Optional[Timeouts] = None,
+               cancel: Optional[CancelToken] = None) -> Stream:
+        """Starts a streamed chat completion and returns its Stream, an iterator over the
+        pieces of text as they arrive; its response is the Response once it has ended.
+        The arguments are complete()'s; a bad one raises here, before anything is sent.
+
+            with client.stream("Once upon a time", model="dmr/ai/smollm2") as stream:
+                for piece in stream:
+                    print(piece, end="")
+            print(stream.response.finish_reason)
+
+        The call runs on a worker thread. Breaking out of the loop and closing the stream
+        (or leaving the with block, or dropping the stream) cancels it: the transfer
+        stops, the worker is free again within milliseconds. A failure raises from the
+        iteration, after the pieces that came before it.
+        """
+        _check_cancel(cancel)
+        call = Call(self._call)
+        return Stream(self._start(call, cancel, prompt, messages, model, system, temperature,
+                                  top_p, max_tokens, seed, stop, timeouts, streamed=True))
+
+    def _start(self, call: Call, cancel: Optional[CancelToken], prompt: Optional[str],
+               messages: Optional[Iterable[Message]], model: Optional[Models],
+               system: Optional[str], temperature: Optional[float], top_p: Optional[float],
+               max_tokens: Optional[int], seed: Optional[int],
+               stop: Optional[Union[str, Sequence[str]]], timeouts: Optional[Timeouts],
+               streamed: bool) -> Call:
+        """Builds the request (checking every argument) and starts call on a worker."""
+        token = CallToken(cancel)
+        try:
+            req = Request(prompt, messages, model, system, temperature, top_p, max_tokens,
+                          seed, stop, timeouts, call.deliver if streamed else None, token)
+        except BaseException:
+            token.release()
+            raise
+        call.start(self._workers, req, token)
+        return call
 
     def _call(self, req: Request) -> Response:
         """ulm_complete() of req on this thread: its Response, or raises its error."""
