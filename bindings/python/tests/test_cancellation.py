@@ -1,4 +1,5 @@
-"""Tests of cancellation: CancelToken from another thread.
+"""Tests of cancellation: CancelToken from another thread, and Ctrl-C (SIGINT sent to a
+subprocess) during a blocking call.
 
 Most tests use loopback.StubServer, a stub OpenAI server of their own on 127.0.0.1 that
 never answers or stalls after one piece, and sees the client close its connection. The
@@ -12,10 +13,17 @@ server's stall (minutes) or the call's own clocks would end it.
         python3 -m unittest discover -s bindings/python/tests -p test_cancellation.py -v
 """
 
+import json
 import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 import ultrallm
 from loopback import FIRST_PIECE, StubServer
@@ -26,6 +34,52 @@ LONG = {"connect": 60000, "first_token": 120000, "idle": 120000, "overall": 1200
 # milliseconds it takes.
 PROMPT_S = 20.0
 KEY = "sk-test-0123456789"
+# How soon a process that got SIGINT during a call must have exited, interpreter exit
+# included.
+EXIT_S = 10.0
+# The directory the package under test was imported from, for the subprocesses.
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(ultrallm.__file__)))
+
+# What the subprocess of the Ctrl-C tests runs: one blocking call (argv[2]) to the OpenAI
+# base URL argv[1], printing each piece it receives. On KeyboardInterrupt it prints how
+# the C call ended (the exception's context: CancelledError when it was cancelled, not
+# timed out), closes the client, waits for its workers to end, prints how many threads
+# are left and lets the exception end the process.
+CHILD = """
+import signal, sys, threading, time
+# A shell runs a background job with SIGINT ignored, and Python then keeps ignoring it:
+# the test needs Python's own handler, as in an interactive program.
+signal.signal(signal.SIGINT, signal.default_int_handler)
+import ultrallm
+
+def piece(text):
+    print("piece:", text, flush=True)
+
+base, mode = sys.argv[1], sys.argv[2]
+client = ultrallm.Client(ignore_environment=True, enable_model_runner=False,
+                         openai_base_url=base, openai_api_key="sk-test-0123456789")
+clocks = {"connect": 60000, "first_token": 120000, "idle": 120000, "overall": 120000}
+try:
+    print("calling", flush=True)
+    if mode == "stream":
+        for text in client.stream("hi", model="openai/fault-model", timeouts=clocks):
+            piece(text)
+    elif mode == "on_delta":
+        client.complete("hi", model="openai/fault-model", timeouts=clocks, on_delta=piece)
+    else:
+        client.complete("hi", model="openai/fault-model", timeouts=clocks)
+    print("the call returned", flush=True)
+except KeyboardInterrupt as e:
+    print("KeyboardInterrupt in", threading.current_thread().name, flush=True)
+    print("the C call:", repr(e.__context__), flush=True)
+    client.close()
+    deadline = time.monotonic() + 10
+    while (any(t.name == "ultrallm-worker" for t in threading.enumerate())
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
+    print("threads left:", threading.active_count(), flush=True)
+    raise
+"""
 
 
 def openai_client(base_url):
@@ -164,6 +218,105 @@ class StalledStreamCancelTests(unittest.TestCase):
         self.assertEqual(error.text, FIRST_PIECE)
         self.assertEqual(pieces, [FIRST_PIECE])
         self.assertTrue(self.server.closed.wait(PROMPT_S))
+
+
+class CtrlCTests(unittest.TestCase):
+    """SIGINT, as Ctrl-C sends it, to a process blocked in a call on its main thread."""
+
+    def setUp(self):
+        directory = tempfile.TemporaryDirectory(prefix="ultrallm-test-")
+        self.addCleanup(directory.cleanup)
+        self.script = os.path.join(directory.name, "child.py")
+        with open(self.script, "w", encoding="utf-8") as f:
+            f.write(CHILD)
+
+    def interrupt(self, base_url, mode, ready):
+        """Runs CHILD's call, sends SIGINT once ready(lines read so far) is true, and
+        returns (the lines printed, stderr, the exit status, seconds from SIGINT to
+        exit)."""
+        path = [PACKAGE_PARENT] + [p for p in os.environ.get("PYTHONPATH", "").split(":")
+                                   if p]
+        env = dict(os.environ, PYTHONPATH=":".join(path))
+        child = subprocess.Popen([sys.executable, self.script, base_url, mode], env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(child.kill)
+        lines = []  # what the child printed so far (it flushes every line)
+        reader = threading.Thread(target=lambda: lines.extend(
+            line.rstrip("\n") for line in child.stdout))
+        reader.start()
+        deadline = time.monotonic() + PROMPT_S
+        while not ready(list(lines)):
+            if child.poll() is not None or time.monotonic() > deadline:
+                child.kill()
+                reader.join()
+                self.fail("the child was not ready: %r %r" % (lines, child.stderr.read()))
+            time.sleep(0.01)
+        time.sleep(0.2)  # well inside the call: it waits minutes for the server
+        interrupted_at = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=EXIT_S)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            reader.join()
+            self.fail("no exit %.0f s after SIGINT: %r %r" % (EXIT_S, lines,
+                                                                child.stderr.read()))
+        elapsed = time.monotonic() - interrupted_at
+        reader.join()
+        return lines, child.stderr.read(), child.returncode, elapsed
+
+    def assert_interrupted(self, lines, err, status, elapsed):
+        self.assertEqual(status, -signal.SIGINT, (lines, err))  # how Python ends on it
+        self.assertLess(elapsed, EXIT_S)
+        self.assertIn("KeyboardInterrupt", err.splitlines()[-1], err)
+        self.assertNotIn("the call returned", lines)
+        self.assertNotIn("Exception ignored", err)
+        self.assertIn("KeyboardInterrupt in MainThread", lines)
+        # The C call was cancelled, and had ended, before KeyboardInterrupt was raised:
+        # its CancelledError is the context.
+        self.assertTrue([line for line in lines if line.startswith("the C call: "
+                                                                     "CancelledError(")],
+                        lines)
+        self.assertEqual(lines[-1], "threads left: 1", lines)
+
+    def test_ctrl_c_during_a_stream(self):
+        with StubServer("stall") as server:
+            result = self.interrupt(server.url, "stream",
+                                    lambda lines: "piece: " + FIRST_PIECE in lines)
+            self.assert_interrupted(*result)
+            self.assertTrue(server.closed.wait(PROMPT_S))  # the transfer was dropped
+
+    def test_ctrl_c_during_a_callback_stream(self):
+        with StubServer("stall") as server:
+            result = self.interrupt(server.url, "on_delta",
+                                    lambda lines: "piece: " + FIRST_PIECE in lines)
+            self.assert_interrupted(*result)
+            self.assertTrue(server.closed.wait(PROMPT_S))
+
+    def test_ctrl_c_while_waiting_for_the_first_byte(self):
+        with StubServer("silent") as server:
+            result = self.interrupt(server.url, "complete",
+                                    lambda lines: server.request_seen.is_set())
+            self.assert_interrupted(*result)
+            self.assertTrue(server.closed.wait(PROMPT_S))
+
+    @unittest.skipUnless(os.environ.get("ULM_TEST_FAULT_URL"),
+                         "set ULM_TEST_FAULT_URL to tests/servers/fault-server.mjs")
+    def test_ctrl_c_against_the_fault_server(self):
+        root = os.environ["ULM_TEST_FAULT_URL"].rstrip("/")
+        # A delay of its own, so that the fault server's count of its requests says when
+        # this call is in flight.
+        delay = "delay-first-byte/%d" % random.randrange(200000, 900000)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+        def in_flight(lines):
+            with opener.open(root + "/_stats", timeout=PROMPT_S) as answer:
+                return json.load(answer)["requests"].get(delay, 0) > 0
+
+        self.assert_interrupted(*self.interrupt("%s/%s/v1" % (root, delay), "complete",
+                                                in_flight))
+        self.assert_interrupted(*self.interrupt(
+            root + "/stall-mid/120000/v1", "stream", lambda lines: "piece: , world!" in lines))
 
 
 @unittest.skipUnless(os.environ.get("ULM_TEST_FAULT_URL"),

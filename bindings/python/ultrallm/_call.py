@@ -1,15 +1,17 @@
-"""One C call (ulm_complete) that a worker thread makes for another thread, which takes its
-streamed text and its outcome from a queue; and Stream, the iterator over that text."""
+"""One C call (ulm_complete, ulm_list_models) that a worker thread makes for another
+thread, which takes its streamed text and its outcome from a queue; and Stream, the
+iterator over that text."""
 
 from __future__ import annotations
 
 import queue
-from typing import Callable, Optional, Union
+from typing import Callable, Generic, Optional, TypeVar, Union
 
 from ._cancel import CallToken
-from ._request import Request
 from ._results import Response
 from ._workers import Workers
+
+T = TypeVar("T")
 
 # The longest a thread waiting for a call goes without running Python's signal handlers:
 # a signal the kernel delivered to another thread (not a worker: they block them) still
@@ -17,20 +19,20 @@ from ._workers import Workers
 WAIT_S = 0.1
 
 
-class Outcome:
-    """How a call ended: its Response, or the exception it raised."""
+class Outcome(Generic[T]):
+    """How a call ended: what it returned, or the exception it raised."""
 
-    __slots__ = ("response", "error")
+    __slots__ = ("value", "error")
 
-    def __init__(self, response: Optional[Response], error: Optional[BaseException]) -> None:
-        self.response = response
+    def __init__(self, value: Optional[T], error: Optional[BaseException]) -> None:
+        self.value = value
         self.error = error
 
-    def result(self) -> Response:
+    def result(self) -> T:
         if self.error is not None:
             raise self.error
-        assert self.response is not None
-        return self.response
+        assert self.value is not None
+        return self.value
 
 
 class _Stopped(BaseException):
@@ -38,10 +40,7 @@ class _Stopped(BaseException):
     the request's callback returns non-zero and the library calls it no more."""
 
 
-Item = Union[str, Outcome]
-
-
-def take(items: queue.SimpleQueue[Item]) -> Item:
+def take(items: queue.SimpleQueue[Union[str, Outcome[T]]]) -> Union[str, Outcome[T]]:
     """The next item, waited for in slices of WAIT_S, in each of which a signal for this
     thread (SIGINT on the main thread) interrupts the wait at once."""
     while True:
@@ -51,26 +50,26 @@ def take(items: queue.SimpleQueue[Item]) -> Item:
             pass
 
 
-class Call:
-    """One ulm_complete() of a request, run by a worker (a Job of _workers): each piece of
-    text it streams, then its Outcome, go to items, for the thread that started it.
+class Call(Generic[T]):
+    """One C call run by a worker (a Job of _workers) for the thread that started it: each
+    piece of text it streams (deliver() is its request's on_delta), then its Outcome, go
+    to items, for that thread to take with next().
 
     In lockstep, the worker waits for the consumer's ack() of each piece before the library
     goes on, and a refused piece stops the call at once (complete(on_delta=...), whose
     callback runs on the caller's thread but must see the text exactly as a callback of
     the library would). Otherwise the pieces queue up while the consumer is busy (a
-    Stream). The worker owns the request and the token from start() on and frees both
-    once the C call has returned, whether or not anyone still waits for it.
+    Stream). The work given to start() owns what the C call uses (the request, the token)
+    and frees it once the call has returned, whether or not anyone still waits for it.
     """
 
-    def __init__(self, complete: Callable[[Request], Response], lockstep: bool = False) -> None:
-        self._complete = complete
-        self.items: queue.SimpleQueue[Item] = queue.SimpleQueue()
+    def __init__(self, lockstep: bool = False) -> None:
+        self.items: queue.SimpleQueue[Union[str, Outcome[T]]] = queue.SimpleQueue()
         self._acks: Optional[queue.SimpleQueue[bool]] = queue.SimpleQueue() if lockstep else None
         self._unacked = False
-        self._request: Optional[Request] = None
+        self._work: Optional[Callable[[], T]] = None
         self._token: Optional[CallToken] = None
-        self.outcome: Optional[Outcome] = None
+        self.outcome: Optional[Outcome[T]] = None
 
     # -- the worker's side
 
@@ -80,28 +79,22 @@ class Call:
         if self._acks is not None and not self._acks.get():
             raise _Stopped()
 
-    def start(self, workers: Workers, request: Request, token: CallToken) -> None:
-        """Hands the request and its token over to a worker, which frees them."""
-        self._request, self._token = request, token
-        try:
-            workers.submit(self)
-        except BaseException:
-            self._request, self._token = None, None
-            request.close()
-            token.release()
-            raise
+    def start(self, workers: Workers, work: Callable[[], T],
+              token: Optional[CallToken] = None) -> None:
+        """Runs work() on a worker; token, if any, is the one its C call carries, for
+        cancel(). When this raises (a closed client), work() never runs."""
+        self._work, self._token = work, token
+        workers.submit(self)
 
     def run(self) -> None:
-        request, token = self._request, self._token
-        assert request is not None and token is not None
+        work = self._work
+        assert work is not None
+        self._work = None
+        outcome: Outcome[T]
         try:
-            outcome = Outcome(self._complete(request), None)
+            outcome = Outcome(work(), None)
         except BaseException as e:  # noqa: B036  (handed to the consumer, who raises it)
             outcome = Outcome(None, e)
-        finally:
-            self._request = None
-            request.close()
-            token.release()
         self.items.put(outcome)
 
     def cancel(self) -> None:
@@ -114,7 +107,7 @@ class Call:
 
     # -- the consumer's side
 
-    def next(self) -> Item:
+    def next(self) -> Union[str, Outcome[T]]:
         """The next piece of text, or the outcome; in lockstep, ack() each piece."""
         item = take(self.items)
         if isinstance(item, Outcome):
@@ -129,7 +122,15 @@ class Call:
             self._unacked = False
             self._acks.put(True)
 
-    def stop(self) -> Outcome:
+    def interrupted(self, interruption: BaseException) -> None:
+        """Stops the call because waiting for it raised interruption (Ctrl-C:
+        KeyboardInterrupt), whose context becomes how the call ended (CancelledError),
+        unless it has one already; the caller then lets it propagate."""
+        error = self.stop().error
+        if interruption.__context__ is None and error is not None:
+            interruption.__context__ = error
+
+    def stop(self) -> Outcome[T]:
         """Cancels the call, if it is still running, and waits for its end (milliseconds):
         its outcome. The pieces not taken yet are dropped."""
         if self.outcome is not None:
@@ -165,7 +166,7 @@ class Stream:
     cancels it too, without waiting.
     """
 
-    def __init__(self, call: Call) -> None:
+    def __init__(self, call: Call[Response]) -> None:
         self._call = call
         self._response: Optional[Response] = None
         self._ended = False
@@ -178,8 +179,8 @@ class Stream:
             raise StopIteration
         try:
             item = self._call.next()
-        except BaseException:
-            self.close()
+        except BaseException as e:
+            self._call.interrupted(e)
             raise
         if isinstance(item, str):
             return item

@@ -54,18 +54,58 @@ class CancelToken:
             "cancelled" if self._cancelled else "not cancelled", len(self._calls))
 
 
+class Tokens:
+    """A client's spare C tokens. Every call its main thread makes carries one (for
+    Ctrl-C), and a new one costs a pipe and its flags, some 15 us of system calls: a call
+    that ended without being cancelled gives its token back for the next call. A
+    triggered token stays triggered, so it is freed instead."""
+
+    MAX_SPARE = 8
+    # Kept on the class so that close() still reaches it during interpreter shutdown.
+    _free = staticmethod(lib.ulm_cancel_free)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spare: list[Any] = []
+        self._closed = False
+
+    def take(self) -> Any:
+        with self._lock:
+            if self._spare:
+                return self._spare.pop()
+        handle = cancel_p()
+        lib.ulm_cancel_new(ctypes.byref(handle))
+        return handle
+
+    def give(self, handle: Any) -> None:
+        if not lib.ulm_cancel_triggered(handle):
+            with self._lock:
+                if not self._closed and len(self._spare) < self.MAX_SPARE:
+                    self._spare.append(handle)
+                    return
+        self._free(handle)
+
+    def close(self) -> None:
+        """Frees the spare tokens; the tokens given back later are freed. Idempotent."""
+        with self._lock:
+            self._closed = True
+            spare, self._spare = self._spare, []
+        for handle in spare:
+            self._free(handle)
+
+
 class CallToken:
     """The C token (ulm_cancel) of one call, set on the call's request: trigger() stops
     the call within milliseconds, from any thread. release(), once the call has returned,
-    frees the C token; a trigger() after that does nothing, so that whoever still holds
-    this object never reaches a freed token."""
+    gives the C token back to tokens (which may free it); a trigger() after that does
+    nothing, so that whoever still holds this object never reaches another call's token,
+    nor a freed one."""
 
-    __slots__ = ("_handle", "_lock", "_link", "__weakref__")
+    __slots__ = ("_handle", "_lock", "_link", "_tokens", "__weakref__")
 
-    def __init__(self, link: Optional[CancelToken] = None) -> None:
-        handle = cancel_p()
-        lib.ulm_cancel_new(ctypes.byref(handle))
-        self._handle: Any = handle
+    def __init__(self, tokens: Tokens, link: Optional[CancelToken] = None) -> None:
+        self._tokens = tokens
+        self._handle: Any = tokens.take()
         # Re-entrant: a signal handler runs on the main thread between two bytecodes,
         # possibly while the main thread is inside this lock, and may trigger this token.
         self._lock = threading.RLock()
@@ -83,17 +123,13 @@ class CallToken:
             if self._handle:
                 lib.ulm_cancel_trigger(self._handle)
 
-    @property
-    def triggered(self) -> bool:
-        with self._lock:
-            return bool(self._handle) and bool(lib.ulm_cancel_triggered(self._handle))
-
     def release(self) -> None:
-        """Frees the C token; the call that carried it must have returned."""
+        """Gives the C token back, or frees it; the call that carried it must have
+        returned. Idempotent."""
         if self._link is not None:
             self._link._unlink(self)
             self._link = None
         with self._lock:
             handle, self._handle = self._handle, None
         if handle:
-            lib.ulm_cancel_free(handle)
+            self._tokens.give(handle)

@@ -6,10 +6,11 @@ import contextlib
 import ctypes
 import json
 import threading
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union, cast
+from typing import (Any, Callable, Iterable, Iterator, Optional, Sequence, Tuple, Union,
+                    cast)
 
-from ._call import Call, Stream
-from ._cancel import CallToken, CancelToken
+from ._call import Call, Outcome, Stream
+from ._cancel import CallToken, CancelToken, Tokens
 from ._convert import PathArg, c_integer, c_path, c_string, strings, text
 from ._enums import ErrorCode, LogLevel, enum_or_int
 from ._errors import UltraLLMError, error, strerror
@@ -24,6 +25,12 @@ DESCRIBE_SIZE = 4096  # first buffer tried for ulm_client_describe(); grown when
 # What log= receives: the level (a LogLevel, or an int for a level this package predates)
 # and the message.
 LogCallback = Callable[[Union[LogLevel, int], str], object]
+
+
+# complete()'s arguments that make its request, in Request's order.
+_RequestArgs = Tuple[Optional[str], Optional[Iterable[Message]], Optional[Models],
+                     Optional[str], Optional[float], Optional[float], Optional[int],
+                     Optional[int], Optional[Union[str, Sequence[str]]], Optional[Timeouts]]
 
 
 def _check_cancel(cancel: object) -> None:
@@ -105,6 +112,7 @@ class Client:
         self._calls = 0
         self._closed = False
         self._workers = Workers()
+        self._tokens = Tokens()
 
         opts = ClientOptions()
         lib.ulm_client_options_init(ctypes.byref(opts), OPTIONS_VERSION)
@@ -163,6 +171,7 @@ class Client:
             self._closed = True
             idle = self._calls == 0
         self._workers.close()
+        self._tokens.close()
         if idle:
             self._release()
 
@@ -185,6 +194,9 @@ class Client:
         workers = getattr(self, "_workers", None)
         if workers is not None:
             workers.close()
+        tokens = getattr(self, "_tokens", None)
+        if tokens is not None:
+            tokens.close()
         handle = getattr(self, "_handle", None)
         if handle:
             self._handle = None
@@ -283,11 +295,16 @@ class Client:
         call ends within milliseconds with CancelledError.
         """
         _check_cancel(cancel)
+        if on_delta is not None and not callable(on_delta):
+            raise TypeError("on_delta: expected a callable, got %s" % type(on_delta).__name__)
+        args = (prompt, messages, model, system, temperature, top_p, max_tokens, seed, stop,
+                timeouts)
+        if threading.current_thread() is threading.main_thread():
+            return self._complete_on_worker(args, on_delta, cancel)
         failure: Optional[UltraLLMError] = None
-        token = CallToken(cancel) if cancel is not None else None
+        token = CallToken(self._tokens, cancel) if cancel is not None else None
         try:
-            with Request(prompt, messages, model, system, temperature, top_p, max_tokens,
-                         seed, stop, timeouts, on_delta, token) as req:
+            with Request(*args, on_delta, token) as req:
                 try:
                     response = self._call(req)
                 except UltraLLMError as e:
@@ -305,6 +322,39 @@ class Client:
                 user_error.__context__ = failure
             raise user_error
         return response
+
+    def _complete_on_worker(self, args: _RequestArgs, on_delta: Optional[OnDelta],
+                            cancel: Optional[CancelToken]) -> Response:
+        # The main thread: the C call goes to a worker, so that this thread waits in
+        # Python, where Ctrl-C raises KeyboardInterrupt at once; the call is then
+        # cancelled and waited for (milliseconds). on_delta still runs here, in lockstep
+        # with the library (Call), so that it sees the text as a C callback would.
+        call: Call[Response] = Call(lockstep=on_delta is not None)
+        self._start(call, cancel, args, on_delta is not None)
+        user_error: Optional[BaseException] = None
+        try:
+            item = call.next()
+            while not isinstance(item, Outcome):
+                assert on_delta is not None
+                try:
+                    on_delta(item)
+                except BaseException as e:  # noqa: B036  (re-raised below, as documented)
+                    user_error = e
+                    break
+                call.ack()
+                item = call.next()
+        except BaseException as e:
+            call.interrupted(e)
+            raise
+        if user_error is None:
+            assert isinstance(item, Outcome)
+            return item.result()
+        failure = call.stop().error
+        # Raised outside the except block, so that a context of the user's own exception
+        # is kept rather than replaced.
+        if user_error.__context__ is None and failure is not None:
+            user_error.__context__ = failure
+        raise user_error
 
     def stream(self, prompt: Optional[str] = None, *,
                messages: Optional[Iterable[Message]] = None,
@@ -329,26 +379,35 @@ class Client:
         iteration, after the pieces that came before it.
         """
         _check_cancel(cancel)
-        call = Call(self._call)
-        return Stream(self._start(call, cancel, prompt, messages, model, system, temperature,
-                                  top_p, max_tokens, seed, stop, timeouts, streamed=True))
+        call: Call[Response] = Call()
+        self._start(call, cancel, (prompt, messages, model, system, temperature, top_p,
+                                   max_tokens, seed, stop, timeouts), streamed=True)
+        return Stream(call)
 
-    def _start(self, call: Call, cancel: Optional[CancelToken], prompt: Optional[str],
-               messages: Optional[Iterable[Message]], model: Optional[Models],
-               system: Optional[str], temperature: Optional[float], top_p: Optional[float],
-               max_tokens: Optional[int], seed: Optional[int],
-               stop: Optional[Union[str, Sequence[str]]], timeouts: Optional[Timeouts],
-               streamed: bool) -> Call:
-        """Builds the request (checking every argument) and starts call on a worker."""
-        token = CallToken(cancel)
+    def _start(self, call: Call[Response], cancel: Optional[CancelToken],
+               args: _RequestArgs, streamed: bool) -> None:
+        """Builds the request (checking every argument) and starts call on a worker, which
+        frees the request and its token once the C call has returned."""
+        token = CallToken(self._tokens, cancel)
         try:
-            req = Request(prompt, messages, model, system, temperature, top_p, max_tokens,
-                          seed, stop, timeouts, call.deliver if streamed else None, token)
+            req = Request(*args, call.deliver if streamed else None, token)
         except BaseException:
             token.release()
             raise
-        call.start(self._workers, req, token)
-        return call
+
+        def work() -> Response:
+            try:
+                return self._call(req)
+            finally:
+                req.close()
+                token.release()
+
+        try:
+            call.start(self._workers, work, token)
+        except BaseException:
+            req.close()
+            token.release()
+            raise
 
     def _call(self, req: Request) -> Response:
         """ulm_complete() of req on this thread: its Response, or raises its error."""
@@ -363,7 +422,21 @@ class Client:
 
     def models(self) -> ModelList:
         """Asks every endpoint of every backend for its models, as a ModelList; a failing
-        endpoint is reported in its BackendStatus (with its url and ms), not raised."""
+        endpoint is reported in its BackendStatus (with its url and ms), not raised.
+
+        The library cannot cancel a listing: on the main thread it runs on a worker, so
+        that Ctrl-C still raises KeyboardInterrupt at once, and the worker finishes the
+        listing (bounded by the client's clocks) and frees it."""
+        if threading.current_thread() is not threading.main_thread():
+            return self._models()
+        call: Call[ModelList] = Call()
+        call.start(self._workers, self._models)
+        while True:
+            item = call.next()
+            if isinstance(item, Outcome):
+                return item.result()
+
+    def _models(self) -> ModelList:
         lst = list_p()
         with self._borrow() as handle:
             lib.ulm_list_models(ctypes.byref(lst), handle)

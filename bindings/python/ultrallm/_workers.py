@@ -14,9 +14,10 @@ from typing import Optional, Protocol
 
 # How many workers of one client wait for the next job; the others end with their job.
 MAX_IDLE = 4
-# How long interpreter exit waits for the calls it cancelled (each ends within
-# milliseconds of its token; a model listing cannot be cancelled and may take longer).
-EXIT_WAIT_S = 5.0
+# How long interpreter exit waits for the calls it cancelled, each of which ends within
+# milliseconds of its token. A model listing cannot be cancelled: its worker is left in C
+# (in a poll; the library has no destructor to race with) when the process exits.
+EXIT_WAIT_S = 1.0
 
 # The asynchronous signals a program may handle in Python. Blocked on the workers, so that
 # the kernel delivers them to a thread that runs Python's handlers promptly (the main
