@@ -66,6 +66,16 @@ try:
             piece(text)
     elif mode == "on_delta":
         client.complete("hi", model="openai/fault-model", timeouts=clocks, on_delta=piece)
+    elif mode == "asyncio":
+        import asyncio
+
+        async def main():
+            async with ultrallm.AsyncClient(ignore_environment=True,
+                                            enable_model_runner=False, openai_base_url=base,
+                                            openai_api_key="sk-test-0123456789") as aclient:
+                await aclient.complete("hi", model="openai/fault-model", timeouts=clocks)
+
+        asyncio.run(main())
     else:
         client.complete("hi", model="openai/fault-model", timeouts=clocks)
     print("the call returned", flush=True)
@@ -239,7 +249,10 @@ class CtrlCTests(unittest.TestCase):
         env = dict(os.environ, PYTHONPATH=":".join(path))
         child = subprocess.Popen([sys.executable, self.script, base_url, mode], env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(child.wait)
         self.addCleanup(child.kill)
+        self.addCleanup(child.stdout.close)
+        self.addCleanup(child.stderr.close)
         lines = []  # what the child printed so far (it flushes every line)
         reader = threading.Thread(target=lambda: lines.extend(
             line.rstrip("\n") for line in child.stdout))
@@ -265,18 +278,18 @@ class CtrlCTests(unittest.TestCase):
         reader.join()
         return lines, child.stderr.read(), child.returncode, elapsed
 
-    def assert_interrupted(self, lines, err, status, elapsed):
+    def assert_interrupted(self, lines, err, status, elapsed, context=True):
         self.assertEqual(status, -signal.SIGINT, (lines, err))  # how Python ends on it
         self.assertLess(elapsed, EXIT_S)
         self.assertIn("KeyboardInterrupt", err.splitlines()[-1], err)
         self.assertNotIn("the call returned", lines)
         self.assertNotIn("Exception ignored", err)
         self.assertIn("KeyboardInterrupt in MainThread", lines)
-        # The C call was cancelled, and had ended, before KeyboardInterrupt was raised:
-        # its CancelledError is the context.
-        self.assertTrue([line for line in lines if line.startswith("the C call: "
-                                                                     "CancelledError(")],
-                        lines)
+        if context:
+            # The C call was cancelled, and had ended, before KeyboardInterrupt was
+            # raised: its CancelledError is the context.
+            self.assertTrue([line for line in lines if line.startswith(
+                "the C call: CancelledError(")], lines)
         self.assertEqual(lines[-1], "threads left: 1", lines)
 
     def test_ctrl_c_during_a_stream(self):
@@ -298,6 +311,15 @@ class CtrlCTests(unittest.TestCase):
             result = self.interrupt(server.url, "complete",
                                     lambda lines: server.request_seen.is_set())
             self.assert_interrupted(*result)
+            self.assertTrue(server.closed.wait(PROMPT_S))
+
+    def test_ctrl_c_under_asyncio_run(self):
+        # asyncio.run() turns SIGINT into the cancellation of its task, which cancels the
+        # C call; then it raises KeyboardInterrupt.
+        with StubServer("silent") as server:
+            result = self.interrupt(server.url, "asyncio",
+                                    lambda lines: server.request_seen.is_set())
+            self.assert_interrupted(*result, context=False)
             self.assertTrue(server.closed.wait(PROMPT_S))
 
     @unittest.skipUnless(os.environ.get("ULM_TEST_FAULT_URL"),

@@ -17,11 +17,19 @@ wraps its handles in Python objects that free them.
                 print(piece, end="", flush=True)
         print(stream.response.usage)
 
+    async def main():                   # asyncio: the same calls, awaited
+        async with ultrallm.AsyncClient() as client:
+            r = await client.complete("Say hi", model="dmr/ai/smollm2")
+            async for piece in client.stream("Once upon a time", model="dmr/ai/smollm2"):
+                print(piece, end="")
+
 Modules: _native declares the C functions and types (one table) and loads the library
-through _loader; _client, _request, _cancel, _call, _results, _errors and _enums hold the
-public classes, re-exported here; _workers runs the C calls made for another thread.
+through _loader; _client, _async, _request, _cancel, _call, _results, _errors and _enums
+hold the public classes, re-exported here; _workers runs the C calls made for another
+thread.
 """
 
+from ._async import AsyncClient, AsyncStream
 from ._call import Stream
 from ._cancel import CancelToken
 from ._client import Client
@@ -41,15 +49,14 @@ from ._results import Attempt, BackendStatus, ModelList, Response, Usage
 from ._version import __version__
 
 __all__ = [
-    "Attempt", "AuthError", "BackendStatus", "BadRequestError", "CancelToken",
-    "CancelledError", "CircuitOpenError", "Client", "Clock", "ConfigError", "ConnectError",
-    "ConnectTimeoutError", "ContentFilterError", "ContextLengthError", "ErrorCode",
-    "FirstTokenTimeoutError", "IdleTimeoutError", "InvalidArgumentError", "LibraryLoadError",
-    "LoadTimeoutError", "LogLevel", "ModelList", "ModelLoadError", "ModelLoadingError",
-    "ModelNotFoundError", "NotConfiguredError", "OptionsVersionError", "OutOfMemoryError",
-    "ProtocolError", "QuotaError", "RateLimitError", "RequestTimeoutError",
+    "AsyncClient", "AsyncStream", "Attempt", "AuthError", "BackendStatus", "BadRequestError",
+    "CancelToken", "CancelledError", "CircuitOpenError", "Client", "Clock", "ConfigError",
+    "ConnectError", "ConnectTimeoutError", "ContentFilterError", "ContextLengthError",
+    "ErrorCode", "FirstTokenTimeoutError", "IdleTimeoutError", "InvalidArgumentError",
+    "LibraryLoadError", "LoadTimeoutError", "LogLevel", "ModelList", "ModelLoadError",
+    "ModelLoadingError", "ModelNotFoundError", "NotConfiguredError", "OptionsVersionError",
+    "OutOfMemoryError", "ProtocolError", "QuotaError", "RateLimitError", "RequestTimeoutError",
     "ResourceExhaustedError", "Response", "ServerError", "Stream", "TooLargeError",
     "TransportError", "UltraLLMError", "UnavailableError", "UnsupportedError", "Usage",
-    "__version__", "error_is_retryable", "error_name", "strerror", "version",
-    "version_number",
+    "__version__", "error_is_retryable", "error_name", "strerror", "version", "version_number",
 ]

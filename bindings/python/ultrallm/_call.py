@@ -73,9 +73,13 @@ class Call(Generic[T]):
 
     # -- the worker's side
 
+    def _put(self, item: Union[str, Outcome[T]]) -> None:
+        """Hands an item to the consumer."""
+        self.items.put(item)
+
     def deliver(self, piece: str) -> None:
         """The request's on_delta: hands a piece to the consumer."""
-        self.items.put(piece)
+        self._put(piece)
         if self._acks is not None and not self._acks.get():
             raise _Stopped()
 
@@ -95,7 +99,7 @@ class Call(Generic[T]):
             outcome = Outcome(work(), None)
         except BaseException as e:  # noqa: B036  (handed to the consumer, who raises it)
             outcome = Outcome(None, e)
-        self.items.put(outcome)
+        self._put(outcome)
 
     def cancel(self) -> None:
         """Stops the call from any thread; it ends within milliseconds."""
@@ -145,7 +149,50 @@ class Call(Generic[T]):
                 self._acks.put(False)
 
 
-class Stream:
+class StreamBase:
+    """What Stream and AsyncStream share: the state of a streamed call seen by its
+    consumer, its response, and the cancellation of a stream that is dropped."""
+
+    def __init__(self, call: Call[Response]) -> None:
+        self._call = call
+        self._response: Optional[Response] = None
+        self._ended = False
+
+    def _end(self, outcome: Outcome[Response]) -> None:
+        """The iteration reached the outcome: keeps the response, or raises the error."""
+        self._ended = True
+        self._response = outcome.result()
+
+    @property
+    def response(self) -> Response:
+        """The whole Response, once the iteration has ended; before that, or when the
+        stream failed or was closed early, raises ValueError."""
+        if self._response is None:
+            raise ValueError("ultrallm: the stream has no response: %s" % (
+                "it failed" if self._ended else
+                "it was closed before its end" if self._call.outcome is not None else
+                "iterate it to its end first"))
+        return self._response
+
+    @property
+    def closed(self) -> bool:
+        """Whether the call is over: the stream ended, failed or was closed."""
+        return self._ended or self._call.outcome is not None
+
+    def __del__(self) -> None:
+        # Only the trigger: a collector may run this on any thread, even the worker of
+        # this very call, which must not wait for itself; the worker frees everything.
+        call = getattr(self, "_call", None)
+        if call is not None and call.outcome is None:
+            call.cancel()
+
+    def __repr__(self) -> str:
+        state = ("ended" if self._response is not None else "failed" if self._ended else
+                 "closed" if self._call.outcome is not None else "open")
+        return "<ultrallm.%s %s at %#x>" % (type(self).__name__, state, id(self))
+
+
+class Stream(StreamBase):
     """The text of a streamed answer, piece by piece: Client.stream() returns it.
 
         with client.stream("Once upon a time", model="dmr/ai/smollm2") as stream:
@@ -166,11 +213,6 @@ class Stream:
     cancels it too, without waiting.
     """
 
-    def __init__(self, call: Call[Response]) -> None:
-        self._call = call
-        self._response: Optional[Response] = None
-        self._ended = False
-
     def __iter__(self) -> Stream:
         return self
 
@@ -184,25 +226,8 @@ class Stream:
             raise
         if isinstance(item, str):
             return item
-        self._ended = True
-        self._response = item.result()
+        self._end(item)
         raise StopIteration
-
-    @property
-    def response(self) -> Response:
-        """The whole Response, once the iteration has ended; before that, or when the
-        stream failed or was closed early, raises ValueError."""
-        if self._response is None:
-            raise ValueError("ultrallm: the stream has no response: %s" % (
-                "it failed" if self._ended else
-                "it was closed before its end" if self._call.outcome is not None else
-                "iterate it to its end first"))
-        return self._response
-
-    @property
-    def closed(self) -> bool:
-        """Whether the call is over: the stream ended, failed or was closed."""
-        return self._ended or self._call.outcome is not None
 
     def close(self) -> None:
         """Cancels the call if it is still running and waits for its end (milliseconds).
@@ -214,15 +239,3 @@ class Stream:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        # Only the trigger: a collector may run this on any thread, even the worker of
-        # this very call, which must not wait for itself; the worker frees everything.
-        call = getattr(self, "_call", None)
-        if call is not None and call.outcome is None:
-            call.cancel()
-
-    def __repr__(self) -> str:
-        state = ("ended" if self._response is not None else "failed" if self._ended else
-                 "closed" if self._call.outcome is not None else "open")
-        return "<ultrallm.Stream %s at %#x>" % (state, id(self))

@@ -46,42 +46,10 @@ def _log_adapter(log: LogCallback) -> Callable[..., None]:
     return call
 
 
-class Client:
-    """A libultrallm client (ulm_client): configuration, backends and a connection pool.
-
-    Each setting comes from the first of: the option given here, the configuration file,
-    the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or GOOGLE_API_KEY,
-    MODEL_RUNNER_URL, LOCAL_MODEL_TIMEOUT, ...), the
-    library's default; ignore_environment=True reads no environment variable at all
-    (ULM_CONFIG and the variables a file's api_key_env names included). log is a
-    callable(level, message) receiving diagnostics up to log_level; it may be called from
-    any thread that uses the client.
-
-    config_path (a str, bytes or os.PathLike; default ULM_CONFIG) names a JSON configuration
-    file: backends and their deployments, model aliases ("fast": a fallback chain),
-    per-model parameters, retries, circuit breakers, queues, timeouts, offline mode and
-    default_model (docs/config.md). A mistake in it raises ConfigError naming the file,
-    the line and the JSON path ("ultra.json:3: models.fast[0]: unknown backend ...").
-    An empty string is the same as None.
-
-    use_local_models_when_offline: True or False overrides the file's
-    offline.use_local_models and USE_LOCAL_MODELS_WHEN_OFFLINE; None leaves it to them
-    (default on). When on and a cloud backend cannot be reached at all (DNS, refused,
-    connect timeout, not an HTTP error), the call ends on the local models instead, later
-    calls skip the cloud until a periodic probe reaches it again, and the Response says
-    offline=True. describe() shows the configuration in effect.
-
-    The clocks, in milliseconds: timeout_ms is the overall deadline of one call, all
-    attempts included (default 300000); connect_timeout_ms (10000); local_model_timeout_ms
-    the load budget of a local model (60000); first_token_timeout_ms (60000);
-    idle_timeout_ms the longest gap inside an answer (30000). max_response_bytes caps one
-    answer (8 MiB), max_event_line_bytes one server-sent event line (1 MiB),
-    max_event_bytes one event's data (4 MiB). complete(timeouts=...) overrides the clocks
-    for one call.
-
-    One client may serve several threads at once; close() waits for none of them but
-    defers freeing the C client until the last call in flight returns.
-    """
+class ClientBase:
+    """What Client and AsyncClient share: the C client (ulm_client) built from the options
+    (Client's docstring describes them), its lifetime, its worker threads and its spare
+    cancellation tokens, and the calls that do not block (default_model, describe())."""
 
     # Kept on the class so that __del__ still reaches it during interpreter shutdown.
     _free = staticmethod(lib.ulm_client_free)
@@ -182,12 +150,6 @@ class Client:
             self._free(handle)
         self._log_fn = None
 
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def __del__(self) -> None:
         # No call can be in flight: each holds a reference to self. __init__ may have
         # failed before _handle existed.
@@ -205,7 +167,7 @@ class Client:
     def __repr__(self) -> str:
         # Never the options: they hold the API keys.
         state = "closed" if self._closed else "open"
-        return "<ultrallm.Client %s at %#x>" % (state, id(self))
+        return "<ultrallm.%s %s at %#x>" % (type(self).__name__, state, id(self))
 
     @contextlib.contextmanager
     def _borrow(self) -> Iterator[Any]:
@@ -259,6 +221,97 @@ class Client:
                 size = needed + 1
         described: dict[str, Any] = json.loads(buf.raw[:needed].decode("utf-8"))
         return described
+
+    # -- what the calls of Client and AsyncClient are made of
+
+    def _start(self, call: Call[Response], cancel: Optional[CancelToken],
+               args: _RequestArgs, streamed: bool) -> None:
+        """Builds the request (checking every argument) and starts call on a worker, which
+        frees the request and its token once the C call has returned."""
+        token = CallToken(self._tokens, cancel)
+        try:
+            req = Request(*args, call.deliver if streamed else None, token)
+        except BaseException:
+            token.release()
+            raise
+
+        def work() -> Response:
+            try:
+                return self._call(req)
+            finally:
+                req.close()
+                token.release()
+
+        try:
+            call.start(self._workers, work, token)
+        except BaseException:
+            req.close()
+            token.release()
+            raise
+
+    def _call(self, req: Request) -> Response:
+        """ulm_complete() of req on this thread: its Response, or raises its error."""
+        out = response_p()
+        try:
+            with self._borrow() as handle:
+                lib.ulm_complete(ctypes.pointer(out), handle, req.handle)
+            return read_response(out)
+        finally:
+            if out:
+                lib.ulm_response_free(out)
+
+    def _models(self) -> ModelList:
+        lst = list_p()
+        with self._borrow() as handle:
+            lib.ulm_list_models(ctypes.byref(lst), handle)
+        try:
+            return read_model_list(lst)
+        finally:
+            lib.ulm_model_list_free(lst)
+
+
+class Client(ClientBase):
+    """A libultrallm client (ulm_client): configuration, backends and a connection pool.
+
+    Each setting comes from the first of: the option given here, the configuration file,
+    the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or GOOGLE_API_KEY,
+    MODEL_RUNNER_URL, LOCAL_MODEL_TIMEOUT, ...), the
+    library's default; ignore_environment=True reads no environment variable at all
+    (ULM_CONFIG and the variables a file's api_key_env names included). log is a
+    callable(level, message) receiving diagnostics up to log_level; it may be called from
+    any thread that uses the client.
+
+    config_path (a str, bytes or os.PathLike; default ULM_CONFIG) names a JSON configuration
+    file: backends and their deployments, model aliases ("fast": a fallback chain),
+    per-model parameters, retries, circuit breakers, queues, timeouts, offline mode and
+    default_model (docs/config.md). A mistake in it raises ConfigError naming the file,
+    the line and the JSON path ("ultra.json:3: models.fast[0]: unknown backend ...").
+    An empty string is the same as None.
+
+    use_local_models_when_offline: True or False overrides the file's
+    offline.use_local_models and USE_LOCAL_MODELS_WHEN_OFFLINE; None leaves it to them
+    (default on). When on and a cloud backend cannot be reached at all (DNS, refused,
+    connect timeout, not an HTTP error), the call ends on the local models instead, later
+    calls skip the cloud until a periodic probe reaches it again, and the Response says
+    offline=True. describe() shows the configuration in effect.
+
+    The clocks, in milliseconds: timeout_ms is the overall deadline of one call, all
+    attempts included (default 300000); connect_timeout_ms (10000); local_model_timeout_ms
+    the load budget of a local model (60000); first_token_timeout_ms (60000);
+    idle_timeout_ms the longest gap inside an answer (30000). max_response_bytes caps one
+    answer (8 MiB), max_event_line_bytes one server-sent event line (1 MiB),
+    max_event_bytes one event's data (4 MiB). complete(timeouts=...) overrides the clocks
+    for one call.
+
+    One client may serve several threads at once; close() waits for none of them but
+    defers freeing the C client until the last call in flight returns.
+    """
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def complete(self, prompt: Optional[str] = None, *,
                  messages: Optional[Iterable[Message]] = None,
@@ -384,42 +437,6 @@ class Client:
                                    max_tokens, seed, stop, timeouts), streamed=True)
         return Stream(call)
 
-    def _start(self, call: Call[Response], cancel: Optional[CancelToken],
-               args: _RequestArgs, streamed: bool) -> None:
-        """Builds the request (checking every argument) and starts call on a worker, which
-        frees the request and its token once the C call has returned."""
-        token = CallToken(self._tokens, cancel)
-        try:
-            req = Request(*args, call.deliver if streamed else None, token)
-        except BaseException:
-            token.release()
-            raise
-
-        def work() -> Response:
-            try:
-                return self._call(req)
-            finally:
-                req.close()
-                token.release()
-
-        try:
-            call.start(self._workers, work, token)
-        except BaseException:
-            req.close()
-            token.release()
-            raise
-
-    def _call(self, req: Request) -> Response:
-        """ulm_complete() of req on this thread: its Response, or raises its error."""
-        out = response_p()
-        try:
-            with self._borrow() as handle:
-                lib.ulm_complete(ctypes.pointer(out), handle, req.handle)
-            return read_response(out)
-        finally:
-            if out:
-                lib.ulm_response_free(out)
-
     def models(self) -> ModelList:
         """Asks every endpoint of every backend for its models, as a ModelList; a failing
         endpoint is reported in its BackendStatus (with its url and ms), not raised.
@@ -435,12 +452,3 @@ class Client:
             item = call.next()
             if isinstance(item, Outcome):
                 return item.result()
-
-    def _models(self) -> ModelList:
-        lst = list_p()
-        with self._borrow() as handle:
-            lib.ulm_list_models(ctypes.byref(lst), handle)
-        try:
-            return read_model_list(lst)
-        finally:
-            lib.ulm_model_list_free(lst)
