@@ -6,8 +6,7 @@ import contextlib
 import ctypes
 import json
 import threading
-from typing import (Any, Callable, Iterable, Iterator, Optional, Sequence, Tuple, Union,
-                    cast)
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union, cast
 
 from ._call import Call, Outcome, Stream
 from ._cancel import CallToken, CancelToken, Tokens
@@ -28,7 +27,7 @@ LogCallback = Callable[[Union[LogLevel, int], str], object]
 
 
 # complete()'s arguments that make its request, in Request's order.
-_RequestArgs = Tuple[Optional[str], Optional[Iterable[Message]], Optional[Models],
+_RequestArgs = tuple[Optional[str], Optional[Iterable[Message]], Optional[Models],
                      Optional[str], Optional[float], Optional[float], Optional[int],
                      Optional[int], Optional[Union[str, Sequence[str]]], Optional[Timeouts]]
 
