@@ -200,6 +200,48 @@ class CancelTokenTests(unittest.TestCase):
         self.assertIsInstance(untouched.wait(self).error, ultrallm.CancelledError)
 
 
+@unittest.skipUnless(hasattr(os, "fork"), "no os.fork()")
+class ForkTests(unittest.TestCase):
+    def test_a_forked_child_neither_triggers_nor_reuses_the_parents_tokens(self):
+        # A C token's pipe is shared with a forked child: a trigger there would wake the
+        # parent's call over and over without its flag, so the child must leave it alone.
+        from ultrallm import _native
+        with StubServer("silent") as server:
+            client = openai_client(server.url)
+            self.addCleanup(client.close)
+            token = ultrallm.CancelToken()
+            call = Outcome(self.complete_on(client), cancel=token)
+            self.assertTrue(server.request_seen.wait(PROMPT_S))
+            linked = list(token._calls)
+            self.assertEqual(len(linked), 1)
+            # Spare tokens, as calls that ended without being cancelled leave them.
+            tokens = client._tokens
+            spare = [tokens.take(), tokens.take()]
+            for handle in spare:
+                tokens.give(handle)
+            self.assertEqual(len(tokens._spare), 2)
+            pid = os.fork()
+            if pid == 0:  # the child: report through the exit status only
+                status = 1
+                try:
+                    token.cancel()
+                    untouched = not _native.lib.ulm_cancel_triggered(linked[0].handle)
+                    fresh = tokens.take()
+                    status = 0 if untouched and not tokens._spare and fresh else 2
+                finally:
+                    os._exit(status)
+            _, status = os.waitpid(pid, 0)
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+            self.assertTrue(call.thread.is_alive())  # the child did not stop it
+            token.cancel()
+            self.assertIsInstance(call.wait(self).error, ultrallm.CancelledError)
+
+    @staticmethod
+    def complete_on(client):
+        return lambda **kwargs: client.complete("hi", model="openai/stub-model",
+                                                timeouts=LONG, **kwargs)
+
+
 class StalledStreamCancelTests(unittest.TestCase):
     def setUp(self):
         self.server = StubServer("stall")

@@ -4,10 +4,25 @@ CallToken, the C token (ulm_cancel) that one call's request carries."""
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 from typing import Any, Optional
 
 from ._native import cancel_p, lib
+
+# Counts the fork()s into this process. A C token created before a fork shares its pipe
+# with the other process: a trigger in one would make the pipe readable in the other
+# without its flag, and a call there would wake over and over without ending. So a
+# process neither triggers nor reuses a token created before it was forked.
+_forks = 0
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_forked)
 
 
 class CancelToken:
@@ -68,9 +83,17 @@ class Tokens:
         self._lock = threading.Lock()
         self._spare: list[Any] = []
         self._closed = False
+        self._forks = _forks
 
     def take(self) -> Any:
         with self._lock:
+            if self._forks != _forks:
+                # Forked: the spares' pipes are the parent's too. Freeing them here closes
+                # this process's copies only.
+                self._forks = _forks
+                stale, self._spare = self._spare, []
+                for handle in stale:
+                    self._free(handle)
             if self._spare:
                 return self._spare.pop()
         handle = cancel_p()
@@ -101,11 +124,12 @@ class CallToken:
     nothing, so that whoever still holds this object never reaches another call's token,
     nor a freed one."""
 
-    __slots__ = ("_handle", "_lock", "_link", "_tokens", "__weakref__")
+    __slots__ = ("_handle", "_lock", "_link", "_tokens", "_forks", "__weakref__")
 
     def __init__(self, tokens: Tokens, link: Optional[CancelToken] = None) -> None:
         self._tokens = tokens
         self._handle: Any = tokens.take()
+        self._forks = _forks
         # Re-entrant: a signal handler runs on the main thread between two bytecodes,
         # possibly while the main thread is inside this lock, and may trigger this token.
         self._lock = threading.RLock()
@@ -120,7 +144,8 @@ class CallToken:
 
     def trigger(self) -> None:
         with self._lock:
-            if self._handle:
+            # In a forked child, the call is the parent's: not this process's to stop.
+            if self._handle and self._forks == _forks:
                 lib.ulm_cancel_trigger(self._handle)
 
     def release(self) -> None:
@@ -131,5 +156,7 @@ class CallToken:
             self._link = None
         with self._lock:
             handle, self._handle = self._handle, None
-        if handle:
+        if handle and self._forks == _forks:
             self._tokens.give(handle)
+        elif handle:
+            self._tokens._free(handle)  # the parent's: not for another call of this process
