@@ -8,6 +8,7 @@ MODEL defaults to dmr/ai/smollm2; any model the runner serves will do.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Optional, Union
 
@@ -70,6 +71,51 @@ def calls(client: ultrallm.Client, model: str) -> None:
     assert "".join(pieces) == streamed.text
     print("streamed %d pieces: %r" % (len(pieces), streamed.text))
 
+    stream: ultrallm.Stream
+    with client.stream("Once upon a time", model=model, max_tokens=16) as stream:
+        for piece in stream:
+            print(piece, end="|")
+    print("\nstream %s: %r" % ("closed" if stream.closed else "open", stream.response))
+    for count, _ in enumerate(client.stream("Once upon a time", model=model)):
+        if count == 2:
+            break                                   # cancels the rest of the answer
+
+    # A CancelToken stops the calls given it, from any thread; it stays cancelled.
+    token = ultrallm.CancelToken()
+    client.complete("Once upon a time", model=model, max_tokens=4, cancel=token)
+    token.cancel()
+    try:
+        client.complete("Once upon a time", model=model, max_tokens=4, cancel=token)
+    except ultrallm.CancelledError as e:
+        print("cancelled: %s (token cancelled: %s, incomplete: %s)"
+              % (e, token.cancelled, e.incomplete))
+
+
+async def async_calls(model: str) -> None:
+    async with ultrallm.AsyncClient(timeout_ms=120000) as client:
+        print(client, client.default_model, len(client.describe()["backends"]))
+        r = await client.complete("Once upon a time", model=model, max_tokens=8)
+        print("async: %r" % r.text)
+        stream: ultrallm.AsyncStream
+        async with client.stream("Once upon a time", model=model, max_tokens=8) as stream:
+            async for piece in stream:
+                print(piece, end="|")
+        print("\nasync stream %s: %s" % ("closed" if stream.closed else "open",
+                                          stream.response.finish_reason))
+        await stream.aclose()
+        print("async models:", len(await client.models()))
+        # Cancelling the task cancels the C call; the task ends once it has.
+        task = asyncio.ensure_future(client.complete("Once upon a time", model=model))
+        await asyncio.sleep(0)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            print("task cancelled")
+        results = await asyncio.gather(*(client.complete("Once", model=model, max_tokens=4)
+                                         for _ in range(4)))
+        print("4 concurrent calls:", [result.text for result in results])
+
 
 def failures(model: str) -> None:
     with ultrallm.Client(ignore_environment=True, model_runner_url="http://127.0.0.1:1",
@@ -103,6 +149,7 @@ def main() -> int:
             print("%s failed: %s" % (model, e), file=sys.stderr)
             show_attempts(e.attempts)
             return 1
+    asyncio.run(async_calls(model))
     failures(model)
     return 0
 

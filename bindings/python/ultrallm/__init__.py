@@ -10,12 +10,28 @@ wraps its handles in Python objects that free them.
         client.complete("Once upon a time", model="dmr/ai/smollm2",
                         on_delta=lambda chunk: print(chunk, end="", flush=True),
                         timeouts={"first_token": 30000, "idle": 5000})
+        token = ultrallm.CancelToken()      # token.cancel() from another thread stops
+        client.complete("Hi", model="dmr/ai/smollm2", cancel=token)     # the call
+        with client.stream("Once upon a time", model="dmr/ai/smollm2") as stream:
+            for piece in stream:            # breaking out cancels the call
+                print(piece, end="", flush=True)
+        print(stream.response.usage)
+
+    async def main():                   # asyncio: the same calls, awaited
+        async with ultrallm.AsyncClient() as client:
+            r = await client.complete("Say hi", model="dmr/ai/smollm2")
+            async for piece in client.stream("Once upon a time", model="dmr/ai/smollm2"):
+                print(piece, end="")
 
 Modules: _native declares the C functions and types (one table) and loads the library
-through _loader; _client, _request, _results, _errors and _enums hold the public classes,
-re-exported here.
+through _loader; _client, _async, _request, _cancel, _call, _results, _errors and _enums
+hold the public classes, re-exported here; _workers runs the C calls made for another
+thread.
 """
 
+from ._async import AsyncClient, AsyncStream
+from ._call import Stream
+from ._cancel import CancelToken
 from ._client import Client
 from ._enums import Clock, ErrorCode, LogLevel
 from ._errors import (AuthError, BadRequestError, CancelledError, CircuitOpenError,
@@ -33,14 +49,14 @@ from ._results import Attempt, BackendStatus, ModelList, Response, Usage
 from ._version import __version__
 
 __all__ = [
-    "Attempt", "AuthError", "BackendStatus", "BadRequestError", "CancelledError",
-    "CircuitOpenError", "Client", "Clock", "ConfigError", "ConnectError",
-    "ConnectTimeoutError", "ContentFilterError", "ContextLengthError", "ErrorCode",
-    "FirstTokenTimeoutError", "IdleTimeoutError", "InvalidArgumentError", "LibraryLoadError",
-    "LoadTimeoutError", "LogLevel", "ModelList", "ModelLoadError", "ModelLoadingError",
-    "ModelNotFoundError", "NotConfiguredError", "OptionsVersionError", "OutOfMemoryError",
-    "ProtocolError", "QuotaError", "RateLimitError", "RequestTimeoutError",
-    "ResourceExhaustedError", "Response", "ServerError", "TooLargeError", "TransportError",
-    "UltraLLMError", "UnavailableError", "UnsupportedError", "Usage", "__version__",
-    "error_is_retryable", "error_name", "strerror", "version", "version_number",
+    "AsyncClient", "AsyncStream", "Attempt", "AuthError", "BackendStatus", "BadRequestError",
+    "CancelToken", "CancelledError", "CircuitOpenError", "Client", "Clock", "ConfigError",
+    "ConnectError", "ConnectTimeoutError", "ContentFilterError", "ContextLengthError",
+    "ErrorCode", "FirstTokenTimeoutError", "IdleTimeoutError", "InvalidArgumentError",
+    "LibraryLoadError", "LoadTimeoutError", "LogLevel", "ModelList", "ModelLoadError",
+    "ModelLoadingError", "ModelNotFoundError", "NotConfiguredError", "OptionsVersionError",
+    "OutOfMemoryError", "ProtocolError", "QuotaError", "RateLimitError", "RequestTimeoutError",
+    "ResourceExhaustedError", "Response", "ServerError", "Stream", "TooLargeError",
+    "TransportError", "UltraLLMError", "UnavailableError", "UnsupportedError", "Usage",
+    "__version__", "error_is_retryable", "error_name", "strerror", "version", "version_number",
 ]

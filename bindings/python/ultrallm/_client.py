@@ -8,6 +8,8 @@ import json
 import threading
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union, cast
 
+from ._call import Call, Outcome, Stream
+from ._cancel import CallToken, CancelToken, Tokens
 from ._convert import PathArg, c_integer, c_path, c_string, strings, text
 from ._enums import ErrorCode, LogLevel, enum_or_int
 from ._errors import UltraLLMError, error, strerror
@@ -15,12 +17,24 @@ from ._native import (ERROR_SIZE, OPTIONS_VERSION, ClientOptions, LogFn, client_
                       list_p, response_p)
 from ._request import Message, Models, OnDelta, Request, Timeouts
 from ._results import ModelList, Response, read_model_list, read_response
+from ._workers import Workers
 
 DESCRIBE_SIZE = 4096  # first buffer tried for ulm_client_describe(); grown when too small
 
 # What log= receives: the level (a LogLevel, or an int for a level this package predates)
 # and the message.
 LogCallback = Callable[[Union[LogLevel, int], str], object]
+
+
+# complete()'s arguments that make its request, in Request's order.
+_RequestArgs = tuple[Optional[str], Optional[Iterable[Message]], Optional[Models],
+                     Optional[str], Optional[float], Optional[float], Optional[int],
+                     Optional[int], Optional[Union[str, Sequence[str]]], Optional[Timeouts]]
+
+
+def _check_cancel(cancel: object) -> None:
+    if cancel is not None and not isinstance(cancel, CancelToken):
+        raise TypeError("cancel: expected a CancelToken, got %s" % type(cancel).__name__)
 
 
 def _log_adapter(log: LogCallback) -> Callable[..., None]:
@@ -31,42 +45,10 @@ def _log_adapter(log: LogCallback) -> Callable[..., None]:
     return call
 
 
-class Client:
-    """A libultrallm client (ulm_client): configuration, backends and a connection pool.
-
-    Each setting comes from the first of: the option given here, the configuration file,
-    the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or GOOGLE_API_KEY,
-    MODEL_RUNNER_URL, LOCAL_MODEL_TIMEOUT, ...), the
-    library's default; ignore_environment=True reads no environment variable at all
-    (ULM_CONFIG and the variables a file's api_key_env names included). log is a
-    callable(level, message) receiving diagnostics up to log_level; it may be called from
-    any thread that uses the client.
-
-    config_path (a str, bytes or os.PathLike; default ULM_CONFIG) names a JSON configuration
-    file: backends and their deployments, model aliases ("fast": a fallback chain),
-    per-model parameters, retries, circuit breakers, queues, timeouts, offline mode and
-    default_model (docs/config.md). A mistake in it raises ConfigError naming the file,
-    the line and the JSON path ("ultra.json:3: models.fast[0]: unknown backend ...").
-    An empty string is the same as None.
-
-    use_local_models_when_offline: True or False overrides the file's
-    offline.use_local_models and USE_LOCAL_MODELS_WHEN_OFFLINE; None leaves it to them
-    (default on). When on and a cloud backend cannot be reached at all (DNS, refused,
-    connect timeout, not an HTTP error), the call ends on the local models instead, later
-    calls skip the cloud until a periodic probe reaches it again, and the Response says
-    offline=True. describe() shows the configuration in effect.
-
-    The clocks, in milliseconds: timeout_ms is the overall deadline of one call, all
-    attempts included (default 300000); connect_timeout_ms (10000); local_model_timeout_ms
-    the load budget of a local model (60000); first_token_timeout_ms (60000);
-    idle_timeout_ms the longest gap inside an answer (30000). max_response_bytes caps one
-    answer (8 MiB), max_event_line_bytes one server-sent event line (1 MiB),
-    max_event_bytes one event's data (4 MiB). complete(timeouts=...) overrides the clocks
-    for one call.
-
-    One client may serve several threads at once; close() waits for none of them but
-    defers freeing the C client until the last call in flight returns.
-    """
+class ClientBase:
+    """What Client and AsyncClient share: the C client (ulm_client) built from the options
+    (Client's docstring describes them), its lifetime, its worker threads and its spare
+    cancellation tokens, and the calls that do not block (default_model, describe())."""
 
     # Kept on the class so that __del__ still reaches it during interpreter shutdown.
     _free = staticmethod(lib.ulm_client_free)
@@ -96,6 +78,8 @@ class Client:
         self._lock = threading.Lock()
         self._calls = 0
         self._closed = False
+        self._workers = Workers()
+        self._tokens = Tokens()
 
         opts = ClientOptions()
         lib.ulm_client_options_init(ctypes.byref(opts), OPTIONS_VERSION)
@@ -153,6 +137,8 @@ class Client:
         with self._lock:
             self._closed = True
             idle = self._calls == 0
+        self._workers.close()
+        self._tokens.close()
         if idle:
             self._release()
 
@@ -163,15 +149,15 @@ class Client:
             self._free(handle)
         self._log_fn = None
 
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def __del__(self) -> None:
         # No call can be in flight: each holds a reference to self. __init__ may have
         # failed before _handle existed.
+        workers = getattr(self, "_workers", None)
+        if workers is not None:
+            workers.close()
+        tokens = getattr(self, "_tokens", None)
+        if tokens is not None:
+            tokens.close()
         handle = getattr(self, "_handle", None)
         if handle:
             self._handle = None
@@ -180,7 +166,7 @@ class Client:
     def __repr__(self) -> str:
         # Never the options: they hold the API keys.
         state = "closed" if self._closed else "open"
-        return "<ultrallm.Client %s at %#x>" % (state, id(self))
+        return "<ultrallm.%s %s at %#x>" % (type(self).__name__, state, id(self))
 
     @contextlib.contextmanager
     def _borrow(self) -> Iterator[Any]:
@@ -235,6 +221,97 @@ class Client:
         described: dict[str, Any] = json.loads(buf.raw[:needed].decode("utf-8"))
         return described
 
+    # -- what the calls of Client and AsyncClient are made of
+
+    def _start(self, call: Call[Response], cancel: Optional[CancelToken],
+               args: _RequestArgs, streamed: bool) -> None:
+        """Builds the request (checking every argument) and starts call on a worker, which
+        frees the request and its token once the C call has returned."""
+        token = CallToken(self._tokens, cancel)
+        try:
+            req = Request(*args, call.deliver if streamed else None, token)
+        except BaseException:
+            token.release()
+            raise
+
+        def work() -> Response:
+            try:
+                return self._call(req)
+            finally:
+                req.close()
+                token.release()
+
+        try:
+            call.start(self._workers, work, token)
+        except BaseException:
+            req.close()
+            token.release()
+            raise
+
+    def _call(self, req: Request) -> Response:
+        """ulm_complete() of req on this thread: its Response, or raises its error."""
+        out = response_p()
+        try:
+            with self._borrow() as handle:
+                lib.ulm_complete(ctypes.pointer(out), handle, req.handle)
+            return read_response(out)
+        finally:
+            if out:
+                lib.ulm_response_free(out)
+
+    def _models(self) -> ModelList:
+        lst = list_p()
+        with self._borrow() as handle:
+            lib.ulm_list_models(ctypes.byref(lst), handle)
+        try:
+            return read_model_list(lst)
+        finally:
+            lib.ulm_model_list_free(lst)
+
+
+class Client(ClientBase):
+    """A libultrallm client (ulm_client): configuration, backends and a connection pool.
+
+    Each setting comes from the first of: the option given here, the configuration file,
+    the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY or GOOGLE_API_KEY,
+    MODEL_RUNNER_URL, LOCAL_MODEL_TIMEOUT, ...), the
+    library's default; ignore_environment=True reads no environment variable at all
+    (ULM_CONFIG and the variables a file's api_key_env names included). log is a
+    callable(level, message) receiving diagnostics up to log_level; it may be called from
+    any thread that uses the client.
+
+    config_path (a str, bytes or os.PathLike; default ULM_CONFIG) names a JSON configuration
+    file: backends and their deployments, model aliases ("fast": a fallback chain),
+    per-model parameters, retries, circuit breakers, queues, timeouts, offline mode and
+    default_model (docs/config.md). A mistake in it raises ConfigError naming the file,
+    the line and the JSON path ("ultra.json:3: models.fast[0]: unknown backend ...").
+    An empty string is the same as None.
+
+    use_local_models_when_offline: True or False overrides the file's
+    offline.use_local_models and USE_LOCAL_MODELS_WHEN_OFFLINE; None leaves it to them
+    (default on). When on and a cloud backend cannot be reached at all (DNS, refused,
+    connect timeout, not an HTTP error), the call ends on the local models instead, later
+    calls skip the cloud until a periodic probe reaches it again, and the Response says
+    offline=True. describe() shows the configuration in effect.
+
+    The clocks, in milliseconds: timeout_ms is the overall deadline of one call, all
+    attempts included (default 300000); connect_timeout_ms (10000); local_model_timeout_ms
+    the load budget of a local model (60000); first_token_timeout_ms (60000);
+    idle_timeout_ms the longest gap inside an answer (30000). max_response_bytes caps one
+    answer (8 MiB), max_event_line_bytes one server-sent event line (1 MiB),
+    max_event_bytes one event's data (4 MiB). complete(timeouts=...) overrides the clocks
+    for one call.
+
+    One client may serve several threads at once; close() waits for none of them but
+    defers freeing the C client until the last call in flight returns.
+    """
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def complete(self, prompt: Optional[str] = None, *,
                  messages: Optional[Iterable[Message]] = None,
                  model: Optional[Models] = None, system: Optional[str] = None,
@@ -242,7 +319,8 @@ class Client:
                  max_tokens: Optional[int] = None, seed: Optional[int] = None,
                  stop: Optional[Union[str, Sequence[str]]] = None,
                  timeouts: Optional[Timeouts] = None,
-                 on_delta: Optional[OnDelta] = None) -> Response:
+                 on_delta: Optional[OnDelta] = None,
+                 cancel: Optional[CancelToken] = None) -> Response:
         """Sends one chat completion and returns a Response, or raises UltraLLMError.
 
         The conversation is system (if given), then messages, a sequence of
@@ -263,22 +341,31 @@ class Client:
         with the library's CancelledError as its __context__ (unless it had a context
         already). A stream that breaks off after text was delivered raises the error
         with incomplete true and the delivered text in e.text; no fallback follows then.
+        stream() is the same as an iterator.
+
+        cancel, a CancelToken, lets another thread stop the call: once it is cancelled the
+        call ends within milliseconds with CancelledError.
         """
+        _check_cancel(cancel)
+        if on_delta is not None and not callable(on_delta):
+            raise TypeError("on_delta: expected a callable, got %s" % type(on_delta).__name__)
+        args = (prompt, messages, model, system, temperature, top_p, max_tokens, seed, stop,
+                timeouts)
+        if threading.current_thread() is threading.main_thread():
+            return self._complete_on_worker(args, on_delta, cancel)
         failure: Optional[UltraLLMError] = None
-        with Request(prompt, messages, model, system, temperature, top_p, max_tokens, seed,
-                     stop, timeouts, on_delta) as req:
-            out = response_p()
-            try:
-                with self._borrow() as handle:
-                    lib.ulm_complete(ctypes.pointer(out), handle, req.handle)
-                response = read_response(out)
-            except UltraLLMError as e:
-                if not req.raised:
-                    raise
-                failure = e
-            finally:
-                if out:
-                    lib.ulm_response_free(out)
+        token = CallToken(self._tokens, cancel) if cancel is not None else None
+        try:
+            with Request(*args, on_delta, token) as req:
+                try:
+                    response = self._call(req)
+                except UltraLLMError as e:
+                    if not req.raised:
+                        raise
+                    failure = e
+        finally:
+            if token is not None:
+                token.release()
         if req.raised:
             # Raised outside the except block, so that a context of the user's own
             # exception is kept rather than replaced.
@@ -288,13 +375,79 @@ class Client:
             raise user_error
         return response
 
+    def _complete_on_worker(self, args: _RequestArgs, on_delta: Optional[OnDelta],
+                            cancel: Optional[CancelToken]) -> Response:
+        # The main thread: the C call goes to a worker, so that this thread waits in
+        # Python, where Ctrl-C raises KeyboardInterrupt at once; the call is then
+        # cancelled and waited for (milliseconds). on_delta still runs here, in lockstep
+        # with the library (Call), so that it sees the text as a C callback would.
+        call: Call[Response] = Call(lockstep=on_delta is not None)
+        self._start(call, cancel, args, on_delta is not None)
+        user_error: Optional[BaseException] = None
+        try:
+            item = call.next()
+            while not isinstance(item, Outcome):
+                assert on_delta is not None
+                try:
+                    on_delta(item)
+                except BaseException as e:  # noqa: B036  (re-raised below, as documented)
+                    user_error = e
+                    break
+                call.ack()
+                item = call.next()
+        except BaseException as e:
+            call.interrupted(e)
+            raise
+        if user_error is None:
+            assert isinstance(item, Outcome)
+            return item.result()
+        failure = call.stop().error
+        # Raised outside the except block, so that a context of the user's own exception
+        # is kept rather than replaced.
+        if user_error.__context__ is None and failure is not None:
+            user_error.__context__ = failure
+        raise user_error
+
+    def stream(self, prompt: Optional[str] = None, *,
+               messages: Optional[Iterable[Message]] = None,
+               model: Optional[Models] = None, system: Optional[str] = None,
+               temperature: Optional[float] = None, top_p: Optional[float] = None,
+               max_tokens: Optional[int] = None, seed: Optional[int] = None,
+               stop: Optional[Union[str, Sequence[str]]] = None,
+               timeouts: Optional[Timeouts] = None,
+               cancel: Optional[CancelToken] = None) -> Stream:
+        """Starts a streamed chat completion and returns its Stream, an iterator over the
+        pieces of text as they arrive; its response is the Response once it has ended.
+        The arguments are complete()'s; a bad one raises here, before anything is sent.
+
+            with client.stream("Once upon a time", model="dmr/ai/smollm2") as stream:
+                for piece in stream:
+                    print(piece, end="")
+            print(stream.response.finish_reason)
+
+        The call runs on a worker thread. Breaking out of the loop and closing the stream
+        (or leaving the with block, or dropping the stream) cancels it: the transfer
+        stops, the worker is free again within milliseconds. A failure raises from the
+        iteration, after the pieces that came before it.
+        """
+        _check_cancel(cancel)
+        call: Call[Response] = Call()
+        self._start(call, cancel, (prompt, messages, model, system, temperature, top_p,
+                                   max_tokens, seed, stop, timeouts), streamed=True)
+        return Stream(call)
+
     def models(self) -> ModelList:
         """Asks every endpoint of every backend for its models, as a ModelList; a failing
-        endpoint is reported in its BackendStatus (with its url and ms), not raised."""
-        lst = list_p()
-        with self._borrow() as handle:
-            lib.ulm_list_models(ctypes.byref(lst), handle)
-        try:
-            return read_model_list(lst)
-        finally:
-            lib.ulm_model_list_free(lst)
+        endpoint is reported in its BackendStatus (with its url and ms), not raised.
+
+        The library cannot cancel a listing: on the main thread it runs on a worker, so
+        that Ctrl-C still raises KeyboardInterrupt at once, and the worker finishes the
+        listing (bounded by the client's clocks) and frees it."""
+        if threading.current_thread() is not threading.main_thread():
+            return self._models()
+        call: Call[ModelList] = Call()
+        call.start(self._workers, self._models)
+        while True:
+            item = call.next()
+            if isinstance(item, Outcome):
+                return item.result()

@@ -183,7 +183,8 @@ class UnsupportedError(UltraLLMError):
 
 
 class CancelledError(UltraLLMError):
-    """The on_delta callback stopped the call (it raised; complete() re-raises that)."""
+    """The call was cancelled: through its CancelToken, or by its on_delta callback (which
+    raised; complete() re-raises that)."""
 
 
 class ConnectTimeoutError(RequestTimeoutError):

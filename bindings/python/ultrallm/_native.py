@@ -38,6 +38,10 @@ class ModelList(ctypes.Structure):
     """Opaque ulm_model_list."""
 
 
+class Cancel(ctypes.Structure):
+    """Opaque ulm_cancel."""
+
+
 # void (*ulm_log_fn)(int level, const char *message, void *payload)
 LogFn = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 
@@ -84,7 +88,7 @@ _c_int, _c_uint, _c_long, _c_size_t = ctypes.c_int, ctypes.c_uint, ctypes.c_long
 _c_double, _c_str = ctypes.c_double, ctypes.c_char_p
 _P = ctypes.POINTER
 client_p, request_p, response_p = _P(Client), _P(Request), _P(Response)
-attempt_p, list_p = _P(Attempt), _P(ModelList)
+attempt_p, list_p, cancel_p = _P(Attempt), _P(ModelList), _P(Cancel)
 
 _Check = Optional[Callable[[int, Any, "tuple[Any, ...]"], int]]
 
@@ -115,6 +119,12 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any, _Check], ...] = (
     ("ulm_request_add_stop", (request_p, _c_str), _c_int, check_code),
     ("ulm_request_set_on_delta", (request_p, DeltaFn, ctypes.c_void_p), _c_int, check_code),
     ("ulm_request_set_timeout", (request_p, _c_int, _c_long), _c_int, check_code),
+    ("ulm_request_set_cancel", (request_p, cancel_p), _c_int, check_code),
+
+    ("ulm_cancel_new", (_P(cancel_p),), _c_int, check_code),
+    ("ulm_cancel_free", (cancel_p,), None, None),
+    ("ulm_cancel_trigger", (cancel_p,), None, None),
+    ("ulm_cancel_triggered", (cancel_p,), _c_int, None),
 
     ("ulm_complete", (_P(response_p), client_p, request_p), _c_int, check_complete),
     ("ulm_response_free", (response_p,), None, None),

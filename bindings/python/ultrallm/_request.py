@@ -7,6 +7,7 @@ import collections.abc
 import ctypes
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
+from ._cancel import CallToken
 from ._convert import c_float, c_integer, c_string, strings
 from ._enums import Clock, ErrorCode
 from ._errors import error
@@ -45,7 +46,9 @@ class Request:
     anything is sent) and freed by close(), or at the end of a with block.
 
     raised holds what on_delta raised, for the caller to re-raise after the call. The
-    request keeps the C callback object alive as long as C may call it.
+    request keeps the C callback object alive as long as C may call it. cancel, when
+    given, is set on the request (ulm_request_set_cancel()); the caller releases it after
+    the call.
     """
 
     handle: Any
@@ -56,7 +59,7 @@ class Request:
                  temperature: Optional[float], top_p: Optional[float],
                  max_tokens: Optional[int], seed: Optional[int],
                  stop: Optional[Union[str, Sequence[str]]], timeouts: Optional[Timeouts],
-                 on_delta: Optional[OnDelta]) -> None:
+                 on_delta: Optional[OnDelta], cancel: Optional[CallToken] = None) -> None:
         if on_delta is not None and not callable(on_delta):
             raise TypeError("on_delta: expected a callable, got %s" % type(on_delta).__name__)
         self.raised = []
@@ -69,6 +72,8 @@ class Request:
             if on_delta is not None:
                 self._delta_fn = DeltaFn(_delta_adapter(on_delta, self.raised))
                 lib.ulm_request_set_on_delta(self.handle, self._delta_fn, None)
+            if cancel is not None:
+                lib.ulm_request_set_cancel(self.handle, cancel.handle)
         except BaseException:
             self.close()
             raise
