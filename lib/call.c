@@ -7,6 +7,7 @@
 #include "call.h"
 #include "clock.h"
 #include "error_policy.h"
+#include "metrics.h"
 #include "prompt_template.h"
 #include "request.h"
 
@@ -38,6 +39,17 @@ static double random01(ulm_call *k)
 static const ulm_logger *logger(const ulm_call *k)
 {
     return &k->client->settings.log;
+}
+
+/* The client's metrics registry, and a backend's index in it. */
+static ulm_metrics *metrics(const ulm_call *k)
+{
+    return k->client->metrics;
+}
+
+static size_t backend_index(const ulm_call *k, const ulm_backend *b)
+{
+    return (size_t)(b - k->client->backends);
 }
 
 /* ------------------------------------------------------------ the response */
@@ -193,6 +205,13 @@ static void finish(ulm_call *k, int rc)
     k->rc = rc;
     k->state = ULM_CALL_DONE;
     k->resp->latency_ms = ulm__now_ms() - k->start;
+    if (k->target.backend) { /* calls that ended before they had a target are not counted */
+        size_t b = backend_index(k, k->target.backend);
+        const char *model = k->target.model; /* the resolved name, as the requests' series */
+        ulm__metrics_call_finished(metrics(k), b, model, rc, k->resp->latency_ms);
+        if (rc == ULM_OK && k->resp->offline)
+            ulm__metrics_served_offline(metrics(k), b, model);
+    }
     if (k->on_done)
         k->on_done(k, k->on_done_ctx);
 }
@@ -228,9 +247,12 @@ static void note_outcome(ulm_call *k, int rc)
     ulm_endpoint_state *e = &b->health[k->endpoint];
     e->in_flight--;
     ulm__breaker_record(&e->breaker, &c->settings.breaker, now, !p->breaker);
+    ulm_breaker_state state = e->breaker.state;
     if (!local && c->settings.use_local_models_when_offline)
         ulm__offline_note_cloud(&c->offline, now, p->unreachable, c->settings.probe_interval_ms);
     pthread_mutex_unlock(&c->policy_lock);
+    ulm__metrics_breaker(metrics(k), backend_index(k, b), (size_t)k->endpoint, state);
+    ulm__metrics_in_flight(metrics(k), backend_index(k, b), -1);
     if (!local) {
         k->cloud_asked = 1;
         k->cloud_unreachable |= p->unreachable;
@@ -247,15 +269,26 @@ static void abandon_endpoint(ulm_call *k)
     e->in_flight--;
     ulm__breaker_abandon(&e->breaker);
     pthread_mutex_unlock(&c->policy_lock);
+    ulm__metrics_in_flight(metrics(k), backend_index(k, k->target.backend), -1);
     k->endpoint = -1;
 }
 
 static void round_attempt_ended(ulm_call *k, int rc, int status, size_t delivered,
                                 long retry_after_ms);
 
-/* An attempt that got an endpoint ended: its health noted, its slot given back. */
+/* An attempt that got an endpoint ended: counted, its health noted, its slot given back. */
 static void attempt_ended(ulm_call *k, int rc)
 {
+    const ulm_clocks *clocks = &k->clocks;
+    double now = ulm__now_ms();
+    double first_token = k->on_delta && clocks->first_token_at
+                             ? clocks->first_token_at - clocks->attempt_start : -1;
+    double load_wait = k->target.backend->local && clocks->headers_at
+                           ? clocks->headers_at - clocks->attempt_start : -1;
+    ulm__metrics_request_finished(metrics(k), backend_index(k, k->target.backend),
+                                  k->target.model, rc, now - k->attempt_start, first_token,
+                                  load_wait, k->result.prompt_tokens,
+                                  k->result.completion_tokens);
     free_views(k);
     note_outcome(k, rc);
     release_slot(k);
@@ -351,6 +384,10 @@ static void slot_ready(ulm_call *k)
     }
     k->endpoint = e;
     k->load_end = 0;
+    size_t bi = backend_index(k, b);
+    ulm__metrics_in_flight(metrics(k), bi, +1);
+    ulm__metrics_breaker(metrics(k), bi, (size_t)e, b->health[e].breaker.state);
+    ulm__metrics_request_started(metrics(k), bi, k->target.model);
     if (prepare_request(k) != ULM_OK) {
         ulm__set_errbuf(k->x.errmsg, sizeof k->x.errmsg, "%s: %s", b->name,
                         ulm_strerror(ULM_ENOMEM));
@@ -414,10 +451,12 @@ static void begin_attempt(ulm_call *k)
         slot_ready(k);
     } else if (rc == ULM_LIMITER_QUEUED) {
         k->state = ULM_CALL_WAIT_SLOT;
+        ulm__metrics_queued(metrics(k), backend_index(k, b), +1);
     } else {
         ulm__set_errbuf(k->x.errmsg, sizeof k->x.errmsg,
                         "%s: %u requests in flight and %u waiting: no slot before the deadline",
                         b->name, b->limiter->max_in_flight, b->limiter->max_queue);
+        ulm__metrics_queue_rejected(metrics(k), backend_index(k, b));
         round_attempt_ended(k, ULM_EBUSY, 0, 0, -1);
     }
 }
@@ -453,6 +492,7 @@ static void round_ended(ulm_call *k, int rc)
     }
     ulm__log(logger(k), ULM_LOG_INFO, "%s/%s: retry %u in %.0f ms", k->target.backend->name,
              k->target.model, k->retry + 1, pause);
+    ulm__metrics_retry(metrics(k), backend_index(k, k->target.backend), k->target.model);
     ulm__result_clear(&k->result);
     k->retry++;
     k->state = ULM_CALL_WAIT_RETRY;
@@ -589,6 +629,8 @@ static void target_ended(ulm_call *k, int rc)
     }
     ulm__log(logger(k), ULM_LOG_INFO, "falling back from %s/%s to %s/%s", t.backend->name,
              t.model, k->targets.items[i + 1].backend->name, k->targets.items[i + 1].model);
+    ulm__metrics_fallback(metrics(k), backend_index(k, t.backend),
+                          backend_index(k, k->targets.items[i + 1].backend));
     k->index = i + 1;
     next_target(k);
 }
@@ -743,9 +785,12 @@ void ulm__call_wake(ulm_call *k, double now)
     case ULM_CALL_WAIT_SLOT: {
         ulm_limiter *l = k->target.backend->limiter;
         if (atomic_exchange(&k->poked, 0) && ulm__limiter_granted(l, &k->waiter)) {
+            ulm__metrics_queued(metrics(k), backend_index(k, k->target.backend), -1);
             k->holds_slot = 1;
             slot_ready(k);
         } else if (now >= k->deadline) {
+            ulm__metrics_queued(metrics(k), backend_index(k, k->target.backend), -1);
+            ulm__metrics_queue_rejected(metrics(k), backend_index(k, k->target.backend));
             ulm__limiter_leave(l, &k->waiter);
             ulm__set_errbuf(k->x.errmsg, sizeof k->x.errmsg,
                             "%s: %u requests in flight and %u waiting: no slot before the "
@@ -770,11 +815,15 @@ void ulm__call_stop(ulm_call *k, int code, const char *message)
         delivered = k->x.delivered;
         /* fall through */
     case ULM_CALL_WAIT_LOAD:
+        ulm__metrics_request_finished(metrics(k), backend_index(k, k->target.backend),
+                                      k->target.model, code, ulm__now_ms() - k->attempt_start,
+                                      -1, -1, -1, -1);
         free_views(k);
         abandon_endpoint(k);
         release_slot(k);
         break;
     case ULM_CALL_WAIT_SLOT:
+        ulm__metrics_queued(metrics(k), backend_index(k, k->target.backend), -1);
         ulm__limiter_leave(k->target.backend->limiter, &k->waiter);
         break;
     default:

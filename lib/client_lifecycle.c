@@ -7,6 +7,7 @@
 
 #include "client.h"
 #include "engine.h"
+#include "metrics.h"
 #include "route.h"
 
 unsigned int ulm_version_number(void)
@@ -73,10 +74,13 @@ int ulm_client_add_provider(ulm_client *client, ulm_provider *provider, const ch
         provider->destroy(provider);
         return ULM_EINVAL;
     }
+    ulm_backend *b = NULL;
     int rc = ulm__client_add_backend(client, provider->name, provider, &base_url, 1, api_key,
-                                     NULL);
-    if (rc == ULM_OK)
+                                     &b);
+    if (rc == ULM_OK) {
         ulm__client_collect_secrets(client);
+        rc = ulm__metrics_set_backend(client->metrics, (size_t)(b - client->backends), b);
+    }
     return rc;
 }
 
@@ -289,6 +293,11 @@ int ulm_client_new(ulm_client **out, const ulm_client_options *opts, char *errbu
         return rc;
     }
     ulm__client_collect_secrets(c);
+    if ((rc = ulm__metrics_new(&c->metrics, c->backends, c->backend_count)) != ULM_OK) {
+        ulm__set_errbuf(errbuf, errbuf_size, "out of memory");
+        ulm_client_free(c);
+        return rc;
+    }
     *out = c;
     return ULM_OK;
 }
@@ -297,6 +306,7 @@ void ulm_client_free(ulm_client *client)
 {
     if (!client)
         return;
+    ulm__metrics_free(client->metrics);
     ulm__client_clear_backends(client);
     if (client->policy_lock_ready)
         pthread_mutex_destroy(&client->policy_lock);

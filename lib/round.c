@@ -6,6 +6,7 @@
 #include "agreement.h"
 #include "clock.h"
 #include "driver.h"
+#include "metrics.h"
 #include "request.h"
 #include "synthesis_prompt.h"
 
@@ -379,6 +380,11 @@ static int run(ulm_round *r, ulm_client *c, const ulm_request *req, const char *
     }
     if (e)
         ulm__engine_return(c->engines, e);
+    unsigned int stopped = 0;
+    for (size_t i = 0; i < r->count; i++)
+        stopped += r->members[i].resp && r->members[i].resp->error == ULM_ECANCELLED;
+    ulm__metrics_round(c->metrics, (unsigned int)r->count,
+                       r->opts->quorum && r->answered >= r->opts->quorum, stopped);
     return rc;
 }
 
