@@ -6,6 +6,7 @@
 
 #include "call.h"
 #include "clock.h"
+#include "dmr_discovery.h"
 #include "error_policy.h"
 #include "metrics.h"
 #include "prompt_template.h"
@@ -279,6 +280,11 @@ static void round_attempt_ended(ulm_call *k, int rc, int status, size_t delivere
 /* An attempt that got an endpoint ended: counted, its health noted, its slot given back. */
 static void attempt_ended(ulm_call *k, int rc)
 {
+    const ulm_discovery *d = &k->client->discovery;
+    if ((rc == ULM_ECONNECT || rc == ULM_ECONNECT_TIMEOUT) && d->failure &&
+        k->target.backend == k->client->local_backend) /* say what was looked for, and how */
+        ulm__set_errbuf(k->x.errmsg, sizeof k->x.errmsg, "%s: %s", k->target.backend->name,
+                        d->failure);
     const ulm_clocks *clocks = &k->clocks;
     double now = ulm__now_ms();
     double first_token = k->on_delta && clocks->first_token_at
@@ -684,7 +690,11 @@ static void next_target(ulm_call *k)
         ulm__result_clear(&k->result);
         k->retry = 0;
         k->delivered = 0;
-        if (take_override(k) != ULM_OK) {
+        /* the local backend's address, when none was given, is found once per client: the
+         * first call to need it waits for the probes, which are bounded and short */
+        if ((t.backend == c->local_backend && c->discovery.pending &&
+             ulm__dmr_discover(c) != ULM_OK) ||
+            take_override(k) != ULM_OK) {
             finish(k, ULM_ENOMEM);
             return;
         }
@@ -695,6 +705,8 @@ static void next_target(ulm_call *k)
 }
 
 /* ------------------------------------------------------------ driving it */
+
+
 
 int ulm__call_init(ulm_call *k, ulm_client *c, const ulm_request *req, double now,
                    const ulm_call_setup *setup)

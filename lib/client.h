@@ -32,7 +32,25 @@ typedef struct ulm_backend {
     int hidden;            /* switched off by a feature flag: not listed, not probed */
     int local;             /* a model on this machine or network: a load budget, offline
                               mode's fallbacks, a missing model that moves the chain on */
+    const char *origin;    /* "builtin", "file", "compose" or "program": who made it */
 } ulm_backend;
+
+/* What probing one candidate address of Docker Model Runner found. */
+typedef struct ulm_probe_record {
+    char *url;
+    int outcome;           /* ULM_OK: the runner answered; else why not */
+    char *message;         /* "" when it answered */
+} ulm_probe_record;
+
+/* Where Docker Model Runner turned out to be (dmr_discovery.c). */
+typedef struct ulm_discovery {
+    pthread_mutex_t lock;
+    int pending;           /* the local backend's URL is yet to be found */
+    int done;
+    ulm_probe_record *tried;
+    size_t tried_count;
+    char *failure;         /* when no candidate answered: the message its attempts carry */
+} ulm_discovery;
 
 #define ULM_MAX_BACKENDS 16
 
@@ -52,6 +70,7 @@ typedef struct ulm_builtin_settings {
     char *api_key;         /* NULL when none was found */
     char missing_key[96];  /* why a backend that takes a key has none; "" otherwise */
     ulm_url_list urls;     /* as written: the client applies the type's api_root */
+    int url_defaulted;     /* no URL was given: the type's default stands in */
 } ulm_builtin_settings;
 
 /* A backend setting the program gave (ulm_backend_setting), copied. */
@@ -80,6 +99,10 @@ typedef struct ulm_settings {
     long probe_interval_ms;
     ulm_program_setting *program; /* the options' backend_settings */
     size_t program_count;
+    struct ulm_compose_model *compose; /* Docker Compose's injected models (compose_env.h) */
+    size_t compose_count;
+    ulm_url_list dmr_candidates;  /* where to look for Docker Model Runner when no URL was given */
+    int auto_pull;                /* pull a local model a call names that is not pulled */
 } ulm_settings;
 
 /* A model's parameters from the configuration file, matched to a resolved target. */
@@ -104,6 +127,8 @@ struct ulm_client {
     ulm_offline_state offline;
     ulm_engine_pool *engines;
     ulm_metrics *metrics;        /* what the calls record (metrics.h) */
+    ulm_discovery discovery;
+    int discovery_lock_ready;
 };
 
 /* Resolves settings from options, then the configuration file, then the environment,
@@ -115,6 +140,9 @@ ULM_HIDDEN void ulm__settings_clear(ulm_settings *s);
 /* The value the program gave backend's setting called name, or NULL. */
 ULM_HIDDEN const char *ulm__settings_program_value(const ulm_settings *s, const char *backend,
                                                    const char *name);
+
+/* A copy of count URLs. */
+ULM_HIDDEN int ulm__url_list_copy(ulm_url_list *out, const char *const *urls, size_t count);
 
 /* A comma-separated list of URLs, each checked; name says whose in a message. */
 ULM_HIDDEN int ulm__url_list_parse(const char *text, ulm_url_list *out, const char *name,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "compose_env.h"
 #include "engine.h"
 #include "metrics.h"
 #include "route.h"
@@ -78,6 +79,7 @@ int ulm_client_add_provider(ulm_client *client, ulm_provider *provider, const ch
     int rc = ulm__client_add_backend(client, provider->name, provider, &base_url, 1, api_key,
                                      &b);
     if (rc == ULM_OK) {
+        b->origin = "program";
         ulm__client_collect_secrets(client);
         rc = ulm__metrics_set_backend(client->metrics, (size_t)(b - client->backends), b);
     }
@@ -128,8 +130,11 @@ static int add_builtin_backends(ulm_client *c)
         if (rc != ULM_OK)
             return rc;
         snprintf(b->disabled, sizeof b->disabled, "%s", bs->missing_key);
+        b->origin = "builtin";
         if (bs->type->flags & ULM_KIND_LOCAL_DEFAULT) {
             c->local_backend = b;
+            /* no URL given: the well-known addresses are probed at first use */
+            c->discovery.pending = bs->url_defaulted && s->dmr_candidates.count > 0;
             if (!s->enable_model_runner) {
                 snprintf(b->disabled, sizeof b->disabled,
                          "disabled by ENABLE_MODEL_RUNNER=false");
@@ -200,10 +205,30 @@ static int add_file_backends(ulm_client *c, char *errbuf, size_t errbuf_size)
             int rc = add_declared_backend(c, fb, &b, errbuf, errbuf_size);
             if (rc != ULM_OK)
                 return rc;
+            b->origin = "file";
         }
         int rc = apply_file_backend(b, fb);
         if (rc != ULM_OK)
             return rc;
+    }
+    return ULM_OK;
+}
+
+/* A Docker Model Runner backend for each model Docker Compose injected into the environment. */
+static int add_compose_backends(ulm_client *c)
+{
+    const ulm_settings *s = &c->settings;
+    for (size_t i = 0; i < s->compose_count; i++) {
+        const ulm_compose_model *m = &s->compose[i];
+        ulm_backend *b = NULL;
+        const char *url = m->url;
+        int rc = c->backend_count == ULM_MAX_BACKENDS
+                     ? ULM_ENOMEM
+                     : ulm__client_add_typed_backend(c, m->name, ulm__local_backend_type(), &url,
+                                                     1, NULL, &b);
+        if (rc != ULM_OK)
+            return rc;
+        b->origin = "compose";
     }
     return ULM_OK;
 }
@@ -275,7 +300,13 @@ int ulm_client_new(ulm_client **out, const ulm_client_options *opts, char *errbu
     if (rc == ULM_OK)
         rc = add_builtin_backends(c);
     if (rc == ULM_OK)
+        rc = pthread_mutex_init(&c->discovery.lock, NULL) == 0 ? ULM_OK : ULM_ENOMEM;
+    if (rc == ULM_OK)
+        c->discovery_lock_ready = 1;
+    if (rc == ULM_OK)
         rc = add_file_backends(c, errbuf, errbuf_size);
+    if (rc == ULM_OK)
+        rc = add_compose_backends(c);
     if (rc == ULM_OK)
         rc = resolve_model_params(c, errbuf, errbuf_size);
     if (rc == ULM_OK) {
@@ -307,6 +338,14 @@ void ulm_client_free(ulm_client *client)
     if (!client)
         return;
     ulm__metrics_free(client->metrics);
+    if (client->discovery_lock_ready)
+        pthread_mutex_destroy(&client->discovery.lock);
+    for (size_t i = 0; i < client->discovery.tried_count; i++) {
+        free(client->discovery.tried[i].url);
+        free(client->discovery.tried[i].message);
+    }
+    free(client->discovery.tried);
+    free(client->discovery.failure);
     ulm__client_clear_backends(client);
     if (client->policy_lock_ready)
         pthread_mutex_destroy(&client->policy_lock);

@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "client.h"
+#include "compose_env.h"
 #include "url_local.h"
 
 #define DEFAULT_LOCAL_MODEL "ai/smollm2"
@@ -92,6 +94,19 @@ static const ulm_file_backend *file_backend(const ulm_settings *s, const char *n
         if (strcmp(s->file.backends[i].name, name) == 0)
             return &s->file.backends[i];
     return NULL;
+}
+
+int ulm__url_list_copy(ulm_url_list *out, const char *const *urls, size_t count)
+{
+    out->count = 0;
+    if (!(out->urls = ulm__calloc(count ? count : 1, sizeof *out->urls)))
+        return ULM_ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        if (!(out->urls[i] = ulm__strdup(urls[i])))
+            return ULM_ENOMEM;
+        out->count = i + 1;
+    }
+    return ULM_OK;
 }
 
 int ulm__url_list_parse(const char *text, ulm_url_list *out, const char *name, char *errbuf,
@@ -193,6 +208,7 @@ static int load_file(ulm_settings *s, const ulm_client_options *opts, char *errb
         s->file.breaker_failures = s->file.breaker_window_ms = s->file.breaker_cooldown_ms = -1;
         s->file.use_local_models_when_offline = -1;
         s->file.probe_interval_ms = -1;
+        s->file.auto_pull = -1;
         for (int i = 0; i <= ULM_CLOCK_OVERALL; i++)
             s->file.timeouts[i] = -1;
         return ULM_OK;
@@ -252,7 +268,7 @@ const char *ulm__settings_program_value(const ulm_settings *s, const char *backe
 }
 
 /* The names a backend setting may have (ulm_backend_setting). */
-static const char *const setting_names[] = {"api_key", "url", NULL};
+static const char *const setting_names[] = {"api_key", "url", "candidates", "auto_pull", NULL};
 
 /* Copies the program's backend settings, each checked but for its backend's name, which
  * is known only once the file is read (check_program_backends). */
@@ -280,7 +296,8 @@ static int copy_program_settings(ulm_settings *s, const ulm_client_options *opts
             k++;
         if (!setting_names[k]) {
             ulm__set_errbuf(errbuf, n, "options.backend_settings[%zu]: unknown setting \"%.32s\" "
-                            "(known: api_key, url)", i, in->name);
+                            "(known: api_key, url; for Docker Model Runner also candidates, "
+                            "auto_pull)", i, in->name);
             return ULM_ECONFIG;
         }
         if (k == 0 && !valid_secret(in->value)) {
@@ -392,9 +409,85 @@ static int load_builtin(ulm_settings *s, ulm_builtin_settings *bs, const ulm_bac
     int rc = set_urls(&bs->urls, url_option, declared, env(opts, type->url_var),
                       type->default_url, url_option && *url_option ? url_name : type->url_var,
                       errbuf, n);
+    bs->url_defaulted = !(url_option && *url_option) && !declared && !env(opts, type->url_var);
     /* a server on this machine or network (llama.cpp's, vLLM, Ollama) takes no key */
     if (rc == ULM_OK && !key && vars[0] && !urls_local(&bs->urls))
         ulm__backend_type_missing_key(vars, bs->missing_key, sizeof bs->missing_key);
+    return rc;
+}
+
+/* A name Compose may not take: a built-in backend's or one the file declares. */
+static int name_taken(const char *name, void *ctx)
+{
+    return ulm__backend_type(name) || file_backend(ctx, name);
+}
+
+/* The well-known addresses of Docker Model Runner, in the order they are tried: the host's
+ * port, and only inside a container the names Docker gives the host there. */
+static int default_candidates(ulm_url_list *out)
+{
+    static const char *const host[] = {"http://localhost:12434"};
+    static const char *const container[] = {"http://localhost:12434",
+                                            "http://model-runner.docker.internal",
+                                            "http://model-runner.docker.internal:12434",
+                                            "http://172.17.0.1:12434"};
+    int inside = access("/.dockerenv", F_OK) == 0 || access("/run/.containerenv", F_OK) == 0;
+    const char *const *list = inside ? container : host;
+    size_t count = inside ? 4 : 1;
+    if (!(out->urls = ulm__calloc(count, sizeof *out->urls)))
+        return ULM_ENOMEM;
+    for (size_t i = 0; i < count; i++) {
+        if (!(out->urls[i] = ulm__strdup(list[i])))
+            return ULM_ENOMEM;
+        out->count = i + 1;
+    }
+    return ULM_OK;
+}
+
+/*
+ * Where Docker Model Runner is, when no URL was given for it: the Compose models in the
+ * environment, and the candidate addresses to probe (the program's setting, the file's
+ * model_runner.candidates, ULM_DMR_CANDIDATES, else the well-known ones); and auto-pull.
+ */
+static int load_discovery(ulm_settings *s, const ulm_client_options *opts, char *errbuf,
+                          size_t n)
+{
+    const char *local = ulm__local_backend_type()->name;
+    extern char **environ;
+    int rc = ulm__compose_models(opts && opts->ignore_environment ? NULL : environ, name_taken,
+                                 s, &s->compose, &s->compose_count);
+    /* one Compose model and no default of the caller's own: it is the default */
+    int default_given = (opts && opts->default_local_model && *opts->default_local_model) ||
+                        s->file.default_model || env(opts, "DEFAULT_LOCAL_MODEL");
+    if (rc == ULM_OK && s->compose_count == 1 && !default_given) {
+        ulm_text target = {0};
+        rc = ulm_text_appendf(&target, "%s/%s", s->compose[0].name, s->compose[0].model);
+        free(s->default_target);
+        s->default_target = target.data;
+    }
+    const char *program = ulm__settings_program_value(s, local, "candidates");
+    const char *variable = env(opts, "ULM_DMR_CANDIDATES");
+    if (rc == ULM_OK && program)
+        rc = ulm__url_list_parse(program, &s->dmr_candidates, "dmr.candidates", errbuf, n);
+    else if (rc == ULM_OK && s->file.runner_candidate_count)
+        rc = ulm__url_list_copy(&s->dmr_candidates,
+                                (const char *const *)s->file.runner_candidates,
+                                s->file.runner_candidate_count);
+    else if (rc == ULM_OK && variable)
+        rc = ulm__url_list_parse(variable, &s->dmr_candidates, "ULM_DMR_CANDIDATES", errbuf, n);
+    else if (rc == ULM_OK)
+        rc = default_candidates(&s->dmr_candidates);
+    const char *pull = ulm__settings_program_value(s, local, "auto_pull");
+    const char *pull_var = env(opts, "ULM_AUTO_PULL");
+    if (rc == ULM_OK && pull && !parse_bool(pull, &s->auto_pull)) {
+        ulm__set_errbuf(errbuf, n, "dmr.auto_pull: expected true or false");
+        rc = ULM_ECONFIG;
+    } else if (rc == ULM_OK && !pull && s->file.auto_pull >= 0) {
+        s->auto_pull = s->file.auto_pull;
+    } else if (rc == ULM_OK && !pull && pull_var && !parse_bool(pull_var, &s->auto_pull)) {
+        ulm__set_errbuf(errbuf, n, "ULM_AUTO_PULL: expected true or false");
+        rc = ULM_ECONFIG;
+    }
     return rc;
 }
 
@@ -425,7 +518,10 @@ static int load_strings(ulm_settings *s, const ulm_client_options *opts, char *e
 
     const char *list = pick(opts, opts ? opts->available_local_models : NULL,
                             "AVAILABLE_LOCAL_MODELS", NULL);
-    return list ? load_local_models(s, list, errbuf, n) : ULM_OK;
+    int rc = list ? load_local_models(s, list, errbuf, n) : ULM_OK;
+    if (rc == ULM_OK)
+        rc = load_discovery(s, opts, errbuf, n);
+    return rc;
 }
 
 /* The file's value when it set one, else the default. */
@@ -567,6 +663,8 @@ void ulm__settings_clear(ulm_settings *s)
         ulm__free_secret(s->program[i].value);
     }
     free(s->program);
+    ulm__compose_models_free(s->compose, s->compose_count);
+    ulm__url_list_clear(&s->dmr_candidates);
     free(s->default_local_model);
     free(s->default_target);
     free(s->config_path);

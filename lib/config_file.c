@@ -629,6 +629,33 @@ static int synthesis_member(walk *w, const char *key, json_t *value, void *targe
     return copy_string(text, &c->synthesis_template);
 }
 
+/* "model_runner": {"candidates": [URLs], "auto_pull": true}. */
+static int runner_member(walk *w, const char *key, json_t *value, void *target)
+{
+    ulm_file_config *c = target;
+    if (strcmp(key, "auto_pull") == 0) {
+        if (!json_is_boolean(value))
+            return fail(w, "expected true or false");
+        c->auto_pull = json_is_true(value);
+        return ULM_OK;
+    }
+    if (strcmp(key, "candidates") != 0)
+        return unknown_key(w, value);
+    if (!json_is_array(value) || json_array_size(value) == 0)
+        return fail(w, "expected a non-empty array of URLs");
+    if (!(c->runner_candidates = ulm__calloc(json_array_size(value), sizeof(char *))))
+        return ULM_ENOMEM;
+    for (size_t i = 0; i < json_array_size(value); i++) {
+        push_index(w, i);
+        int rc = read_url(w, json_array_get(value, i), &c->runner_candidates[i]);
+        if (rc != ULM_OK)
+            return rc;
+        c->runner_candidate_count = i + 1;
+        w->depth--;
+    }
+    return ULM_OK;
+}
+
 static int root_member(walk *w, const char *key, json_t *value, void *target)
 {
     ulm_file_config *c = target;
@@ -649,6 +676,8 @@ static int root_member(walk *w, const char *key, json_t *value, void *target)
         return read_default_model(w, value, c);
     if (strcmp(key, "synthesis") == 0)
         return walk_object(w, value, synthesis_member, c);
+    if (strcmp(key, "model_runner") == 0)
+        return walk_object(w, value, runner_member, c);
     return unknown_key(w, value);
 }
 
@@ -683,6 +712,7 @@ int ulm__file_config_parse(const char *text, size_t length, const char *source,
         out->timeouts[i] = -1;
     out->use_local_models_when_offline = -1;
     out->probe_interval_ms = -1;
+    out->auto_pull = -1;
 
     walk w = {.text = text,
               .length = length,
@@ -761,6 +791,9 @@ void ulm__file_config_free(ulm_file_config *c)
     free(c->aliases);
     free(c->default_model);
     free(c->synthesis_template);
+    for (size_t i = 0; i < c->runner_candidate_count; i++)
+        free(c->runner_candidates[i]);
+    free(c->runner_candidates);
     memset(c, 0, sizeof *c);
 }
 

@@ -78,6 +78,9 @@ typedef struct ulm_file_config {
     long probe_interval_ms;
     char *default_model;                  /* NULL: unset */
     char *synthesis_template;             /* NULL: unset; checked when read */
+    char **runner_candidates;             /* model_runner.candidates; NULL: unset */
+    size_t runner_candidate_count;
+    int auto_pull;                        /* model_runner.auto_pull: -1 unset, 0, 1 */
 } ulm_file_config;
 
 /*

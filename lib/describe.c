@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "compose_env.h"
 
 static const char *breaker_state_name(ulm_breaker_state state)
 {
@@ -42,6 +43,8 @@ static json_t *backend_json(ulm_client *c, const ulm_backend *b)
                           b->balance == ULM_BALANCE_LEAST_IN_FLIGHT ? "least_in_flight"
                                                                     : "round_robin");
     json_object_set_new(o, "disabled", b->disabled[0] ? json_string(b->disabled) : json_null());
+    json_object_set_new(o, "origin", json_string(b->origin ? b->origin : "builtin"));
+    json_object_set_new(o, "local", json_boolean(b->local));
     json_object_set_new(o, "max_in_flight",
                         json_integer(b->limiter ? (json_int_t)b->limiter->max_in_flight : 0));
     json_object_set_new(o, "max_queue",
@@ -55,6 +58,26 @@ static json_t *strings_json(char *const *items, size_t count)
     for (size_t i = 0; i < count; i++)
         json_array_append_new(a, json_string(items[i]));
     return a;
+}
+
+/* Where Docker Model Runner was looked for, and what each address said. */
+static json_t *discovery_json(ulm_client *c)
+{
+    ulm_discovery *d = &c->discovery;
+    json_t *candidates = strings_json(c->settings.dmr_candidates.urls,
+                                      c->settings.dmr_candidates.count);
+    json_t *tried = json_array();
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < d->tried_count; i++)
+        json_array_append_new(tried, json_pack("{s:s, s:s, s:s}", "url", d->tried[i].url,
+                                               "outcome", ulm_error_name(d->tried[i].outcome),
+                                               "message", d->tried[i].message));
+    json_t *o = json_pack("{s:b, s:b, s:o, s:o}", "needed", d->pending, "done", d->done,
+                          "candidates", candidates, "tried", tried);
+    json_object_set_new(o, "failure", d->failure ? json_string(d->failure) : json_null());
+    pthread_mutex_unlock(&d->lock);
+    json_object_set_new(o, "auto_pull", json_boolean(c->settings.auto_pull));
+    return o;
 }
 
 static json_t *describe(ulm_client *c)
@@ -84,6 +107,10 @@ static json_t *describe(ulm_client *c)
                             json_string(ulm__prompt_template_name(m->prompt_template)));
         json_object_set_new(models, m->name, o);
     }
+    json_t *compose = json_array();
+    for (size_t i = 0; i < s->compose_count; i++)
+        json_array_append_new(compose, json_pack("{s:s, s:s}", "name", s->compose[i].name,
+                                                 "model", s->compose[i].model));
     pthread_mutex_lock(&c->policy_lock);
     int offline_now = c->offline.offline;
     pthread_mutex_unlock(&c->policy_lock);
@@ -108,6 +135,8 @@ static json_t *describe(ulm_client *c)
         models, "limits", "max_response_bytes", (json_int_t)s->max_response_bytes,
         "max_event_line_bytes", (json_int_t)s->max_event_line_bytes, "max_event_bytes",
         (json_int_t)s->max_event_bytes);
+    json_object_set_new(root, "compose_models", compose);
+    json_object_set_new(root, "model_runner_discovery", discovery_json(c));
     return root;
 }
 

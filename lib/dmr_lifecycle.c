@@ -6,6 +6,7 @@
 #include "../adapters/dmr_manage.h"
 #include "cancel.h"
 #include "clock.h"
+#include "dmr_discovery.h"
 #include "exchange.h"
 #include "redact.h"
 
@@ -45,6 +46,8 @@ static int find_runner(runner_call *k, ulm_client *c, const char *name, char *er
         return ULM_EINVAL;
     }
     k->backend = b;
+    if (b == c->local_backend && c->discovery.pending && ulm__dmr_discover(c) != ULM_OK)
+        return ULM_ENOMEM;
     if (b->disabled[0])
         return fail(k, ULM_ENOT_CONFIGURED, b->disabled);
     size_t root = ulm__dmr_root_length(b->urls[0]);

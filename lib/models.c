@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "dmr_discovery.h"
 #include "exchange.h"
 
 typedef struct model_entry {
@@ -168,6 +169,8 @@ int ulm_list_models(ulm_model_list **out, ulm_client *client)
     *out = NULL;
     if (!client)
         return ULM_EINVAL;
+    if (client->discovery.pending && ulm__dmr_discover(client) != ULM_OK)
+        return ULM_ENOMEM;
     ulm_model_list *list = ulm__calloc(1, sizeof *list);
     if (!list)
         return ULM_ENOMEM;

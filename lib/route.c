@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compose_env.h"
 #include "request.h"
 #include "route.h"
 
@@ -120,10 +121,21 @@ static int append_target(ulm_target_list *l, const ulm_target *t)
     return ULM_OK;
 }
 
-/* Appends the targets one model string names: an alias's chain, or one target. */
+/* Appends the targets one model string names: an alias's chain, a model Docker Compose
+ * injected (called by its name), or one target. */
 static int add_spec(ulm_client *c, const char *spec, ulm_target_list *l, char *errmsg,
                     size_t errmsg_size)
 {
+    for (size_t i = 0; !strchr(spec, '/') && i < c->settings.compose_count; i++) {
+        const ulm_compose_model *m = &c->settings.compose[i];
+        if (strcmp(spec, m->name) != 0)
+            continue;
+        char target[512];
+        snprintf(target, sizeof target, "%s/%s", m->name, m->model);
+        ulm_target t;
+        int rc = ulm__target_resolve(c, target, &t, errmsg, errmsg_size);
+        return rc == ULM_OK ? append_target(l, &t) : rc;
+    }
     const ulm_file_alias *alias = strchr(spec, '/') ? NULL
                                                     : ulm__file_config_alias(&c->settings.file,
                                                                              spec);

@@ -8,6 +8,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${ULM_BUILD_DIR:-$root/build}
 asan_build=${ULM_ASAN_BUILD_DIR:-$root/build-asan}
 export ULM_ROOT=$root
+# Docker Model Runner's discovery probes only loopback in the tests (inside a container its
+# well-known addresses include a DNS name and 172.17.0.1, which tests must never reach)
+export ULM_DMR_CANDIDATES=${ULM_DMR_CANDIDATES:-http://127.0.0.1:12434}
 export ULM_SHARED=${ULM_SHARED:-$root/../shared}
 # shellcheck source=tests/servers/lib.sh
 source "$root/tests/servers/lib.sh"

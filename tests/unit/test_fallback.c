@@ -106,6 +106,7 @@ static ulm_client *make_client(script *s)
 {
     ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
     opts.ignore_environment = 1;
+    opts.model_runner_url = "http://localhost:12434"; /* given, so nothing is probed */
     ulm_client *c = NULL;
     assert_int_equal(ulm_client_new(&c, &opts, NULL, 0), ULM_OK);
     assert_int_equal(ulm_client_add_provider(c, fake_provider("cloud", 0), "http://cloud.test/v1",
