@@ -267,9 +267,11 @@ class ClientConfigurationTests(unittest.TestCase):
             ultrallm.Client(ignore_environment=True).close()
 
     def test_bad_option_is_named(self):
+        # Since options version 4 the library names a backend's URL by its setting,
+        # "dmr.url", whether the option or backend_settings gave it.
         with self.assertRaises(ultrallm.ConfigError) as caught:
             offline_client(model_runner_url="ftp://example.com")
-        self.assertIn("MODEL_RUNNER_URL", str(caught.exception))
+        self.assertIn("dmr.url", str(caught.exception))
 
     def test_numeric_options_are_range_checked(self):
         for value in (0, -5, 1 << 70):
