@@ -11,7 +11,8 @@
 #
 # Usage: bash bindings/python/tests/check-package.sh [BUILD_DIR]   (default: build)
 # The live tests and the example's run need the servers tests/run.sh starts
-# (ULM_TEST_DMR_URL, ULM_TEST_FAULT_URL, ULM_TEST_REPLAY_URL); without them they skip.
+# (ULM_TEST_DMR_URL, ULM_TEST_DMR_LIFECYCLE_URL, ULM_TEST_FAULT_URL, ULM_TEST_REPLAY_URL,
+# ULM_TEST_OPENAI_URL); without them they skip.
 # Environment: ULM_PYTHON, the interpreter (see bindings/python/python-for-build.sh).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -1,10 +1,11 @@
 """Tests of cancellation: CancelToken from another thread, and Ctrl-C (SIGINT sent to a
-subprocess) during a blocking call.
+subprocess) during a blocking call: complete(), a stream, compare(), dmr.pull().
 
 Most tests use loopback.StubServer, a stub OpenAI server of their own on 127.0.0.1 that
 never answers or stalls after one piece, and sees the client close its connection. The
-FaultServer* tests need ULM_TEST_FAULT_URL, the root URL of tests/servers/fault-server.mjs
-(tests/run.sh sets it).
+FaultServer* tests need ULM_TEST_FAULT_URL, the root URL of tests/servers/fault-server.mjs;
+the pull's needs ULM_TEST_DMR_LIFECYCLE_URL, tests/servers/lib.sh's lifecycle emulator,
+whose ai/stalls stalls mid-pull (tests/run.sh sets both).
 
 No bound here depends on the machine's speed: a cancelled call must end well before the
 server's stall (minutes) or the call's own clocks would end it.
@@ -56,12 +57,20 @@ def piece(text):
     print("piece:", text, flush=True)
 
 base, mode = sys.argv[1], sys.argv[2]
-client = ultrallm.Client(ignore_environment=True, enable_model_runner=False,
-                         openai_base_url=base, openai_api_key="sk-test-0123456789")
+if mode == "pull":  # base is a Docker Model Runner's
+    client = ultrallm.Client(ignore_environment=True, model_runner_url=base)
+else:
+    client = ultrallm.Client(ignore_environment=True, enable_model_runner=False,
+                             openai_base_url=base, openai_api_key="sk-test-0123456789")
 clocks = {"connect": 60000, "first_token": 120000, "idle": 120000, "overall": 120000}
 try:
     print("calling", flush=True)
-    if mode == "stream":
+    if mode == "compare":
+        client.compare("hi", models=["openai/a", "openai/b"], timeouts=clocks,
+                       on_delta=lambda member, text: piece("%d %s" % (member, text)))
+    elif mode == "pull":
+        client.dmr.pull("ai/stalls", on_progress=lambda p: piece("%.0f%%" % p.percent))
+    elif mode == "stream":
         for text in client.stream("hi", model="openai/fault-model", timeouts=clocks):
             piece(text)
     elif mode == "on_delta":
@@ -363,6 +372,27 @@ class CtrlCTests(unittest.TestCase):
                                     lambda lines: server.request_seen.is_set())
             self.assert_interrupted(*result, context=False)
             self.assertTrue(server.closed.wait(PROMPT_S))
+
+    def test_ctrl_c_during_a_round(self):
+        # Both members stall after their first piece: the round is in flight once both
+        # pieces arrived.
+        with StubServer("stall") as server:
+            result = self.interrupt(server.url, "compare", lambda lines: {
+                "piece: 0 " + FIRST_PIECE, "piece: 1 " + FIRST_PIECE} <= set(lines))
+            self.assert_interrupted(*result)
+            deadline = time.monotonic() + PROMPT_S
+            while len(server.closes) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.assertEqual(len(server.closes), 2)  # both members' transfers dropped
+
+    @unittest.skipUnless(os.environ.get("ULM_TEST_DMR_LIFECYCLE_URL"),
+                         "set ULM_TEST_DMR_LIFECYCLE_URL to tests/servers/lib.sh's "
+                         "lifecycle emulator")
+    def test_ctrl_c_during_a_pull(self):
+        # ai/stalls reports one step of its pull, then sends nothing more.
+        self.assert_interrupted(*self.interrupt(
+            os.environ["ULM_TEST_DMR_LIFECYCLE_URL"], "pull",
+            lambda lines: any(line.startswith("piece: ") for line in lines)))
 
     @unittest.skipUnless(os.environ.get("ULM_TEST_FAULT_URL"),
                          "set ULM_TEST_FAULT_URL to tests/servers/fault-server.mjs")

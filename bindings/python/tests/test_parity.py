@@ -25,7 +25,7 @@ HEADERS = REPO / "include" / "ultrallm"
 PACKAGE_DIR = pathlib.Path(ultrallm.__file__).resolve().parent
 
 _READ_BACK = ("reads a request back, for adapters (provider.h); Python builds requests "
-              "with Client.complete() and never reads one")
+              "with Client.complete(), compare() and embed() and never reads one")
 _ADAPTER = ("adapter API (provider.h), called by a C adapter's build(), parse() or "
             "parse_event() on objects the core hands it; an adapter is C code, so there is "
             "no such object in Python")
@@ -41,6 +41,8 @@ DELIBERATELY_UNBOUND = {
     "ulm_request_seed": _READ_BACK,
     "ulm_request_stop_count": _READ_BACK,
     "ulm_request_stop": _READ_BACK,
+    "ulm_request_input_count": _READ_BACK,
+    "ulm_request_input": _READ_BACK,
     "ulm_client_add_provider": ("takes a C vtable of function pointers (struct ulm_provider) "
                                 "whose adapter must be C: it is called on the threads of the "
                                 "calls, with objects only the adapter API reads"),
@@ -59,6 +61,7 @@ DELIBERATELY_UNBOUND = {
     "ulm_result_set_usage": _ADAPTER,
     "ulm_result_set_model": _ADAPTER,
     "ulm_result_add_model_id": _ADAPTER,
+    "ulm_result_add_embedding": _ADAPTER,
     "ulm_result_set_error": _ADAPTER,
     "ulm_result_set_retry_after_ms": _ADAPTER,
     "ulm_result_error": _ADAPTER,

@@ -24,6 +24,7 @@ import json
 import os
 import pathlib
 import pickle
+import shutil
 import socket
 import subprocess
 import sys
@@ -38,6 +39,9 @@ from ultrallm import _client, _errors, _native
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(ultrallm.__file__)))
 
 DEAD_URL = "http://127.0.0.1:1"  # port 1 refuses connections at once
+KEY = "sk-test-0123456789"
+# The repository, when the tests run from it (the header, for the layout tests).
+REPO = pathlib.Path(__file__).resolve().parents[3]
 
 
 def offline_client(**options):
@@ -201,12 +205,13 @@ class ErrorTests(unittest.TestCase):
 
 
 class OptionsLayoutTests(unittest.TestCase):
-    # struct ulm_client_options (version 3) laid out by the System V x86_64 ABI (also
+    # struct ulm_client_options (version 4) laid out by the System V x86_64 ABI (also
     # aarch64 Linux): pointers, long and size_t take 8 bytes aligned to 8, int and
     # unsigned int 4 aligned to 4. version (4) is padded to 8 before log_fn; log_level and
     # ignore_environment share one 8-byte slot; enable_model_runner (4) is padded to 8;
     # max_idle_connections at 112 is padded to 120, where the version 2 fields start; the
-    # int at 160 is padded to 168, where the version 3 fields (four pointers) start.
+    # int at 160 is padded to 168, where the version 3 fields (four pointers) start; the
+    # version 4 fields (two pointers and a size_t) start at 200.
     LP64_OFFSETS = {
         "version": 0, "log_fn": 8, "log_payload": 16, "log_level": 24,
         "ignore_environment": 28, "openai_api_key": 32, "openai_base_url": 40,
@@ -216,7 +221,8 @@ class OptionsLayoutTests(unittest.TestCase):
         "first_token_timeout_ms": 120, "idle_timeout_ms": 128, "max_event_line_bytes": 136,
         "max_event_bytes": 144, "config_path": 152, "use_local_models_when_offline": 160,
         "anthropic_api_key": 168, "anthropic_base_url": 176, "gemini_api_key": 184,
-        "gemini_base_url": 192,
+        "gemini_base_url": 192, "config_json": 200, "backend_settings": 208,
+        "backend_setting_count": 216,
     }
 
     def test_struct_matches_the_c_layout_on_lp64(self):
@@ -226,10 +232,10 @@ class OptionsLayoutTests(unittest.TestCase):
         self.assertEqual([name for name, _ in opts._fields_], list(self.LP64_OFFSETS))
         for name, offset in self.LP64_OFFSETS.items():
             self.assertEqual(getattr(opts, name).offset, offset, name)
-        self.assertEqual(ctypes.sizeof(opts), 200)
+        self.assertEqual(ctypes.sizeof(opts), 224)
 
-    def test_bindings_pass_version_3(self):
-        self.assertEqual(_native.OPTIONS_VERSION, 3)
+    def test_bindings_pass_version_4(self):
+        self.assertEqual(_native.OPTIONS_VERSION, 4)
 
     def test_options_init_sets_the_version_and_zeroes_the_rest(self):
         opts = _native.ClientOptions()
@@ -242,6 +248,12 @@ class OptionsLayoutTests(unittest.TestCase):
                          (0, 0, 0))
         self.assertIsNone(opts.model_runner_url)
 
+    def test_versions_1_to_3_are_still_accepted(self):
+        for version in (1, 2, 3):
+            opts = _native.ClientOptions()
+            _native.lib.ulm_client_options_init(ctypes.byref(opts), version)
+            self.assertEqual(opts.version, version)
+
     def test_version_1_is_still_accepted(self):
         opts = _native.ClientOptions()
         _native.lib.ulm_client_options_init(ctypes.byref(opts), 1)
@@ -251,6 +263,58 @@ class OptionsLayoutTests(unittest.TestCase):
         opts = _native.ClientOptions()
         with self.assertRaises(ultrallm.OptionsVersionError):
             _native.lib.ulm_client_options_init(ctypes.byref(opts), 99)
+
+
+# The structs _native mirrors, and its class for each.
+MIRRORED_STRUCTS = {"ulm_client_options": "ClientOptions", "ulm_round_options": "RoundOptions",
+                    "ulm_pull_progress": "PullProgressStruct",
+                    "ulm_backend_setting": "BackendSetting"}
+
+
+class StructLayoutTests(unittest.TestCase):
+    """Each struct _native mirrors has the offsets and size the C compiler gives it, with
+    ultrallm.h as it is in the repository (skipped without the header or a compiler)."""
+
+    def test_mirrored_structs_match_the_compiler(self):
+        header = REPO / "include" / "ultrallm" / "ultrallm.h"
+        compiler = shutil.which("cc") or shutil.which("gcc")
+        if not header.is_file() or compiler is None:
+            self.skipTest("needs include/ultrallm/ultrallm.h and a C compiler")
+        lines = []
+        for struct, name in MIRRORED_STRUCTS.items():
+            lines.append('printf("%s sizeof %%zu\\n", sizeof(%s));' % (struct, struct))
+            for field, _ in getattr(_native, name)._fields_:
+                lines.append('printf("%s %s %%zu\\n", offsetof(%s, %s));'
+                             % (struct, field, struct, field))
+        source = ("#include <stddef.h>\n#include <stdio.h>\n#include <ultrallm/ultrallm.h>\n"
+                  "int main(void) {\n%s\nreturn 0;\n}\n" % "\n".join(lines))
+        with tempfile.TemporaryDirectory(prefix="ultrallm-layout-") as directory:
+            program = os.path.join(directory, "layout")
+            compiled = subprocess.run([compiler, "-x", "c", "-I", str(header.parent.parent),
+                                       "-o", program, "-"], input=source, text=True,
+                                      capture_output=True, timeout=120)
+            self.assertEqual(compiled.returncode, 0, compiled.stderr)
+            output = subprocess.run([program], capture_output=True, text=True, check=True,
+                                    timeout=60).stdout
+        for line in output.splitlines():
+            struct, field, value = line.split()
+            mirror = getattr(_native, MIRRORED_STRUCTS[struct])
+            if field == "sizeof":
+                self.assertEqual(ctypes.sizeof(mirror), int(value), struct)
+            else:
+                self.assertEqual(getattr(mirror, field).offset, int(value),
+                                 "%s.%s" % (struct, field))
+
+    def test_the_mirrored_versions_are_the_headers(self):
+        header = REPO / "include" / "ultrallm" / "ultrallm.h"
+        if not header.is_file():
+            self.skipTest("needs include/ultrallm/ultrallm.h")
+        text = header.read_text(encoding="utf-8")
+        for macro, value in (("ULM_CLIENT_OPTIONS_VERSION", _native.OPTIONS_VERSION),
+                             ("ULM_ROUND_OPTIONS_VERSION", _native.ROUND_OPTIONS_VERSION),
+                             ("ULM_PULL_PROGRESS_VERSION", _native.PULL_PROGRESS_VERSION),
+                             ("ULM_ROUND_MAX_MEMBERS", _native.ROUND_MAX_MEMBERS)):
+            self.assertRegex(text, r"#define %s %d\b" % (macro, value))
 
 
 class ClientConfigurationTests(unittest.TestCase):
@@ -267,9 +331,11 @@ class ClientConfigurationTests(unittest.TestCase):
             ultrallm.Client(ignore_environment=True).close()
 
     def test_bad_option_is_named(self):
+        # Since options version 4 the library names a backend's URL by its setting,
+        # "dmr.url", whether the option or backend_settings gave it.
         with self.assertRaises(ultrallm.ConfigError) as caught:
             offline_client(model_runner_url="ftp://example.com")
-        self.assertIn("MODEL_RUNNER_URL", str(caught.exception))
+        self.assertIn("dmr.url", str(caught.exception))
 
     def test_numeric_options_are_range_checked(self):
         for value in (0, -5, 1 << 70):
@@ -301,6 +367,147 @@ class ClientConfigurationTests(unittest.TestCase):
         client.close()
         with self.assertRaises(ValueError):
             client.complete("hi")
+
+
+class OptionsVersion4Tests(unittest.TestCase):
+    """config_json and backend_settings, the options of version 4; no server."""
+
+    # A backend on a host nobody resolves: creating a client sends nothing.
+    CONFIG = {"backends": {"tenant": {"type": "openai", "url": "https://api.example.invalid/v1"}},
+              "models": {"fast": ["tenant/gpt-4o-mini"]}, "default_model": "fast"}
+
+    def backend(self, client, name):
+        return next(b for b in client.describe()["backends"] if b["name"] == name)
+
+    def test_config_json_as_a_string_or_a_dict(self):
+        for config in (json.dumps(self.CONFIG), self.CONFIG):
+            with offline_client(config_json=config) as client:
+                self.assertEqual(client.default_model, "fast")
+                self.assertEqual(client.describe()["aliases"]["fast"], ["tenant/gpt-4o-mini"])
+
+    def test_a_mistake_in_config_json_is_named(self):
+        with self.assertRaises(ultrallm.ConfigError) as caught:
+            offline_client(config_json='{"models": {"fast": ["opnai/x"]}}')
+        self.assertIn('unknown backend "opnai"', str(caught.exception))
+        with self.assertRaises(ultrallm.ConfigError):
+            offline_client(config_json="{not json")
+
+    def test_config_json_and_config_path_are_alternatives(self):
+        path = write_config(self, self.CONFIG)
+        with self.assertRaises(ultrallm.ConfigError) as caught:
+            offline_client(config_path=path, config_json=self.CONFIG)
+        self.assertIn("alternatives", str(caught.exception))
+
+    def test_backend_settings_give_a_declared_backend_its_key(self):
+        with offline_client(config_json=self.CONFIG) as client:
+            self.assertEqual(self.backend(client, "tenant")["key"], "absent")
+        with offline_client(config_json=self.CONFIG,
+                            backend_settings={"tenant": {"api_key": KEY}}) as client:
+            self.assertEqual(self.backend(client, "tenant")["key"], "present")
+            self.assertNotIn(KEY, json.dumps(client.describe()))
+            self.assertNotIn(KEY, repr(client))
+
+    def test_backend_settings_set_a_built_in_backends_url(self):
+        url = "https://openai.example.invalid/v1"
+        with offline_client(backend_settings={"openai": {"url": url, "api_key": KEY}}) as client:
+            openai = self.backend(client, "openai")
+            self.assertEqual([e["url"] for e in openai["endpoints"]], [url])
+            self.assertEqual(openai["key"], "present")
+
+    def test_a_setting_beats_the_option_of_versions_1_to_3(self):
+        url = "https://setting.example.invalid/v1"
+        with offline_client(openai_base_url="https://option.example.invalid/v1",
+                            backend_settings={"openai": {"url": url}}) as client:
+            self.assertEqual([e["url"] for e in self.backend(client, "openai")["endpoints"]],
+                             [url])
+
+    def test_bad_settings_are_named(self):
+        cases = [({"openai": {"colour": "blue"}}, "unknown setting"),
+                 ({"nosuch": {"api_key": KEY}}, 'unknown backend "nosuch"'),
+                 ({"dmr": {"url": "ftp://x"}}, "dmr.url"),
+                 ({"openai": {"api_key": "sk-\x01"}}, "control character")]
+        for settings, expected in cases:
+            with self.assertRaises(ultrallm.ConfigError) as caught:
+                offline_client(backend_settings=settings)
+            self.assertIn(expected, str(caught.exception))
+        with self.assertRaises(TypeError):
+            offline_client(backend_settings={"openai": "sk-a-bare-key"})
+        with self.assertRaises(TypeError):
+            offline_client(backend_settings={"openai": {"api_key": 42}})
+        with self.assertRaises(ultrallm.ConfigError) as caught:
+            offline_client(backend_settings={"openai": {"api_key": "sk-secret\0x"}})
+        self.assertNotIn("sk-secret", str(caught.exception))
+
+    def test_an_empty_mapping_sets_nothing(self):
+        offline_client(backend_settings={}).close()
+
+
+class BackendOverrideArgumentTests(unittest.TestCase):
+    """backend_overrides= is checked before anything is sent, and never shows the key."""
+
+    def setUp(self):
+        self.client = offline_client(openai_api_key=KEY, openai_base_url=DEAD_URL,
+                                     enable_model_runner=False,
+                                     use_local_models_when_offline=False)
+        self.addCleanup(self.client.close)
+
+    def test_bad_overrides_are_refused(self):
+        secret = "sk-tenant-secret-0123"
+        cases = [({"openai": {}}, "neither"),
+                 ({"openai": {"url": "http://x"}}, "unknown name 'url'"),
+                 ({"openai": {"base_url": "ftp://x"}}, "not an http:// or https:// URL"),
+                 ({"openai": {"base_url": "http://a b"}}, "not an http:// or https:// URL"),
+                 ({"openai": {"api_key": ""}}, "empty"),
+                 ({"openai": {"api_key": secret + "\n"}}, "control character"),
+                 ({"": {"api_key": secret}}, "not a backend name")]
+        for overrides, expected in cases:
+            with self.assertRaises(ultrallm.InvalidArgumentError) as caught:
+                self.client.complete("hi", model="openai/x", backend_overrides=overrides)
+            self.assertIn(expected, str(caught.exception))
+            self.assertNotIn(secret, str(caught.exception))
+            self.assertNotIn(secret, repr(caught.exception))
+        for overrides in ({"openai": "http://x"}, ["openai"], {1: {"api_key": secret}}):
+            with self.assertRaises(TypeError):
+                self.client.complete("hi", model="openai/x", backend_overrides=overrides)
+
+    def test_a_key_override_is_never_shown(self):
+        secret = "sk-tenant-secret-0123"
+        with self.assertRaises(ultrallm.ConnectError) as caught:
+            self.client.complete("hi", model="openai/x",
+                                 backend_overrides={"openai": {"api_key": secret}})
+        for shown in (str(caught.exception), repr(caught.exception),
+                      repr(caught.exception.attempts)):
+            self.assertNotIn(secret, shown)
+
+
+class MetricsTests(unittest.TestCase):
+    def test_metrics_in_both_formats(self):
+        with offline_client() as client:
+            with self.assertRaises(ultrallm.ConnectError):
+                client.complete("hi", model="dmr/ai/x")
+            text = client.metrics()
+            self.assertIsInstance(text, str)
+            self.assertEqual(text, client.metrics("prometheus"))
+            # Until the library keeps a client's metrics it exports nothing; once it does,
+            # every series is one of its ulm_ families.
+            series = [line for line in text.splitlines() if line and not line.startswith("#")]
+            for line in series:
+                self.assertTrue(line.startswith("ulm_"), line)
+            numbers = client.metrics("json")
+            self.assertIsInstance(numbers, dict)
+            self.assertEqual(bool(numbers), bool(series))
+
+    def test_an_unknown_format_is_refused(self):
+        with offline_client() as client:
+            for fmt in ("xml", "", None):
+                with self.assertRaises(ultrallm.InvalidArgumentError):
+                    client.metrics(fmt)
+
+    def test_a_closed_client_has_no_metrics(self):
+        client = offline_client()
+        client.close()
+        with self.assertRaises(ValueError):
+            client.metrics()
 
 
 class ConfigFileTests(unittest.TestCase):
@@ -838,6 +1045,60 @@ class FaultServerTests(unittest.TestCase):
         self.assertIn(" 🙂", chunks)  # the emoji was sent in two writes, split inside it
         self.assertEqual(response.text, "".join(self.DELTAS))
         self.assertFalse(response.incomplete)
+
+    def test_timings_of_an_answer(self):
+        response = self.client_for("ok/0").complete("hi", model="openai/fault-model")
+        self.assertGreaterEqual(response.connect_ms, 0)
+        self.assertGreaterEqual(response.first_byte_ms, response.connect_ms)
+        self.assertLessEqual(response.first_byte_ms, response.latency_ms)
+        self.assertIsNone(response.first_token_ms)  # not streamed
+        self.assertGreater(response.tokens_per_second, 0)
+        self.assertEqual(response.retries, 0)
+        self.assertIsNone(response.cost)  # no price configured: unknown, not 0
+        streamed = self.client_for("slow/50").complete("hi", model="openai/fault-model",
+                                                       on_delta=lambda piece: None)
+        self.assertGreater(streamed.first_token_ms, 0)
+        self.assertLessEqual(streamed.first_token_ms, streamed.latency_ms)
+
+    def test_cost_and_retries_from_the_configuration(self):
+        root = os.environ["ULM_TEST_FAULT_URL"].rstrip("/")
+        config = {"backends": {"down": {"type": "openai", "url": DEAD_URL}},
+                  "models": {"openai/fault-model": {"price": {"input_per_million": 1.5,
+                                                              "output_per_million": 4}}},
+                  "retry": {"max_retries": 0}, "offline": {"use_local_models": False}}
+        with ultrallm.Client(ignore_environment=True, enable_model_runner=False,
+                             config_json=config,
+                             backend_settings={"openai": {"url": root + "/ok/0/v1",
+                                                          "api_key": KEY},
+                                               "down": {"api_key": KEY}}) as client:
+            response = client.complete("hi", model=["down/m", "openai/fault-model"])
+        # the fault server's usage: 7 prompt and 5 completion tokens
+        self.assertAlmostEqual(response.cost, (7 * 1.5 + 5 * 4) / 1e6)
+        self.assertEqual(response.retries, 1)
+        self.assertEqual([a.error for a in response.attempts], ["connect", None])
+        self.assertIn("cost=", repr(response))
+
+    def test_a_backend_override_changes_the_url_of_one_call(self):
+        root = os.environ["ULM_TEST_FAULT_URL"].rstrip("/")
+        with ultrallm.Client(ignore_environment=True, enable_model_runner=False,
+                             openai_base_url=DEAD_URL, openai_api_key=KEY,
+                             use_local_models_when_offline=False) as client:
+            with self.assertRaises(ultrallm.ConnectError):
+                client.complete("hi", model="openai/fault-model")
+            overrides = {"openai": {"base_url": root + "/ok/0/v1",
+                                    "api_key": "sk-tenant-0123456789"}}
+            response = client.complete("hi", model="openai/fault-model",
+                                       backend_overrides=overrides)
+            self.assertEqual(response.text, "".join(self.DELTAS))
+            self.assertEqual(response.provider, "openai")
+            pieces = []
+            with client.stream("hi", model="openai/fault-model",
+                               backend_overrides=overrides) as stream:
+                pieces.extend(stream)
+            self.assertEqual(pieces, self.DELTAS)
+            # the override was this call's only: the client's URL is still the dead one
+            with self.assertRaises(ultrallm.ConnectError):
+                client.complete("hi", model="openai/fault-model")
 
     def test_a_stall_mid_stream_is_an_incomplete_idle_timeout(self):
         chunks = []

@@ -16,6 +16,12 @@ wraps its handles in Python objects that free them.
             for piece in stream:            # breaking out cancels the call
                 print(piece, end="", flush=True)
         print(stream.response.usage)
+        r = client.compare("Say hi", models=["dmr/ai/smollm2", "openai/gpt-4o-mini"],
+                           quorum=1, on_delta=lambda member, text: print(member, text))
+        print([m.text for m in r.members], r.agreement)
+        vectors = client.embed(["one text", "another"], model="dmr/ai/smollm2").vectors
+        client.dmr.pull("ai/smollm2", on_progress=lambda p: print(p.percent))
+        print(client.metrics())             # Prometheus text; metrics("json") a dict
 
     async def main():                   # asyncio: the same calls, awaited
         async with ultrallm.AsyncClient() as client:
@@ -24,15 +30,16 @@ wraps its handles in Python objects that free them.
                 print(piece, end="")
 
 Modules: _native declares the C functions and types (one table) and loads the library
-through _loader; _client, _async, _request, _cancel, _call, _results, _errors and _enums
-hold the public classes, re-exported here; _workers runs the C calls made for another
-thread.
+through _loader; _client, _async, _request, _round, _dmr, _cancel, _call, _results,
+_errors and _enums hold the public classes, re-exported here; _workers runs the C calls
+made for another thread.
 """
 
-from ._async import AsyncClient, AsyncStream
+from ._async import AsyncClient, AsyncModelRunner, AsyncStream
 from ._call import Stream
 from ._cancel import CancelToken
 from ._client import Client
+from ._dmr import ModelRunner
 from ._enums import Clock, ErrorCode, LogLevel
 from ._errors import (AuthError, BadRequestError, CancelledError, CircuitOpenError,
                       ConfigError, ConnectError, ConnectTimeoutError, ContentFilterError,
@@ -45,18 +52,21 @@ from ._errors import (AuthError, BadRequestError, CancelledError, CircuitOpenErr
                       UltraLLMError, UnavailableError, UnsupportedError, error_is_retryable,
                       error_name, strerror)
 from ._library import version, version_number
-from ._results import Attempt, BackendStatus, ModelList, Response, Usage
+from ._results import (Attempt, BackendStatus, Embeddings, Member, ModelList, PulledModel,
+                       PullProgress, Response, Round, Runner, Usage)
 from ._version import __version__
 
 __all__ = [
-    "AsyncClient", "AsyncStream", "Attempt", "AuthError", "BackendStatus", "BadRequestError",
-    "CancelToken", "CancelledError", "CircuitOpenError", "Client", "Clock", "ConfigError",
-    "ConnectError", "ConnectTimeoutError", "ContentFilterError", "ContextLengthError",
-    "ErrorCode", "FirstTokenTimeoutError", "IdleTimeoutError", "InvalidArgumentError",
-    "LibraryLoadError", "LoadTimeoutError", "LogLevel", "ModelList", "ModelLoadError",
-    "ModelLoadingError", "ModelNotFoundError", "NotConfiguredError", "OptionsVersionError",
-    "OutOfMemoryError", "ProtocolError", "QuotaError", "RateLimitError", "RequestTimeoutError",
-    "ResourceExhaustedError", "Response", "ServerError", "Stream", "TooLargeError",
-    "TransportError", "UltraLLMError", "UnavailableError", "UnsupportedError", "Usage",
-    "__version__", "error_is_retryable", "error_name", "strerror", "version", "version_number",
+    "AsyncClient", "AsyncModelRunner", "AsyncStream", "Attempt", "AuthError",
+    "BackendStatus", "BadRequestError", "CancelToken", "CancelledError", "CircuitOpenError",
+    "Client", "Clock", "ConfigError", "ConnectError", "ConnectTimeoutError",
+    "ContentFilterError", "ContextLengthError", "Embeddings", "ErrorCode",
+    "FirstTokenTimeoutError", "IdleTimeoutError", "InvalidArgumentError", "LibraryLoadError",
+    "LoadTimeoutError", "LogLevel", "Member", "ModelList", "ModelLoadError",
+    "ModelLoadingError", "ModelNotFoundError", "ModelRunner", "NotConfiguredError",
+    "OptionsVersionError", "OutOfMemoryError", "ProtocolError", "PullProgress", "PulledModel",
+    "QuotaError", "RateLimitError", "RequestTimeoutError", "ResourceExhaustedError",
+    "Response", "Round", "Runner", "ServerError", "Stream", "TooLargeError", "TransportError",
+    "UltraLLMError", "UnavailableError", "UnsupportedError", "Usage", "__version__",
+    "error_is_retryable", "error_name", "strerror", "version", "version_number",
 ]

@@ -1,17 +1,27 @@
-"""One C call (ulm_complete, ulm_list_models) that a worker thread makes for another
-thread, which takes its streamed text and its outcome from a queue; and Stream, the
-iterator over that text."""
+"""One C call (ulm_complete, ulm_round_run, ulm_dmr_pull, ...) that a worker thread makes
+for another thread, which takes what its callbacks report and its outcome from a queue;
+wait(), how a blocking call's thread takes them; and Stream, the iterator over a streamed
+answer."""
 
 from __future__ import annotations
 
 import queue
-from typing import Callable, Generic, Optional, TypeVar, Union
+from typing import Callable, Generic, NoReturn, Optional, TypeVar, Union, cast
 
 from ._cancel import CallToken
-from ._results import Response
+from ._results import Member, MemberDelta, PullProgress, Response
 from ._workers import Workers
 
 T = TypeVar("T")
+
+# What a C call's callbacks report on the worker, for the consumer's thread: a piece of
+# text (a streamed answer, or a round's synthesis), a piece of a round member's answer, a
+# round member that ended, a pull's progress.
+Event = Union[str, MemberDelta, Member, PullProgress]
+
+# The consumer's answer to an event, in lockstep: go on; go on, and the event's callback
+# asked to end (a round's on_member_done); stop the call.
+GO, END, STOP = 0, 1, -1
 
 # The longest a thread waiting for a call goes without running Python's signal handlers:
 # a signal the kernel delivered to another thread (not a worker: they block them) still
@@ -31,8 +41,8 @@ class Outcome(Generic[T]):
     def result(self) -> T:
         if self.error is not None:
             raise self.error
-        assert self.value is not None
-        return self.value
+        # None is a value too: the result of a call that returns nothing (remove()).
+        return cast(T, self.value)
 
 
 class _Stopped(BaseException):
@@ -40,7 +50,7 @@ class _Stopped(BaseException):
     the request's callback returns non-zero and the library calls it no more."""
 
 
-def take(items: queue.SimpleQueue[Union[str, Outcome[T]]]) -> Union[str, Outcome[T]]:
+def take(items: queue.SimpleQueue[Union[Event, Outcome[T]]]) -> Union[Event, Outcome[T]]:
     """The next item, waited for in slices of WAIT_S, in each of which a signal for this
     thread (SIGINT on the main thread) interrupts the wait at once."""
     while True:
@@ -52,20 +62,21 @@ def take(items: queue.SimpleQueue[Union[str, Outcome[T]]]) -> Union[str, Outcome
 
 class Call(Generic[T]):
     """One C call run by a worker (a Job of _workers) for the thread that started it: each
-    piece of text it streams (deliver() is its request's on_delta), then its Outcome, go
-    to items, for that thread to take with next().
+    event its callbacks report (deliver(): a piece of text of its request's on_delta, a
+    round's member, a pull's progress), then its Outcome, go to items, for that thread to
+    take with next().
 
-    In lockstep, the worker waits for the consumer's ack() of each piece before the library
-    goes on, and a refused piece stops the call at once (complete(on_delta=...), whose
-    callback runs on the caller's thread but must see the text exactly as a callback of
-    the library would). Otherwise the pieces queue up while the consumer is busy (a
+    In lockstep, the worker waits for the consumer's ack() of each event before the
+    library goes on, and a refused event stops the call at once (complete(on_delta=...),
+    whose callback runs on the caller's thread but must see the text exactly as a callback
+    of the library would). Otherwise the events queue up while the consumer is busy (a
     Stream). The work given to start() owns what the C call uses (the request, the token)
     and frees it once the call has returned, whether or not anyone still waits for it.
     """
 
     def __init__(self, lockstep: bool = False) -> None:
-        self.items: queue.SimpleQueue[Union[str, Outcome[T]]] = queue.SimpleQueue()
-        self._acks: Optional[queue.SimpleQueue[bool]] = queue.SimpleQueue() if lockstep else None
+        self.items: queue.SimpleQueue[Union[Event, Outcome[T]]] = queue.SimpleQueue()
+        self._acks: Optional[queue.SimpleQueue[int]] = queue.SimpleQueue() if lockstep else None
         self._unacked = False
         self._work: Optional[Callable[[], T]] = None
         self._token: Optional[CallToken] = None
@@ -73,15 +84,21 @@ class Call(Generic[T]):
 
     # -- the worker's side
 
-    def _put(self, item: Union[str, Outcome[T]]) -> None:
+    def _put(self, item: Union[Event, Outcome[T]]) -> None:
         """Hands an item to the consumer."""
         self.items.put(item)
 
-    def deliver(self, piece: str) -> None:
-        """The request's on_delta: hands a piece to the consumer."""
-        self._put(piece)
-        if self._acks is not None and not self._acks.get():
+    def deliver(self, event: Event) -> int:
+        """A callback of the C call (the request's on_delta, ...): hands an event to the
+        consumer; in lockstep, returns its answer (GO or END) once it has taken it, or
+        raises _Stopped when it refused it."""
+        self._put(event)
+        if self._acks is None:
+            return GO
+        answer = self._acks.get()
+        if answer == STOP:
             raise _Stopped()
+        return answer
 
     def start(self, workers: Workers, work: Callable[[], T],
               token: Optional[CallToken] = None) -> None:
@@ -107,12 +124,12 @@ class Call(Generic[T]):
         if token is not None:
             token.trigger()
         if self._acks is not None:
-            self._acks.put(False)  # a worker waiting for an ack stops at once
+            self._acks.put(STOP)  # a worker waiting for an ack stops at once
 
     # -- the consumer's side
 
-    def next(self) -> Union[str, Outcome[T]]:
-        """The next piece of text, or the outcome; in lockstep, ack() each piece."""
+    def next(self) -> Union[Event, Outcome[T]]:
+        """The next event, or the outcome; in lockstep, ack() each event."""
         item = take(self.items)
         if isinstance(item, Outcome):
             self.outcome = item
@@ -120,11 +137,12 @@ class Call(Generic[T]):
             self._unacked = self._acks is not None
         return item
 
-    def ack(self) -> None:
-        """In lockstep: lets the library go on after the piece next() returned."""
+    def ack(self, answer: int = GO) -> None:
+        """In lockstep: lets the library go on after the event next() returned, with the
+        answer of the event's callback (END: it asked to end the round)."""
         if self._acks is not None and self._unacked:
             self._unacked = False
-            self._acks.put(True)
+            self._acks.put(answer)
 
     def interrupted(self, interruption: BaseException) -> None:
         """Stops the call because waiting for it raised interruption (Ctrl-C:
@@ -146,7 +164,52 @@ class Call(Generic[T]):
                 self.outcome = item
                 return item
             if self._acks is not None:
-                self._acks.put(False)
+                self._acks.put(STOP)
+
+
+def raise_first(raised: list[BaseException], failure: Optional[BaseException]) -> NoReturn:
+    """Raises the first exception a callable raised inside a C call made on this thread,
+    with how the call ended (failure: CancelledError, as the callable stopped it) as its
+    context, unless it has one. Call it outside any except block, so that a context of
+    the callable's own exception is kept rather than replaced."""
+    user_error = raised[0]
+    if user_error.__context__ is None and failure is not None:
+        user_error.__context__ = failure
+    raise user_error
+
+
+def wait(call: Call[T], handle: Optional[Callable[[Event], int]] = None,
+         cancellable: bool = True) -> T:
+    """The outcome of call, taken on the thread that started it (the main thread, where
+    Ctrl-C raises KeyboardInterrupt at once): handle(event) runs each event there, in
+    lockstep with the library, and answers it (GO or END).
+
+    When handle raises, the call is stopped (cancelled and waited for, milliseconds) and
+    that exception is raised, with how the call ended as its context (unless it has one).
+    When the wait itself is interrupted (Ctrl-C), a cancellable call is stopped the same
+    way before the interruption propagates; a call the library cannot cancel (a model
+    listing) is left to its worker, which finishes it.
+    """
+    user_error: Optional[BaseException] = None
+    try:
+        item = call.next()
+        while not isinstance(item, Outcome):
+            assert handle is not None
+            try:
+                answer = handle(item)
+            except BaseException as e:  # noqa: B036  (re-raised below, as documented)
+                user_error = e
+                break
+            call.ack(answer)
+            item = call.next()
+    except BaseException as e:
+        if cancellable:
+            call.interrupted(e)
+        raise
+    if user_error is None:
+        assert isinstance(item, Outcome)
+        return item.result()
+    raise_first([user_error], call.stop().error)
 
 
 class StreamBase:
@@ -226,6 +289,7 @@ class Stream(StreamBase):
             raise
         if isinstance(item, str):
             return item
+        assert isinstance(item, Outcome)  # a stream's only events are pieces of text
         self._end(item)
         raise StopIteration
 

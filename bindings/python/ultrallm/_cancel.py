@@ -69,6 +69,12 @@ class CancelToken:
             "cancelled" if self._cancelled else "not cancelled", len(self._calls))
 
 
+def check_cancel(cancel: object) -> None:
+    """Refuses a cancel= argument that is not a CancelToken."""
+    if cancel is not None and not isinstance(cancel, CancelToken):
+        raise TypeError("cancel: expected a CancelToken, got %s" % type(cancel).__name__)
+
+
 class Tokens:
     """A client's spare C tokens. Every call its main thread makes carries one (for
     Ctrl-C), and a new one costs a pipe and its flags, some 15 us of system calls: a call

@@ -2,39 +2,68 @@
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import ctypes
 import json
 import threading
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union, cast
+from typing import (Any, Callable, Iterable, Iterator, Literal, Mapping, Optional, Sequence,
+                    TypeVar, Union, cast, overload)
 
-from ._call import Call, Outcome, Stream
-from ._cancel import CallToken, CancelToken, Tokens
+from ._call import END, GO, Call, Event, Stream, raise_first, wait
+from ._cancel import CallToken, CancelToken, Tokens, check_cancel
 from ._convert import PathArg, c_integer, c_path, c_string, strings, text
+from ._dmr import ModelRunner
 from ._enums import ErrorCode, LogLevel, enum_or_int
 from ._errors import UltraLLMError, error, strerror
-from ._native import (ERROR_SIZE, OPTIONS_VERSION, ClientOptions, LogFn, client_p, lib,
-                      list_p, response_p)
-from ._request import Message, Models, OnDelta, Request, Timeouts
-from ._results import ModelList, Response, read_model_list, read_response
+from ._native import (ERROR_SIZE, METRICS_JSON, METRICS_PROMETHEUS, OPTIONS_VERSION,
+                      BackendSetting, ClientOptions, LogFn, client_p, lib, list_p, response_p)
+from ._request import (BackendOverrides, Message, Models, OnDelta, Request, RequestArgs,
+                       Timeouts)
+from ._results import (Embeddings, Member, MemberDelta, ModelList, Response, Round,
+                       read_embeddings, read_model_list, read_response)
+from ._round import MemberSpec, OnMemberDelta, OnMemberDone, OnSynthesisDelta, RoundSpec
 from ._workers import Workers
 
 DESCRIBE_SIZE = 4096  # first buffer tried for ulm_client_describe(); grown when too small
+METRICS_SIZE = 16384  # first buffer tried for ulm_client_metrics(); grown when too small
+METRICS_FORMATS = {"prometheus": METRICS_PROMETHEUS, "json": METRICS_JSON}
+
+T = TypeVar("T")
+
+# backend name -> {setting name ("api_key", "url") -> value}: Client(backend_settings=...).
+BackendSettings = Mapping[str, Mapping[str, str]]
 
 # What log= receives: the level (a LogLevel, or an int for a level this package predates)
 # and the message.
 LogCallback = Callable[[Union[LogLevel, int], str], object]
 
 
-# complete()'s arguments that make its request, in Request's order.
-_RequestArgs = tuple[Optional[str], Optional[Iterable[Message]], Optional[Models],
-                     Optional[str], Optional[float], Optional[float], Optional[int],
-                     Optional[int], Optional[Union[str, Sequence[str]]], Optional[Timeouts]]
+def check_callable(value: object, what: str) -> None:
+    if value is not None and not callable(value):
+        raise TypeError("%s: expected a callable, got %s" % (what, type(value).__name__))
 
 
-def _check_cancel(cancel: object) -> None:
-    if cancel is not None and not isinstance(cancel, CancelToken):
-        raise TypeError("cancel: expected a CancelToken, got %s" % type(cancel).__name__)
+def _backend_settings(settings: object) -> Any:
+    """backend_settings as the C array of ulm_backend_setting (None when empty); the C
+    strings live in the array's objects until ulm_client_new() has copied them."""
+    if not isinstance(settings, collections.abc.Mapping):
+        raise TypeError("backend_settings: expected a mapping of backend name to "
+                        "{setting name: value}, got %s" % type(settings).__name__)
+    rows = []
+    for backend, named in settings.items():
+        what = "backend_settings[%r]" % (backend,)
+        if not isinstance(named, collections.abc.Mapping):
+            raise TypeError("%s: expected a mapping of setting name (api_key, url) to value, "
+                            "got %s" % (what, type(named).__name__))
+        for name, value in named.items():
+            # The message names the setting, never its value: it may be a key.
+            rows.append(BackendSetting(c_string(backend, what, ErrorCode.CONFIG),
+                                       c_string(name, "%s: a setting name" % what,
+                                                ErrorCode.CONFIG),
+                                       c_string(value, "%s[%r]" % (what, name),
+                                                ErrorCode.CONFIG)))
+    return (BackendSetting * len(rows))(*rows) if rows else None
 
 
 def _log_adapter(log: LogCallback) -> Callable[..., None]:
@@ -71,6 +100,8 @@ class ClientBase:
                  max_event_bytes: Optional[int] = None,
                  enable_model_runner: Optional[bool] = None, ignore_environment: bool = False,
                  config_path: Optional[PathArg] = None,
+                 config_json: Optional[Union[str, Mapping[str, Any]]] = None,
+                 backend_settings: Optional[BackendSettings] = None,
                  use_local_models_when_offline: Optional[bool] = None,
                  log: Optional[LogCallback] = None,
                  log_level: LogLevel = LogLevel.INFO) -> None:
@@ -98,6 +129,17 @@ class ClientBase:
                 setattr(opts, field, c_string(value, field, ErrorCode.CONFIG))
         if config_path is not None:
             opts.config_path = c_path(config_path, "config_path", ErrorCode.CONFIG)
+        if config_json is not None:
+            if isinstance(config_json, collections.abc.Mapping):
+                config_json = json.dumps(config_json)
+            opts.config_json = c_string(config_json, "config_json", ErrorCode.CONFIG)
+        # A local of this frame: the array lives until ulm_client_new() has copied it.
+        settings = None
+        if backend_settings is not None:
+            settings = _backend_settings(backend_settings)
+            if settings is not None:
+                opts.backend_settings = settings
+                opts.backend_setting_count = len(settings)
         # Zero means "environment or default" in C, so an explicit value must be >= 1.
         numbers = (("local_model_timeout_ms", local_model_timeout_ms),
                    ("timeout_ms", timeout_ms),
@@ -221,22 +263,55 @@ class ClientBase:
         described: dict[str, Any] = json.loads(buf.raw[:needed].decode("utf-8"))
         return described
 
+    @overload
+    def metrics(self, format: Literal["prometheus"] = ...) -> str: ...
+
+    @overload
+    def metrics(self, format: Literal["json"]) -> dict[str, Any]: ...
+
+    def metrics(self, format: str = "prometheus") -> Union[str, dict[str, Any]]:
+        """The client's metrics (ulm_client_metrics(), docs/metrics.md): requests,
+        failures by error class, fallbacks, latency and token histograms, requests in
+        flight, queues, breakers. format "prometheus" (the default) returns the
+        Prometheus text exposition format 0.0.4 as a str; "json" returns the same
+        numbers parsed, as a dict ({} when the library exports nothing). It does not
+        block, and may run while other threads make calls: counters never go down."""
+        code = METRICS_FORMATS.get(format) if isinstance(format, str) else None
+        if code is None:
+            raise error(ErrorCode.INVALID_ARGUMENT, "metrics: format %r is not one of %s"
+                        % (format, ", ".join(METRICS_FORMATS)))
+        size = METRICS_SIZE
+        with self._borrow() as handle:
+            while True:
+                buf = ctypes.create_string_buffer(size)
+                needed: int = lib.ulm_client_metrics(handle, code, buf, size)
+                if needed < size:
+                    break
+                # Calls on other threads may add series in between: ask with room to spare.
+                size = needed + needed // 4 + 1
+        exported = buf.raw[:needed].decode("utf-8", "replace")
+        if code == METRICS_JSON:
+            # A library that keeps no metrics for the client exports nothing at all.
+            numbers: dict[str, Any] = json.loads(exported) if exported else {}
+            return numbers
+        return exported
+
     # -- what the calls of Client and AsyncClient are made of
 
-    def _start(self, call: Call[Response], cancel: Optional[CancelToken],
-               args: _RequestArgs, streamed: bool) -> None:
-        """Builds the request (checking every argument) and starts call on a worker, which
-        frees the request and its token once the C call has returned."""
+    def _start(self, call: Call[T], cancel: Optional[CancelToken], args: RequestArgs,
+               on_delta: Optional[OnDelta], run: Callable[[Request, CallToken], T]) -> None:
+        """Builds the request (checking every argument) and starts run(request, token) on
+        a worker, which frees the request and its token once the C call has returned."""
         token = CallToken(self._tokens, cancel)
         try:
-            req = Request(*args, call.deliver if streamed else None, token)
+            req = Request(args, on_delta, token)
         except BaseException:
             token.release()
             raise
 
-        def work() -> Response:
+        def work() -> T:
             try:
-                return self._call(req)
+                return run(req, token)
             finally:
                 req.close()
                 token.release()
@@ -259,6 +334,47 @@ class ClientBase:
             if out:
                 lib.ulm_response_free(out)
 
+    def _embed(self, req: Request) -> Embeddings:
+        """ulm_embed() of req on this thread: its Embeddings, or raises its error."""
+        out = response_p()
+        try:
+            with self._borrow() as handle:
+                lib.ulm_embed(ctypes.pointer(out), handle, req.handle)
+            return read_embeddings(out)
+        finally:
+            if out:
+                lib.ulm_response_free(out)
+
+    def _round(self, spec: RoundSpec, req: Request, token: CallToken,
+               raised: list[BaseException], on_delta: Optional[OnMemberDelta],
+               on_member_done: Optional[OnMemberDone],
+               on_synthesis_delta: Optional[OnSynthesisDelta]) -> Round:
+        """ulm_round_run() of req on this thread (RoundSpec.run())."""
+        with self._borrow() as handle:
+            return spec.run(handle, req, token, raised, on_delta, on_member_done,
+                            on_synthesis_delta)
+
+    def _round_on_worker(self, call: Call[Round], spec: RoundSpec,
+                         cancel: Optional[CancelToken], args: RequestArgs,
+                         on_delta: Optional[OnMemberDelta],
+                         on_member_done: Optional[OnMemberDone],
+                         on_synthesis_delta: Optional[OnSynthesisDelta]) -> None:
+        """Starts the round on a worker, its callables' events delivered to call's
+        consumer (see round_events())."""
+        def member_delta(member: int, piece: str) -> None:
+            call.deliver(MemberDelta(member, piece))
+
+        def member_done(member: Member) -> bool:
+            return call.deliver(member) == END
+
+        def run(req: Request, token: CallToken) -> Round:
+            return self._round(spec, req, token, [],
+                               member_delta if on_delta is not None else None,
+                               member_done if on_member_done is not None else None,
+                               call.deliver if on_synthesis_delta is not None else None)
+
+        self._start(call, cancel, args, None, run)
+
     def _models(self) -> ModelList:
         lst = list_p()
         with self._borrow() as handle:
@@ -267,6 +383,29 @@ class ClientBase:
             return read_model_list(lst)
         finally:
             lib.ulm_model_list_free(lst)
+
+
+def round_events(on_delta: Optional[OnMemberDelta], on_member_done: Optional[OnMemberDone],
+                 on_synthesis_delta: Optional[OnSynthesisDelta]
+                 ) -> Optional[Callable[[Event], int]]:
+    """How a round's consumer runs the events its worker delivers: each with its
+    callable, answering END when on_member_done asked to end the round; None when there
+    is no callable (then nothing is delivered)."""
+    if on_delta is None and on_member_done is None and on_synthesis_delta is None:
+        return None
+
+    def handle(event: Event) -> int:
+        if isinstance(event, MemberDelta):
+            assert on_delta is not None
+            on_delta(event.member, event.text)
+        elif isinstance(event, Member):
+            assert on_member_done is not None
+            return END if on_member_done(event) else GO
+        else:
+            assert on_synthesis_delta is not None and isinstance(event, str)
+            on_synthesis_delta(event)
+        return GO
+    return handle
 
 
 class Client(ClientBase):
@@ -319,6 +458,7 @@ class Client(ClientBase):
                  max_tokens: Optional[int] = None, seed: Optional[int] = None,
                  stop: Optional[Union[str, Sequence[str]]] = None,
                  timeouts: Optional[Timeouts] = None,
+                 backend_overrides: Optional[BackendOverrides] = None,
                  on_delta: Optional[OnDelta] = None,
                  cancel: Optional[CancelToken] = None) -> Response:
         """Sends one chat completion and returns a Response, or raises UltraLLMError.
@@ -334,6 +474,11 @@ class Client(ClientBase):
         ("connect", "load", "first_token", "idle", "overall") or Clock to milliseconds,
         1 to 86400000; a None value leaves that clock alone.
 
+        backend_overrides gives this call its own key and/or base URL for a backend, for
+        hosts that serve many tenants with one client: {"openai": {"api_key": ...,
+        "base_url": ...}} (either may be left out). The key is never logged and is
+        removed from messages.
+
         on_delta, a callable(str), streams the answer: it is called on this thread with
         each piece of text as it arrives (whole characters), and the pieces joined are
         the Response's text. Its return value is ignored. If it raises, the call is
@@ -346,17 +491,28 @@ class Client(ClientBase):
         cancel, a CancelToken, lets another thread stop the call: once it is cancelled the
         call ends within milliseconds with CancelledError.
         """
-        _check_cancel(cancel)
-        if on_delta is not None and not callable(on_delta):
-            raise TypeError("on_delta: expected a callable, got %s" % type(on_delta).__name__)
-        args = (prompt, messages, model, system, temperature, top_p, max_tokens, seed, stop,
-                timeouts)
+        check_cancel(cancel)
+        check_callable(on_delta, "on_delta")
+        args = RequestArgs(prompt, messages, model, system, temperature, top_p, max_tokens,
+                           seed, stop, timeouts, backend_overrides)
         if threading.current_thread() is threading.main_thread():
-            return self._complete_on_worker(args, on_delta, cancel)
+            # The C call goes to a worker, so that this thread waits in Python, where
+            # Ctrl-C raises KeyboardInterrupt at once; on_delta still runs here, in
+            # lockstep with the library, so that it sees the text as a C callback would.
+            call: Call[Response] = Call(lockstep=on_delta is not None)
+            self._start(call, cancel, args, call.deliver if on_delta is not None else None,
+                        lambda req, token: self._call(req))
+
+            def handle(event: Event) -> int:
+                assert on_delta is not None and isinstance(event, str)
+                on_delta(event)
+                return GO
+            return wait(call, handle if on_delta is not None else None)
         failure: Optional[UltraLLMError] = None
+        response: Optional[Response] = None
         token = CallToken(self._tokens, cancel) if cancel is not None else None
         try:
-            with Request(*args, on_delta, token) as req:
+            with Request(args, on_delta, token) as req:
                 try:
                     response = self._call(req)
                 except UltraLLMError as e:
@@ -367,46 +523,9 @@ class Client(ClientBase):
             if token is not None:
                 token.release()
         if req.raised:
-            # Raised outside the except block, so that a context of the user's own
-            # exception is kept rather than replaced.
-            user_error = req.raised[0]
-            if user_error.__context__ is None and failure is not None:
-                user_error.__context__ = failure
-            raise user_error
+            raise_first(req.raised, failure)
+        assert response is not None
         return response
-
-    def _complete_on_worker(self, args: _RequestArgs, on_delta: Optional[OnDelta],
-                            cancel: Optional[CancelToken]) -> Response:
-        # The main thread: the C call goes to a worker, so that this thread waits in
-        # Python, where Ctrl-C raises KeyboardInterrupt at once; the call is then
-        # cancelled and waited for (milliseconds). on_delta still runs here, in lockstep
-        # with the library (Call), so that it sees the text as a C callback would.
-        call: Call[Response] = Call(lockstep=on_delta is not None)
-        self._start(call, cancel, args, on_delta is not None)
-        user_error: Optional[BaseException] = None
-        try:
-            item = call.next()
-            while not isinstance(item, Outcome):
-                assert on_delta is not None
-                try:
-                    on_delta(item)
-                except BaseException as e:  # noqa: B036  (re-raised below, as documented)
-                    user_error = e
-                    break
-                call.ack()
-                item = call.next()
-        except BaseException as e:
-            call.interrupted(e)
-            raise
-        if user_error is None:
-            assert isinstance(item, Outcome)
-            return item.result()
-        failure = call.stop().error
-        # Raised outside the except block, so that a context of the user's own exception
-        # is kept rather than replaced.
-        if user_error.__context__ is None and failure is not None:
-            user_error.__context__ = failure
-        raise user_error
 
     def stream(self, prompt: Optional[str] = None, *,
                messages: Optional[Iterable[Message]] = None,
@@ -415,6 +534,7 @@ class Client(ClientBase):
                max_tokens: Optional[int] = None, seed: Optional[int] = None,
                stop: Optional[Union[str, Sequence[str]]] = None,
                timeouts: Optional[Timeouts] = None,
+               backend_overrides: Optional[BackendOverrides] = None,
                cancel: Optional[CancelToken] = None) -> Stream:
         """Starts a streamed chat completion and returns its Stream, an iterator over the
         pieces of text as they arrive; its response is the Response once it has ended.
@@ -430,10 +550,12 @@ class Client(ClientBase):
         stops, the worker is free again within milliseconds. A failure raises from the
         iteration, after the pieces that came before it.
         """
-        _check_cancel(cancel)
+        check_cancel(cancel)
         call: Call[Response] = Call()
-        self._start(call, cancel, (prompt, messages, model, system, temperature, top_p,
-                                   max_tokens, seed, stop, timeouts), streamed=True)
+        self._start(call, cancel, RequestArgs(prompt, messages, model, system, temperature,
+                                              top_p, max_tokens, seed, stop, timeouts,
+                                              backend_overrides),
+                    call.deliver, lambda req, token: self._call(req))
         return Stream(call)
 
     def models(self) -> ModelList:
@@ -447,7 +569,122 @@ class Client(ClientBase):
             return self._models()
         call: Call[ModelList] = Call()
         call.start(self._workers, self._models)
-        while True:
-            item = call.next()
-            if isinstance(item, Outcome):
-                return item.result()
+        return wait(call, cancellable=False)
+
+    def compare(self, prompt: Optional[str] = None, *, models: Sequence[MemberSpec],
+                messages: Optional[Iterable[Message]] = None, system: Optional[str] = None,
+                temperature: Optional[float] = None, top_p: Optional[float] = None,
+                max_tokens: Optional[int] = None, seed: Optional[int] = None,
+                stop: Optional[Union[str, Sequence[str]]] = None,
+                timeouts: Optional[Timeouts] = None,
+                backend_overrides: Optional[BackendOverrides] = None,
+                quorum: Optional[int] = None, timeout_ms: Optional[int] = None,
+                take_what_arrived: bool = False, synthesize: Optional[Models] = None,
+                synthesis_template: Optional[str] = None, anonymize: bool = False,
+                shuffle_seed: Optional[int] = None, answer_budget_bytes: Optional[int] = None,
+                synthesis_share_pct: Optional[int] = None,
+                on_delta: Optional[OnMemberDelta] = None,
+                on_member_done: Optional[OnMemberDone] = None,
+                on_synthesis_delta: Optional[OnSynthesisDelta] = None,
+                cancel: Optional[CancelToken] = None) -> Round:
+        """Asks several models the same thing at once and returns the Round: every
+        member's answer (or failure), how far they agree, and optionally a synthesis.
+
+        models lists the members (at most 64): each a model string, an alias, or a
+        fallback chain (a list, or a str with commas) with its own retries and clocks, as
+        complete() would run it. The conversation and its parameters are complete()'s
+        (there is no model=: models are the members). A member that fails fails alone:
+        its Member has the error.
+
+        quorum k ends the round as soon as k members answered, cancelling the rest (None:
+        wait for every member). timeout_ms is the whole round's deadline, synthesis
+        included (None: the overall clock of timeouts=, else the client's); a deadline or
+        a cancellation that ends the round before its quorum raises, unless
+        take_what_arrived is true and a member answered. synthesize names the model (or
+        alias, or chain) that combines the answers into one, with synthesis_template
+        (None: the configuration file's, else the library's; it must hold {answers} and
+        may hold {question}), anonymize (answers labelled "Answer A", "Answer B"... in an
+        order shuffled by shuffle_seed, None: differently each time),
+        answer_budget_bytes (the most of one answer the prompt holds, None: 8000) and
+        synthesis_share_pct (the share of the round's time kept for the synthesis, 1 to
+        90, None: 30).
+
+        on_delta(member, text) streams each member's answer as it arrives, with the
+        member's index; on_member_done(member) is told of each Member as it ends, in the
+        order they end, and ends the round when it returns a true value (the members still
+        running are cancelled, with their text kept); on_synthesis_delta(text) streams the
+        synthesis. They run on this thread; if one raises, the round is cancelled and
+        compare() raises that exception.
+
+        A round that fails (no member answered, the quorum not met in time, the synthesis
+        failed) raises the UltraLLMError of its class, whose round attribute is the Round
+        with what had arrived. cancel, a CancelToken, cancels the whole round; on the main
+        thread, Ctrl-C does too, and raises KeyboardInterrupt at once.
+        """
+        check_cancel(cancel)
+        for value, what in ((on_delta, "on_delta"), (on_member_done, "on_member_done"),
+                            (on_synthesis_delta, "on_synthesis_delta")):
+            check_callable(value, what)
+        spec = RoundSpec(models, quorum, timeout_ms, take_what_arrived, synthesize,
+                         synthesis_template, anonymize, shuffle_seed, answer_budget_bytes,
+                         synthesis_share_pct)
+        args = RequestArgs(prompt, messages, None, system, temperature, top_p, max_tokens,
+                           seed, stop, timeouts, backend_overrides)
+        if threading.current_thread() is threading.main_thread():
+            handle = round_events(on_delta, on_member_done, on_synthesis_delta)
+            call: Call[Round] = Call(lockstep=handle is not None)
+            self._round_on_worker(call, spec, cancel, args, on_delta, on_member_done,
+                                  on_synthesis_delta)
+            return wait(call, handle)
+        # Another thread: the round runs here, its callables too. It always carries a
+        # token, through which a callable that raises cancels the whole round.
+        raised: list[BaseException] = []
+        failure: Optional[UltraLLMError] = None
+        result: Optional[Round] = None
+        token = CallToken(self._tokens, cancel)
+        try:
+            with Request(args, None, token) as req:
+                result = self._round(spec, req, token, raised, on_delta, on_member_done,
+                                     on_synthesis_delta)
+        except UltraLLMError as e:
+            if not raised:
+                raise
+            failure = e
+        finally:
+            token.release()
+        if raised:
+            raise_first(raised, failure)
+        assert result is not None
+        return result
+
+    def embed(self, texts: Union[str, Iterable[str]], *, model: Optional[Models] = None,
+              timeouts: Optional[Timeouts] = None,
+              backend_overrides: Optional[BackendOverrides] = None,
+              cancel: Optional[CancelToken] = None) -> Embeddings:
+        """Embeds texts (a str, or an iterable of non-empty str) and returns Embeddings:
+        one vector (a list of floats) per text, in order, with their dimensions, the
+        provider and model that answered, usage and attempts. model is a model string,
+        alias or fallback chain as for complete() (a backend without embeddings,
+        Anthropic, fails its attempt with UnsupportedError and the chain moves on);
+        timeouts, backend_overrides and cancel are complete()'s. Ctrl-C on the main
+        thread cancels it and raises KeyboardInterrupt at once."""
+        check_cancel(cancel)
+        args = RequestArgs(model=model, timeouts=timeouts,
+                           backend_overrides=backend_overrides, inputs=texts)
+        if threading.current_thread() is threading.main_thread():
+            call: Call[Embeddings] = Call()
+            self._start(call, cancel, args, None, lambda req, token: self._embed(req))
+            return wait(call)
+        token = CallToken(self._tokens, cancel) if cancel is not None else None
+        try:
+            with Request(args, None, token) as req:
+                return self._embed(req)
+        finally:
+            if token is not None:
+                token.release()
+
+    @property
+    def dmr(self) -> ModelRunner:
+        """The models of the Docker Model Runner backends (ModelRunner): pull, list, ps,
+        unload, remove, preload."""
+        return ModelRunner(self)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional, Union
 from ._enums import ErrorCode, enum_or_int
 
 if TYPE_CHECKING:
-    from ._results import Attempt
+    from ._results import Attempt, Round
 
 
 def _library() -> ctypes.CDLL:
@@ -50,8 +50,13 @@ class UltraLLMError(Exception):
     backend that failed (None when no backend was asked), attempts the Attempt trail.
     incomplete is true when a streamed answer broke off after text had been handed to
     on_delta; text is then exactly that text (else "").
+
+    round is the Round of a failed Client.compare() (what the members answered before it
+    failed: a deadline, a quorum not met, a failed synthesis), else None.
     """
 
+    # Set on the exception compare() raises, after construction: not one of its args.
+    round: Optional[Round] = None
     code: Union[ErrorCode, int]
     name: str
     message: str
@@ -293,6 +298,34 @@ def check_client_new(result: int, func: Any, args: tuple[Any, ...]) -> int:
     if result < 0:
         message: Optional[bytes] = args[2].value
         raise error(result, message.decode("utf-8", "replace") if message else "")
+    return result
+
+
+def check_override(result: int, func: Any, args: tuple[Any, ...]) -> int:
+    """ulm_request_set_backend_override(): names the backend only, never the key."""
+    if result < 0:
+        backend = args[1].decode("utf-8", "replace") if isinstance(args[1], bytes) else "?"
+        raise error(result, "%s(%r): %s" % (func.__name__, backend, strerror(result)))
+    return result
+
+
+def check_errbuf(result: int, func: Any, args: tuple[Any, ...]) -> int:
+    """A function that writes its message into an error buffer (the Docker Model Runner
+    calls): the message is that buffer's, which the library has cleared of secrets."""
+    if result < 0:
+        buffers = [arg for arg in args if isinstance(arg, ctypes.Array)]
+        message: bytes = buffers[0].value if buffers else b""
+        raise error(result, message.decode("utf-8", "replace") or
+                    "%s: %s" % (func.__name__, strerror(result)))
+    return result
+
+
+def check_round_run(result: int, func: Any, args: tuple[Any, ...]) -> int:
+    """ulm_round_run() leaves *out NULL only for out of memory and NULL arguments;
+    otherwise the caller reads the failure, and what the members answered, from the
+    round."""
+    if result < 0 and not args[0].contents:
+        raise error(result, "%s: %s" % (func.__name__, strerror(result)))
     return result
 
 

@@ -1,11 +1,12 @@
-"""One call's request: the C ulm_request built from complete()'s arguments, and the
-bridge that hands streamed text from C to a Python callable."""
+"""One call's request: the C ulm_request built from the arguments of complete(), stream(),
+compare() and embed(), and the bridge that hands streamed text from C to a Python
+callable."""
 
 from __future__ import annotations
 
 import collections.abc
 import ctypes
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 from ._cancel import CallToken
 from ._convert import c_float, c_integer, c_string, strings
@@ -21,6 +22,66 @@ Message = Union["tuple[str, str]", Mapping[str, str]]
 Models = Union[str, Iterable[str]]
 Timeouts = Mapping[Union[str, Clock], Optional[int]]
 OnDelta = Callable[[str], object]
+# backend name -> {"api_key": ..., "base_url": ...}, either of them (or None) left out.
+BackendOverrides = Mapping[str, Mapping[str, Optional[str]]]
+OVERRIDE_NAMES = ("api_key", "base_url")
+
+
+class RequestArgs(NamedTuple):
+    """The arguments a call's request is made of, as its caller received them; Request
+    checks each of them."""
+    prompt: Optional[str] = None
+    messages: Optional[Iterable[Message]] = None
+    model: Optional[Models] = None
+    system: Optional[str] = None
+    temperature: Optional[float] = None
+    top_p: Optional[float] = None
+    max_tokens: Optional[int] = None
+    seed: Optional[int] = None
+    stop: Optional[Union[str, Sequence[str]]] = None
+    timeouts: Optional[Timeouts] = None
+    backend_overrides: Optional[BackendOverrides] = None
+    inputs: Optional[Union[str, Iterable[str]]] = None  # the texts to embed
+
+
+def _plain(value: str) -> bool:
+    """No control character: what ulm_request_set_backend_override() requires."""
+    return not any(ord(c) < 0x20 or ord(c) == 0x7f for c in value)
+
+
+def _override(req: Any, backend: object, values: object) -> None:
+    """One backend's override, checked here so that the library's bare ULM_EINVAL never
+    has to be explained, and so that no message ever shows the key."""
+    if not isinstance(backend, str):
+        raise TypeError("backend_overrides: a backend name must be a str, got %s"
+                        % type(backend).__name__)
+    what = "backend_overrides[%r]" % backend
+    if not backend or "\0" in backend:
+        raise error(ErrorCode.INVALID_ARGUMENT, "%s: not a backend name" % what)
+    if not isinstance(values, collections.abc.Mapping):
+        raise TypeError("%s: expected a mapping of api_key and base_url, got %s"
+                        % (what, type(values).__name__))
+    unknown = [name for name in values if name not in OVERRIDE_NAMES]
+    if unknown:
+        raise error(ErrorCode.INVALID_ARGUMENT, "%s: unknown name %r, not one of %s"
+                    % (what, unknown[0], ", ".join(OVERRIDE_NAMES)))
+    api_key, base_url = values.get("api_key"), values.get("base_url")
+    if api_key is None and base_url is None:
+        raise error(ErrorCode.INVALID_ARGUMENT, "%s: neither api_key nor base_url" % what)
+    key = None
+    if api_key is not None:
+        key = c_string(api_key, what + "['api_key']")
+        if not api_key or not _plain(api_key):
+            raise error(ErrorCode.INVALID_ARGUMENT, "%s['api_key']: empty, or holds a control "
+                        "character" % what)
+    url = None
+    if base_url is not None:
+        url = c_string(base_url, what + "['base_url']")
+        if (not base_url.startswith(("http://", "https://")) or not _plain(base_url)
+                or " " in base_url):
+            raise error(ErrorCode.INVALID_ARGUMENT, "%s['base_url']: %r is not an http:// or "
+                        "https:// URL" % (what, base_url))
+    lib.ulm_request_set_backend_override(req, c_string(backend, what), key, url)
 
 
 def _delta_adapter(on_delta: OnDelta, raised: list[BaseException]) -> Callable[..., int]:
@@ -42,7 +103,7 @@ def _delta_adapter(on_delta: OnDelta, raised: list[BaseException]) -> Callable[.
 
 
 class Request:
-    """An ulm_request owned by Python, filled from complete()'s arguments (checked before
+    """An ulm_request owned by Python, filled from a call's arguments (checked before
     anything is sent) and freed by close(), or at the end of a with block.
 
     raised holds what on_delta raised, for the caller to re-raise after the call. The
@@ -54,12 +115,8 @@ class Request:
     handle: Any
     raised: list[BaseException]
 
-    def __init__(self, prompt: Optional[str], messages: Optional[Iterable[Message]],
-                 model: Optional[Models], system: Optional[str],
-                 temperature: Optional[float], top_p: Optional[float],
-                 max_tokens: Optional[int], seed: Optional[int],
-                 stop: Optional[Union[str, Sequence[str]]], timeouts: Optional[Timeouts],
-                 on_delta: Optional[OnDelta], cancel: Optional[CallToken] = None) -> None:
+    def __init__(self, args: RequestArgs, on_delta: Optional[OnDelta] = None,
+                 cancel: Optional[CallToken] = None) -> None:
         if on_delta is not None and not callable(on_delta):
             raise TypeError("on_delta: expected a callable, got %s" % type(on_delta).__name__)
         self.raised = []
@@ -67,8 +124,7 @@ class Request:
         self.handle = request_p()
         lib.ulm_request_new(ctypes.byref(self.handle))
         try:
-            self._fill(prompt, messages, model, system, temperature, top_p, max_tokens,
-                       seed, stop, timeouts)
+            self._fill(args)
             if on_delta is not None:
                 self._delta_fn = DeltaFn(_delta_adapter(on_delta, self.raised))
                 lib.ulm_request_set_on_delta(self.handle, self._delta_fn, None)
@@ -90,11 +146,9 @@ class Request:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _fill(self, prompt: Optional[str], messages: Optional[Iterable[Message]],
-              model: Optional[Models], system: Optional[str], temperature: Optional[float],
-              top_p: Optional[float], max_tokens: Optional[int], seed: Optional[int],
-              stop: Optional[Union[str, Sequence[str]]],
-              timeouts: Optional[Timeouts]) -> None:
+    def _fill(self, args: RequestArgs) -> None:
+        (prompt, messages, model, system, temperature, top_p, max_tokens, seed, stop,
+         timeouts, backend_overrides, inputs) = args
         req = self.handle
         if model is not None:
             for i, name in enumerate(strings(model)):
@@ -144,3 +198,15 @@ class Request:
                     lib.ulm_request_set_timeout(req, clock, c_integer(
                         ms, "timeouts[%r]" % clock.name.lower(), ctypes.c_long, 1,
                         maximum=MAX_TIMEOUT_MS))
+        if backend_overrides is not None:
+            if not isinstance(backend_overrides, collections.abc.Mapping):
+                raise TypeError("backend_overrides: expected a mapping of backend name to "
+                                "{'api_key': ..., 'base_url': ...}, got %s"
+                                % type(backend_overrides).__name__)
+            for backend, values in backend_overrides.items():
+                _override(req, backend, values)
+        if inputs is not None:
+            for i, input_text in enumerate(strings(inputs)):
+                if input_text == "":
+                    raise error(ErrorCode.INVALID_ARGUMENT, "texts[%d]: empty" % i)
+                lib.ulm_request_add_input(req, c_string(input_text, "texts[%d]" % i))
