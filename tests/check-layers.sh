@@ -79,7 +79,7 @@ for f, t in text.items():
         continue
     for m in include.finditer(raw[f]):
         target = m.group(1)
-        line = t.count("\n", 0, m.start()) + 1
+        line = raw[f].count("\n", 0, m.start()) + 1
         if target.startswith("../adapters/"):
             if (f, os.path.basename(target)) not in adapter_includes:
                 problems.append(f"lib/{f}:{line}: includes {target}, which lib/layers.txt "
