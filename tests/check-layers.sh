@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check-layers.sh - fails when a file of lib/ includes or calls a file of a higher layer
-# (lib/layers.txt), when files of lib/ depend on each other in a circle, or when an adapter
-# reaches into lib/. Prints every violation with the file, the line and what it reached.
+# (lib/layers.txt), when files of lib/ depend on each other in a circle, when an adapter
+# reaches into lib/, or when docs/architecture.md's layer diagram differs from
+# lib/layers.txt. Prints every violation with the file, the line and what it reached.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 exec python3 - "$root" <<'PY'
@@ -79,7 +80,7 @@ for f, t in text.items():
         continue
     for m in include.finditer(raw[f]):
         target = m.group(1)
-        line = t.count("\n", 0, m.start()) + 1
+        line = raw[f].count("\n", 0, m.start()) + 1
         if target.startswith("../adapters/"):
             if (f, os.path.basename(target)) not in adapter_includes:
                 problems.append(f"lib/{f}:{line}: includes {target}, which lib/layers.txt "
@@ -135,6 +136,42 @@ for f in sorted(os.listdir(adapters)):
             line = t.count("\n", 0, m.start()) + 1
             problems.append(f"adapters/{f}:{line}: includes {m.group(1)}; an adapter sees only "
                             "include/ultrallm/provider.h and the helpers of adapters/")
+
+# docs/architecture.md draws the layers, highest first, in the block after its marker
+def drawn_layers():
+    path = os.path.join(root, "docs", "architecture.md")
+    lines = open(path).read().split("\n")
+    marker = "<!-- check-layers:"
+    start = next((i for i, l in enumerate(lines) if l.startswith(marker)), None)
+    if start is None or not lines[start + 1].startswith("```"):
+        return None
+    drawn = []
+    for l in lines[start + 2:]:
+        if l.startswith("```"):
+            break
+        if l[:1].isspace():
+            drawn[-1][1].extend(l.split())
+        elif l.strip():
+            drawn.append((l.split()[0], l.split()[1:]))
+    return drawn
+
+listed = [(name, []) for name in order]
+for raw_line in open(os.path.join(lib, "layers.txt")):
+    line = raw_line.split("#", 1)[0].rstrip()
+    if not line.strip() or (not line[0].isspace() and line.split(":", 1)[0] == "adapters"):
+        continue
+    if line[0].isspace():
+        listed[current][1].extend(line.split())
+    else:
+        current = order.index(line.split(":", 1)[0])
+        listed[current][1].extend(line.split(":", 1)[1].split())
+drawn = drawn_layers()
+if drawn is None:
+    problems.append("docs/architecture.md: no layer diagram after a <!-- check-layers: --> line")
+elif [(n, sorted(f)) for n, f in drawn] != [(n, sorted(f)) for n, f in reversed(listed)]:
+    problems.append("docs/architecture.md: the layer diagram differs from lib/layers.txt, "
+                    "which has, highest first: " +
+                    "; ".join(n + ": " + " ".join(f) for n, f in reversed(listed)))
 
 if problems:
     print("check-layers: the layer rule of lib/layers.txt is broken:")

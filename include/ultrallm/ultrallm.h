@@ -155,7 +155,8 @@ typedef struct ulm_client_options {
     long timeout_ms;               /* overall deadline of one call, all attempts, 300000 */
     long connect_timeout_ms;       /* default 10000 */
     size_t max_response_bytes;     /* cap on one answer (body, or streamed text), 8 MiB */
-    unsigned int max_idle_connections; /* kept-alive handles in the pool, default 8 */
+    unsigned int max_idle_connections; /* engines (each a libcurl multi handle with its
+                                          kept-alive connections) kept in the pool, 8 */
     /* Fields above exist since version 1. */
 
     long first_token_timeout_ms;   /* wait for the first token, default 60000 */
@@ -460,7 +461,8 @@ typedef int (*ulm_member_delta_fn)(size_t member, const char *text, size_t lengt
 /*
  * Told as each member ends, in the order they end (answered or not); the round so far can
  * be read through the accessors below. Non-zero ends the round at once: the members still
- * running are cancelled (ULM_ECANCELLED, their text kept). "Two answers agree" is such a
+ * running are cancelled (ULM_ECANCELLED, their text kept). Once the round was ended so, or
+ * by its quorum, the members cancelled for it are not told. "Two answers agree" is such a
  * predicate.
  */
 typedef int (*ulm_member_done_fn)(const ulm_round *round, size_t member, void *payload);
@@ -475,7 +477,8 @@ typedef struct ulm_round_options {
                                    overall clock (ULM_CLOCK_OVERALL), else the client's */
     int take_what_arrived;      /* non-zero: a deadline or cancellation that ends the round
                                    before its quorum is not a failure when a member answered */
-    ulm_member_delta_fn on_delta;   /* NULL: members are not streamed */
+    ulm_member_delta_fn on_delta;   /* NULL: members are not streamed, unless the request
+                                       has an on_delta of its own, which they then use */
     void *delta_payload;
     ulm_member_done_fn on_member_done; /* may be NULL */
     void *done_payload;
@@ -505,12 +508,16 @@ ULM_EXTERN int ulm_round_options_init(ulm_round_options *opts, unsigned int vers
 /*
  * Asks req (its messages and parameters; its models are not used) of members[0..count)
  * at once and waits as the options say. *out receives the round in every case but out of
- * memory and bad arguments (then it is NULL): ULM_EINVAL for no member, more than
- * ULM_ROUND_MAX_MEMBERS, a request without messages or with only empty ones, a quorum above
- * count, or a bad synthesis template. A member that fails (a model string that does not
- * resolve included) fails alone; the round returns ULM_OK when at least one member answered
- * (and the quorum was met, or take_what_arrived is set) and the synthesis, when asked,
- * answered. The request's cancel token (ulm_request_set_cancel) cancels the whole round.
+ * memory, NULL arguments (out, client, req, a member string, or members with a count) and
+ * an options version it does not know; then it is NULL. Nothing is sent, and the round's
+ * message says why, on ULM_EINVAL for no member, more than ULM_ROUND_MAX_MEMBERS, a request
+ * without messages or with only empty ones, a quorum above count, a synthesis share or
+ * timeout out of range, or a bad synthesis template or synthesizer. A member that fails (a
+ * model string that does not resolve included) fails alone; the round returns ULM_OK when
+ * at least one member answered, the quorum was met (without one: no member ran out of
+ * time and the round was not cancelled) or take_what_arrived is set, and the synthesis,
+ * when asked, answered (docs/rounds.md has the exact rules). The request's cancel token
+ * (ulm_request_set_cancel) cancels the whole round.
  */
 ULM_EXTERN int ulm_round_run(ulm_round **out, ulm_client *client, const ulm_request *req,
                              const char *const *members, size_t count,
@@ -557,7 +564,8 @@ ULM_EXTERN int ulm_round_member_dissents(const ulm_round *round, size_t i);
  * them is unknown. */
 ULM_EXTERN double ulm_round_cost(const ulm_round *round);
 
-/* The synthesis, or NULL when none was asked or it never started (no member answered). */
+/* The synthesis, or NULL when none was asked or it never started (the members' outcome was
+ * a failure, the round was cancelled, or the prompt could not be built). */
 ULM_EXTERN const ulm_response *ulm_round_synthesis(const ulm_round *round);
 
 /* ---------------------------------------------------------------- Docker Model Runner */
