@@ -1,5 +1,6 @@
 /* openai_wire.c - builds and parses the OpenAI chat-completions and models wire format. */
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,10 @@ static int set_error_object(json_t *error, int status_class, ulm_result *out)
 {
     int code = class_from_code(status_class, json_string_value(json_object_get(error, "code")));
     code = class_from_code(code, json_string_value(json_object_get(error, "type")));
+    json_t *n_ctx = json_object_get(error, "n_ctx"); /* llama.cpp's server names its window */
+    if (code == ULM_ECONTEXT_LENGTH && json_is_integer(n_ctx) &&
+        json_integer_value(n_ctx) <= LONG_MAX)
+        ulm_result_set_context_window(out, (long)json_integer_value(n_ctx));
     return ulm__error_with_message(out, code, json_object_get(error, "message"));
 }
 

@@ -63,6 +63,7 @@ static void backend_clear(ulm_backend *b)
         free(b->urls[i]);
     free(b->urls);
     free(b->health);
+    free(b->loads);
     if (b->limiter) {
         ulm__limiter_destroy(b->limiter);
         free(b->limiter);
@@ -88,8 +89,9 @@ static int backend_set(ulm_backend *b, const char *name, ulm_provider *p,
     b->name = ulm__strdup(name);
     b->urls = ulm__calloc(url_count, sizeof *b->urls);
     b->health = ulm__calloc(url_count, sizeof *b->health);
+    b->loads = ulm__calloc(url_count, sizeof *b->loads);
     b->api_key = api_key ? ulm__strdup(api_key) : NULL;
-    if (!b->name || !b->urls || !b->health || (api_key && !b->api_key))
+    if (!b->name || !b->urls || !b->health || !b->loads || (api_key && !b->api_key))
         goto nomem;
     for (size_t i = 0; i < url_count; i++) {
         size_t len = strlen(urls[i]);

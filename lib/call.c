@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend_types.h"
 #include "call.h"
 #include "clock.h"
 #include "dmr_discovery.h"
@@ -21,7 +22,8 @@
  *                 says the endpoint is unwell (attempt_ended decides).
  * An attempt takes a slot in the backend's limiter, picks a deployment, and sends; a local
  * model that answers "still loading" is asked again on the same deployment until its load
- * budget runs out.
+ * budget runs out. A Docker Model Runner model that is not pulled is pulled, when auto_pull
+ * is on, and asked again.
  */
 
 static void next_target(ulm_call *k);
@@ -277,14 +279,46 @@ static void abandon_endpoint(ulm_call *k)
 static void round_attempt_ended(ulm_call *k, int rc, int status, size_t delivered,
                                 long retry_after_ms);
 
+/* Whether a model missing from the target's runner is pulled rather than failed. */
+static int pulls_missing(const ulm_call *k)
+{
+    return k->target.backend->type == ulm__local_backend_type() && k->client->settings.auto_pull;
+}
+
+/* The target's model as a person types it: DMR's default ":latest" tag left out. */
+static int typed_length(const char *model)
+{
+    size_t len = strlen(model), tag = strlen(":latest");
+    if (len > tag && strcmp(model + len - tag, ":latest") == 0)
+        len -= tag;
+    return len > 200 ? 200 : (int)len;
+}
+
+/* A message that says what is wrong says how to put it right, where the library knows. */
+static void name_the_fix(ulm_call *k, int rc)
+{
+    const ulm_discovery *d = &k->client->discovery;
+    const ulm_backend *b = k->target.backend;
+    char *msg = k->x.errmsg;
+    if ((rc == ULM_ECONNECT || rc == ULM_ECONNECT_TIMEOUT) && d->failure &&
+        b == k->client->local_backend) /* say what was looked for, and how */
+        ulm__set_errbuf(msg, sizeof k->x.errmsg, "%s: %s", b->name, d->failure);
+    if (rc == ULM_EMODEL_NOT_FOUND && b->type == ulm__local_backend_type() && !pulls_missing(k)) {
+        size_t used = strlen(msg);
+        const char *m = k->target.model;
+        int n = typed_length(m);
+        snprintf(msg + used, sizeof k->x.errmsg - used,
+                 " (pull it: `docker model pull %.*s` or `ultra-llm pull %.*s`; or set "
+                 "ULM_AUTO_PULL=1)", n, m, n, m);
+    }
+}
+
 /* An attempt that got an endpoint ended: counted, its health noted, its slot given back. */
 static void attempt_ended(ulm_call *k, int rc)
 {
-    const ulm_discovery *d = &k->client->discovery;
-    if ((rc == ULM_ECONNECT || rc == ULM_ECONNECT_TIMEOUT) && d->failure &&
-        k->target.backend == k->client->local_backend) /* say what was looked for, and how */
-        ulm__set_errbuf(k->x.errmsg, sizeof k->x.errmsg, "%s: %s", k->target.backend->name,
-                        d->failure);
+    ulm__load_probe_stop(&k->probe, k->engine);
+    name_the_fix(k, rc);
+    k->reported_window = rc == ULM_ECONTEXT_LENGTH ? k->result.context_window : 0;
     const ulm_clocks *clocks = &k->clocks;
     double now = ulm__now_ms();
     double first_token = k->on_delta && clocks->first_token_at
@@ -305,12 +339,22 @@ static void attempt_ended(ulm_call *k, int rc)
 static void send(ulm_call *k)
 {
     int local = ulm__target_is_local(&k->target);
+    int again = k->load_end != 0; /* a loading model asked again: its state is known */
     ulm__clocks_start(&k->clocks, &k->timeouts, local, k->deadline, k->load_end);
     k->load_end = k->clocks.load_end;
     ulm__result_clear(&k->result);
     k->state = ULM_CALL_SENDING;
-    if (ulm__exchange_start(&k->x, k->engine) != ULM_OK)
+    if (ulm__exchange_start(&k->x, k->engine) != ULM_OK) {
         attempt_ended(k, k->x.rc);
+        return;
+    }
+    if (local && !again &&
+        ulm__load_probe_start(&k->probe, k->client, k->target.backend, k->endpoint,
+                              k->x.base_url, k->target.model,
+                              k->op == ULM_OP_EMBED ? "embedding" : "completion", &k->clocks,
+                              k->engine) != ULM_OK)
+        ulm__log(logger(k), ULM_LOG_DEBUG, "%s: no memory to ask whether %s is loaded",
+                 k->target.backend->name, k->target.model);
 }
 
 static void on_exchange_done(ulm_exchange *x, void *ctx)
@@ -471,6 +515,94 @@ static void begin_attempt(ulm_call *k)
 
 static void target_ended(ulm_call *k, int rc);
 
+/* The pull's progress in the log, every tenth of the way. */
+static int on_pull_progress(const ulm_pull_progress *p, void *ctx)
+{
+    ulm_call *k = ctx;
+    if (p->percent >= k->pull_reported + 10) {
+        k->pull_reported = p->percent - (double)((long)p->percent % 10);
+        ulm__log(logger(k), ULM_LOG_INFO, "%s: pulling %.*s: %.0f%% (%.1f of %.1f MB)",
+                 k->target.backend->name, typed_length(k->target.model), k->target.model,
+                 p->percent, p->done_bytes / 1e6, p->total_bytes / 1e6);
+    }
+    return 0;
+}
+
+/* The pull failed: an attempt in the trail says why, and the chain decides. */
+static void pull_failed(ulm_call *k, int rc, const char *why)
+{
+    const ulm_target *t = &k->target;
+    char message[ULM_ERROR_SIZE];
+    ulm__set_errbuf(message, sizeof message, "%s: %.*s is not pulled, and pulling it failed: %s",
+                    t->backend->name, typed_length(t->model), t->model, why);
+    ulm__log(logger(k), ULM_LOG_WARN, "%s", message);
+    if (rc == ULM_ENOMEM || ulm__response_add_attempt(k->resp, t->backend->name, t->model, rc,
+                                                      k->pull ? k->pull->x.http_status : 0,
+                                                      ulm__now_ms() - k->attempt_start,
+                                                      message) != ULM_OK) {
+        finish(k, ULM_ENOMEM);
+        return;
+    }
+    k->last = rc;
+    target_ended(k, rc);
+}
+
+static void on_pull_done(ulm_exchange *x, void *ctx)
+{
+    (void)x;
+    ulm_call *k = ctx;
+    char why[ULM_ERROR_SIZE];
+    int rc = ulm__pull_outcome(k->pull, why, sizeof why);
+    if (rc == ULM_ETIMEOUT && k->pull_end < k->deadline) {
+        rc = ULM_ELOAD_TIMEOUT;
+        ulm__set_errbuf(why, sizeof why, "not done within the load budget of %ld ms",
+                        k->timeouts.ms[ULM_CLOCK_LOAD]);
+    }
+    ulm__pull_clear(k->pull);
+    if (rc != ULM_OK) {
+        pull_failed(k, rc, why);
+        return;
+    }
+    ulm__log(logger(k), ULM_LOG_INFO, "%s: pulled %.*s in %.1f s; asking again",
+             k->target.backend->name, typed_length(k->target.model), k->target.model,
+             (ulm__now_ms() - k->attempt_start) / 1e3);
+    start_round(k); /* afresh: the deployment that had no model is the one to ask */
+}
+
+/*
+ * The target's runner does not have its model: pull it now, within the load budget (a
+ * model must be there before it can load), then ask again. One pull per target.
+ */
+static void start_pull(ulm_call *k)
+{
+    const ulm_target *t = &k->target;
+    k->pulled = 1;
+    if (!k->pull && !(k->pull = ulm__calloc(1, sizeof *k->pull))) {
+        finish(k, ULM_ENOMEM);
+        return;
+    }
+    double now = ulm__now_ms();
+    k->attempt_start = now;
+    k->pull_end = now + (double)k->timeouts.ms[ULM_CLOCK_LOAD];
+    if (k->deadline < k->pull_end)
+        k->pull_end = k->deadline;
+    k->pull_reported = 0;
+    ulm__log(logger(k), ULM_LOG_INFO, "%s: %.*s is not pulled; pulling it (auto_pull)",
+             t->backend->name, typed_length(t->model), t->model);
+    char why[ULM_ERROR_SIZE];
+    int rc = ulm__pull_prepare(k->pull, k->client, t->backend, k->x.base_url, t->model,
+                               k->pull_end, on_pull_progress, k, on_pull_done, k, why,
+                               sizeof why);
+    if (rc == ULM_OK && ulm__exchange_start(&k->pull->x, k->engine) != ULM_OK)
+        rc = ulm__pull_outcome(k->pull, why, sizeof why);
+    if (rc != ULM_OK) {
+        ulm__pull_clear(k->pull);
+        pull_failed(k, rc, why);
+        return;
+    }
+    k->state = ULM_CALL_PULLING;
+}
+
 /* How long to wait before retrying: what the server asked for (asked >= 0), else backoff
  * with jitter. */
 static double retry_pause(ulm_call *k, long asked)
@@ -529,6 +661,10 @@ static void round_attempt_ended(ulm_call *k, int rc, int status, size_t delivere
         return;
     }
     k->last = rc;
+    if (rc == ULM_EMODEL_NOT_FOUND && !delivered && !k->pulled && pulls_missing(k)) {
+        start_pull(k);
+        return;
+    }
     if (rc == ULM_OK || delivered || !ulm__error_policy(rc)->other_deployment ||
         t->backend->endpoint_count < 2) {
         round_ended(k, rc);
@@ -618,6 +754,8 @@ static void target_ended(ulm_call *k, int rc)
         return;
     }
     long window = context_window(c, &t);
+    if (!window)
+        window = k->reported_window; /* the server named it in its refusal */
     if (rc == ULM_ECONTEXT_LENGTH && window > k->too_small)
         k->too_small = window;
     if (k->cloud_unreachable && !k->locals_added && c->settings.use_local_models_when_offline) {
@@ -690,6 +828,7 @@ static void next_target(ulm_call *k)
         ulm__result_clear(&k->result);
         k->retry = 0;
         k->delivered = 0;
+        k->pulled = 0;
         /* the local backend's address, when none was given, is found once per client: the
          * first call to need it waits for the probes, which are bounded and short */
         if ((t.backend == c->local_backend && c->discovery.pending &&
@@ -827,6 +966,7 @@ void ulm__call_stop(ulm_call *k, int code, const char *message)
         delivered = k->x.delivered;
         /* fall through */
     case ULM_CALL_WAIT_LOAD:
+        ulm__load_probe_stop(&k->probe, k->engine);
         ulm__metrics_request_finished(metrics(k), backend_index(k, k->target.backend),
                                       k->target.model, code, ulm__now_ms() - k->attempt_start,
                                       -1, -1, -1, -1);
@@ -837,6 +977,10 @@ void ulm__call_stop(ulm_call *k, int code, const char *message)
     case ULM_CALL_WAIT_SLOT:
         ulm__metrics_queued(metrics(k), backend_index(k, k->target.backend), -1);
         ulm__limiter_leave(k->target.backend->limiter, &k->waiter);
+        break;
+    case ULM_CALL_PULLING:
+        ulm__exchange_abort(&k->pull->x, k->engine);
+        ulm__pull_clear(k->pull);
         break;
     default:
         break;
@@ -874,6 +1018,10 @@ ulm_response *ulm__call_take_response(ulm_call *k)
 
 void ulm__call_clear(ulm_call *k)
 {
+    if (k->pull)
+        ulm__pull_clear(k->pull);
+    free(k->pull);
+    k->pull = NULL;
     drop_override(k);
     ulm__result_clear(&k->result);
     ulm__target_list_clear(&k->targets);

@@ -5,7 +5,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "dmr_pull.h"
 #include "exchange.h"
+#include "load_probe.h"
 #include "response.h"
 #include "route.h"
 
@@ -24,6 +26,7 @@ typedef enum ulm_call_state {
     ULM_CALL_WAIT_SLOT,  /* in a limiter's line */
     ULM_CALL_WAIT_LOAD,  /* a local model said it is loading: ask again at wake_at */
     ULM_CALL_WAIT_RETRY, /* pausing before the target's next round, until wake_at */
+    ULM_CALL_PULLING,    /* the local model was not pulled: pulling it (auto_pull) */
     ULM_CALL_DONE
 } ulm_call_state;
 
@@ -72,6 +75,11 @@ struct ulm_call {
     int status;                /* HTTP status of the latest attempt */
     long retry_after_ms;       /* when the latest answer said to ask again; -1: it did not */
     size_t delivered;          /* text handed to on_delta */
+    long reported_window;      /* the context window the latest failure reported, 0: none */
+    int pulled;                /* auto_pull pulled (or tried to pull) the target's model */
+    ulm_pull_exchange *pull;   /* while PULLING; kept for a later target's pull */
+    double pull_end;           /* the pull's budget: the load budget, within the deadline */
+    double pull_reported;      /* the percent last logged */
 
     /* the round: one attempt, and at once another per deployment when one is unwell */
     uint64_t tried;            /* deployments this round has tried */
@@ -88,6 +96,7 @@ struct ulm_call {
     ulm_clocks clocks;
     double load_end;           /* a local model's load budget, kept across loading polls */
     ulm_exchange x;
+    ulm_load_probe probe;      /* beside x: is the local model loaded already */
 };
 
 /* How a call differs from what its request alone says. */

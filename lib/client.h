@@ -15,6 +15,24 @@
 /* The transport's pool of engines (engine.h); the client only owns it. */
 typedef struct ulm_engine_pool ulm_engine_pool;
 
+/* How many loads of one runner a client remembers having seen begin. */
+#define ULM_LOAD_RECORDS 8
+
+/*
+ * What calls learned of one Docker Model Runner endpoint's loads (load_probe.c), guarded by
+ * the client's policy_lock. The runner says which models are loaded and loading, not since
+ * when: a load a call of this client saw begin is remembered, so that a later call waits
+ * only for what is left of its budget.
+ */
+typedef struct ulm_runner_loads {
+    int no_state;          /* the endpoint does not answer GET /engines/ps: not asked again */
+    struct {
+        char model[128];   /* "" for a free record */
+        double since;      /* when the request that began the load went out */
+    } begun[ULM_LOAD_RECORDS];
+    unsigned int next;     /* the record to reuse when all are taken */
+} ulm_runner_loads;
+
 typedef struct ulm_backend {
     char *name;            /* the prefix of model strings: the provider's name, or the
                               backend's name in the configuration file */
@@ -22,6 +40,7 @@ typedef struct ulm_backend {
     ulm_provider *provider;
     char **urls;           /* its deployments' base URLs, without a trailing slash */
     ulm_endpoint_state *health; /* one per URL; guarded by the client's policy_lock */
+    ulm_runner_loads *loads; /* one per URL; used for Docker Model Runner's kind only */
     size_t endpoint_count; /* at least one */
     ulm_balance balance;
     unsigned int cursor;   /* round robin over endpoints; guarded by policy_lock */

@@ -7,8 +7,8 @@
 #include "cancel.h"
 #include "clock.h"
 #include "dmr_discovery.h"
+#include "dmr_pull.h"
 #include "exchange.h"
-#include "redact.h"
 
 /* ------------------------------------------------------------ one exchange with the runner */
 
@@ -65,66 +65,62 @@ static void on_runner_done(ulm_exchange *x, void *ctx)
 }
 
 /*
- * Sends http to the runner and waits for the whole answer, which stays in k->x.resp (or
- * went to on_body); cancel may stop it. Returns the transfer's outcome: ULM_OK when any
+ * Runs x, already prepared with on_runner_done and k, on an engine of the client's pool
+ * until it ended; cancel may stop it. Returns the transfer's outcome: ULM_OK when any
  * answer came (its status is the caller's to read).
  */
-static int send_to_runner(runner_call *k, const ulm_http_request *http, ulm_body_fn on_body,
-                          void *ctx, const ulm_cancel *cancel, int long_wait)
+static int drive(runner_call *k, ulm_exchange *x, const ulm_cancel *cancel)
 {
     ulm_client *c = k->client;
-    const ulm_timeouts *tm = &c->settings.timeouts;
-    ulm_timeouts limits = *tm;
-    /* a pull waits behind others (two at a time) and a load may take minutes: no clock but
-     * the connection and the whole call's for those */
-    if (long_wait)
-        limits.ms[ULM_CLOCK_FIRST_TOKEN] = limits.ms[ULM_CLOCK_IDLE] = tm->ms[ULM_CLOCK_OVERALL];
-    double now = ulm__now_ms();
     k->done = 0;
-    ulm__clocks_start(&k->clocks, &limits, 0, now + (double)tm->ms[ULM_CLOCK_OVERALL], 0);
-    k->x = (ulm_exchange){.client = c, .backend = k->backend, .model = "", .base_url = k->root,
-                          .clocks = &k->clocks, .on_done = on_runner_done, .on_done_ctx = k,
-                          .raw = http, .raw_on_body = on_body, .raw_on_body_ctx = ctx};
     ulm_engine *e = NULL;
     if (ulm__engine_borrow(c->engines, &e) != ULM_OK)
         return ULM_ENOMEM;
-    int rc = ulm__exchange_start(&k->x, e);
+    int rc = ulm__exchange_start(x, e);
     int fd = cancel ? ulm__cancel_fd(cancel) : -1;
     while (rc == ULM_OK && !k->done) {
         if (cancel && ulm_cancel_triggered(cancel)) {
-            ulm__exchange_abort(&k->x, e);
-            ulm__set_errbuf(k->x.errmsg, sizeof k->x.errmsg, "%s: cancelled by the caller",
+            ulm__exchange_abort(x, e);
+            ulm__set_errbuf(x->errmsg, sizeof x->errmsg, "%s: cancelled by the caller",
                             k->backend->name);
-            k->x.rc = rc = ULM_ECANCELLED;
+            x->rc = rc = ULM_ECANCELLED;
             break;
         }
         rc = ulm__engine_run(e, 0, fd >= 0 ? &fd : NULL, fd >= 0);
     }
     if (rc == ULM_OK)
-        rc = k->x.rc;
+        rc = x->rc;
     ulm__engine_return(c->engines, e);
     if (rc != ULM_OK)
-        ulm__set_errbuf(k->errbuf, k->errbuf_size, "%s", k->x.errmsg);
+        ulm__set_errbuf(k->errbuf, k->errbuf_size, "%s", x->errmsg);
     return rc;
+}
+
+/*
+ * Sends http to the runner and waits for the whole answer, which stays in k->x.resp.
+ * long_wait: a load may take minutes, so no clock but the connection and the whole
+ * call's.
+ */
+static int send_to_runner(runner_call *k, const ulm_http_request *http, int long_wait)
+{
+    ulm_client *c = k->client;
+    const ulm_timeouts *tm = &c->settings.timeouts;
+    ulm_timeouts limits = *tm;
+    if (long_wait)
+        limits.ms[ULM_CLOCK_FIRST_TOKEN] = limits.ms[ULM_CLOCK_IDLE] = tm->ms[ULM_CLOCK_OVERALL];
+    double now = ulm__now_ms();
+    ulm__clocks_start(&k->clocks, &limits, 0, now + (double)tm->ms[ULM_CLOCK_OVERALL], 0);
+    k->x = (ulm_exchange){.client = c, .backend = k->backend, .model = "", .base_url = k->root,
+                          .clocks = &k->clocks, .on_done = on_runner_done, .on_done_ctx = k,
+                          .raw = http};
+    return drive(k, &k->x, NULL);
 }
 
 /* A parser's failure, as "<backend>: HTTP <status>: <the runner's words>". */
 static int fail_answer(runner_call *k, const ulm_dmr_error *error)
 {
-    char *clean = NULL, *capped = NULL;
-    if (error->text && error->length) {
-        clean = ulm__redacted(&k->client->secrets, error->text, error->length);
-        capped = clean ? ulm__cap_text(clean, strlen(clean), ULM_UPSTREAM_TEXT_CAP) : NULL;
-    }
-    const char *words = capped && *capped ? capped : ulm_strerror(error->code);
-    if (k->x.http_status && k->x.http_status / 100 != 2)
-        ulm__set_errbuf(k->errbuf, k->errbuf_size, "%s: HTTP %d: %s", k->backend->name,
-                        k->x.http_status, words);
-    else
-        ulm__set_errbuf(k->errbuf, k->errbuf_size, "%s: %s", k->backend->name, words);
-    free(clean);
-    free(capped);
-    return error->code;
+    return ulm__runner_failure(k->client, k->backend, k->x.http_status, error, k->errbuf,
+                               k->errbuf_size);
 }
 
 /* Sends a request built by fill and hands the whole answer to read. */
@@ -133,7 +129,7 @@ typedef int (*read_fn)(runner_call *k, ulm_dmr_error *error, const char *body, s
 
 static int ask(runner_call *k, const ulm_http_request *http, read_fn read, void *out)
 {
-    int rc = send_to_runner(k, http, NULL, NULL, NULL, 0);
+    int rc = send_to_runner(k, http, 0);
     if (rc == ULM_OK) {
         size_t length;
         const char *body = ulm_http_response_body(&k->x.resp, &length);
@@ -158,64 +154,6 @@ static int built(runner_call *k, int rc)
 
 /* ------------------------------------------------------------ pull */
 
-typedef struct pull {
-    runner_call *k;
-    const char *model;
-    ulm_dmr_pull_reader reader;
-    ulm_dmr_pull_progress progress;
-    ulm_pull_progress_fn on_progress;
-    void *payload;
-    int reader_ready;
-} pull;
-
-static ulm_pull_progress report(const pull *p, int finished)
-{
-    return (ulm_pull_progress){
-        .version = ULM_PULL_PROGRESS_VERSION,
-        .model = p->model,
-        .percent = ulm__dmr_pull_progress_percent(&p->progress),
-        .done_bytes = p->progress.done,
-        .total_bytes = p->progress.total,
-        .layers = ulm__dmr_pull_layer_count(&p->progress),
-        .layers_done = p->progress.layers_done,
-        .finished = finished,
-        .cached = finished && p->progress.cached,
-    };
-}
-
-/* The pull's body: progress lines, read as they come, each one reported. */
-static int on_pull_body(void *ctx, ulm_http_response *resp, const char *data, size_t n)
-{
-    pull *p = ctx;
-    ulm__clocks_token(p->k->x.clocks, ulm__now_ms());
-    if (resp->status / 100 != 2) /* an error before the stream: kept whole for its class */
-        return ulm__keep_body(resp, data, n, p->k->client->settings.max_response_bytes,
-                              p->k->x.clocks);
-    if (!p->reader_ready) {
-        ulm__dmr_pull_reader_init(&p->reader, resp->content_type);
-        p->reader_ready = 1;
-    }
-    while (n) {
-        size_t used = 0;
-        ulm_dmr_pull_line line;
-        int got = ulm__dmr_pull_read(&p->reader, data, n, &used, &line);
-        if (got < 0)
-            return got;
-        data += used;
-        n -= used;
-        if (!got)
-            break;
-        if (ulm__dmr_pull_progress_add(&p->progress, &line) != ULM_OK)
-            return ULM_ENOMEM;
-        if (line.kind == ULM_DMR_PULL_PROGRESS && p->on_progress) {
-            ulm_pull_progress r = report(p, 0);
-            if (p->on_progress(&r, p->payload) != 0)
-                return ULM_ECANCELLED;
-        }
-    }
-    return ULM_OK;
-}
-
 int ulm_dmr_pull(ulm_client *client, const char *backend, const char *model,
                  ulm_pull_progress_fn on_progress, void *payload, ulm_cancel *cancel,
                  char *errbuf, size_t errbuf_size)
@@ -226,41 +164,17 @@ int ulm_dmr_pull(ulm_client *client, const char *backend, const char *model,
         return rc;
     if (!model || !*model)
         return fail(&k, ULM_EINVAL, "no model to pull");
-    ulm_http_request http = {0};
-    if ((rc = built(&k, ulm__dmr_build_pull(&http, model))) != ULM_OK) {
-        ulm__http_request_clear(&http);
-        return rc;
+    ulm_pull_exchange p;
+    double deadline = ulm__now_ms() + (double)client->settings.timeouts.ms[ULM_CLOCK_OVERALL];
+    rc = ulm__pull_prepare(&p, client, k.backend, k.root, model, deadline, on_progress, payload,
+                           on_runner_done, &k, errbuf, errbuf_size);
+    if (rc == ULM_OK && (rc = drive(&k, &p.x, cancel)) != ULM_ENOMEM)
+        rc = ulm__pull_outcome(&p, errbuf, errbuf_size); /* the transfer's end, or the pull's */
+    if (rc == ULM_OK && on_progress) {
+        ulm_pull_progress r = ulm__pull_report(&p, 1);
+        on_progress(&r, payload);
     }
-    pull p = {.k = &k, .model = model, .on_progress = on_progress, .payload = payload};
-    rc = send_to_runner(&k, &http, on_pull_body, &p, cancel, 1);
-    if (rc == ULM_ECANCELLED && !k.x.errmsg[0])
-        fail(&k, rc, "the pull was stopped");
-    if (rc == ULM_OK) {
-        ulm_dmr_error error = {0};
-        if (k.x.http_status / 100 != 2) {
-            size_t length;
-            const char *body = ulm_http_response_body(&k.x.resp, &length);
-            rc = ulm__dmr_error_of(&error, ULM_DMR_PULL, k.x.http_status, body, length);
-        } else {
-            ulm_dmr_pull_reader empty;
-            if (!p.reader_ready)
-                ulm__dmr_pull_reader_init(&empty, "application/json");
-            rc = ulm__dmr_pull_end(&error, p.reader_ready ? &p.reader : &empty, &p.progress);
-            if (!p.reader_ready)
-                ulm__dmr_pull_reader_clear(&empty);
-        }
-        if (rc != ULM_OK && rc != ULM_ENOMEM)
-            rc = fail_answer(&k, &error);
-        if (rc == ULM_OK && on_progress) {
-            ulm_pull_progress r = report(&p, 1);
-            on_progress(&r, payload);
-        }
-    }
-    ulm__exchange_clear(&k.x);
-    if (p.reader_ready)
-        ulm__dmr_pull_reader_clear(&p.reader);
-    ulm__dmr_pull_progress_clear(&p.progress);
-    ulm__http_request_clear(&http);
+    ulm__pull_clear(&p);
     return rc;
 }
 
@@ -559,7 +473,7 @@ int ulm_dmr_preload(ulm_client *client, const char *backend, const char *model,
     if (rc == ULM_OK)
         rc = built(&k, ulm__dmr_build_preload(&http, model, NULL));
     if (rc == ULM_OK) {
-        rc = send_to_runner(&k, &http, NULL, NULL, NULL, 1);
+        rc = send_to_runner(&k, &http, 1);
         if (rc == ULM_OK) {
             size_t length;
             const char *body = ulm_http_response_body(&k.x.resp, &length);

@@ -91,7 +91,8 @@ static void finish_raw(ulm_exchange *x)
     if (x->rc != ULM_OK && x->rc != ULM_ENOMEM) {
         compose_error(x, x->errmsg, sizeof x->errmsg, x->backend->name, 0, x->rc,
                       x->transfer.reason);
-        ulm__log(&x->client->settings.log, ULM_LOG_WARN, "%s", x->errmsg);
+        if (!x->quiet)
+            ulm__log(&x->client->settings.log, ULM_LOG_WARN, "%s", x->errmsg);
     } else if (x->rc == ULM_OK) {
         ulm__log(&x->client->settings.log, ULM_LOG_DEBUG, "%s: %s %s -> HTTP %d in %.1f ms",
                  x->backend->name, x->raw->method, x->url.data, x->resp.status,

@@ -284,3 +284,9 @@ void ulm_result_set_retry_after_ms(ulm_result *result, long ms)
     if (result && ms >= 0)
         result->retry_after_ms = ms;
 }
+
+void ulm_result_set_context_window(ulm_result *result, long tokens)
+{
+    if (result && tokens > 0)
+        result->context_window = tokens;
+}

@@ -46,6 +46,7 @@ struct ulm_result {
     size_t model_id_count, model_id_cap;
     int error;           /* ULM_OK unless set_error was called */
     long retry_after_ms; /* the body's advice on when to ask again; -1 without one */
+    long context_window; /* the model's context, as a context-length failure gave it; 0: not */
     char *error_text;    /* the backend's words, capped, not yet redacted */
     char *raw_body;      /* the answer's body, kept on success */
     float *embeddings;   /* embedding_count vectors of dimensions floats, one after another */

@@ -142,6 +142,13 @@ ULM_EXTERN int ulm_result_set_error(ulm_result *result, int code, const char *up
  */
 ULM_EXTERN void ulm_result_set_retry_after_ms(ulm_result *result, long ms);
 
+/*
+ * The model's context window in tokens, when a context-length failure names it (llama.cpp's
+ * exceed_context_size_error carries n_ctx). A chain then passes over later targets whose
+ * configured window is no larger. Values below 1 are ignored.
+ */
+ULM_EXTERN void ulm_result_set_context_window(ulm_result *result, long tokens);
+
 /* The default class of an HTTP error status: 401 -> ULM_EAUTH, 429 -> ULM_ERATE_LIMIT ... */
 ULM_EXTERN int ulm_error_from_http_status(int status);
 

@@ -57,10 +57,12 @@ static void the_first_candidate_that_answers_is_used(void **state)
     assert_int_equal(json_array_size(json_object_get(d, "tried")), 0); /* not before a call */
     json_decref(d);
     ulm_response *resp = NULL;
-    expect_answer(ask(c, NULL, &resp), resp);
+    int rc = ask(c, NULL, &resp);
+    expect_answer(rc, resp);
     assert_string_equal(ulm_response_provider(resp), "dmr");
     ulm_response_free(resp);
-    expect_answer(ask(c, NULL, &resp), resp); /* probed once per client */
+    rc = ask(c, NULL, &resp);
+    expect_answer(rc, resp); /* probed once per client */
     ulm_response_free(resp);
     d = discovery(c);
     json_t *tried = json_object_get(d, "tried");
@@ -109,11 +111,13 @@ static void compose_models_need_no_configuration(void **state)
     /* the one injected model is the default, reached through backend "llm" */
     assert_string_equal(ulm_client_default_model(c), "llm/ai/stories260k");
     ulm_response *resp = NULL;
-    expect_answer(ask(c, NULL, &resp), resp);
+    int rc = ask(c, NULL, &resp);
+    expect_answer(rc, resp);
     assert_string_equal(ulm_response_provider(resp), "llm");
     ulm_response_free(resp);
     /* and by its name, as an alias */
-    expect_answer(ask(c, "llm", &resp), resp);
+    rc = ask(c, "llm", &resp);
+    expect_answer(rc, resp);
     assert_string_equal(ulm_response_provider(resp), "llm");
     assert_int_equal(ulm_response_attempt_count(resp), 1);
     ulm_response_free(resp);

@@ -29,6 +29,12 @@
 //                 "requests").
 //   POST /_reset  forgets when each loading/<n> started and what each tag has seen
 //                 (answers {}).
+// Docker Model Runner's list of runners, GET .../engines/ps under any scenario, says what
+// the path's tag (the segments between n and "engines") asks of the model "fault-model":
+//   loaded               loaded and idle, ready at once;
+//   loading              being loaded;
+//   absent-then-loading  not loaded at the first ps of that path, loading after;
+// any other path has no list (404), as a server that is not a runner.
 //
 // The answer text is always TEXT below, streamed as the deltas in DELTAS, and
 // usage is always USAGE; the C tests hard-code them:
@@ -133,6 +139,7 @@ const {opts, log} = startup("fault-server", "[--host H] [--port N] [--verbose]",
 const requestCounts = new Map(); // "<scenario>/<n>" -> chat requests seen
 const loadingSince = new Map(); // "/loading/<n>[/tag...]" -> time of its first request
 const taggedCounts = new Map(); // "/<scenario>/<n>[/tag...]" -> chat requests seen
+const psSeen = new Set(); // paths whose list of runners was asked for
 const closingSockets = new WeakSet(); // connections close-idle is about to close
 let resetRequests = 0; // requests that arrived on one of them
 
@@ -373,6 +380,7 @@ async function route(req, res, signal) {
     if (path === "/_reset" && req.method === "POST") {
         loadingSince.clear();
         taggedCounts.clear();
+        psSeen.clear();
         return sendJSON(res, 200, {});
     }
     const [, scenario, param, ...rest] = path.split("/");
@@ -388,10 +396,26 @@ async function route(req, res, signal) {
     }
     const suffix = "/" + rest.join("/");
     if (suffix.endsWith("/chat/completions") && req.method === "POST") return await chat(req, res, signal, scenario, n);
+    if (suffix.endsWith("/engines/ps") && req.method === "GET") return runners(res, path, rest);
     if (suffix.endsWith("/models") && req.method === "GET") {
         return sendJSON(res, 200, {object: "list", data: [{id: MODEL, object: "model", created: 0, owned_by: "fault"}]});
     }
     sendJSON(res, 404, NO_ROUTE);
+}
+
+// GET .../engines/ps: the runner list the tag asks for (see the header), as DMR writes it.
+function runners(res, path, rest) {
+    const tag = rest.slice(0, rest.indexOf("engines")).join("/");
+    const first = !psSeen.has(path);
+    psSeen.add(path);
+    const runner = (extra) => [{backend_name: "llama.cpp", model_name: `ai/${MODEL}`, mode: "completion",
+        last_used: "0001-01-01T00:00:00Z", ...extra}];
+    switch (tag) {
+    case "loaded": return sendJSON(res, 200, runner({last_used: "2026-01-01T00:00:00Z"}));
+    case "loading": return sendJSON(res, 200, runner({loading: true}));
+    case "absent-then-loading": return sendJSON(res, 200, first ? [] : runner({loading: true}));
+    default: return sendJSON(res, 404, NO_ROUTE);
+    }
 }
 
 function sendJSON(res, status, value) {

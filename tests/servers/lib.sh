@@ -46,12 +46,13 @@ ulm_start_dmr() {
 # GGUF_PATH with a line appended (a blob of its own) that llama.cpp ignores:
 #   ai/two-layers (model and a license), ai/fails-midway (an error line after 2 steps),
 #   ai/cut-once (its first pull is cut mid-line), ai/stalls (stalls after a step),
-#   ai/removable, and ai/slow-load (loads in 1.5 s, to be seen loading).
+#   ai/removable, ai/slow-load (loads in 1.5 s, to be seen loading), and ai/auto-pulled
+#   (pulled by calls with auto_pull, removed by the same test).
 ulm_start_dmr_lifecycle() {
     local gguf=$1 dir=$ULM_SERVER_LOGS/registry log=$ULM_SERVER_LOGS/dmr-lifecycle.log
     mkdir -p "$dir"
     local name
-    for name in two-layers fails-midway cut-once stalls removable slow-load; do
+    for name in two-layers fails-midway cut-once stalls removable slow-load auto-pulled; do
         cp "$gguf" "$dir/$name.gguf"
         printf 'copy %s\n' "$name" >> "$dir/$name.gguf"
     done
@@ -62,6 +63,7 @@ ulm_start_dmr_lifecycle() {
         --registry "ai/fails-midway=$dir/fails-midway.gguf" \
         --registry "ai/cut-once=$dir/cut-once.gguf" --registry "ai/stalls=$dir/stalls.gguf" \
         --registry "ai/removable=$dir/removable.gguf" --registry "ai/slow-load=$dir/slow-load.gguf" \
+        --registry "ai/auto-pulled=$dir/auto-pulled.gguf" \
         --pull-steps 4 --pull-step-ms 20 --pull-fault ai/fails-midway=error@2 \
         --pull-fault ai/cut-once=cut@1:1 --pull-fault ai/stalls=stall@1 \
         --load-delay ai/slow-load=1500 > "$log" 2> "$log.err" &

@@ -62,6 +62,7 @@ DELIBERATELY_UNBOUND = {
     "ulm_result_set_model": _ADAPTER,
     "ulm_result_add_model_id": _ADAPTER,
     "ulm_result_add_embedding": _ADAPTER,
+    "ulm_result_set_context_window": _ADAPTER,
     "ulm_result_set_error": _ADAPTER,
     "ulm_result_set_retry_after_ms": _ADAPTER,
     "ulm_result_error": _ADAPTER,

@@ -1,0 +1,50 @@
+/* load_probe.h - whether Docker Model Runner has a call's model loaded, asked beside the call's request. */
+#ifndef ULM_LOAD_PROBE_H
+#define ULM_LOAD_PROBE_H
+
+#include "exchange.h"
+
+/*
+ * A local model's first request may have to wait for the model to load, so an attempt at
+ * Docker Model Runner gets a load budget before its first-token clock starts. That budget
+ * is only needed when the model is not loaded yet. While the request is on its way, the
+ * probe asks the runner's GET /engines/ps, on the same engine, and then sets the attempt's
+ * clocks by what the runner says:
+ *
+ *   loaded, not loading     no load budget: the first-token clock runs from the connection
+ *   loading                 what is left of the budget of a load this client saw begin;
+ *                           the whole budget when another program began it
+ *   absent                  the whole budget: this request begins the load (remembered)
+ *   no answer, no list      the whole budget; an endpoint that does not list runners
+ *                           (404, not JSON) is not asked again by this client
+ *
+ * An answer that comes after the first token changes nothing. The probe never fails the
+ * attempt and is never part of its trail.
+ */
+typedef struct ulm_load_probe {
+    ulm_exchange x;
+    ulm_clocks clocks;          /* the probe's own */
+    ulm_http_request http;
+    char root[1024];            /* the runner's root URL: what answers GET / */
+    ulm_clocks *attempt;        /* the attempt's clocks, set when the answer comes */
+    ulm_backend *backend;
+    int endpoint;
+    const char *model;
+    const char *mode;           /* the runner mode the attempt's model runs in */
+    int running;
+} ulm_load_probe;
+
+/*
+ * Starts p for an attempt at endpoint of backend b (base_url: the URL the attempt uses)
+ * asking for model in mode ("completion" or "embedding"), whose clocks are attempt and
+ * were just started. Does nothing when the backend is not Docker Model Runner's kind, or
+ * the endpoint does not list runners. Returns ULM_OK or ULM_ENOMEM.
+ */
+ULM_HIDDEN int ulm__load_probe_start(ulm_load_probe *p, ulm_client *c, ulm_backend *b,
+                                     int endpoint, const char *base_url, const char *model,
+                                     const char *mode, ulm_clocks *attempt, ulm_engine *e);
+
+/* Ends p if it is still asking, and frees what it holds. Safe on a probe never started. */
+ULM_HIDDEN void ulm__load_probe_stop(ulm_load_probe *p, ulm_engine *e);
+
+#endif /* ULM_LOAD_PROBE_H */
