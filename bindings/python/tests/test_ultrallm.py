@@ -488,14 +488,23 @@ class MetricsTests(unittest.TestCase):
             text = client.metrics()
             self.assertIsInstance(text, str)
             self.assertEqual(text, client.metrics("prometheus"))
-            # Until the library keeps a client's metrics it exports nothing; once it does,
-            # every series is one of its ulm_ families.
             series = [line for line in text.splitlines() if line and not line.startswith("#")]
             for line in series:
                 self.assertTrue(line.startswith("ulm_"), line)
+            # the failed call is counted: one request started, one call failed to connect
+            started = [line for line in series if line.startswith("ulm_requests_started_total{")
+                       and 'backend="dmr"' in line]
+            self.assertEqual([line.rsplit(" ", 1)[1] for line in started], ["1"])
+            failed = [line for line in series if line.startswith("ulm_calls_failed_total{")
+                      and 'backend="dmr"' in line and 'class="connect"' in line]
+            self.assertEqual([line.rsplit(" ", 1)[1] for line in failed], ["1"])
             numbers = client.metrics("json")
             self.assertIsInstance(numbers, dict)
-            self.assertEqual(bool(numbers), bool(series))
+            dmr = [b for b in numbers["backends"] if b["backend"] == "dmr"]
+            self.assertEqual(len(dmr), 1)
+            models = dmr[0]["models"]
+            self.assertEqual(sum(m["requests_started_total"] for m in models), 1)
+            self.assertEqual(sum(m["calls_failed_total"].get("connect", 0) for m in models), 1)
 
     def test_an_unknown_format_is_refused(self):
         with offline_client() as client:
