@@ -93,7 +93,7 @@ static void finish_raw(ulm_exchange *x)
                       x->transfer.reason);
         if (!x->quiet)
             ulm__log(&x->client->settings.log, ULM_LOG_WARN, "%s", x->errmsg);
-    } else if (x->rc == ULM_OK) {
+    } else if (x->rc == ULM_OK && !x->quiet) {
         ulm__log(&x->client->settings.log, ULM_LOG_DEBUG, "%s: %s %s -> HTTP %d in %.1f ms",
                  x->backend->name, x->raw->method, x->url.data, x->resp.status,
                  ulm__now_ms() - x->sent_at);

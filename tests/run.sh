@@ -68,7 +68,7 @@ echo "== sanitizers (ASan + UBSan)"
 cmake -S "$root" -B "$asan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_SANITIZE=ON -DULM_WERROR=ON \
     > /dev/null
 cmake --build "$asan_build" -j2 > "$asan_build/build.log" 2>&1 || { cat "$asan_build/build.log"; exit 1; }
-(cd "$asan_build" && ULM_TEST_TOLERANCE_MS=500 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2 -R '^(unit|integration)\.')
+(cd "$asan_build" && ULM_TEST_TOLERANCE_MS=1500 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2 -R '^(unit|integration)\.')
 echo "== ThreadSanitizer (one client shared by threads, the request limiter, the metrics)"
 tsan_build=${ULM_TSAN_BUILD_DIR:-$root/build-tsan}
 cmake -S "$root" -B "$tsan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_WERROR=ON \

@@ -29,11 +29,14 @@ static inline double live_now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* How far past its limit a clock may fire; valgrind runs widen it through the environment. */
+/* How far past its limit a clock may fire. Generous, because CI shares its machine with
+ * other work and a test must not depend on its speed: every bound it widens stays well
+ * short of the wrong behaviour it rules out (a wait of seconds, a serial round). Valgrind
+ * runs widen it further through the environment. */
 static inline double live_tolerance_ms(void)
 {
     const char *v = getenv("ULM_TEST_TOLERANCE_MS");
-    return v && *v ? atof(v) : 150.0;
+    return v && *v ? atof(v) : 1000.0;
 }
 
 /* What a streamed call handed to on_delta (live_collect), and how the caller behaved. */
