@@ -5,8 +5,9 @@
 #include "cli.h"
 
 static const cli_command *const commands[] = {
-    &cli_chat_command,
-    &cli_models_command,
+    &cli_chat_command,     &cli_compare_command, &cli_embed_command,
+    &cli_models_command,   &cli_pull_command,    &cli_ps_command,
+    &cli_unload_command,   &cli_rm_command,      &cli_preload_command,
     &cli_doctor_command,
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
