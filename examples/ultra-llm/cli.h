@@ -179,8 +179,8 @@ int cli_runner_target(ulm_client *client, const char *backend_flag, const char *
                       cli_runner_target_t *out);
 
 /* What --help says of --backend. */
-#define CLI_BACKEND_HELP                                                                      \
-    "--backend NAME is a Docker Model Runner backend of the configuration file (or one\n"    \
+#define CLI_BACKEND_HELP                                                                  \
+    "--backend NAME is a Docker Model Runner backend of the configuration file (or one\n" \
     "Docker Compose declared); the default is the local runner, dmr (MODEL_RUNNER_URL).\n"
 
 /* Prints a lifecycle call's failure (rc and its message from errbuf) and how to fix it

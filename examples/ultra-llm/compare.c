@@ -232,8 +232,8 @@ static json_t *round_json(const ulm_round *round)
     const ulm_response *s = ulm_round_synthesis(round);
     int err = ulm_round_error(round);
     json_t *error = err == ULM_OK ? json_null()
-                                  : json_pack("{s:s, s:s}", "class", ulm_error_name(err),
-                                              "message", ulm_round_error_message(round));
+                                  : json_pack("{s:s, s:s}", "class", ulm_error_name(err), "message",
+                                              ulm_round_error_message(round));
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "members", members, "finished",
                      finished, "agreement", agreement, "synthesis",
                      s ? cli_response_json(s) : json_null(), "latency_ms",

@@ -152,9 +152,9 @@ static json_t *breakers_json(const json_t *metrics, const char *backend)
             continue;
         json_array_foreach(json_object_get(b, "breaker_state"), e, breaker)
             json_array_append_new(
-                out, json_pack("{s:O, s:s}", "endpoint", json_object_get(breaker, "endpoint"),
-                               "state",
-                               breaker_name(json_integer_value(json_object_get(breaker, "state")))));
+                out,
+                json_pack("{s:O, s:s}", "endpoint", json_object_get(breaker, "endpoint"), "state",
+                          breaker_name(json_integer_value(json_object_get(breaker, "state")))));
     }
     return out;
 }
@@ -182,8 +182,7 @@ static json_t *loaded_json(ulm_client *client, const char *backend)
  * when some did, "down" when none did, "not_configured" when it could not be asked; its
  * breakers; and for a Docker Model Runner that answered, the models it holds loaded.
  */
-static json_t *status_json(ulm_client *client, const json_t *described,
-                           const ulm_model_list *list)
+static json_t *status_json(ulm_client *client, const json_t *described, const ulm_model_list *list)
 {
     json_t *metrics = metrics_json(client), *out = json_array();
     size_t i;
@@ -202,13 +201,12 @@ static json_t *status_json(ulm_client *client, const json_t *described,
         }
         if (!name || !endpoints)
             continue;
-        const char *state = unasked == endpoints     ? "not_configured"
+        const char *state = unasked == endpoints    ? "not_configured"
                             : answered == endpoints ? "up"
                             : answered              ? "degraded"
                                                     : "down";
-        json_t *loaded = answered && type && strcmp(type, "dmr") == 0
-                             ? loaded_json(client, name)
-                             : json_null();
+        json_t *loaded = answered && type && strcmp(type, "dmr") == 0 ? loaded_json(client, name)
+                                                                      : json_null();
         json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:o, s:o}", "backend", name,
                                              "state", state, "endpoints", (json_int_t)endpoints,
                                              "answered", (json_int_t)answered, "breakers",

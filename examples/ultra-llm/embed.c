@@ -44,8 +44,8 @@ static void print_vectors(const ulm_response *r)
 static int run_embed(const cli_command *self, int argc, char **argv)
 {
     cli_options o;
-    int code = cli_parse(self, CLI_OPT_CONFIG | CLI_OPT_JSON | CLI_OPT_MODEL | CLI_OPT_CLOCKS,
-                         NULL, argc, argv, &o);
+    int code = cli_parse(self, CLI_OPT_CONFIG | CLI_OPT_JSON | CLI_OPT_MODEL | CLI_OPT_CLOCKS, NULL,
+                         argc, argv, &o);
     ulm_request *req = NULL;
     ulm_client *client = NULL;
     if (code != CLI_CONTINUE)

@@ -87,8 +87,7 @@ json_t *cli_response_json(const ulm_response *r)
                           cli_json_ms(ulm_response_latency_ms(r)), "attempts", attempts_json(r));
     json_object_set_new(o, "connect_ms", cli_json_ms_if_known(ulm_response_connect_ms(r)));
     json_object_set_new(o, "first_byte_ms", cli_json_ms_if_known(ulm_response_first_byte_ms(r)));
-    json_object_set_new(o, "first_token_ms",
-                        cli_json_ms_if_known(ulm_response_first_token_ms(r)));
+    json_object_set_new(o, "first_token_ms", cli_json_ms_if_known(ulm_response_first_token_ms(r)));
     json_object_set_new(o, "tokens_per_second",
                         cli_json_ms_if_known(ulm_response_tokens_per_second(r)));
     json_object_set_new(o, "retries", json_integer((json_int_t)ulm_response_retries(r)));

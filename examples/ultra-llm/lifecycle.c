@@ -93,10 +93,9 @@ static json_t *runners_json(const char *backend, const ulm_dmr_runners *r)
             list, json_pack("{s:s, s:s, s:s, s:b, s:b, s:o, s:o}", "model",
                             ulm_dmr_runners_model(r, i), "engine", ulm_dmr_runners_engine(r, i),
                             "mode", ulm_dmr_runners_mode(r, i), "in_use",
-                            ulm_dmr_runners_in_use(r, i), "loading",
-                            ulm_dmr_runners_loading(r, i), "last_used",
-                            cli_json_string_if(*last_used != '\0', last_used), "keep_alive",
-                            cli_json_string_if(*keep_alive != '\0', keep_alive)));
+                            ulm_dmr_runners_in_use(r, i), "loading", ulm_dmr_runners_loading(r, i),
+                            "last_used", cli_json_string_if(*last_used != '\0', last_used),
+                            "keep_alive", cli_json_string_if(*keep_alive != '\0', keep_alive)));
     }
     return json_pack("{s:s, s:o}", "backend", backend, "runners", list);
 }
@@ -190,8 +189,8 @@ static int run_rm(const cli_command *self, int argc, char **argv)
         char err[ULM_ERROR_SIZE];
         int rc = ULM_OK;
         if ((code = cli_runner_target(client, l.backend, argv[o.operands], &target)) == 0 &&
-            (rc = ulm_dmr_remove(client, target.backend, target.model, l.force, err,
-                                 sizeof err)) != ULM_OK)
+            (rc = ulm_dmr_remove(client, target.backend, target.model, l.force, err, sizeof err)) !=
+                ULM_OK)
             code = cli_runner_failure(client, &target, rc, err, 0);
         else if (code == 0)
             printf("removed %s\n", target.model);
@@ -203,10 +202,10 @@ static int run_rm(const cli_command *self, int argc, char **argv)
 
 static int run_preload(const cli_command *self, int argc, char **argv)
 {
-    static const struct option extra[] = {
-        {"context-size", required_argument, NULL, OPT_CONTEXT_SIZE},
-        {"keep-alive", required_argument, NULL, OPT_KEEP_ALIVE},
-        {NULL, 0, NULL, 0}};
+    static const struct option extra[] = {{"context-size", required_argument, NULL,
+                                           OPT_CONTEXT_SIZE},
+                                          {"keep-alive", required_argument, NULL, OPT_KEEP_ALIVE},
+                                          {NULL, 0, NULL, 0}};
     cli_options o;
     lifecycle_options l;
     ulm_client *client;
@@ -235,8 +234,7 @@ const cli_command cli_ps_command = {
     "Lists the models Docker Model Runner has loaded or is loading: engine, mode\n"
     "(completion, embedding...), state (loading, in use, idle), when last used, and how long\n"
     "an idle one stays loaded. --json prints {\"backend\", \"runners\": [{\"model\", \"engine\",\n"
-    "\"mode\", \"in_use\", \"loading\", \"last_used\", \"keep_alive\"}]}.\n"
-    CLI_BACKEND_HELP
+    "\"mode\", \"in_use\", \"loading\", \"last_used\", \"keep_alive\"}]}.\n" CLI_BACKEND_HELP
     "Exits 0; 1 when the runner did not answer; 2 for a usage error.\n",
     run_ps,
 };
@@ -245,8 +243,7 @@ const cli_command cli_unload_command = {
     "unload",
     "ultra-llm unload [--config FILE] [--backend NAME] MODEL | --all",
     "Unloads MODEL's idle runners, or with --all every idle runner, freeing their memory;\n"
-    "a runner serving a request stays. Prints how many went.\n"
-    CLI_BACKEND_HELP
+    "a runner serving a request stays. Prints how many went.\n" CLI_BACKEND_HELP
     "Exits 0; 1 when the runner did not answer; 2 for a usage error.\n",
     run_unload,
 };
@@ -255,8 +252,7 @@ const cli_command cli_rm_command = {
     "rm",
     "ultra-llm rm [--config FILE] [--backend NAME] [--force] MODEL",
     "Removes a pulled MODEL from Docker Model Runner (--force: also a model named by an ID\n"
-    "that has several tags).\n"
-    CLI_BACKEND_HELP
+    "that has several tags).\n" CLI_BACKEND_HELP
     "Exits 0; 1 when it failed (model_not_found: it is not pulled); 2 for a usage error.\n",
     run_rm,
 };
@@ -268,8 +264,7 @@ const cli_command cli_preload_command = {
     "Loads MODEL now, so that the first request does not wait for it, and returns once it\n"
     "is loaded. --context-size N sets its context window in tokens (0: the model's own,\n"
     "-1: unlimited); --keep-alive D how long it stays loaded when idle (10m, 1h, 0, -1:\n"
-    "forever; default: the runner's 5 minutes).\n"
-    CLI_BACKEND_HELP
+    "forever; default: the runner's 5 minutes).\n" CLI_BACKEND_HELP
     "Exits 0; 1 when it failed to load; 2 for a usage error.\n",
     run_preload,
 };

@@ -15,10 +15,10 @@ enum {
 
 /* What the progress display has shown so far. */
 typedef struct pull_view {
-    int terminal;        /* stdout is a terminal: one line redrawn in place */
-    double started;      /* seconds, monotonic */
-    int drawn;           /* the terminal line holds a bar */
-    int last_tenth;      /* plain lines: the last tenth of the way printed */
+    int terminal;   /* stdout is a terminal: one line redrawn in place */
+    double started; /* seconds, monotonic */
+    int drawn;      /* the terminal line holds a bar */
+    int last_tenth; /* plain lines: the last tenth of the way printed */
     size_t last_layers_done;
 } pull_view;
 
@@ -126,8 +126,8 @@ static int run_pull(const cli_command *self, int argc, char **argv)
     ulm_client *client = NULL;
     cli_runner_target_t target;
     if (code == CLI_CONTINUE && o.operands + 1 != argc)
-        code = cli_usage_error(self, o.operands == argc ? "a MODEL is needed"
-                                                        : "one MODEL at a time");
+        code = cli_usage_error(self,
+                               o.operands == argc ? "a MODEL is needed" : "one MODEL at a time");
     if (code != CLI_CONTINUE || (code = cli_client_open(o.config, &client)) != 0 ||
         (code = cli_runner_target(client, backend, argv[o.operands], &target)) != 0)
         goto out;
@@ -136,15 +136,17 @@ static int run_pull(const cli_command *self, int argc, char **argv)
         goto out;
     pull_view view = {isatty(STDOUT_FILENO), now_seconds(), 0, -1, 0};
     char err[ULM_ERROR_SIZE];
-    int rc = ulm_dmr_pull(client, target.backend, target.model, on_progress, &view, interrupt,
-                          err, sizeof err);
+    int rc = ulm_dmr_pull(client, target.backend, target.model, on_progress, &view, interrupt, err,
+                          sizeof err);
     int interrupted = cli_interrupt_release(interrupt) && rc == ULM_ECANCELLED;
     if (view.drawn)
         putchar('\n'); /* the bar's line ends before any message */
     fflush(stdout);
     if (interrupted) {
-        fprintf(stderr, "ultra-llm: pull of %s stopped: the runner keeps what it downloaded, "
-                        "and the next pull resumes it\n", target.model);
+        fprintf(stderr,
+                "ultra-llm: pull of %s stopped: the runner keeps what it downloaded, "
+                "and the next pull resumes it\n",
+                target.model);
         code = CLI_EXIT_INTERRUPTED;
     } else if (rc != ULM_OK) {
         code = cli_runner_failure(client, &target, rc, err, 0);
@@ -162,8 +164,7 @@ const cli_command cli_pull_command = {
     "Runner. On a terminal a bar shows the percent, bytes, rate and time left; otherwise a\n"
     "line is printed each tenth of the way and each layer done. A model already pulled\n"
     "returns at once. Ctrl-C stops the pull; the runner keeps what it downloaded and the\n"
-    "next pull resumes it.\n"
-    CLI_BACKEND_HELP
+    "next pull resumes it.\n" CLI_BACKEND_HELP
     "Exits 0; 1 when the pull failed; 2 for a usage error; 130 after Ctrl-C.\n",
     run_pull,
 };

@@ -201,6 +201,7 @@ usage_error() { # usage_error NAME EXPECTED_STDERR COMMAND...
 }
 usage_error "unknown command" "^ultra-llm: unknown command 'bogus'$" "$cli" bogus
 grep -q "^usage: ultra-llm chat" "$tmp/usage.err" && ok
+usage_error "misspelt command" "^ultra-llm: unknown command 'pul'; did you mean 'pull'?$" "$cli" pul && ok
 usage_error "unknown provider" 'unknown provider "bogus"' "$cli" chat -m bogus/x hi && ok
 usage_error "empty prompt" "the prompt is empty" "$cli" chat "" && ok
 printf ' \n' > "$tmp/blank"
@@ -420,4 +421,4 @@ grep -qx "  dmr: down (0 of 1 endpoint answered)" "$tmp/doctor.out" && ok
 unset MODEL_RUNNER_URL
 
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 68 ]
+[ "$passed" -eq 69 ]
