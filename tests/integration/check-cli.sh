@@ -275,7 +275,8 @@ grep -qE '^ai/two-layers: [0-9]+% \(.* of .*, 0 of [12] layers done\)$' "$tmp/ru
 expect_exit 0 "pull again" "$cli" pull ai/two-layers
 [ "$(cat "$tmp/run.out")" = "ai/two-layers: already pulled" ] && ok
 # on a terminal: a bar redrawn in place (dmr/ as chat's -m writes it names the runner)
-python3 - "$cli" pull dmr/ai/removable > "$tmp/pty.out" <<'PY' || { echo "failed: pull on a terminal"; cat "$tmp/pty.out"; exit 1; }
+cat > "$tmp/on_terminal.py" <<'PY'
+# on_terminal.py COMMAND... -> runs it on a pseudo-terminal; what it wrote there, and its exit code
 import os, pty, sys
 pid, fd = pty.fork()
 if pid == 0:
@@ -292,6 +293,8 @@ while True:
 sys.stdout.buffer.write(out)
 sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 PY
+python3 "$tmp/on_terminal.py" "$cli" pull dmr/ai/removable > "$tmp/pty.out" ||
+    { echo "failed: pull on a terminal"; cat "$tmp/pty.out"; exit 1; }
 grep -qF $'\rai/removable  25% [======>' "$tmp/pty.out" &&
     grep -qF $'\rai/removable 100% [========================] 1.1 MiB/1.1 MiB' "$tmp/pty.out" &&
     grep -qF 'ai/removable: pulled (' "$tmp/pty.out" && ok
@@ -394,6 +397,11 @@ grep -qE '^== \[1\] dmr/ai/stories260k:latest \([0-9.]+ ms, 8 tokens, [0-9.]+ to
     grep -q '^== \[2\] dmr/ai/not-pulled:latest: failed: model_not_found: dmr: HTTP 404' "$tmp/run.out" &&
     grep -q '^== synthesis by dmr/ai/stories260k:latest (' "$tmp/run.out" &&
     tail -n 1 "$tmp/run.out" | grep -qE '^1 of 2 answered in [0-9.]+ ms, cost unknown$' && ok
+# on a terminal, stderr shows each member's state while the round runs, then clears it
+python3 "$tmp/on_terminal.py" "$cli" compare -m dmr/ai/stories260k -m dmr/ai/not-pulled --max-tokens 8 \
+    "Once upon a time" > "$tmp/pty.out" || { echo "failed: compare on a terminal"; cat "$tmp/pty.out"; exit 1; }
+grep -qF $'\r[1] waiting  [2] waiting\033[K' "$tmp/pty.out" &&
+    grep -qF $'\r[1] done  [2] failed\033[K\r\033[K== [1] dmr/ai/stories260k:latest (' "$tmp/pty.out" && ok
 # no member answers: exit 1, the round says why; refused before sending: exit 2
 expect_exit 1 "compare, every member failing" "$cli" compare -m dmr/ai/not-pulled -m dmr/ai/x hi
 grep -q "^ultra-llm: error: model_not_found: no member answered" "$tmp/run.err" && ok
@@ -421,4 +429,4 @@ grep -qx "  dmr: down (0 of 1 endpoint answered)" "$tmp/doctor.out" && ok
 unset MODEL_RUNNER_URL
 
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 69 ]
+[ "$passed" -eq 70 ]
