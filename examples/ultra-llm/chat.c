@@ -79,7 +79,7 @@ static int run_chat(const cli_command *self, int argc, char **argv)
     cli_options o;
     int code = cli_parse(self,
                          CLI_OPT_CONFIG | CLI_OPT_JSON | CLI_OPT_MODEL | CLI_OPT_SAMPLING |
-                             CLI_OPT_CLOCKS,
+                             CLI_OPT_CLOCKS | CLI_OPT_METRICS,
                          &own, argc, argv, &o);
     char *prompt = NULL;
     ulm_request *req = NULL;
@@ -105,6 +105,8 @@ static int run_chat(const cli_command *self, int argc, char **argv)
     if ((code = cli_client_open(o.config, &client)) != 0)
         goto out;
     code = send_and_print(client, req, o.json, stream);
+    if (o.metrics && cli_metrics_write(client, o.metrics) != 0 && code == 0)
+        code = CLI_EXIT_FAILED;
 out:
     free(prompt);
     ulm_client_free(client);
@@ -116,9 +118,10 @@ out:
 const cli_command cli_chat_command = {
     "chat",
     "ultra-llm chat [--config FILE] [-m MODEL]... [--system TEXT] [--max-tokens N]\n"
-    "                      [--temperature T] [--stream] [--json] [--connect-timeout-ms MS]\n"
-    "                      [--load-timeout-ms MS] [--first-token-timeout-ms MS]\n"
-    "                      [--idle-timeout-ms MS] [--timeout-ms MS] PROMPT",
+    "                      [--temperature T] [--stream] [--json] [--metrics FILE]\n"
+    "                      [--connect-timeout-ms MS] [--load-timeout-ms MS]\n"
+    "                      [--first-token-timeout-ms MS] [--idle-timeout-ms MS]\n"
+    "                      [--timeout-ms MS] PROMPT",
     "Sends PROMPT to MODEL and prints the answer.\n"
     "\n"
     "MODEL is dmr/<name>, openai/<name>, anthropic/<name>, gemini/<name>, <backend>/<name>\n"
@@ -127,7 +130,10 @@ const cli_command cli_chat_command = {
     "Without -m: the default model (the file's default_model, else DEFAULT_LOCAL_MODEL).\n"
     "PROMPT - reads the prompt from standard input; an empty prompt is refused.\n"
     "--config FILE is the JSON configuration file (same as ULM_CONFIG; docs/config.md).\n"
-    "--json prints the answer, who gave it and every attempt as one JSON object.\n"
+    "--json prints the answer, who gave it, its timings, retries and cost, and every\n"
+    "attempt as one JSON object.\n"
+    "--metrics FILE writes the run's metrics there (docs/metrics.md): JSON when FILE ends\n"
+    "in .json, else Prometheus text.\n"
     "--stream prints the answer as it arrives; with --json, the JSON object follows it on\n"
     "one line. Ctrl-C stops the call and prints what arrived, marked incomplete.\n"
     "--system TEXT comes before the prompt; --max-tokens N (>= 1) and --temperature T\n"

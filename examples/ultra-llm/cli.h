@@ -31,6 +31,7 @@ typedef struct cli_command {
 #define CLI_OPT_MODEL 0x04u    /* -m/--model MODEL, repeatable */
 #define CLI_OPT_SAMPLING 0x08u /* --system TEXT, --max-tokens N, --temperature T */
 #define CLI_OPT_CLOCKS 0x10u   /* --connect-timeout-ms ... --timeout-ms */
+#define CLI_OPT_METRICS 0x20u  /* --metrics FILE */
 
 /* getopt_long values of a command's own options start here. */
 #define CLI_OPT_OWN 512
@@ -58,6 +59,7 @@ typedef struct cli_options {
     int has_temperature;
     double temperature;
     long clocks[ULM_CLOCK_OVERALL + 1]; /* by ulm_clock; 0: not set */
+    const char *metrics;                /* --metrics, or NULL */
     int operands;                       /* argv index of the first operand */
 } cli_options;
 
@@ -97,6 +99,12 @@ int cli_client_open(const char *config_path, ulm_client **out);
 /* The client's effective configuration, parsed from ulm_client_describe(); NULL without
  * memory. */
 json_t *cli_client_describe(ulm_client *client);
+
+/* ------------------------------------------------------------ metrics_out.c */
+
+/* Writes the client's metrics to path (--metrics): JSON when the name ends in ".json",
+ * else Prometheus text. 0, or CLI_EXIT_FAILED after printing why. */
+int cli_metrics_write(ulm_client *client, const char *path);
 
 /* ------------------------------------------------------------ prompt.c */
 

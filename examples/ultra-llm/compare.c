@@ -317,7 +317,7 @@ static int run_compare(const cli_command *self, int argc, char **argv)
     cli_options o;
     int code = cli_parse(self,
                          CLI_OPT_CONFIG | CLI_OPT_JSON | CLI_OPT_MODEL | CLI_OPT_SAMPLING |
-                             CLI_OPT_CLOCKS,
+                             CLI_OPT_CLOCKS | CLI_OPT_METRICS,
                          &own, argc, argv, &o);
     char *prompt = NULL;
     ulm_request *req = NULL;
@@ -346,6 +346,8 @@ static int run_compare(const cli_command *self, int argc, char **argv)
     if ((code = cli_client_open(o.config, &client)) != 0)
         goto out;
     code = run_round(client, req, &o, &c);
+    if (o.metrics && cli_metrics_write(client, o.metrics) != 0 && code == 0)
+        code = CLI_EXIT_FAILED;
 out:
     free(prompt);
     ulm_client_free(client);
@@ -358,9 +360,10 @@ const cli_command cli_compare_command = {
     "compare",
     "ultra-llm compare [--config FILE] -m MODEL -m MODEL... [--synthesize MODEL]\n"
     "                         [--quorum K] [--anonymize] [--system TEXT] [--max-tokens N]\n"
-    "                         [--temperature T] [--json] [--connect-timeout-ms MS]\n"
-    "                         [--load-timeout-ms MS] [--first-token-timeout-ms MS]\n"
-    "                         [--idle-timeout-ms MS] [--timeout-ms MS] PROMPT",
+    "                         [--temperature T] [--json] [--metrics FILE]\n"
+    "                         [--connect-timeout-ms MS] [--load-timeout-ms MS]\n"
+    "                         [--first-token-timeout-ms MS] [--idle-timeout-ms MS]\n"
+    "                         [--timeout-ms MS] PROMPT",
     "Sends PROMPT to every MODEL at once and prints their answers one after the other,\n"
     "each under a header with the model that answered, its time, tokens, tokens per\n"
     "second and cost (unknown without a price in the configuration file); a member that\n"
@@ -372,7 +375,8 @@ const cli_command cli_compare_command = {
     "--quorum K ends the round once K members answered and cancels the rest.\n"
     "--anonymize labels the answers \"Answer A\", \"Answer B\"... in shuffled order in the\n"
     "synthesis prompt, instead of by model.\n"
-    "--timeout-ms is the whole round, synthesis included; the other options are chat's.\n"
+    "--timeout-ms is the whole round, synthesis included; the other options, --metrics\n"
+    "FILE included, are chat's.\n"
     "On a terminal, stderr shows each member's state while the round runs.\n"
     "--json prints {\"members\": [...], \"finished\", \"agreement\": [[...]], \"synthesis\",\n"
     "\"latency_ms\", \"cost\", \"error\"}: each member is the object chat --json prints plus\n"

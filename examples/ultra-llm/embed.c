@@ -44,8 +44,10 @@ static void print_vectors(const ulm_response *r)
 static int run_embed(const cli_command *self, int argc, char **argv)
 {
     cli_options o;
-    int code = cli_parse(self, CLI_OPT_CONFIG | CLI_OPT_JSON | CLI_OPT_MODEL | CLI_OPT_CLOCKS, NULL,
-                         argc, argv, &o);
+    int code = cli_parse(self,
+                         CLI_OPT_CONFIG | CLI_OPT_JSON | CLI_OPT_MODEL | CLI_OPT_CLOCKS |
+                             CLI_OPT_METRICS,
+                         NULL, argc, argv, &o);
     ulm_request *req = NULL;
     ulm_client *client = NULL;
     if (code != CLI_CONTINUE)
@@ -93,6 +95,8 @@ static int run_embed(const cli_command *self, int argc, char **argv)
         code = rc == ULM_OK ? 0 : interrupted ? CLI_EXIT_INTERRUPTED : CLI_EXIT_FAILED;
     }
     ulm_response_free(resp);
+    if (o.metrics && cli_metrics_write(client, o.metrics) != 0 && code == 0)
+        code = CLI_EXIT_FAILED;
 out:
     ulm_client_free(client);
     ulm_request_free(req);
@@ -102,16 +106,18 @@ out:
 
 const cli_command cli_embed_command = {
     "embed",
-    "ultra-llm embed [--config FILE] [-m MODEL]... [--json] [--connect-timeout-ms MS]\n"
-    "                       [--load-timeout-ms MS] [--first-token-timeout-ms MS]\n"
-    "                       [--idle-timeout-ms MS] [--timeout-ms MS] TEXT...",
+    "ultra-llm embed [--config FILE] [-m MODEL]... [--json] [--metrics FILE]\n"
+    "                       [--connect-timeout-ms MS] [--load-timeout-ms MS]\n"
+    "                       [--first-token-timeout-ms MS] [--idle-timeout-ms MS]\n"
+    "                       [--timeout-ms MS] TEXT...",
     "Turns each TEXT into a vector with MODEL's embeddings (Docker Model Runner, OpenAI,\n"
     "Gemini, an OpenAI-compatible server; Anthropic has none) and prints one line per\n"
     "TEXT: its numbers separated by spaces. TEXT - reads one text from standard input.\n"
     "MODEL is written as for chat; several -m form a fallback chain.\n"
     "--json prints {\"provider\", \"model\", \"dimensions\", \"embeddings\": [[...]], \"usage\",\n"
     "\"latency_ms\", \"attempts\"}, and \"error\" when it failed.\n"
-    "The clocks are chat's (ultra-llm chat --help). Ctrl-C stops the call.\n"
+    "The clocks and --metrics FILE are chat's (ultra-llm chat --help). Ctrl-C stops the\n"
+    "call.\n"
     "Exits 0; 1 when the call failed; 2 for a usage error (nothing was sent); 130 after\n"
     "Ctrl-C.\n",
     run_embed,

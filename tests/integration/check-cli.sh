@@ -411,6 +411,23 @@ grep -q "a quorum of 3 among 2 members" "$tmp/run.err" && ok
 expect_exit 2 "compare, no backend takes a member" "$cli" compare -m bogus/x -m bogus/y hi
 expect_exit 2 "compare --quorum 0" "$cli" compare --quorum 0 -m dmr/ai/stories260k hi
 
+# --metrics FILE: the run's metrics, JSON or Prometheus text by the file's name
+expect_exit 0 "compare --metrics" "$cli" compare --metrics "$tmp/metrics.json" \
+    -m dmr/ai/stories260k -m dmr/ai/not-pulled --max-tokens 4 Once
+check_json '
+m = {x["model"]: x for b in d["backends"] if b["backend"] == "dmr" for x in b["models"]}
+assert m["ai/stories260k:latest"]["requests_succeeded_total"] == 1, m
+assert m["ai/not-pulled:latest"]["requests_failed_total"] == {"model_not_found": 1}, m
+assert d["rounds_total"] == 1 and d["round_members_total"] == 2, d
+' "compare --metrics" < "$tmp/metrics.json" && ok
+expect_exit 0 "chat --metrics" "$cli" chat --metrics "$tmp/metrics.prom" -m dmr/ai/stories260k \
+    --max-tokens 4 Once
+grep -qx 'ulm_requests_succeeded_total{backend="dmr",model="ai/stories260k:latest"} 1' \
+    "$tmp/metrics.prom" && grep -q "^# TYPE ulm_requests_started_total counter" "$tmp/metrics.prom" && ok
+expect_exit 1 "--metrics into a missing folder" "$cli" embed --metrics "$tmp/none/m.prom" \
+    -m dmr/ai/stories260k Once
+grep -q "^ultra-llm: --metrics: cannot write $tmp/none/m.prom" "$tmp/run.err" && ok
+
 # doctor, after probing, says how each backend stands and what the runner holds loaded
 expect_exit 0 "unload before doctor" "$cli" unload --all
 expect_exit 0 "chat before doctor" "$cli" chat -m dmr/ai/stories260k --max-tokens 2 Once
@@ -429,4 +446,4 @@ grep -qx "  dmr: down (0 of 1 endpoint answered)" "$tmp/doctor.out" && ok
 unset MODEL_RUNNER_URL
 
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 70 ]
+[ "$passed" -eq 73 ]
