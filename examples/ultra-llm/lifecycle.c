@@ -66,7 +66,7 @@ static int begin(const cli_command *self, unsigned int groups, const struct opti
                  int argc, char **argv, size_t min, size_t max, const char *operands_wrong,
                  cli_options *o, lifecycle_options *l, ulm_client **client)
 {
-    struct option table[4] = {backend_option};
+    struct option table[4] = {backend_option}; /* --backend, at most two more, the end */
     for (size_t i = 0; own_extra && own_extra[i].name; i++)
         table[i + 1] = own_extra[i];
     memset(l, 0, sizeof *l);

@@ -353,6 +353,11 @@ expect_exit 0 "unload" "$cli" unload ai/stories260k
 [ "$(cat "$tmp/run.out")" = "unloaded 2 runners of ai/stories260k" ] && ok
 expect_exit 0 "ps after unload" "$cli" ps
 [ "$(cat "$tmp/run.out")" = "no model is loaded" ] && ok
+# a runner that does not answer: the error and how to fix it
+MODEL_RUNNER_URL=http://127.0.0.1:$closed expect_exit 1 "ps without a runner" "$cli" ps
+grep -q "^ultra-llm: error: connect: dmr: " "$tmp/run.err" &&
+    grep -qF "ultra-llm: hint: no Docker Model Runner answers at http://127.0.0.1:$closed/engines/v1: $runner_hint" \
+        "$tmp/run.err" && ok
 expect_exit 2 "unload of nothing" "$cli" unload
 expect_exit 2 "unload of a model and --all" "$cli" unload --all ai/stories260k
 # preload with a context size and keep-alive, seen in ps; then unload --all
@@ -446,4 +451,4 @@ grep -qx "  dmr: down (0 of 1 endpoint answered)" "$tmp/doctor.out" && ok
 unset MODEL_RUNNER_URL
 
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 73 ]
+[ "$passed" -eq 74 ]
