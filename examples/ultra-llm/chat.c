@@ -1,5 +1,4 @@
 /* chat.c - `ultra-llm chat`: one prompt to a model or a fallback chain, printed or streamed. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,31 +23,6 @@ static int take_stream(int val, const char *arg, void *ctx)
     return 1;
 }
 
-/* Ctrl-C stops the call through this token; a second Ctrl-C ends the program at once. */
-static ulm_cancel *interrupt_token;
-
-static void on_interrupt(int signal_number)
-{
-    (void)signal_number;
-    ulm_cancel_trigger(interrupt_token); /* safe in a signal handler */
-}
-
-/* Catches SIGINT unless it is ignored (a background job of a shell without job control
- * stays deaf to the terminal's Ctrl-C); previous gets what to restore. 0, or -1. */
-static int catch_interrupt(struct sigaction *previous)
-{
-    if (sigaction(SIGINT, NULL, previous) != 0)
-        return -1;
-    if (previous->sa_handler == SIG_IGN)
-        return 0;
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_interrupt;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESETHAND; /* the second Ctrl-C is not caught */
-    return sigaction(SIGINT, &action, NULL);
-}
-
 /* A call that failed before anything was sent, on a model string no backend takes: the
  * command line's mistake, not a backend's. */
 static int refused_before_sending(const ulm_response *resp, int rc)
@@ -63,20 +37,14 @@ static int refused_before_sending(const ulm_response *resp, int rc)
  */
 static int send_and_print(ulm_client *client, ulm_request *req, int json, int stream)
 {
-    struct sigaction previous;
-    if (ulm_cancel_new(&interrupt_token) != ULM_OK || catch_interrupt(&previous) != 0) {
-        fprintf(stderr, "ultra-llm: cannot catch Ctrl-C: out of resources\n");
-        ulm_cancel_free(interrupt_token);
+    ulm_cancel *interrupt = NULL;
+    if (cli_interrupt_catch(&interrupt) != 0)
         return CLI_EXIT_FAILED;
-    }
-    ulm_request_set_cancel(req, interrupt_token);
+    ulm_request_set_cancel(req, interrupt);
     ulm_response *resp = NULL;
     int rc = ulm_complete(&resp, client, req);
-    sigaction(SIGINT, &previous, NULL);
-    int interrupted = rc == ULM_ECANCELLED && ulm_cancel_triggered(interrupt_token);
     ulm_request_set_cancel(req, NULL);
-    ulm_cancel_free(interrupt_token);
-    interrupt_token = NULL;
+    int interrupted = cli_interrupt_release(interrupt) && rc == ULM_ECANCELLED;
 
     if (refused_before_sending(resp, rc)) {
         fprintf(stderr, "ultra-llm: %s\n", ulm_response_error_message(resp));
@@ -111,7 +79,7 @@ static int run_chat(const cli_command *self, int argc, char **argv)
     cli_options o;
     int code = cli_parse(self,
                          CLI_OPT_CONFIG | CLI_OPT_JSON | CLI_OPT_MODEL | CLI_OPT_SAMPLING |
-                             CLI_OPT_CLOCKS,
+                             CLI_OPT_CLOCKS | CLI_OPT_METRICS,
                          &own, argc, argv, &o);
     char *prompt = NULL;
     ulm_request *req = NULL;
@@ -137,6 +105,8 @@ static int run_chat(const cli_command *self, int argc, char **argv)
     if ((code = cli_client_open(o.config, &client)) != 0)
         goto out;
     code = send_and_print(client, req, o.json, stream);
+    if (o.metrics && cli_metrics_write(client, o.metrics) != 0 && code == 0)
+        code = CLI_EXIT_FAILED;
 out:
     free(prompt);
     ulm_client_free(client);
@@ -148,9 +118,10 @@ out:
 const cli_command cli_chat_command = {
     "chat",
     "ultra-llm chat [--config FILE] [-m MODEL]... [--system TEXT] [--max-tokens N]\n"
-    "                      [--temperature T] [--stream] [--json] [--connect-timeout-ms MS]\n"
-    "                      [--load-timeout-ms MS] [--first-token-timeout-ms MS]\n"
-    "                      [--idle-timeout-ms MS] [--timeout-ms MS] PROMPT",
+    "                      [--temperature T] [--stream] [--json] [--metrics FILE]\n"
+    "                      [--connect-timeout-ms MS] [--load-timeout-ms MS]\n"
+    "                      [--first-token-timeout-ms MS] [--idle-timeout-ms MS]\n"
+    "                      [--timeout-ms MS] PROMPT",
     "Sends PROMPT to MODEL and prints the answer.\n"
     "\n"
     "MODEL is dmr/<name>, openai/<name>, anthropic/<name>, gemini/<name>, <backend>/<name>\n"
@@ -159,7 +130,10 @@ const cli_command cli_chat_command = {
     "Without -m: the default model (the file's default_model, else DEFAULT_LOCAL_MODEL).\n"
     "PROMPT - reads the prompt from standard input; an empty prompt is refused.\n"
     "--config FILE is the JSON configuration file (same as ULM_CONFIG; docs/config.md).\n"
-    "--json prints the answer, who gave it and every attempt as one JSON object.\n"
+    "--json prints the answer, who gave it, its timings, retries and cost, and every\n"
+    "attempt as one JSON object.\n"
+    "--metrics FILE writes the run's metrics there (docs/metrics.md): JSON when FILE ends\n"
+    "in .json, else Prometheus text.\n"
     "--stream prints the answer as it arrives; with --json, the JSON object follows it on\n"
     "one line. Ctrl-C stops the call and prints what arrived, marked incomplete.\n"
     "--system TEXT comes before the prompt; --max-tokens N (>= 1) and --temperature T\n"

@@ -31,6 +31,7 @@ typedef struct cli_command {
 #define CLI_OPT_MODEL 0x04u    /* -m/--model MODEL, repeatable */
 #define CLI_OPT_SAMPLING 0x08u /* --system TEXT, --max-tokens N, --temperature T */
 #define CLI_OPT_CLOCKS 0x10u   /* --connect-timeout-ms ... --timeout-ms */
+#define CLI_OPT_METRICS 0x20u  /* --metrics FILE */
 
 /* getopt_long values of a command's own options start here. */
 #define CLI_OPT_OWN 512
@@ -58,6 +59,7 @@ typedef struct cli_options {
     int has_temperature;
     double temperature;
     long clocks[ULM_CLOCK_OVERALL + 1]; /* by ulm_clock; 0: not set */
+    const char *metrics;                /* --metrics, or NULL */
     int operands;                       /* argv index of the first operand */
 } cli_options;
 
@@ -98,6 +100,12 @@ int cli_client_open(const char *config_path, ulm_client **out);
  * memory. */
 json_t *cli_client_describe(ulm_client *client);
 
+/* ------------------------------------------------------------ metrics_out.c */
+
+/* Writes the client's metrics to path (--metrics): JSON when the name ends in ".json",
+ * else Prometheus text. 0, or CLI_EXIT_FAILED after printing why. */
+int cli_metrics_write(ulm_client *client, const char *path);
+
 /* ------------------------------------------------------------ prompt.c */
 
 /* The prompt an operand names: the text itself, or standard input for "-". *out is
@@ -115,16 +123,36 @@ json_t *cli_json_error_name(int code);
 json_t *cli_json_string_if(int present, const char *text);
 /* Milliseconds rounded to 0.1. */
 json_t *cli_json_ms(double ms);
+/* Milliseconds (or any figure) rounded to 0.1; null for -1, unknown. */
+json_t *cli_json_ms_if_known(double ms);
+/* A cost; null for -1, unknown (never 0). */
+json_t *cli_json_cost(double cost);
 /* An HTTP status; null for 0, when no status was received. */
 json_t *cli_json_http_status(int status);
-/* The whole response: text, finish reason, who answered, usage, latency, attempts, error. */
+/* The whole response: text, finish reason, who answered, usage, latency and the other
+ * timings, tokens per second, retries, cost, attempts, error. */
 json_t *cli_response_json(const ulm_response *r);
+
+/* ------------------------------------------------------------ interrupt.c */
+
+/*
+ * Catches Ctrl-C until cli_interrupt_release(): *token (the caller hands it to the call)
+ * is triggered by the first Ctrl-C; a second one ends the program. SIGINT stays ignored
+ * where it was. 0, or an exit code after printing why.
+ */
+int cli_interrupt_catch(ulm_cancel **token);
+/* Restores what Ctrl-C did before and frees token (NULL is allowed); non-zero when
+ * Ctrl-C triggered it. */
+int cli_interrupt_release(ulm_cancel *token);
 
 /* ------------------------------------------------------------ report.c */
 
 /* The one stderr line of a failed call (r may be NULL when memory ran out), then a line
  * on how to fix each failure that has a known fix (hints.c). */
 void cli_report_failure(ulm_client *client, const ulm_response *r, int rc);
+/* Only the lines on how to fix r's failures (a round's member, whose error is said
+ * elsewhere). */
+void cli_report_hints(ulm_client *client, const ulm_response *r);
 
 /* ------------------------------------------------------------ hints.c */
 
@@ -133,16 +161,53 @@ void cli_report_failure(ulm_client *client, const ulm_response *r, int rc);
 
 /*
  * How to fix a failure of class error at backend (model: the model asked, or NULL; url:
- * where, or NULL for the backend's endpoints in described), written into hint; 0 when
- * there is no known fix. described is cli_client_describe()'s configuration.
+ * where, or NULL for the backend's endpoints in described; message: the failure's own
+ * message, or NULL), written into hint; 0 when there is no known fix, or when message
+ * already says it. described is cli_client_describe()'s configuration.
  */
 int cli_hint(const json_t *described, const char *backend, int error, const char *model,
-             const char *url, char hint[CLI_HINT_SIZE]);
+             const char *url, const char *message, char hint[CLI_HINT_SIZE]);
+
+/* ------------------------------------------------------------ dmr_common.c */
+
+/* The Docker Model Runner and model a lifecycle command acts on. */
+typedef struct cli_runner_target_t {
+    const char *backend; /* for ulm_dmr_*(): NULL is the local runner */
+    char name[128];      /* the backend's name, "dmr" for the local runner */
+    const char *model;   /* the model as the runner is to take it */
+} cli_runner_target_t;
+
+/*
+ * Which runner and model a command means: --backend NAME (backend_flag, or NULL) and the
+ * model operand as written, or an operand "NAME/model" whose NAME is a Docker Model Runner
+ * backend of the configuration ("dmr/ai/smollm2", as chat's -m is written). operand may
+ * be NULL (unload --all). 0, or an exit code after printing why.
+ */
+int cli_runner_target(ulm_client *client, const char *backend_flag, const char *operand,
+                      cli_runner_target_t *out);
+
+/* What --help says of --backend. */
+#define CLI_BACKEND_HELP                                                                  \
+    "--backend NAME is a Docker Model Runner backend of the configuration file (or one\n" \
+    "Docker Compose declared); the default is the local runner, dmr (MODEL_RUNNER_URL).\n"
+
+/* Prints a lifecycle call's failure (rc and its message from errbuf) and how to fix it
+ * when that is known (pull_fixes: pulling the model would fix a model_not_found); the exit
+ * code (CLI_EXIT_USAGE for ULM_EINVAL: a backend or name the runner does not take). */
+int cli_runner_failure(ulm_client *client, const cli_runner_target_t *target, int rc,
+                       const char *message, int pull_fixes);
 
 /* ------------------------------------------------------------ the commands (main.c's table) */
 
 extern const cli_command cli_chat_command;
 extern const cli_command cli_models_command;
 extern const cli_command cli_doctor_command;
+extern const cli_command cli_compare_command;
+extern const cli_command cli_embed_command;
+extern const cli_command cli_pull_command;
+extern const cli_command cli_ps_command;
+extern const cli_command cli_unload_command;
+extern const cli_command cli_rm_command;
+extern const cli_command cli_preload_command;
 
 #endif /* ULTRA_LLM_CLI_H */

@@ -1,5 +1,6 @@
-/* doctor.c - `ultra-llm doctor`: the effective configuration and every endpoint's reachability. */
+/* doctor.c - `ultra-llm doctor`: the effective configuration, every endpoint's reachability, each backend's status. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -66,7 +67,8 @@ static void print_endpoints_text(const json_t *config, const json_t *endpoints,
             printf("  %s %s: unreachable after %.1f ms: %s\n", name, url, ms,
                    json_string_value(json_object_get(e, "message")));
             char hint[CLI_HINT_SIZE];
-            if (cli_hint(config, name, ulm_model_list_backend_error(list, i), NULL, url, hint))
+            if (cli_hint(config, name, ulm_model_list_backend_error(list, i), NULL, url,
+                         ulm_model_list_backend_message(list, i), hint))
                 printf("    hint: %s\n", hint);
             continue;
         }
@@ -114,6 +116,138 @@ static void print_policy_text(const json_t *config)
     }
 }
 
+/* The client's metrics as JSON (docs/metrics.md); NULL without memory. */
+static json_t *metrics_json(ulm_client *client)
+{
+    size_t size = 16 * 1024;
+    for (;;) {
+        char *text = malloc(size);
+        if (!text)
+            return NULL;
+        size_t need = ulm_client_metrics(client, ULM_METRICS_JSON, text, size);
+        if (need < size) {
+            json_t *root = json_loads(text, 0, NULL);
+            free(text);
+            return root;
+        }
+        free(text);
+        size = need + need / 4 + 1; /* the numbers may grow in between */
+    }
+}
+
+static const char *breaker_name(json_int_t state)
+{
+    return state == 2 ? "open" : state == 1 ? "half_open" : "closed";
+}
+
+/* backend's breakers from the metrics: [{"endpoint", "state"}]. */
+static json_t *breakers_json(const json_t *metrics, const char *backend)
+{
+    json_t *out = json_array();
+    size_t i, e;
+    const json_t *b, *breaker;
+    json_array_foreach(json_object_get(metrics, "backends"), i, b) {
+        const char *name = json_string_value(json_object_get(b, "backend"));
+        if (!name || strcmp(name, backend) != 0)
+            continue;
+        json_array_foreach(json_object_get(b, "breaker_state"), e, breaker)
+            json_array_append_new(
+                out,
+                json_pack("{s:O, s:s}", "endpoint", json_object_get(breaker, "endpoint"), "state",
+                          breaker_name(json_integer_value(json_object_get(breaker, "state")))));
+    }
+    return out;
+}
+
+/* A Docker Model Runner backend's loaded models ([{"model", "state"}]), or null when its
+ * runner did not say. */
+static json_t *loaded_json(ulm_client *client, const char *backend)
+{
+    ulm_dmr_runners *runners = NULL;
+    if (ulm_dmr_ps(&runners, client, backend, NULL, 0) != ULM_OK)
+        return json_null();
+    json_t *out = json_array();
+    for (size_t i = 0; i < ulm_dmr_runners_count(runners); i++)
+        json_array_append_new(out, json_pack("{s:s, s:s}", "model",
+                                             ulm_dmr_runners_model(runners, i), "state",
+                                             ulm_dmr_runners_loading(runners, i)  ? "loading"
+                                             : ulm_dmr_runners_in_use(runners, i) ? "in use"
+                                                                                  : "idle"));
+    ulm_dmr_runners_free(runners);
+    return out;
+}
+
+/*
+ * Each backend's status after the probe: "up" when every endpoint answered, "degraded"
+ * when some did, "down" when none did, "not_configured" when it could not be asked; its
+ * breakers; and for a Docker Model Runner that answered, the models it holds loaded.
+ */
+static json_t *status_json(ulm_client *client, const json_t *described, const ulm_model_list *list)
+{
+    json_t *metrics = metrics_json(client), *out = json_array();
+    size_t i;
+    const json_t *b;
+    json_array_foreach(json_object_get(described, "backends"), i, b) {
+        const char *name = json_string_value(json_object_get(b, "name"));
+        const char *type = json_string_value(json_object_get(b, "type"));
+        size_t endpoints = 0, answered = 0, unasked = 0;
+        for (size_t e = 0; name && e < ulm_model_list_backend_count(list); e++) {
+            if (strcmp(ulm_model_list_backend_name(list, e), name) != 0)
+                continue;
+            int err = ulm_model_list_backend_error(list, e);
+            endpoints++;
+            answered += err == ULM_OK;
+            unasked += err == ULM_ENOT_CONFIGURED;
+        }
+        if (!name || !endpoints)
+            continue;
+        const char *state = unasked == endpoints    ? "not_configured"
+                            : answered == endpoints ? "up"
+                            : answered              ? "degraded"
+                                                    : "down";
+        json_t *loaded = answered && type && strcmp(type, "dmr") == 0 ? loaded_json(client, name)
+                                                                      : json_null();
+        json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:o, s:o}", "backend", name,
+                                             "state", state, "endpoints", (json_int_t)endpoints,
+                                             "answered", (json_int_t)answered, "breakers",
+                                             breakers_json(metrics, name), "loaded", loaded));
+    }
+    json_decref(metrics);
+    return out;
+}
+
+static void print_status_text(const json_t *status)
+{
+    printf("status after probing:\n");
+    size_t i, k;
+    const json_t *s, *item;
+    json_array_foreach(status, i, s) {
+        const char *state = json_string_value(json_object_get(s, "state"));
+        printf("  %s: %s", json_string_value(json_object_get(s, "backend")), state);
+        if (strcmp(state, "not_configured") != 0)
+            printf(" (%lld of %lld endpoint%s answered)",
+                   (long long)json_integer_value(json_object_get(s, "answered")),
+                   (long long)json_integer_value(json_object_get(s, "endpoints")),
+                   json_integer_value(json_object_get(s, "endpoints")) == 1 ? "" : "s");
+        json_array_foreach(json_object_get(s, "breakers"), k, item) {
+            const char *breaker = json_string_value(json_object_get(item, "state"));
+            if (strcmp(breaker, "closed") != 0)
+                printf("; breaker %s at %s", breaker,
+                       json_string_value(json_object_get(item, "endpoint")));
+        }
+        const json_t *loaded = json_object_get(s, "loaded");
+        if (json_is_array(loaded)) {
+            printf("; %zu model%s loaded", json_array_size(loaded),
+                   json_array_size(loaded) == 1 ? "" : "s");
+            json_array_foreach(loaded, k, item)
+                printf("%s%s (%s)", k ? ", " : ": ",
+                       json_string_value(json_object_get(item, "model")),
+                       json_string_value(json_object_get(item, "state")));
+        }
+        putchar('\n');
+    }
+}
+
 /* Prints the configuration and the endpoints; the exit code (1 when none answered). */
 static int diagnose(ulm_client *client, int json)
 {
@@ -126,17 +260,21 @@ static int diagnose(ulm_client *client, int json)
         return CLI_EXIT_FAILED;
     }
     json_t *endpoints = reachability_json(list);
+    json_t *status = status_json(client, described, list);
     size_t answered = 0;
     for (size_t b = 0; b < ulm_model_list_backend_count(list); b++)
         answered += ulm_model_list_backend_error(list, b) == ULM_OK;
     if (json) {
-        cli_json_print(json_pack("{s:O, s:O}", "configuration", described, "endpoints", endpoints),
+        cli_json_print(json_pack("{s:O, s:O, s:O}", "configuration", described, "endpoints",
+                                 endpoints, "status", status),
                        0);
     } else {
         print_configuration_text(described);
         print_endpoints_text(described, endpoints, list);
+        print_status_text(status);
         print_policy_text(described);
     }
+    json_decref(status);
     json_decref(endpoints);
     json_decref(described);
     ulm_model_list_free(list);
@@ -162,6 +300,9 @@ const cli_command cli_doctor_command = {
     "ultra-llm doctor [--config FILE] [--json]",
     "Prints the effective configuration (keys as present or absent, never their value),\n"
     "then asks every endpoint for its models: whether it answered, how fast, and what it\n"
-    "offers. --json prints both as one object. Exits 1 when no endpoint answered.\n",
+    "offers, then each backend's status: up, degraded (some endpoints answered), down or\n"
+    "not_configured, any circuit breaker not closed, and the models a Docker Model Runner\n"
+    "holds loaded. --json prints all three as one object (\"configuration\", \"endpoints\",\n"
+    "\"status\"). Exits 1 when no endpoint answered.\n",
     run_doctor,
 };

@@ -42,13 +42,15 @@ static void typed_model(const char *model, char *buf, size_t size)
 }
 
 int cli_hint(const json_t *described, const char *backend, int error, const char *model,
-             const char *url, char hint[CLI_HINT_SIZE])
+             const char *url, const char *message, char hint[CLI_HINT_SIZE])
 {
     const json_t *b = backend_of(described, backend);
     const char *type = json_string_value(json_object_get(b, "type"));
     if (!type || strcmp(type, "dmr") != 0)
         return 0;
-    if (error == ULM_EMODEL_NOT_FOUND && model && *model) {
+    /* the library's own message may already name the fix: said once is enough */
+    if (error == ULM_EMODEL_NOT_FOUND && model && *model &&
+        !(message && strstr(message, "docker model pull"))) {
         char name[128]; /* three times in the hint: a longer name is cut */
         typed_model(model, name, sizeof name);
         snprintf(hint, CLI_HINT_SIZE,
@@ -57,7 +59,8 @@ int cli_hint(const json_t *described, const char *backend, int error, const char
                  name, name, name);
         return 1;
     }
-    if (error == ULM_ECONNECT || error == ULM_ECONNECT_TIMEOUT) {
+    if ((error == ULM_ECONNECT || error == ULM_ECONNECT_TIMEOUT) &&
+        !(message && strstr(message, "enable model-runner"))) {
         char urls[200];
         if (url)
             snprintf(urls, sizeof urls, "%s", url);

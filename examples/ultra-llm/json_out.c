@@ -29,6 +29,16 @@ json_t *cli_json_ms(double ms)
     return json_real(ms >= 0 ? (double)(long long)(ms * 10 + 0.5) / 10 : 0);
 }
 
+json_t *cli_json_ms_if_known(double ms)
+{
+    return ms < 0 ? json_null() : cli_json_ms(ms);
+}
+
+json_t *cli_json_cost(double cost)
+{
+    return cost < 0 ? json_null() : json_real(cost);
+}
+
 json_t *cli_json_http_status(int status)
 {
     return status ? json_integer(status) : json_null();
@@ -75,6 +85,13 @@ json_t *cli_response_json(const ulm_response *r)
                           "provider", ulm_response_provider(r), "model", ulm_response_model(r),
                           "usage", usage_json(r), "latency_ms",
                           cli_json_ms(ulm_response_latency_ms(r)), "attempts", attempts_json(r));
+    json_object_set_new(o, "connect_ms", cli_json_ms_if_known(ulm_response_connect_ms(r)));
+    json_object_set_new(o, "first_byte_ms", cli_json_ms_if_known(ulm_response_first_byte_ms(r)));
+    json_object_set_new(o, "first_token_ms", cli_json_ms_if_known(ulm_response_first_token_ms(r)));
+    json_object_set_new(o, "tokens_per_second",
+                        cli_json_ms_if_known(ulm_response_tokens_per_second(r)));
+    json_object_set_new(o, "retries", json_integer((json_int_t)ulm_response_retries(r)));
+    json_object_set_new(o, "cost", cli_json_cost(ulm_response_cost(r)));
     json_object_set_new(o, "incomplete", json_boolean(ulm_response_incomplete(r)));
     json_object_set_new(o, "offline", json_boolean(ulm_response_offline(r)));
     if (err != ULM_OK) {

@@ -39,8 +39,8 @@ static void print_models_text(ulm_client *client, const ulm_model_list *list)
         fprintf(stderr, "ultra-llm: %s: %s (%s)\n", name, ulm_error_name(err),
                 ulm_model_list_backend_message(list, b));
         char hint[CLI_HINT_SIZE];
-        if (described &&
-            cli_hint(described, name, err, NULL, ulm_model_list_backend_url(list, b), hint))
+        if (described && cli_hint(described, name, err, NULL, ulm_model_list_backend_url(list, b),
+                                  ulm_model_list_backend_message(list, b), hint))
             fprintf(stderr, "ultra-llm: hint: %s\n", hint);
     }
     json_decref(described);

@@ -1,4 +1,4 @@
-/* options.c - the option reader every command shares: --config, -m, --json, sampling, clocks, --help. */
+/* options.c - the option reader every command shares: --config, -m, --json, sampling, clocks, --metrics, --help. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@ enum {
     OPT_SYSTEM,
     OPT_MAX_TOKENS,
     OPT_TEMPERATURE,
+    OPT_METRICS,
     OPT_CLOCK
 };
 
@@ -28,6 +29,7 @@ static const struct shared_option {
     {CLI_OPT_SAMPLING, {"system", required_argument, NULL, OPT_SYSTEM}},
     {CLI_OPT_SAMPLING, {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS}},
     {CLI_OPT_SAMPLING, {"temperature", required_argument, NULL, OPT_TEMPERATURE}},
+    {CLI_OPT_METRICS, {"metrics", required_argument, NULL, OPT_METRICS}},
     {CLI_OPT_CLOCKS, {"connect-timeout-ms", required_argument, NULL, OPT_CLOCK + 0}},
     {CLI_OPT_CLOCKS, {"load-timeout-ms", required_argument, NULL, OPT_CLOCK + 1}},
     {CLI_OPT_CLOCKS, {"first-token-timeout-ms", required_argument, NULL, OPT_CLOCK + 2}},
@@ -119,6 +121,9 @@ static int take_shared(cli_options *o, ulm_request *scratch, int opt, const char
         return 1;
     case OPT_SYSTEM:
         o->system = arg;
+        return 1;
+    case OPT_METRICS:
+        o->metrics = arg;
         return 1;
     case OPT_MAX_TOKENS:
         if (!cli_parse_number(arg, "--max-tokens", &number))

@@ -8,7 +8,7 @@
 #define MAX_HINTS 4
 
 /* A line on how to fix each attempt's failure that has a known fix, each said once. */
-static void report_hints(ulm_client *client, const ulm_response *r)
+void cli_report_hints(ulm_client *client, const ulm_response *r)
 {
     json_t *described = cli_client_describe(client);
     char said[MAX_HINTS][CLI_HINT_SIZE];
@@ -17,7 +17,7 @@ static void report_hints(ulm_client *client, const ulm_response *r)
         const ulm_attempt *a = ulm_response_attempt(r, i);
         char *hint = said[count];
         if (!cli_hint(described, ulm_attempt_provider(a), ulm_attempt_error(a),
-                      ulm_attempt_model(a), NULL, hint))
+                      ulm_attempt_model(a), NULL, ulm_attempt_error_message(a), hint))
             continue;
         size_t k = 0;
         while (k < count && strcmp(said[k], hint) != 0)
@@ -44,5 +44,5 @@ void cli_report_failure(ulm_client *client, const ulm_response *r, int rc)
             status, ulm_response_attempt_count(r), ulm_response_attempt_count(r) == 1 ? "" : "s",
             ulm_response_error_message(r));
     if (rc != ULM_ECANCELLED) /* the user stopped it: nothing to fix */
-        report_hints(client, r);
+        cli_report_hints(client, r);
 }
