@@ -46,9 +46,9 @@ static void alloc_note(void *p, size_t old_usable)
                                                memory_order_relaxed) +
                      got - (long long)old_usable;
     long long peak = atomic_load_explicit(&alloc_peak, memory_order_relaxed);
-    while (live > peak && !atomic_compare_exchange_weak_explicit(
-                              &alloc_peak, &peak, live, memory_order_relaxed,
-                              memory_order_relaxed))
+    while (live > peak &&
+           !atomic_compare_exchange_weak_explicit(&alloc_peak, &peak, live, memory_order_relaxed,
+                                                  memory_order_relaxed))
         ;
 }
 

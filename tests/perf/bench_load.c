@@ -93,8 +93,8 @@ static uint32_t fnv1a(const char *s, size_t len)
 
 static int same(const summary *a, const summary *b)
 {
-    return a->text_len == b->text_len && a->text_hash == b->text_hash &&
-           a->finish == b->finish && a->total_tokens == b->total_tokens;
+    return a->text_len == b->text_len && a->text_hash == b->text_hash && a->finish == b->finish &&
+           a->total_tokens == b->total_tokens;
 }
 
 static void lib_summary(const ulm_response *resp, summary *out)
@@ -211,12 +211,11 @@ static int base_open(base_side *b, const char *url)
         return -1;
     memcpy(b->full_url, url, len);
     memcpy(b->full_url + len, path, sizeof path);
-    const char *lines[] = {"Accept: application/json", "Content-Type: application/json",
-                           "Expect:"};
+    const char *lines[] = {"Accept: application/json", "Content-Type: application/json", "Expect:"};
     for (size_t i = 0; i < 3; i++)
         b->headers = curl_slist_append(b->headers, lines[i]);
-    json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:i}", "model", WIRE_MODEL, "messages",
-                             "role", "user", "content", PROMPT, "max_tokens", MAX_TOKENS);
+    json_t *body = json_pack("{s:s, s:[{s:s, s:s}], s:i}", "model", WIRE_MODEL, "messages", "role",
+                             "user", "content", PROMPT, "max_tokens", MAX_TOKENS);
     b->body = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
     b->x = calloc(MAX_LEVEL, sizeof *b->x);
@@ -261,7 +260,7 @@ static void base_close(base_side *b)
 typedef struct run {
     double cpu_us, wall_us;
     long calls;
-    double *lat_us; /* one per call */
+    double *lat_us;      /* one per call */
     long long peak_heap; /* the most heap in use during the run, above what was in use before */
 } run;
 
@@ -303,8 +302,8 @@ static void *thread_rounds(void *arg)
             return NULL;
         ulm_round *round = NULL;
         double t0 = now_us(CLOCK_MONOTONIC);
-        int rc = ulm_round_run(&round, w->lib->client, w->lib->req, members,
-                               (size_t)w->width, NULL);
+        int rc = ulm_round_run(&round, w->lib->client, w->lib->req, members, (size_t)w->width,
+                               NULL);
         double t = now_us(CLOCK_MONOTONIC) - t0;
         int ok = rc == ULM_OK && ulm_round_finished_count(round) == (size_t)w->width;
         for (long m = 0; ok && m < w->width; m++) {
@@ -331,13 +330,11 @@ static void *thread_rounds(void *arg)
 }
 
 /* c threads calling, or with fan_out c members in rounds (threads of 64 above 64). */
-static int run_lib(lib_side *lib, const summary *expect, long c, long total, int fan_out,
-                   run *out)
+static int run_lib(lib_side *lib, const summary *expect, long c, long total, int fan_out, run *out)
 {
     long width = fan_out ? (c < ULM_ROUND_MAX_MEMBERS ? c : ULM_ROUND_MAX_MEMBERS) : 1;
     long threads = fan_out ? c / width : c;
-    work w = {.lib = lib, .expect = expect, .total = total, .width = width,
-              .lat_us = out->lat_us};
+    work w = {.lib = lib, .expect = expect, .total = total, .width = width, .lat_us = out->lat_us};
     pthread_t tid[MAX_LEVEL];
     long started = 0;
     for (; started < threads; started++) {
@@ -399,7 +396,12 @@ static int run_base(base_side *b, const summary *expect, long c, long total, run
     return 0;
 }
 
-enum { SIDE_THREADS, SIDE_FANOUT, SIDE_BASE, SIDES };
+enum {
+    SIDE_THREADS,
+    SIDE_FANOUT,
+    SIDE_BASE,
+    SIDES
+};
 static const char *const side_names[SIDES] = {"threads", "fan-out", "libcurl multi"};
 
 static int timed_run(int side, lib_side *lib, base_side *b, const summary *expect, long c,
@@ -467,8 +469,8 @@ static int load_level(lib_side *lib, base_side *b, const summary *expect, long c
     return rc;
 }
 
-static int load(const char *url, const char *label, const long *levels, size_t nlevels,
-                long calls, int per_level_calls, long rounds, int report_heap)
+static int load(const char *url, const char *label, const long *levels, size_t nlevels, long calls,
+                int per_level_calls, long rounds, int report_heap)
 {
     lib_side lib = {0};
     base_side base = {0};
@@ -486,8 +488,8 @@ static int load(const char *url, const char *label, const long *levels, size_t n
     printf("%s server: process CPU per call, calls/s of wall time, call latency; median of "
            "%ld rounds\n",
            label, rounds);
-    printf("  %5s %-14s %11s %10s %10s %10s %12s %9s\n", "calls", "side", "CPU us/call",
-           "calls/s", "p50 us", "p99 us", "heap B/call", "CPU/base");
+    printf("  %5s %-14s %11s %10s %10s %10s %12s %9s\n", "calls", "side", "CPU us/call", "calls/s",
+           "p50 us", "p99 us", "heap B/call", "CPU/base");
     for (size_t i = 0; i < nlevels; i++) {
         long c = levels[i];
         long total = per_level_calls ? (4 * c > calls ? 4 * c : calls) : calls;
@@ -520,18 +522,17 @@ static int load(const char *url, const char *label, const long *levels, size_t n
         for (int s = 0; s < 2; s++) {
             snprintf(metric, sizeof metric, "%s, %ld at once (%s), CPU per call", label, c,
                      side_names[s]);
-            table_row(metric, "us", lr.cpu_per_call[s], lr.cpu_per_call[SIDE_BASE],
-                      lr.cpu_ratio[s], (size_t)rounds, c == 256 ? "<= 1.2" : "-");
+            table_row(metric, "us", lr.cpu_per_call[s], lr.cpu_per_call[SIDE_BASE], lr.cpu_ratio[s],
+                      (size_t)rounds, c == 256 ? "<= 1.2" : "-");
         }
         snprintf(metric, sizeof metric, "%s, %ld at once (threads), calls/s", label, c);
-        table_row(metric, "calls/s", lr.calls_per_s[SIDE_THREADS], lr.calls_per_s[SIDE_BASE],
-                  NULL, 0, "-");
+        table_row(metric, "calls/s", lr.calls_per_s[SIDE_THREADS], lr.calls_per_s[SIDE_BASE], NULL,
+                  0, "-");
         if (report_heap && c > 1)
             for (int s = 0; s < 2; s++) {
                 snprintf(metric, sizeof metric, "heap per call in flight, %ld at once (%s)", c,
                          side_names[s]);
-                table_row(metric, "bytes", lr.heap[s], lr.heap[SIDE_BASE], NULL, 0,
-                          "<= 32768");
+                table_row(metric, "bytes", lr.heap[s], lr.heap[SIDE_BASE], NULL, 0, "<= 32768");
             }
     }
     rc = 0;
@@ -618,8 +619,8 @@ static char *large_answer(size_t *len)
         "\"assistant\",\"content\":\"";
     static const char tail[] = "\"},\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":"
                                "31,\"completion_tokens\":2000000,\"total_tokens\":2000031}}";
-    static const char *const words[] = {" the", " model", " token", " stream", " and",
-                                        " JSON", ", it", ".\\n"};
+    static const char *const words[] = {" the", " model", " token", " stream",
+                                        " and", " JSON",  ", it",   ".\\n"};
     char *s = malloc(LARGE_BYTES + 1);
     if (!s)
         die("out of memory");
@@ -666,8 +667,8 @@ static int large(const char *url)
     double peak_base = (double)(bench_alloc_now().peak - live0);
     printf("largest answer (%.2f MiB body, %.2f MiB text): peak heap %.2f MiB (library), "
            "%.2f MiB (libcurl + jansson)\n",
-           (double)x->len / 1048576.0, (double)ours.text_len / 1048576.0,
-           peak_lib / 1048576.0, peak_base / 1048576.0);
+           (double)x->len / 1048576.0, (double)ours.text_len / 1048576.0, peak_lib / 1048576.0,
+           peak_base / 1048576.0);
     table_row("peak heap of one call reading the largest answer (8 MiB)", "MiB",
               peak_lib / 1048576.0, peak_base / 1048576.0, NULL, 0, "-");
     rc = 0;
@@ -716,8 +717,7 @@ int main(int argc, char **argv)
                 long v = strtol(p, &end, 10);
                 if (end == p || v < 1 || v > MAX_LEVEL ||
                     (v > ULM_ROUND_MAX_MEMBERS && v % ULM_ROUND_MAX_MEMBERS))
-                    die("--levels: integers from 1 to %d, above 64 multiples of 64",
-                        MAX_LEVEL);
+                    die("--levels: integers from 1 to %d, above 64 multiples of 64", MAX_LEVEL);
                 levels[nlevels++] = v;
                 p = *end == ',' ? end + 1 : end;
                 if (*end && *end != ',')
