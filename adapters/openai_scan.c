@@ -314,8 +314,12 @@ size_t ulm__openai_unescape(const ulm_openai_span *in, char *out)
         char c = in->data[i];
         if (c == '\\') {
             c = in->data[++i];
-            c = c == 'b' ? '\b' : c == 'f' ? '\f' : c == 'n' ? '\n' : c == 'r' ? '\r'
-                : c == 't' ? '\t' : c; /* '"', '\\', '/' stand for themselves */
+            c = c == 'b'   ? '\b'
+                : c == 'f' ? '\f'
+                : c == 'n' ? '\n'
+                : c == 'r' ? '\r'
+                : c == 't' ? '\t'
+                           : c; /* '"', '\\', '/' stand for themselves */
         }
         out[n++] = c;
     }

@@ -90,13 +90,13 @@ static const char *const fast_chunks[] = {
 
 /* Chunks it leaves to jansson, valid or not. */
 static const char *const slow_chunks[] = {
-    HEAD "{\"content\":\"caf\\u00e9 \\ud83d\\ude42\"}" TAIL,                /* \u escapes */
+    HEAD "{\"content\":\"caf\\u00e9 \\ud83d\\ude42\"}" TAIL, /* \u escapes */
     "{\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":12,\"total_tokens\":21}}",
     "{\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}",
     "{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"error\":null}",
-    "{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"created\":1.5}",       /* a real */
+    "{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"created\":1.5}",            /* a real */
     "{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"n\":12345678901234567890}", /* too big */
-    "{\"choices\":[{\"delta\":{\"content\":\"x\",\"content\":\"y\"}}]}",     /* repeated */
+    "{\"choices\":[{\"delta\":{\"content\":\"x\",\"content\":\"y\"}}]}",          /* repeated */
     "{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"choices\":[]}",
     "{\"model\":\"a\",\"model\":\"b\",\"choices\":[{\"delta\":{}}]}",
     "{\"choices\":[{\"delta\":\"x\"}]}",
@@ -104,15 +104,15 @@ static const char *const slow_chunks[] = {
     "{\"choices\":[{\"delta\":{},\"finish_reason\":1}]}",
     "{\"choices\":[1]}",
     "{\"choices\":{}}",
-    "{\"mod\\u0065l\":\"x\",\"choices\":[{\"delta\":{}}]}",                  /* escaped key */
-    "{\"model\":\"a\\nb\",\"choices\":[{\"delta\":{}}]}",                    /* escaped model */
-    "{\"delta\":{\"content\":\"x\"}}",                                       /* no choices */
-    "{\"choices\":[{\"delta\":{\"content\":\"caf\xc3\"}}]}",                 /* cut UTF-8 */
-    "{\"choices\":[{\"delta\":{\"content\":\"\xed\xa0\x80\"}}]}",            /* surrogate */
-    "{\"choices\":[{\"delta\":{\"content\":\"\xc0\xaf\"}}]}",                /* overlong */
-    "{\"choices\":[{\"delta\":{\"content\":\"\xf4\x90\x80\x80\"}}]}",        /* > U+10FFFF */
-    "{\"choices\":[{\"delta\":{\"content\":\"a\tb\"}}]}",                    /* raw tab */
-    "{\"choices\":[{\"delta\":{\"content\":\"a\\qb\"}}]}",                   /* bad escape */
+    "{\"mod\\u0065l\":\"x\",\"choices\":[{\"delta\":{}}]}",           /* escaped key */
+    "{\"model\":\"a\\nb\",\"choices\":[{\"delta\":{}}]}",             /* escaped model */
+    "{\"delta\":{\"content\":\"x\"}}",                                /* no choices */
+    "{\"choices\":[{\"delta\":{\"content\":\"caf\xc3\"}}]}",          /* cut UTF-8 */
+    "{\"choices\":[{\"delta\":{\"content\":\"\xed\xa0\x80\"}}]}",     /* surrogate */
+    "{\"choices\":[{\"delta\":{\"content\":\"\xc0\xaf\"}}]}",         /* overlong */
+    "{\"choices\":[{\"delta\":{\"content\":\"\xf4\x90\x80\x80\"}}]}", /* > U+10FFFF */
+    "{\"choices\":[{\"delta\":{\"content\":\"a\tb\"}}]}",             /* raw tab */
+    "{\"choices\":[{\"delta\":{\"content\":\"a\\qb\"}}]}",            /* bad escape */
     "{\"choices\":[{\"delta\":{\"content\":\"x\"}}]} x",
     "{\"choices\":[{\"delta\":{\"content\":\"x\"}}],}",
     "{\"choices\":[{\"delta\":{\"content\":\"x\"}}],\"n\":01}",
@@ -140,8 +140,7 @@ static void test_other_chunks_are_left_to_jansson_and_agree(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof slow_chunks / sizeof slow_chunks[0]; i++) {
         if (scans(slow_chunks[i])) {
-            print_error("the scanner reads what it should leave to jansson: %s\n",
-                        slow_chunks[i]);
+            print_error("the scanner reads what it should leave to jansson: %s\n", slow_chunks[i]);
             fail();
         }
         assert_paths_agree(slow_chunks[i], strlen(slow_chunks[i]));
