@@ -200,6 +200,55 @@ static void test_fixture_stream_reads_the_same(void **state)
     free(stream);
 }
 
+static int parse_event_with_jansson(const ulm_provider *self, const ulm_sse_event *event,
+                                    ulm_result *out)
+{
+    (void)self;
+    return ulm__openai_parse_event_json(event, out);
+}
+
+/* A stream cut once at every byte reads the same through the OpenAI adapter (scanner
+ * first) as through the same adapter reading every chunk with jansson: the same return
+ * code, result and deltas. */
+static void test_every_cut_of_a_stream_reads_the_same(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "data: " HEAD "{\"role\":\"assistant\",\"content\":\"\"}" TAIL "\n\n"
+        "data: " HEAD "{\"content\":\"Caf\xc3\xa9 \\\"q\\\" \"}" TAIL "\r\n\r\n"
+        "data: " HEAD "{\"content\":\"\\u00e9\\n\xf0\x9f\x98\x80\"}" TAIL "\n\n"
+        ": a comment\n\n"
+        "data: {\"model\":\"m\",\"choices\":[{\"delta\":{},\"finish_reason\":\"length\"}]}\n\n"
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4,"
+        "\"total_tokens\":7}}\n\n"
+        "data: [DONE]\n\n";
+    size_t len = sizeof body - 1;
+    ulm_provider *fast, *slow;
+    assert_int_equal(ulm__openai_provider_new(&fast), ULM_OK);
+    assert_int_equal(ulm__openai_provider_new(&slow), ULM_OK);
+    slow->parse_event = parse_event_with_jansson;
+    for (size_t cut = 0; cut <= len; cut++) {
+        ulm_result a, b;
+        fixture_deltas da = {0}, db = {0};
+        int rc_a = fixture_stream(fast, body, len, &cut, 1, &a, &da);
+        int rc_b = fixture_stream(slow, body, len, &cut, 1, &b, &db);
+        char what[64];
+        snprintf(what, sizeof what, "the stream cut at byte %zu", cut);
+        assert_int_equal(rc_a, rc_b);
+        assert_same_result(&a, &b, what);
+        assert_int_equal(da.text.len, db.text.len);
+        assert_memory_equal(da.text.data, db.text.data, da.text.len);
+        assert_int_equal(a.finish, ULM_FINISH_LENGTH);
+        assert_int_equal(a.total_tokens, 7);
+        ulm__result_clear(&a);
+        ulm__result_clear(&b);
+        ulm_text_free(&da.text);
+        ulm_text_free(&db.text);
+    }
+    fast->destroy(fast);
+    slow->destroy(slow);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +256,7 @@ int main(void)
         cmocka_unit_test(test_other_chunks_are_left_to_jansson_and_agree),
         cmocka_unit_test(test_mutated_chunks_agree),
         cmocka_unit_test(test_fixture_stream_reads_the_same),
+        cmocka_unit_test(test_every_cut_of_a_stream_reads_the_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
