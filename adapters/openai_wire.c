@@ -7,6 +7,7 @@
 
 #include "json_read.h"
 #include "json_write.h"
+#include "openai_scan.h"
 #include "openai_wire.h"
 
 static const char *role_name(ulm_role role)
@@ -264,7 +265,54 @@ static const char *delta_content(json_t *choice, size_t *len)
     return json_string_value(content);
 }
 
+/* A chunk the scanner read, applied as the jansson path below applies it. */
+static int apply_chunk(const ulm_openai_chunk *c, ulm_result *out)
+{
+    int rc = ULM_OK;
+    if (c->content.data && c->content.len) {
+        if (!c->content_escaped) {
+            rc = ulm_result_append_text(out, c->content.data, c->content.len);
+        } else {
+            char small[512], *text = small;
+            if (c->content.len > sizeof small && !(text = malloc(c->content.len)))
+                return ULM_ENOMEM;
+            size_t n = ulm__openai_unescape(&c->content, text);
+            rc = n ? ulm_result_append_text(out, text, n) : ULM_OK;
+            if (text != small)
+                free(text);
+        }
+    }
+    char name[64];
+    if (c->finish.data) {
+        /* longer than any reason finish_from() knows: the same "unknown" as for jansson */
+        size_t n = c->finish.len < sizeof name ? c->finish.len : sizeof name - 1;
+        memcpy(name, c->finish.data, n);
+        name[n] = '\0';
+        ulm_result_set_finish_reason(out, finish_from(name));
+    }
+    if (rc == ULM_OK && c->model.data && !ulm_result_model(out)) {
+        char *model = malloc(c->model.len + 1);
+        if (!model)
+            return ULM_ENOMEM;
+        memcpy(model, c->model.data, c->model.len);
+        model[c->model.len] = '\0';
+        rc = ulm_result_set_model(out, model);
+        free(model);
+    }
+    return rc;
+}
+
 int ulm__openai_parse_event(const ulm_sse_event *event, ulm_result *out)
+{
+    size_t len;
+    const char *data = ulm_sse_event_data(event, &len);
+    ulm_openai_chunk chunk;
+    if (ulm__openai_scan_chunk(data, len, &chunk))
+        return apply_chunk(&chunk, out);
+    return ulm__openai_parse_event_json(event, out);
+}
+
+int ulm__openai_parse_event_json(const ulm_sse_event *event, ulm_result *out)
 {
     size_t len;
     const char *data = ulm_sse_event_data(event, &len);

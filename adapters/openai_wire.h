@@ -12,7 +12,12 @@ ULM_HIDDEN int ulm__openai_build(ulm_op op, const char *model, const ulm_request
 /* A success body into text, finish reason, usage and model; an error body into a class. */
 ULM_HIDDEN int ulm__openai_parse(ulm_op op, const ulm_http_response *in, ulm_result *out);
 
-/* One chunk of a streamed answer: a text delta, the finish reason, usage, or an error. */
+/* One chunk of a streamed answer: a text delta, the finish reason, usage, or an error.
+ * The common chunk is read by openai_scan.c, any other by ulm__openai_parse_event_json. */
 ULM_HIDDEN int ulm__openai_parse_event(const ulm_sse_event *event, ulm_result *out);
+
+/* The same, always with jansson: what a chunk the scanner does not read goes through, and
+ * what the tests hold the scanner's results to. */
+ULM_HIDDEN int ulm__openai_parse_event_json(const ulm_sse_event *event, ulm_result *out);
 
 #endif /* ULM_OPENAI_WIRE_H */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh - the whole test suite: build, start the test servers, run ctest and the Python
-# package's tests (bindings/python/tests/check-package.sh), then the unit and integration
+# package's tests (bindings/python/tests/check-package.sh) and a short run of the benchmarks
+# (tests/perf/run --quick), then the unit and integration
 # tests again under valgrind, and under AddressSanitizer and UndefinedBehaviorSanitizer,
 # and the threads tests under ThreadSanitizer.
 set -euo pipefail
@@ -50,6 +51,9 @@ echo "fault server $ULM_TEST_FAULT_URL, replay server $ULM_TEST_REPLAY_URL"
 
 echo "== ctest"
 (cd "$build" && ctest --output-on-failure -j2)
+
+echo "== benchmarks, a --quick smoke run (each runs and reads the expected answers; no speed is checked)"
+"$root/tests/perf/run" --quick "$build"
 
 echo "== python package: sdist, bundled wheel and cmake --install, each tested installed"
 bash "$root/bindings/python/tests/check-package.sh" "$build"

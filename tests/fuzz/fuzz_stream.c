@@ -1,10 +1,11 @@
-/* fuzz_stream.c - any bytes as a provider's event stream, error body, answer and model list: a libFuzzer target, or a replayer of saved inputs. */
+/* fuzz_stream.c - any bytes as a provider's event stream, error body, answer and model list (and OpenAI chunks read by both of its paths): a libFuzzer target, or a replayer of saved inputs. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "builtin.h"
+#include "openai_wire.h"
 #include "redact.h"
 #include "stream.h"
 #include "replay_main.h" /* main() when built without libFuzzer */
@@ -204,6 +205,45 @@ static void check_parse(const ulm_provider *p, ulm_op op, int status, const uint
     ulm__http_response_clear(&resp);
 }
 
+static int same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Each line of the body as one OpenAI chunk, read by ulm__openai_parse_event (whose fast
+ * scanner reads the common chunk itself) and by jansson alone: the two results must be
+ * the same, so correctness never depends on which path read a chunk. */
+static void check_openai_paths_agree(const uint8_t *body, size_t size)
+{
+    ulm_result fast, slow;
+    ulm__result_init(&fast);
+    ulm__result_init(&slow);
+    for (size_t at = 0; at <= size;) {
+        const uint8_t *nl = memchr(body + at, '\n', size - at);
+        size_t len = nl ? (size_t)(nl - (body + at)) : size - at;
+        char *line = malloc(len + 1);
+        if (!line)
+            abort();
+        memcpy(line, body + at, len);
+        line[len] = '\0';
+        ulm_sse_event ev = {.name = "", .data = line, .data_len = len};
+        if (ulm__openai_parse_event(&ev, &fast) != ulm__openai_parse_event_json(&ev, &slow))
+            abort();
+        free(line);
+        if (fast.text_len != slow.text_len ||
+            (fast.text_len && memcmp(fast.text, slow.text, fast.text_len) != 0) ||
+            fast.finish != slow.finish || fast.error != slow.error ||
+            fast.prompt_tokens != slow.prompt_tokens ||
+            fast.completion_tokens != slow.completion_tokens ||
+            fast.total_tokens != slow.total_tokens || !same_text(fast.model, slow.model) ||
+            !same_text(fast.error_text, slow.error_text))
+            abort();
+        at += len + 1;
+    }
+    ulm__result_clear(&fast);
+    ulm__result_clear(&slow);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < SELECTOR_BYTES)
@@ -222,6 +262,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_parse(p, ULM_OP_CHAT, status, body, size);
     check_parse(p, ULM_OP_CHAT, 200, body, size);
     check_parse(p, ULM_OP_MODELS, 200, body, size);
+    if (pick % nproviders == 0)
+        check_openai_paths_agree(body, size);
     p->destroy(p);
     return 0;
 }

@@ -30,9 +30,14 @@
  * reason, token counts or model differ from what its stream says, ends the run: a broken
  * path must not pass for a fast one.
  *
- * Process CPU time per pass. A round reads each stream once, who goes first rotating;
- * MiB/s (of wire bytes) and ns per delta are medians over R rounds, and time/OpenAI is
- * the median of each round's time over the same round's OpenAI time, so that what
+ * Each stream is also read by a baseline, what a careful hand-written client does: split
+ * lines with memchr (copying only a line that spans two chunks), json_loadb each data
+ * line, read the same fields with jansson, json_decref; it is checked the same way.
+ *
+ * Process CPU time per pass. A round reads each stream once through the library and once
+ * through the baseline, who goes first rotating; MiB/s (of wire bytes) and ns per delta
+ * are medians over R rounds, time/OpenAI is the median of each round's time over the same
+ * round's OpenAI time and time/base over the same format's baseline, so that what
  * disturbs a stretch of the run falls on both sides of a ratio. The text is the same in
  * all three, so a ratio of times is the ratio of ns per delta.
  * Defaults: --events 20000 --rounds 15.
@@ -46,6 +51,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <jansson.h>
 
 #define BENCH_NAME "ulm-bench-adapters"
 #include "bench_common.h"
@@ -200,6 +207,163 @@ typedef struct expected {
     long prompt_tokens, completion_tokens, total_tokens;
 } expected;
 
+/* ---------------------------------------------------------------- the baseline */
+
+/* What the baseline read from a stream, to be checked as the library's result is. */
+typedef struct base_read {
+    joined *text;
+    char model[64];
+    int finish_stop, ended;
+    long prompt_tokens, completion_tokens, total_tokens;
+} base_read;
+
+static long json_count(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (long)json_integer_value(v) : -1;
+}
+
+static void copy_model(base_read *b, json_t *v)
+{
+    if (json_is_string(v))
+        snprintf(b->model, sizeof b->model, "%s", json_string_value(v));
+}
+
+static int append_string(base_read *b, json_t *v)
+{
+    return json_is_string(v) ? on_delta(json_string_value(v), json_string_length(v), b->text)
+                             : 0;
+}
+
+/* One data line's JSON, read as each provider's event asks; 0 or -1. */
+static int base_event(const char *key, base_read *b, const char *data, size_t len)
+{
+    if (key[0] == 'o' && len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+        b->ended = 1;
+        return 0;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(data, len, 0, &jerr);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return -1;
+    }
+    int rc = 0;
+    if (key[0] == 'o') { /* openai */
+        copy_model(b, json_object_get(root, "model"));
+        json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
+        rc = append_string(b, json_object_get(json_object_get(choice, "delta"), "content"));
+        json_t *finish = json_object_get(choice, "finish_reason");
+        if (json_is_string(finish))
+            b->finish_stop = strcmp(json_string_value(finish), "stop") == 0;
+        json_t *usage = json_object_get(root, "usage");
+        if (json_is_object(usage)) {
+            b->prompt_tokens = json_count(usage, "prompt_tokens");
+            b->completion_tokens = json_count(usage, "completion_tokens");
+            b->total_tokens = json_count(usage, "total_tokens");
+        }
+    } else if (key[0] == 'a') { /* anthropic */
+        const char *type = json_string_value(json_object_get(root, "type"));
+        type = type ? type : "";
+        if (strcmp(type, "content_block_delta") == 0) {
+            rc = append_string(b, json_object_get(json_object_get(root, "delta"), "text"));
+        } else if (strcmp(type, "message_start") == 0) {
+            json_t *message = json_object_get(root, "message");
+            copy_model(b, json_object_get(message, "model"));
+            b->prompt_tokens = json_count(json_object_get(message, "usage"), "input_tokens");
+        } else if (strcmp(type, "message_delta") == 0) {
+            const char *stop =
+                json_string_value(json_object_get(json_object_get(root, "delta"), "stop_reason"));
+            b->finish_stop = stop && strcmp(stop, "end_turn") == 0;
+            b->completion_tokens = json_count(json_object_get(root, "usage"), "output_tokens");
+            b->total_tokens = b->prompt_tokens + b->completion_tokens;
+        } else if (strcmp(type, "message_stop") == 0) {
+            b->ended = 1;
+        }
+    } else { /* gemini */
+        copy_model(b, json_object_get(root, "modelVersion"));
+        json_t *cand = json_array_get(json_object_get(root, "candidates"), 0);
+        json_t *parts = json_object_get(json_object_get(cand, "content"), "parts");
+        for (size_t i = 0; rc == 0 && i < json_array_size(parts); i++)
+            rc = append_string(b, json_object_get(json_array_get(parts, i), "text"));
+        const char *finish = json_string_value(json_object_get(cand, "finishReason"));
+        if (finish) {
+            b->finish_stop = strcmp(finish, "STOP") == 0;
+            b->ended = 1;
+        }
+        json_t *usage = json_object_get(root, "usageMetadata");
+        if (json_is_object(usage)) {
+            b->prompt_tokens = json_count(usage, "promptTokenCount");
+            b->completion_tokens = json_count(usage, "candidatesTokenCount");
+            b->total_tokens = json_count(usage, "totalTokenCount");
+        }
+    }
+    json_decref(root);
+    return rc ? -1 : 0;
+}
+
+/* A line without its end; only "data:" lines carry anything the baseline reads. */
+static int base_line(const char *key, base_read *b, const char *line, size_t len)
+{
+    if (len && line[len - 1] == '\r')
+        len--;
+    if (len < 5 || memcmp(line, "data:", 5) != 0)
+        return 0;
+    line += 5, len -= 5;
+    if (len && *line == ' ')
+        line++, len--;
+    return base_event(key, b, line, len);
+}
+
+/* One checked pass of the baseline over a stream in CHUNK-byte pieces; CPU us, or -1. */
+static double base_stream(const wire *w, const expected *e, joined *j, joined *carry)
+{
+    base_read b = {.text = j, .prompt_tokens = -1, .completion_tokens = -1,
+                   .total_tokens = -1};
+    const char *s = w->stream.data;
+    size_t len = w->stream.len;
+    j->len = carry->len = 0;
+    int rc = 0;
+    double c0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
+    for (size_t off = 0; rc == 0 && off < len; off += CHUNK) {
+        const char *p = s + off, *end = p + (len - off < CHUNK ? len - off : CHUNK);
+        while (rc == 0 && p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (!nl) { /* the line goes on in the next chunk */
+                rc = on_delta(p, (size_t)(end - p), carry);
+                break;
+            }
+            if (carry->len) {
+                rc = on_delta(p, (size_t)(nl - p), carry);
+                if (rc == 0)
+                    rc = base_line(w->key, &b, carry->text, carry->len);
+                carry->len = 0;
+            } else {
+                rc = base_line(w->key, &b, p, (size_t)(nl - p));
+            }
+            p = nl + 1;
+        }
+    }
+    double c1 = now_us(CLOCK_PROCESS_CPUTIME_ID);
+    const char *wrong = NULL;
+    if (rc != 0)
+        wrong = "a line did not parse";
+    else if (!b.ended)
+        wrong = "the stream's end was not seen";
+    else if (j->len != e->text_len || memcmp(j->text, e->text, e->text_len) != 0)
+        wrong = "the joined deltas differ from the text streamed";
+    else if (!b.finish_stop)
+        wrong = "the finish reason is not stop";
+    else if (b.prompt_tokens != e->prompt_tokens || b.completion_tokens != e->completion_tokens ||
+             b.total_tokens != e->total_tokens)
+        wrong = "the token counts differ from the stream's";
+    else if (strcmp(b.model, w->model) != 0)
+        wrong = "the model differs from the stream's";
+    if (wrong)
+        fprintf(stderr, "ulm-bench-adapters: %s baseline: %s\n", w->label, wrong);
+    return wrong ? -1 : c1 - c0;
+}
+
 /* One checked pass through the core's stream reader; its CPU microseconds, or -1. */
 static double read_stream(const wire *w, ulm_client *client, const expected *e, joined *j)
 {
@@ -249,20 +413,29 @@ static double read_stream(const wire *w, ulm_client *client, const expected *e, 
 
 /* ---------------------------------------------------------------- main */
 
+/* Pass k of a round: the library's read of wire k / 2 (k even) or its baseline's. */
+static double pass(wire *wires, size_t k, ulm_client *client, const expected *e, joined *j,
+                   joined *carry)
+{
+    return k % 2 ? base_stream(&wires[k / 2], e, j, carry)
+                 : read_stream(&wires[k / 2], client, e, j);
+}
+
 static int compare(wire *wires, size_t count, ulm_client *client, const expected *e, size_t n,
                    long rounds, joined *j)
 {
-    size_t nr = (size_t)rounds;
-    double *us = malloc(count * nr * sizeof *us), *v = malloc(nr * sizeof *v);
+    size_t nr = (size_t)rounds, passes = 2 * count;
+    double *us = malloc(passes * nr * sizeof *us), *v = malloc(nr * sizeof *v);
+    joined carry = {0};
     if (!us || !v)
         die("out of memory");
     int rc = 0;
-    for (size_t k = 0; k < count && rc == 0; k++) /* warm-up, and the first check */
-        rc = read_stream(&wires[k], client, e, j) < 0;
+    for (size_t k = 0; k < passes && rc == 0; k++) /* warm-up, and the first check */
+        rc = pass(wires, k, client, e, j, &carry) < 0;
     for (size_t r = 0; r < nr && rc == 0; r++)
-        for (size_t k = 0; k < count && rc == 0; k++) {
-            size_t i = (r + k) % count; /* who goes first rotates */
-            us[i * nr + r] = read_stream(&wires[i], client, e, j);
+        for (size_t k = 0; k < passes && rc == 0; k++) {
+            size_t i = (r + k) % passes; /* who goes first rotates */
+            us[i * nr + r] = pass(wires, i, client, e, j, &carry);
             rc = us[i * nr + r] < 0;
         }
     if (rc == 0) {
@@ -272,25 +445,38 @@ static int compare(wire *wires, size_t count, ulm_client *client, const expected
                "in %d-byte chunks; process CPU time, median of %ld rounds (each stream once\n"
                "per round, rotating order); time/OpenAI: median of the rounds' time ratios\n",
                n, e->text_len, CHUNK, rounds);
-        printf("  %-10s %9s %9s %9s %9s %12s\n", "", "wire MiB", "B/delta", "MiB/s",
-               "ns/delta", "time/OpenAI");
+        printf("  %-10s %9s %9s %9s %9s %12s %10s %10s\n", "", "wire MiB", "B/delta",
+               "MiB/s", "ns/delta", "time/OpenAI", "base MiB/s", "time/base");
         for (size_t i = 0; i < count; i++) {
-            const double *t = us + i * nr;
+            const double *t = us + 2 * i * nr, *bt = us + (2 * i + 1) * nr;
             double mib = (double)wires[i].stream.len / MIB;
             for (size_t r = 0; r < nr; r++)
                 v[r] = mib / (t[r] / 1e6);
             double speed = median(v, nr);
             for (size_t r = 0; r < nr; r++)
+                v[r] = mib / (bt[r] / 1e6);
+            double base_speed = median(v, nr);
+            for (size_t r = 0; r < nr; r++)
                 v[r] = t[r] * 1e3 / (double)n;
             double ns = median(v, nr);
             for (size_t r = 0; r < nr; r++)
                 v[r] = t[r] / us[r]; /* wires[0], OpenAI, is the baseline */
-            printf("  %-10s %9.2f %9.1f %9.1f %9.0f %12.2f\n", wires[i].label, mib,
-                   (double)wires[i].stream.len / (double)n, speed, ns, median(v, nr));
+            double to_openai = median(v, nr);
+            for (size_t r = 0; r < nr; r++)
+                v[r] = t[r] / bt[r];
+            printf("  %-10s %9.2f %9.1f %9.1f %9.0f %12.2f %10.1f %10.2f\n", wires[i].label,
+                   mib, (double)wires[i].stream.len / (double)n, speed, ns, to_openai,
+                   base_speed, median(v, nr));
+            char metric[96];
+            snprintf(metric, sizeof metric, "%s stream from memory, through the adapter",
+                     wires[i].label);
+            table_row(metric, "MiB/s", speed, base_speed, v, nr,
+                      i == 0 ? ">= 200 MiB/s" : "-");
         }
     }
     free(us);
     free(v);
+    free(carry.text);
     return rc;
 }
 

@@ -58,6 +58,43 @@ static inline double median(double *v, size_t n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* v[round(p * (n - 1))] of v sorted; sorts v in place. */
+static inline double quantile(double *v, size_t n, double p)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    return v[(size_t)(p * (double)(n - 1) + 0.5)];
+}
+
+/*
+ * One row of the table tests/perf/run prints, as a tab-separated line that starts with
+ * "@row": the metric, its unit, ours, the baseline's, the ratio, the spread (the middle
+ * half of the ratios: their 25th and 75th percentiles) and the target ("-" for none).
+ * A ratio is always of cost, ours over the baseline's: time, CPU or bytes, so below 1 we
+ * are cheaper; for a speed (a unit ending in "/s") that is the baseline's speed over ours.
+ * ratios holds one ratio per repetition, each measured next to its baseline; the ratio
+ * printed is their median. With no ratios (n == 0) the ratio comes from ours and base,
+ * without a spread; with no baseline (base <= 0) there is no ratio. Sorts ratios in place.
+ */
+static inline void table_row(const char *metric, const char *unit, double ours, double base,
+                             double *ratios, size_t n, const char *target)
+{
+    printf("@row\t%s\t%s\t%.6g\t", metric, unit, ours);
+    if (base > 0)
+        printf("%.6g\t", base);
+    else
+        printf("-\t");
+    if (n > 0)
+        printf("%.4f\t%.4f-%.4f", median(ratios, n), quantile(ratios, n, 0.25),
+               quantile(ratios, n, 0.75));
+    else if (base > 0 && strlen(unit) > 2 && strcmp(unit + strlen(unit) - 2, "/s") == 0)
+        printf("%.4f\t-", base / ours);
+    else if (base > 0)
+        printf("%.4f\t-", ours / base);
+    else
+        printf("-\t-");
+    printf("\t%s\n", target ? target : "-");
+}
+
 /*
  * The baseline (plain libcurl + jansson) reads an OpenAI answer the way the adapter does,
  * so that both sides of a ratio do the same parsing: these two are its finish reason and

@@ -10,7 +10,10 @@
  *
  * Output: per side, CPU microseconds per request over all timed blocks (process CPU
  * time, user + system), the same for the least disturbed block, and wall microseconds
- * per request; then "ratio: X.XX", library CPU over baseline CPU.
+ * per request; heap allocations and bytes per request (every allocation in the
+ * process, libcurl's and jansson's included: bench_alloc.h); then "ratio: X.XX", library
+ * CPU over baseline CPU, and the same numbers as "@row" lines for tests/perf/run, whose
+ * ratios are the median of the rounds' ratios.
  *
  * Exit status: 0 when every request succeeded (whatever the ratio: it is a number to
  * report, not a test), 1 when a request failed or the two sides read different answers,
@@ -27,6 +30,7 @@
 #include <ultrallm/ultrallm.h>
 
 #define BENCH_NAME "ulm-bench-complete"
+#include "bench_alloc.h"
 #include "bench_common.h"
 
 #define BENCH_MODEL "dmr/ai/smollm2"
@@ -54,6 +58,8 @@ typedef struct side {
     void *ctx;
     double cpu_us, wall_us;              /* summed over all timed blocks */
     double best_block_cpu_us_per_req;    /* the least disturbed block */
+    double *block_cpu_us_per_req;        /* per round, for the rounds' ratios */
+    long long allocs, alloc_bytes;       /* summed over all timed blocks */
     long done;
 } side;
 
@@ -303,17 +309,22 @@ static int run_requests(side *s, long n, const summary *expected)
     return 0;
 }
 
-static int timed_block(side *s, long n, const summary *expected)
+static int timed_block(side *s, long round, long n, const summary *expected)
 {
     struct timespec c0, c1, w0, w1;
+    alloc_counts a0 = bench_alloc_now();
     clock_gettime(CLOCK_MONOTONIC, &w0);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     int rc = run_requests(s, n, expected);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
     clock_gettime(CLOCK_MONOTONIC, &w1);
+    alloc_counts a1 = bench_alloc_now();
     if (rc != 0)
         return rc;
     double cpu = elapsed_us(&c0, &c1);
+    s->allocs += a1.calls - a0.calls;
+    s->alloc_bytes += a1.bytes - a0.bytes;
+    s->block_cpu_us_per_req[round] = cpu / (double)n;
     s->cpu_us += cpu;
     s->wall_us += elapsed_us(&w0, &w1);
     s->done += n;
@@ -387,6 +398,14 @@ int main(int argc, char **argv)
     side sides[2] = {{.name = "ulm_complete()", .one = lib_one, .ctx = &lib},
                      {.name = "libcurl+jansson", .one = base_one, .ctx = &base}};
     summary expected, other;
+    double *block_cpu = calloc(2 * (size_t)rounds, sizeof *block_cpu);
+    double *ratios = calloc((size_t)rounds, sizeof *ratios);
+    if (!block_cpu || !ratios) {
+        fprintf(stderr, "out of memory\n");
+        goto out;
+    }
+    sides[0].block_cpu_us_per_req = block_cpu;
+    sides[1].block_cpu_us_per_req = block_cpu + rounds;
     if (lib_open(&lib, url) != 0 || base_open(&base, url) != 0) {
         fprintf(stderr, "setup failed\n");
         goto out;
@@ -411,7 +430,7 @@ int main(int argc, char **argv)
         long n = requests / rounds + (r < requests % rounds ? 1 : 0);
         for (int k = 0; k < 2; k++) {
             side *s = &sides[(r & 1) ^ k];
-            if (timed_block(s, n, &expected) != 0)
+            if (timed_block(s, r, n, &expected) != 0)
                 goto out;
         }
     }
@@ -430,9 +449,27 @@ int main(int argc, char **argv)
     printf("  %-18s %12.2f %12.2f %12.2f\n", "ratio lib/base", cpu[0] / cpu[1],
            sides[0].best_block_cpu_us_per_req / sides[1].best_block_cpu_us_per_req,
            wall[0] / wall[1]);
+    double allocs[2], alloc_bytes[2];
+    for (int s = 0; s < 2; s++) {
+        allocs[s] = (double)sides[s].allocs / (double)sides[s].done;
+        alloc_bytes[s] = (double)sides[s].alloc_bytes / (double)sides[s].done;
+    }
+    printf("  %-18s %12s %12s\n", "", "allocs/req", "bytes/req");
+    for (int s = 0; s < 2; s++)
+        printf("  %-18s %12.1f %12.0f\n", sides[s].name, allocs[s], alloc_bytes[s]);
     printf("ratio: %.2f\n", cpu[0] / cpu[1]);
+    for (long r = 0; r < rounds; r++)
+        ratios[r] = block_cpu[r] / block_cpu[rounds + r];
+    table_row("sequential ulm_complete(), CPU per call", "us", cpu[0], cpu[1], ratios,
+              (size_t)rounds, "<= 1.3");
+    table_row("sequential, heap allocations per call", "allocs", allocs[0], allocs[1], NULL, 0,
+              "-");
+    table_row("sequential, heap bytes allocated per call", "bytes", alloc_bytes[0],
+              alloc_bytes[1], NULL, 0, "-");
     status = 0;
 out:
+    free(block_cpu);
+    free(ratios);
     base_close(&base);
     lib_close(&lib);
     curl_global_cleanup();

@@ -264,6 +264,14 @@ def main() -> int:
         print("  Client.complete() / %-26s %5.2f (rounds %.2f-%.2f), %+7.1f us a call"
               % (name + ":", statistics.median(ratios), min(ratios), max(ratios),
                  statistics.median(extra)))
+    # The rows of tests/perf/run's table (bench_common.h: table_row): Python's cost
+    # against C's and against the standard library's.
+    for base_name in ("C ulm_complete()", "http.client+json"):
+        ratios = sorted(p / o for p, o in zip(python, cpu[base_name]))
+        q = [ratios[round(f * (len(ratios) - 1))] for f in (0.25, 0.75)]
+        print("@row\tPython Client.complete() vs %s, CPU per call\tus\t%.6g\t%.6g\t%.4f\t"
+              "%.4f-%.4f\t-" % (base_name, median["Client.complete()"], median[base_name],
+                                statistics.median(ratios), q[0], q[1]))
     return 0
 
 

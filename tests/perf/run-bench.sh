@@ -3,11 +3,15 @@
 # nginx when done: ulm-bench-complete (a fixed chat completion), or with --stream
 # ulm-bench-stream (event streams the bench first writes into nginx's html/ directory).
 # With --adapters it runs ulm-bench-adapters, which reads in memory and needs no server.
+# With --load it runs ulm-bench-load (many calls at once, and memory) against the same
+# nginx, which then also answers after a delay (Debian's nginx echo module) and serves the
+# largest answer from a file the bench writes first.
 # With --python it runs bench_python.py: Python's Client.complete() against C
 # ulm_complete() (ulm-bench-complete) and Python's urllib and http.client, same nginx.
 #
 # Usage: bash tests/perf/run-bench.sh [build-dir | bench-binary]
-#                                     [--stream | --adapters | --python] [bench options...]
+#                                     [--stream | --adapters | --load | --python]
+#                                     [bench options...]
 #   build-dir     default: build (the binary is <build-dir>/tests/perf/ulm-bench-complete,
 #                 ulm-bench-stream with --stream, ulm-bench-adapters with --adapters)
 #   --stream      streaming throughput and time to first token (implied when
@@ -15,6 +19,8 @@
 #   --adapters    one answer streamed in the OpenAI, Anthropic and Gemini wire formats,
 #                 read through each adapter (implied when bench-binary is named
 #                 ulm-bench-adapters)
+#   --load        1 to 256 calls at once from threads and fan-out rounds against raw
+#                 libcurl multi, heap per call in flight, the largest answer, RSS
 #   --python      the Python overhead per call (needs build-dir: its libultrallm.so, and
 #                 the package of bindings/python)
 #   bench options passed on, e.g. --requests 5000 --rounds 20 (see ulm-bench-complete -h,
@@ -23,6 +29,7 @@
 #   bash tests/perf/run-bench.sh build --requests 5000
 #   bash tests/perf/run-bench.sh build --stream --requests 500
 #   bash tests/perf/run-bench.sh build --adapters --rounds 25
+#   bash tests/perf/run-bench.sh build --load --levels 1,8,64,256 --calls 2000
 #   bash tests/perf/run-bench.sh build --python --requests 2000 --rounds 10
 # Environment:
 #   ULM_BENCH_PORT  loopback port for nginx; default: the first free one from 18080
@@ -38,12 +45,15 @@ if [[ $# -gt 0 && $1 != -* ]]; then
     target=$1
     shift
 fi
-stream=0 adapters=0 python=0
+stream=0 adapters=0 python=0 load=0
 if [[ $# -gt 0 && $1 == --stream ]]; then
     stream=1
     shift
 elif [[ $# -gt 0 && $1 == --adapters ]]; then
     adapters=1
+    shift
+elif [[ $# -gt 0 && $1 == --load ]]; then
+    load=1
     shift
 elif [[ $# -gt 0 && $1 == --python ]]; then
     python=1
@@ -56,6 +66,8 @@ if [[ -d $target ]]; then
         name=ulm-bench-stream
     elif ((adapters)); then
         name=ulm-bench-adapters
+    elif ((load)); then
+        name=ulm-bench-load
     fi
     bench=$target/tests/perf/$name
 else
@@ -63,6 +75,7 @@ else
     case $(basename "$bench") in
     ulm-bench-stream) stream=1 ;;
     ulm-bench-adapters) adapters=1 ;;
+    ulm-bench-load) load=1 ;;
     esac
 fi
 if [[ ! -x $bench ]]; then
@@ -124,6 +137,31 @@ sed "s/@PORT@/$port/g" "$here/nginx.conf" >"$tmp/nginx.conf"
 if ((stream)); then
     "$bench" --write-stream "$tmp/html" "$@"
 fi
+if ((load)); then
+    "$bench" --write-large "$tmp/html"
+fi
+# The delayed answer needs the echo module (libnginx-mod-http-echo); without it the load
+# bench runs against the fixed answer only.
+: >"$tmp/modules.conf"
+: >"$tmp/delay.conf"
+echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
+delay_args=()
+if [[ -f $echo_module ]]; then
+    echo "load_module $echo_module;" >"$tmp/modules.conf"
+    # the body of the fixed answer, from the same configuration
+    answer=$(sed -n "s/^ *return 200 '\(.*\)';$/\1/p" "$here/nginx.conf")
+    cat >"$tmp/delay.conf" <<EOF
+location = /delay/engines/v1/chat/completions {
+    default_type application/json;
+    echo_read_request_body;
+    echo_sleep 0.05;
+    echo '$answer';
+}
+EOF
+elif ((load)); then
+    echo "run-bench.sh: no nginx echo module ($echo_module): no delayed server" >&2
+    delay_args=(--no-delay)
+fi
 # -e: nginx opens its error log before it reads the configuration; keep that in tmp too
 "${pin_server[@]}" "$nginx" -p "$tmp/" -c "$tmp/nginx.conf" -e "$tmp/error.log" &
 nginx_pid=$!
@@ -146,5 +184,5 @@ if ((python)); then
         ULTRALLM_LIBRARY="$target/libultrallm.so" "${ULM_PYTHON:-python3}" \
         "$here/bench_python.py" --url "http://127.0.0.1:$port" --c-bench "$bench" "$@"
 else
-    "${pin_bench[@]}" "$bench" --url "http://127.0.0.1:$port" "$@"
+    "${pin_bench[@]}" "$bench" --url "http://127.0.0.1:$port" ${delay_args[@]+"${delay_args[@]}"} "$@"
 fi
