@@ -57,6 +57,8 @@ bash "$root/bindings/python/tests/check-package.sh" "$build"
 echo "== valgrind (unit and integration tests)"
 # the clocks fire on time under valgrind, but the code around them runs far slower
 export ULM_TEST_TOLERANCE_MS=1500
+# the connection test's meaning is in the closes, not the count, which is what takes time here
+export ULM_TEST_CONNECTION_CALLS=150
 for test in "$build"/tests/test_* "$build"/tests/itest_*; do
     valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
         --error-exitcode=9 "$test" > "$build/valgrind-$(basename "$test").log" 2>&1 || {

@@ -128,7 +128,7 @@ MODEL_RUNNER_URL=$ULM_TEST_FAULT_URL/hang/0 "$cli" chat --load-timeout-ms 100 \
 config=$tmp/config.json
 cat > "$config" <<JSON
 {"models": {"story": ["dmr/ai/stories260k"]},
- "backends": {"openai": {"type": "openai", "url": "http://ulm-test.invalid/v1"}}}
+ "backends": {"openai": {"type": "openai", "url": "http://127.0.0.1:1/v1", "local": false}}}
 JSON
 "$cli" chat --config "$config" -m story --max-tokens 4 "Once" > /dev/null && ok
 OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" doctor --config "$config" \
@@ -137,7 +137,7 @@ grep -q "configuration file: $config" "$tmp/doctor.out" &&
     grep -q "backend openai (openai): key present" "$tmp/doctor.out" &&
     grep -q "alias story: dmr/ai/stories260k" "$tmp/doctor.out" &&
     ! grep -q "sk-secret" "$tmp/doctor.out" && ok
-# the cloud does not resolve: the local model answers and the JSON says offline
+# the cloud refuses connections: the local model answers and the JSON says offline
 OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" chat --config "$config" --json \
     -m openai/gpt-4o-mini --max-tokens 4 "Once" | check_json '
 assert d["offline"] is True and d["provider"] == "dmr", d
