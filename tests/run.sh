@@ -50,6 +50,8 @@ echo "fault server $ULM_TEST_FAULT_URL, replay server $ULM_TEST_REPLAY_URL"
 
 echo "== ctest"
 (cd "$build" && ctest --output-on-failure -j2)
+# the fault matrix's cells and outcomes, as the run above printed them
+grep -A4 "^fault matrix:" "$build/Testing/Temporary/LastTest.log" || true
 
 echo "== python package: sdist, bundled wheel and cmake --install, each tested installed"
 bash "$root/bindings/python/tests/check-package.sh" "$build"

@@ -363,11 +363,19 @@ function badUtf8(res, out, stream, events) {
 
 // N MiB of "x": one JSON string, or 64 KiB deltas streamed back to back.
 async function bigAnswer(res, out, stream, n) {
-    if (!stream) return sendJSON(res, 200, completion("x".repeat(n * MIB)));
+    const piece = "x".repeat(64 * 1024);
+    if (!stream) { // written in pieces: building it whole would hold the server up for seconds
+        const [before, after] = JSON.stringify(completion("@@TEXT@@")).split("@@TEXT@@");
+        res.writeHead(200, {"Content-Type": "application/json",
+            "Content-Length": Buffer.byteLength(before) + n * MIB + Buffer.byteLength(after)});
+        await out.write(before);
+        for (let i = 0; i < n * 16; i++) await out.write(piece);
+        return res.end(after);
+    }
     out.startStream();
     await out.write(sseData(chunk({role: "assistant", content: ""})));
-    const piece = sseData(chunk({content: "x".repeat(64 * 1024)}));
-    for (let i = 0; i < n * 16; i++) await out.write(piece);
+    const event = sseData(chunk({content: piece}));
+    for (let i = 0; i < n * 16; i++) await out.write(event);
     await out.write(sseData(chunk({}, "stop")));
     res.end("data: [DONE]\n\n");
 }
