@@ -25,7 +25,8 @@ static size_t run_length(const char *s, size_t left, int (*in_run)(unsigned char
     return n;
 }
 
-/* Length of a credential-shaped run at s (0 if none): "sk-...", "AIza...", "Bearer ...". */
+/* Length of a credential-shaped run at s (0 if none): "sk-...", "AIza...", "Bearer ...",
+ * "Basic ...". */
 static size_t credential_at(const char *s, size_t left, size_t *keep)
 {
     static const struct {
@@ -37,6 +38,7 @@ static size_t credential_at(const char *s, size_t left, size_t *keep)
         {"sk-", 8, 0, is_key_char},
         {"AIza", 20, 0, is_key_char},
         {"Bearer ", 1, 1, is_token68_char},
+        {"Basic ", 1, 1, is_token68_char}, /* a URL's userinfo as libcurl sends it */
         {"x-api-key: ", 1, 1, is_token68_char},
         {"x-goog-api-key: ", 1, 1, is_token68_char},
     };

@@ -23,8 +23,8 @@ typedef struct ulm_secrets {
 
 /*
  * A copy of text with every key of secrets (may be NULL) and anything shaped like a
- * credential replaced by [REDACTED]: "sk-..." and "AIza..." keys, "Bearer ..." and key
- * header values, a URL's userinfo ("https://[REDACTED]@host") and the values of
+ * credential replaced by [REDACTED]: "sk-..." and "AIza..." keys, "Bearer ...", "Basic ..."
+ * and key header values, a URL's userinfo ("https://[REDACTED]@host") and the values of
  * credential-named query parameters (key, api_key, apikey, api-key, access_token, token,
  * auth, password, secret, x-goog-api-key). NULL when memory ran out.
  */

@@ -127,6 +127,11 @@
 //   many-events/N       the role chunk, N deltas of "x" each its own event, the finish
 //                       chunk and [DONE], back to back. JSON: N "x"s.
 //   byte-split/0        the normal stream, every byte of it its own write. JSON: normal.
+//   echo/N              a backend that repeats what it was sent, credentials included:
+//                       HTTP status N with an error whose message holds the request's URL
+//                       and its authorization, x-api-key and x-goog-api-key headers; with
+//                       N 200 and a streamed request, the head of the stream and then that
+//                       error as an event.
 // n is ignored where the list has it as 0 (and by close-mid, malformed).
 
 import {AbortableOutput, listen, parseJSON, readBody, scenarioServer, startup} from "./common.mjs";
@@ -143,7 +148,7 @@ const WRITE_PIECE = 64 * 1024;
 const SCENARIOS = new Set(["ok", "delay-first-byte", "slow", "stall-mid", "close-mid", "malformed",
     "oversized-line", "loading", "hang", "error-json", "stream-error", "no-done", "crlf",
     "retry-after", "fail-first", "quota", "close-after", "close-idle", "reset", "stall-headers",
-    "retry-date", "text-error", "garbage", "bad-utf8", "big", "many-events", "byte-split"]);
+    "retry-date", "text-error", "garbage", "bad-utf8", "big", "many-events", "byte-split", "echo"]);
 const MIB = 1024 * 1024;
 
 // ---------------------------------------------------------------- options
@@ -253,6 +258,14 @@ async function chat(req, res, signal, scenario, n) {
         return log(`${key}: not answering`);
     case "reset":
         return req.socket.resetAndDestroy();
+    case "echo": {
+        const said = ["authorization", "x-api-key", "x-goog-api-key"]
+            .map((name) => `${name}: ${req.headers[name] ?? "-"}`).join(", ");
+        const error = errorBody(`you sent ${req.url} with ${said}`, "invalid_request_error");
+        if (n !== 200 || !stream) return sendJSON(res, n, error);
+        await out.events(head);
+        return await out.end(sseData(error));
+    }
     case "garbage":
         req.socket.end(Buffer.from("\x00\xffNOT HTTP AT ALL\r\n\r\n", "latin1"));
         return;
@@ -476,7 +489,8 @@ async function route(req, res, signal) {
         return sendJSON(res, 400, errorBody(`unknown fault scenario '${scenario}'`, "invalid_request_error"));
     }
     const n = /^\d{1,10}$/.test(param) ? Number(param) : NaN;
-    if (!(n <= MAX_N) || ((scenario === "error-json" || scenario === "text-error") && (n < 200 || n > 599)) ||
+    if (!(n <= MAX_N) || ((scenario === "error-json" || scenario === "text-error" || scenario === "echo") &&
+        (n < 200 || n > 599)) ||
         (scenario === "close-after" && n > 100)) {
         return sendJSON(res, 400, errorBody(`bad parameter '${param}' for fault scenario '${scenario}'`,
             "invalid_request_error"));

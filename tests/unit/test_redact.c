@@ -36,6 +36,9 @@ static void urls_lose_userinfo_and_credential_parameters(void **state)
                 "https://h/v1beta/models/g:generateContent?alt=sse&key=[REDACTED]");
     redacted_is(NULL, "see \"https://h/x?api_key=s3cr3t&x=1\"", "see \"https://h/x?api_key=[REDACTED]&x=1\"");
     redacted_is(NULL, "https://h/x?TOKEN=abc#frag", "https://h/x?TOKEN=[REDACTED]#frag");
+    /* libcurl sends userinfo as Basic credentials, which a backend may repeat */
+    redacted_is(NULL, "you sent authorization: Basic dXNlcjpwYXNz==, ok",
+                "you sent authorization: Basic [REDACTED], ok");
     /* what is not a credential stays as it is */
     redacted_is(NULL, "https://h/x?monkey=banana&keyword=1", "https://h/x?monkey=banana&keyword=1");
     redacted_is(NULL, "https://h/path/with@sign", "https://h/path/with@sign");
