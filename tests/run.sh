@@ -53,6 +53,11 @@ echo "== ctest"
 # the fault matrix's cells and outcomes, as the run above printed them
 grep -A4 "^fault matrix:" "$build/Testing/Temporary/LastTest.log" || true
 
+echo "== fuzzing: each libFuzzer target for 10 s from its corpus (tests/fuzz/run-fuzz.sh)"
+status=0
+bash "$root/tests/fuzz/run-fuzz.sh" 10 || status=$?
+[ "$status" -eq 0 ] || [ "$status" -eq 77 ] || exit 1
+
 echo "== python package: sdist, bundled wheel and cmake --install, each tested installed"
 bash "$root/bindings/python/tests/check-package.sh" "$build"
 
