@@ -31,6 +31,20 @@ for ms in (d["latency_ms"], a["ms"]):
 
 echo "Once upon a time" | "$cli" chat --max-tokens 4 - > /dev/null && ok
 
+# invalid UTF-8 (a lone surrogate, past U+10FFFF, an overlong form) is refused before
+# anything is sent, naming the byte
+for bad in $'ok \xed\xa0\x80' $'\xf4\x90\x80\x80' $'ab\xe0\x80\xaf'; do
+    status=0
+    "$cli" chat -m dmr/ai/stories260k "$bad" > /dev/null 2> "$tmp/utf8.err" || status=$?
+    [ "$status" -eq 2 ] && grep -q "the prompt has invalid UTF-8 at byte [0-9]" "$tmp/utf8.err" && ok
+done
+status=0
+printf 'caf\xc3' | "$cli" chat -m dmr/ai/stories260k - > /dev/null 2> "$tmp/utf8.err" || status=$?
+[ "$status" -eq 2 ] && grep -q "invalid UTF-8 at byte 3 (0xc3)" "$tmp/utf8.err" && ok
+status=0
+"$cli" chat --system $'x\xff' -m dmr/ai/stories260k hi > /dev/null 2> "$tmp/utf8.err" || status=$?
+[ "$status" -eq 2 ] && grep -q "the system text has invalid UTF-8 at byte 1" "$tmp/utf8.err" && ok
+
 # a dead local backend first, then the live one: the trail shows both
 MODEL_RUNNER_URL=http://127.0.0.1:1 "$cli" chat --json -m dmr/ai/stories260k -m openai/gpt-4o-mini \
     "hi" > "$tmp/fail.json" 2> "$tmp/fail.err" && {
@@ -235,4 +249,4 @@ MODEL_RUNNER_URL=$ULM_TEST_FAULT_URL/stall-mid/120000 interrupt "$cli" chat --st
     grep -q "^ultra-llm: error: cancelled" "$tmp/int.err" && ok
 
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 40 ]
+[ "$passed" -eq 45 ]
