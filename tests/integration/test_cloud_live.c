@@ -393,8 +393,9 @@ static void retries_follow_each_provider_s_advice(void **state)
     assert_int_equal(call(c, "gemini/gemini-2.5-flash", NULL, &resp), ULM_ERATE_LIMIT);
     double elapsed = live_now_ms() - start;
     assert_int_equal(ulm_response_attempt_count(resp), 3);
-    /* two pauses of the advised second each */
-    if (elapsed < 2000.0 || elapsed > 2000.0 + live_tolerance_ms())
+    /* two pauses of the advised second each: at least 2 s, and less than a third pause,
+     * since a loaded machine adds time to the calls, not pauses */
+    if (elapsed < 2000.0 || elapsed > 3000.0 + live_tolerance_ms())
         fail_msg("three attempts took %.0f ms, wanted 2000 ms of advised pauses", elapsed);
     ulm_response_free(resp);
 
