@@ -113,19 +113,28 @@ static size_t configured_key_at(const ulm_secrets *secrets, const char *s, size_
     return 0;
 }
 
-char *ulm__redacted(const ulm_secrets *secrets, const char *text, size_t length)
+/*
+ * One pass over text: with secrets, every configured key is replaced; without, every
+ * credential shape. Keys go first, in a pass of their own, so that a key is replaced even
+ * where it is part of the words a shape keeps ("&password=" for a key "password").
+ */
+static char *redact_pass(const ulm_secrets *secrets, const char *text, size_t length)
 {
     ulm_text out = {0};
     if (ulm_text_append(&out, "", 0) != ULM_OK)
         return NULL;
     size_t i = 0;
     while (i < length) {
-        size_t keep = 0;
-        size_t hit = configured_key_at(secrets, text + i, length - i);
-        if (!hit && (i == 0 || !is_key_char((unsigned char)text[i - 1])))
-            hit = credential_at(text + i, length - i, &keep);
-        if (!hit)
-            hit = url_credential_at(text + i, length - i, &keep);
+        size_t keep = 0, hit;
+        if (secrets) {
+            hit = configured_key_at(secrets, text + i, length - i);
+        } else {
+            hit = i == 0 || !is_key_char((unsigned char)text[i - 1])
+                      ? credential_at(text + i, length - i, &keep)
+                      : 0;
+            if (!hit)
+                hit = url_credential_at(text + i, length - i, &keep);
+        }
         int rc;
         if (hit) {
             rc = ulm_text_append(&out, text + i, keep);
@@ -142,6 +151,18 @@ char *ulm__redacted(const ulm_secrets *secrets, const char *text, size_t length)
         }
     }
     return out.data;
+}
+
+char *ulm__redacted(const ulm_secrets *secrets, const char *text, size_t length)
+{
+    if (!secrets || !secrets->count)
+        return redact_pass(NULL, text, length);
+    char *keys_out = redact_pass(secrets, text, length);
+    if (!keys_out)
+        return NULL;
+    char *out = redact_pass(NULL, keys_out, strlen(keys_out));
+    free(keys_out);
+    return out;
 }
 
 char *ulm__redacted_url(const char *url)
