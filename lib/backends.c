@@ -192,6 +192,7 @@ void ulm__client_collect_secrets(ulm_client *c)
 {
     c->secrets.keys = c->secret_keys;
     c->secrets.count = 0;
+    c->settings.log.secrets = &c->secrets;
     for (size_t i = 0; i < c->backend_count; i++)
         if (c->backends[i].api_key && *c->backends[i].api_key)
             c->secret_keys[c->secrets.count++] = c->backends[i].api_key;

@@ -11,6 +11,7 @@
 #include "error_policy.h"
 #include "metrics.h"
 #include "prompt_template.h"
+#include "redact.h"
 #include "request.h"
 
 /*
@@ -61,7 +62,8 @@ static int fail(ulm_response *resp, int code, const char *message)
 {
     resp->error = code;
     free(resp->error_message);
-    resp->error_message = ulm__strdup(message);
+    /* a message may quote a URL with its credentials, from any layer below */
+    resp->error_message = ulm__redacted(NULL, message, strlen(message));
     return resp->error_message ? code : ULM_ENOMEM;
 }
 

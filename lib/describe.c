@@ -5,6 +5,16 @@
 
 #include "client.h"
 #include "compose_env.h"
+#include "redact.h"
+
+/* A URL as describe may show it: its credentials replaced (redact.h); null without memory. */
+static json_t *shown_url(const char *url)
+{
+    char *shown = ulm__redacted_url(url);
+    json_t *s = shown ? json_string(shown) : json_null();
+    free(shown);
+    return s;
+}
 
 static const char *breaker_state_name(ulm_breaker_state state)
 {
@@ -33,7 +43,7 @@ static json_t *backend_json(ulm_client *c, const ulm_backend *b)
     pthread_mutex_lock(&c->policy_lock);
     for (size_t i = 0; i < b->endpoint_count; i++)
         json_array_append_new(endpoints,
-                              json_pack("{s:s, s:s, s:i}", "url", b->urls[i], "breaker",
+                              json_pack("{s:o, s:s, s:i}", "url", shown_url(b->urls[i]), "breaker",
                                         breaker_state_name(b->health[i].breaker.state),
                                         "in_flight", (int)b->health[i].in_flight));
     pthread_mutex_unlock(&c->policy_lock);
@@ -60,16 +70,24 @@ static json_t *strings_json(char *const *items, size_t count)
     return a;
 }
 
+static json_t *urls_json(char *const *urls, size_t count)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(a, shown_url(urls[i]));
+    return a;
+}
+
 /* Where Docker Model Runner was looked for, and what each address said. */
 static json_t *discovery_json(ulm_client *c)
 {
     ulm_discovery *d = &c->discovery;
-    json_t *candidates = strings_json(c->settings.dmr_candidates.urls,
-                                      c->settings.dmr_candidates.count);
+    json_t *candidates = urls_json(c->settings.dmr_candidates.urls,
+                                   c->settings.dmr_candidates.count);
     json_t *tried = json_array();
     pthread_mutex_lock(&d->lock);
     for (size_t i = 0; i < d->tried_count; i++)
-        json_array_append_new(tried, json_pack("{s:s, s:s, s:s}", "url", d->tried[i].url,
+        json_array_append_new(tried, json_pack("{s:o, s:s, s:s}", "url", shown_url(d->tried[i].url),
                                                "outcome", ulm_error_name(d->tried[i].outcome),
                                                "message", d->tried[i].message));
     json_t *o = json_pack("{s:b, s:b, s:o, s:o}", "needed", d->pending, "done", d->done,

@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "dmr_discovery.h"
 #include "exchange.h"
+#include "redact.h"
 
 /* A candidate that does not accept a connection this soon is not there. */
 #define PROBE_CONNECT_MS 500L
@@ -67,8 +68,11 @@ static char *no_runner_message(const ulm_discovery *d)
 {
     ulm_text m = {0};
     int rc = ulm_text_appendf(&m, "no Docker Model Runner answered at");
-    for (size_t i = 0; rc == ULM_OK && i < d->tried_count; i++)
-        rc = ulm_text_appendf(&m, "%s %s", i ? "," : "", d->tried[i].url);
+    for (size_t i = 0; rc == ULM_OK && i < d->tried_count; i++) {
+        char *shown = ulm__redacted_url(d->tried[i].url);
+        rc = shown ? ulm_text_appendf(&m, "%s %s", i ? "," : "", shown) : ULM_ENOMEM;
+        free(shown);
+    }
     if (rc == ULM_OK)
         rc = ulm_text_appendf(&m, ": enable host TCP access (docker desktop enable model-runner "
                               "--tcp 12434), or set MODEL_RUNNER_URL");

@@ -5,6 +5,7 @@
 #include "clock.h"
 #include "dmr_discovery.h"
 #include "exchange.h"
+#include "redact.h"
 
 typedef struct model_entry {
     const char *provider; /* points into the backend status list */
@@ -140,7 +141,7 @@ static int ask_all(ulm_client *c, ulm_model_list *list, probe *probes)
         for (size_t u = 0; rc == ULM_OK && !b->hidden && u < b->endpoint_count; u++) {
             backend_status *st = &list->backends[list->backend_count++];
             st->name = ulm__strdup(b->name);
-            st->url = ulm__strdup(b->urls[u]);
+            st->url = ulm__redacted_url(b->urls[u]); /* shown, never used to connect */
             if (!st->name || !st->url) {
                 rc = ULM_ENOMEM;
                 break;

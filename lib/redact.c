@@ -25,7 +25,8 @@ static size_t run_length(const char *s, size_t left, int (*in_run)(unsigned char
     return n;
 }
 
-/* Length of a credential-shaped run at s (0 if none): "sk-...", "AIza...", "Bearer ...". */
+/* Length of a credential-shaped run at s (0 if none): "sk-...", "AIza...", "Bearer ...",
+ * "Basic ...". */
 static size_t credential_at(const char *s, size_t left, size_t *keep)
 {
     static const struct {
@@ -37,6 +38,7 @@ static size_t credential_at(const char *s, size_t left, size_t *keep)
         {"sk-", 8, 0, is_key_char},
         {"AIza", 20, 0, is_key_char},
         {"Bearer ", 1, 1, is_token68_char},
+        {"Basic ", 1, 1, is_token68_char}, /* a URL's userinfo as libcurl sends it */
         {"x-api-key: ", 1, 1, is_token68_char},
         {"x-goog-api-key: ", 1, 1, is_token68_char},
     };
@@ -53,6 +55,51 @@ static size_t credential_at(const char *s, size_t left, size_t *keep)
     return 0;
 }
 
+/* Where a URL's userinfo or a query value ends: at the next delimiter of a URL, or of the
+ * text around it (a space, a quote, an angle bracket). */
+static int is_url_value_char(unsigned char ch)
+{
+    return ch > ' ' && ch != 0x7f && !strchr("/?#@&\"'<>", ch);
+}
+
+/*
+ * Length of a credential inside a URL at s (0 if none), *keep the part before it that
+ * stays: the userinfo of "scheme://user:pass@host" (all of it, since a proxy may take a
+ * key as the user name) and the value of a credential-named query parameter.
+ */
+static size_t url_credential_at(const char *s, size_t left, size_t *keep)
+{
+    if (left > 3 && memcmp(s, "://", 3) == 0) {
+        size_t run = 0;
+        while (3 + run < left && (is_url_value_char((unsigned char)s[3 + run]) ||
+                                  s[3 + run] == '&'))
+            run++;
+        if (run && 3 + run < left && s[3 + run] == '@') {
+            *keep = 3;
+            return 3 + run;
+        }
+        return 0;
+    }
+    if (*s != '?' && *s != '&')
+        return 0;
+    static const char *const names[] = {"key=", "api_key=", "apikey=", "api-key=",
+                                        "access_token=", "token=", "auth=", "password=",
+                                        "secret=", "x-goog-api-key="};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t nlen = strlen(names[i]);
+        if (left - 1 < nlen || strncasecmp(s + 1, names[i], nlen) != 0)
+            continue;
+        size_t tail = run_length(s + 1 + nlen, left - 1 - nlen, is_url_value_char);
+        if (!tail)
+            return 0;
+        *keep = 1 + nlen;
+        return 1 + nlen + tail;
+    }
+    return 0;
+}
+
+/* A key shorter than ULM_REDACT_MIN_KEY is no pattern: "x", a local server's dummy key,
+ * would otherwise take every "x" out of a message. */
 static size_t configured_key_at(const ulm_secrets *secrets, const char *s, size_t left)
 {
     if (!secrets)
@@ -60,23 +107,34 @@ static size_t configured_key_at(const ulm_secrets *secrets, const char *s, size_
     for (size_t i = 0; i < secrets->count; i++) {
         const char *key = secrets->keys[i];
         size_t klen = key ? strlen(key) : 0;
-        if (klen && klen <= left && memcmp(s, key, klen) == 0)
+        if (klen >= ULM_REDACT_MIN_KEY && klen <= left && memcmp(s, key, klen) == 0)
             return klen;
     }
     return 0;
 }
 
-char *ulm__redacted(const ulm_secrets *secrets, const char *text, size_t length)
+/*
+ * One pass over text: with secrets, every configured key is replaced; without, every
+ * credential shape. Keys go first, in a pass of their own, so that a key is replaced even
+ * where it is part of the words a shape keeps ("&password=" for a key "password").
+ */
+static char *redact_pass(const ulm_secrets *secrets, const char *text, size_t length)
 {
     ulm_text out = {0};
     if (ulm_text_append(&out, "", 0) != ULM_OK)
         return NULL;
     size_t i = 0;
     while (i < length) {
-        size_t keep = 0;
-        size_t hit = configured_key_at(secrets, text + i, length - i);
-        if (!hit && (i == 0 || !is_key_char((unsigned char)text[i - 1])))
-            hit = credential_at(text + i, length - i, &keep);
+        size_t keep = 0, hit;
+        if (secrets) {
+            hit = configured_key_at(secrets, text + i, length - i);
+        } else {
+            hit = i == 0 || !is_key_char((unsigned char)text[i - 1])
+                      ? credential_at(text + i, length - i, &keep)
+                      : 0;
+            if (!hit)
+                hit = url_credential_at(text + i, length - i, &keep);
+        }
         int rc;
         if (hit) {
             rc = ulm_text_append(&out, text + i, keep);
@@ -93,6 +151,23 @@ char *ulm__redacted(const ulm_secrets *secrets, const char *text, size_t length)
         }
     }
     return out.data;
+}
+
+char *ulm__redacted(const ulm_secrets *secrets, const char *text, size_t length)
+{
+    if (!secrets || !secrets->count)
+        return redact_pass(NULL, text, length);
+    char *keys_out = redact_pass(secrets, text, length);
+    if (!keys_out)
+        return NULL;
+    char *out = redact_pass(NULL, keys_out, strlen(keys_out));
+    free(keys_out);
+    return out;
+}
+
+char *ulm__redacted_url(const char *url)
+{
+    return ulm__redacted(NULL, url, strlen(url));
 }
 
 char *ulm__cap_text(const char *text, size_t length, size_t cap)

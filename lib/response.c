@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redact.h"
 #include "response.h"
 
 void ulm_response_free(ulm_response *resp)
@@ -43,7 +44,8 @@ int ulm__response_add_attempt(ulm_response *resp, const char *provider, const ch
     ulm_attempt *a = &resp->attempts[resp->attempt_count];
     a->provider = ulm__strdup(provider);
     a->model = ulm__strdup(model);
-    a->message = ulm__strdup(message ? message : "");
+    /* a message may quote a URL with its credentials, from any layer below */
+    a->message = message ? ulm__redacted(NULL, message, strlen(message)) : ulm__strdup("");
     a->error = error;
     a->http_status = http_status;
     a->ms = ms;

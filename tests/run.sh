@@ -51,6 +51,13 @@ echo "fault server $ULM_TEST_FAULT_URL, replay server $ULM_TEST_REPLAY_URL"
 
 echo "== ctest"
 (cd "$build" && ctest --output-on-failure -j2)
+# the fault matrix's cells and outcomes, as the run above printed them
+grep -A4 "^fault matrix:" "$build/Testing/Temporary/LastTest.log" || true
+
+echo "== fuzzing: each libFuzzer target for 10 s from its corpus (tests/fuzz/run-fuzz.sh)"
+status=0
+bash "$root/tests/fuzz/run-fuzz.sh" 10 || status=$?
+[ "$status" -eq 0 ] || [ "$status" -eq 77 ] || exit 1
 
 echo "== benchmarks, a --quick smoke run (each runs and reads the expected answers; no speed is checked)"
 "$root/tests/perf/run" --quick "$build"
@@ -61,6 +68,8 @@ bash "$root/bindings/python/tests/check-package.sh" "$build"
 echo "== valgrind (unit and integration tests)"
 # the clocks fire on time under valgrind, but the code around them runs far slower
 export ULM_TEST_TOLERANCE_MS=1500
+# the connection test's meaning is in the closes, not the count, which is what takes time here
+export ULM_TEST_CONNECTION_CALLS=150
 for test in "$build"/tests/test_* "$build"/tests/itest_*; do
     valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible \
         --error-exitcode=9 "$test" > "$build/valgrind-$(basename "$test").log" 2>&1 || {

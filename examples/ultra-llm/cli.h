@@ -110,8 +110,12 @@ int cli_metrics_write(ulm_client *client, const char *path);
 
 /* The prompt an operand names: the text itself, or standard input for "-". *out is
  * malloc'ed. 0, or CLI_EXIT_USAGE after printing why (an empty or blank prompt, a
- * prompt on standard input over 10 MiB). */
+ * prompt on standard input over 10 MiB, invalid UTF-8 and the offset of its first byte). */
 int cli_prompt_read(const char *operand, char **out);
+
+/* 0 when text is well-formed UTF-8, else CLI_EXIT_USAGE after naming what (the "prompt",
+ * the "system text") and the offset of the first bad byte. */
+int cli_text_check(const char *what, const char *text);
 
 /* ------------------------------------------------------------ json_out.c */
 

@@ -213,6 +213,10 @@ int cli_request_new(const cli_options *o, const char *const *models, size_t mode
         if (o->clocks[clock])
             rc = ulm_request_set_timeout(req, (ulm_clock)clock, o->clocks[clock]);
     if (rc == ULM_OK && o->system) {
+        if (cli_text_check("system text", o->system) != 0) {
+            ulm_request_free(req);
+            return CLI_EXIT_USAGE;
+        }
         rc = ulm_request_add_message(req, ULM_ROLE_SYSTEM, o->system);
         if (rc == ULM_EINVAL) {
             fprintf(stderr, "ultra-llm: the prompt and system text must be UTF-8 text\n");

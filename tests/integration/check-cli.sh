@@ -45,6 +45,20 @@ assert d["retries"] == 0 and d["cost"] is None, d
 
 echo "Once upon a time" | "$cli" chat --max-tokens 4 - > /dev/null && ok
 
+# invalid UTF-8 (a lone surrogate, past U+10FFFF, an overlong form) is refused before
+# anything is sent, naming the byte
+for bad in $'ok \xed\xa0\x80' $'\xf4\x90\x80\x80' $'ab\xe0\x80\xaf'; do
+    status=0
+    "$cli" chat -m dmr/ai/stories260k "$bad" > /dev/null 2> "$tmp/utf8.err" || status=$?
+    [ "$status" -eq 2 ] && grep -q "the prompt has invalid UTF-8 at byte [0-9]" "$tmp/utf8.err" && ok
+done
+status=0
+printf 'caf\xc3' | "$cli" chat -m dmr/ai/stories260k - > /dev/null 2> "$tmp/utf8.err" || status=$?
+[ "$status" -eq 2 ] && grep -q "invalid UTF-8 at byte 3 (0xc3)" "$tmp/utf8.err" && ok
+status=0
+"$cli" chat --system $'x\xff' -m dmr/ai/stories260k hi > /dev/null 2> "$tmp/utf8.err" || status=$?
+[ "$status" -eq 2 ] && grep -q "the system text has invalid UTF-8 at byte 1" "$tmp/utf8.err" && ok
+
 # a dead local backend first, then the live one: the trail shows both
 MODEL_RUNNER_URL=http://127.0.0.1:1 "$cli" chat --json -m dmr/ai/stories260k -m openai/gpt-4o-mini \
     "hi" > "$tmp/fail.json" 2> "$tmp/fail.err" && {
@@ -144,7 +158,7 @@ MODEL_RUNNER_URL=$ULM_TEST_FAULT_URL/hang/0 "$cli" chat --load-timeout-ms 100 \
 config=$tmp/config.json
 cat > "$config" <<JSON
 {"models": {"story": ["dmr/ai/stories260k"]},
- "backends": {"openai": {"type": "openai", "url": "http://ulm-test.invalid/v1"}}}
+ "backends": {"openai": {"type": "openai", "url": "http://127.0.0.1:1/v1", "local": false}}}
 JSON
 "$cli" chat --config "$config" -m story --max-tokens 4 "Once" > /dev/null && ok
 OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" doctor --config "$config" \
@@ -153,7 +167,7 @@ grep -q "configuration file: $config" "$tmp/doctor.out" &&
     grep -q "backend openai (openai): key present" "$tmp/doctor.out" &&
     grep -q "alias story: dmr/ai/stories260k" "$tmp/doctor.out" &&
     ! grep -q "sk-secret" "$tmp/doctor.out" && ok
-# the cloud does not resolve: the local model answers and the JSON says offline
+# the cloud refuses connections: the local model answers and the JSON says offline
 OPENAI_API_KEY=sk-secret-value-1234567890 "$cli" chat --config "$config" --json \
     -m openai/gpt-4o-mini --max-tokens 4 "Once" | check_json '
 assert d["offline"] is True and d["provider"] == "dmr", d
@@ -451,4 +465,4 @@ grep -qx "  dmr: down (0 of 1 endpoint answered)" "$tmp/doctor.out" && ok
 unset MODEL_RUNNER_URL
 
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 74 ]
+[ "$passed" -eq 79 ]

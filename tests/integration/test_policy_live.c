@@ -194,19 +194,21 @@ static void retry_after_past_the_deadline_is_not_waited_for(void **state)
     ulm_response *resp = ask(c, "openai/fault-model", &rc);
     assert_int_equal(rc, ULM_ERATE_LIMIT);
     assert_int_equal(ulm_response_attempt_count(resp), 1);
-    assert_true(live_now_ms() - start < live_tolerance_ms()); /* it gave up at once rather than wait 5 s */
+    /* it gave up rather than wait 5 s, which the 2 s overall clock would have ended */
+    assert_true(live_now_ms() - start < 1900);
     ulm_response_free(resp);
     ulm_client_free(c);
 }
 
-/* A cloud host that does not resolve: local models take over, then the cloud is skipped. */
+/* A cloud that cannot be reached (a refused loopback port, declared not local, so no test
+ * leaves 127.0.0.0/8, DNS included): local models take over, then the cloud is skipped. */
 static void unresolvable_cloud_goes_offline(void **state)
 {
     (void)state;
     setenv("ULM_TEST_FARM_KEY", "sk-farm-test", 1);
     ulm_client *c = client_from(live_url("ULM_TEST_DMR_URL"),
                                 "{\"backends\": {\"openai\": {\"type\": \"openai\","
-                                " \"url\": \"http://ulm-test.invalid/v1\","
+                                " \"url\": \"http://127.0.0.1:1/v1\", \"local\": false,"
                                 " \"api_key_env\": \"ULM_TEST_FARM_KEY\"}},"
                                 " \"timeouts\": {\"connect_ms\": 3000}}");
     int rc;

@@ -194,6 +194,9 @@ static void keep_log(int level, const char *message, void *payload)
 {
     log_lines *log = payload;
     (void)level;
+    /* the requests' lines only: a loaded machine may add a load probe's */
+    if (!strstr(message, ": POST http://"))
+        return;
     if (log->count < 4)
         snprintf(log->lines[log->count++], ULM_ERROR_SIZE, "%s", message);
 }

@@ -112,6 +112,26 @@
 //                       Both stream their events back to back, without the 20 ms
 //                       pauses or the split emoji, so that a test can make thousands
 //                       of calls.
+//   reset/0             reads the request, then resets the connection (RST): no answer.
+//   stall-headers/N     the status line and headers at once, then N ms of silence
+//                       before the first byte of the body, then the normal answer.
+//   retry-date/N        as retry-after/N, with Retry-After as an HTTP date N s ahead.
+//   text-error/N        HTTP status N (200-599) with a text/plain body, as Docker Model
+//                       Runner writes its own errors: "fault-server text error N\n".
+//   garbage/0           bytes that are not HTTP ("\x00\xffNOT HTTP AT ALL\r\n\r\n"),
+//                       then the connection is closed.
+//   bad-utf8/0          the normal answer with an invalid UTF-8 byte (0xFF) in its text:
+//                       "Hello, world!" then 0xFF in the third delta's place.
+//   big/N               an answer of N MiB of text: "x"s, in one JSON string, or streamed
+//                       as 64 KiB deltas.
+//   many-events/N       the role chunk, N deltas of "x" each its own event, the finish
+//                       chunk and [DONE], back to back. JSON: N "x"s.
+//   byte-split/0        the normal stream, every byte of it its own write. JSON: normal.
+//   echo/N              a backend that repeats what it was sent, credentials included:
+//                       HTTP status N with an error whose message holds the request's URL
+//                       and its authorization, x-api-key and x-goog-api-key headers; with
+//                       N 200 and a streamed request, the head of the stream and then that
+//                       error as an event.
 // n is ignored where the list has it as 0 (and by close-mid, malformed).
 
 import {AbortableOutput, listen, parseJSON, readBody, scenarioServer, startup} from "./common.mjs";
@@ -127,7 +147,9 @@ const MAX_N = 2 ** 31 - 1; // longer timers fire at once in node
 const WRITE_PIECE = 64 * 1024;
 const SCENARIOS = new Set(["ok", "delay-first-byte", "slow", "stall-mid", "close-mid", "malformed",
     "oversized-line", "loading", "hang", "error-json", "stream-error", "no-done", "crlf",
-    "retry-after", "fail-first", "quota", "close-after", "close-idle"]);
+    "retry-after", "fail-first", "quota", "close-after", "close-idle", "reset", "stall-headers",
+    "retry-date", "text-error", "garbage", "bad-utf8", "big", "many-events", "byte-split", "echo"]);
+const MIB = 1024 * 1024;
 
 // ---------------------------------------------------------------- options
 
@@ -234,6 +256,51 @@ async function chat(req, res, signal, scenario, n) {
     case "hang":
         req.socket.setTimeout(0);
         return log(`${key}: not answering`);
+    case "reset":
+        return req.socket.resetAndDestroy();
+    case "echo": {
+        const said = ["authorization", "x-api-key", "x-goog-api-key"]
+            .map((name) => `${name}: ${req.headers[name] ?? "-"}`).join(", ");
+        const error = errorBody(`you sent ${req.url} with ${said}`, "invalid_request_error");
+        if (n !== 200 || !stream) return sendJSON(res, n, error);
+        await out.events(head);
+        return await out.end(sseData(error));
+    }
+    case "garbage":
+        req.socket.end(Buffer.from("\x00\xffNOT HTTP AT ALL\r\n\r\n", "latin1"));
+        return;
+    case "text-error": {
+        const text = Buffer.from(`fault-server text error ${n}\n`);
+        return res.writeHead(n, {"Content-Type": "text/plain; charset=utf-8",
+            "Content-Length": text.length}).end(text);
+    }
+    case "retry-date":
+        if (seenBefore === 0) {
+            res.setHeader("Retry-After", new Date(Date.now() + n * 1000).toUTCString());
+            return sendJSON(res, 429, errorBody("fault-server rate limit", "requests",
+                {code: "rate_limit_exceeded"}));
+        }
+        break;
+    case "stall-headers":
+        res.writeHead(200, {"Content-Type": stream ? "text/event-stream" : "application/json"});
+        res.flushHeaders();
+        await out.pause(n);
+        if (!stream) return res.end(JSON.stringify(completion()));
+        out.started = true;
+        return await finish(out, events);
+    case "bad-utf8":
+        return badUtf8(res, out, stream, events);
+    case "big":
+        return await bigAnswer(res, out, stream, n);
+    case "many-events":
+        if (!stream) return sendJSON(res, 200, completion("x".repeat(n)));
+        return await streamAtOnce(out, [events[0], ...Array(n).fill(sseData(chunk({content: "x"}))),
+            sseData(chunk({}, "stop")), "data: [DONE]\n\n"]);
+    case "byte-split":
+        if (!stream) break;
+        out.startStream();
+        for (const byte of Buffer.from(events.join(""))) await out.write(Buffer.from([byte]));
+        return res.end();
     case "error-json":
         return sendJSON(res, n, errorBody(`fault-server error ${n}`, "server_error", {code: null}));
     case "retry-after":
@@ -291,6 +358,39 @@ async function chat(req, res, signal, scenario, n) {
     default:
         return await finish(out, events);
     }
+}
+
+// The normal answer with the byte 0xFF where the third delta would be.
+function badUtf8(res, out, stream, events) {
+    const marker = "@@BAD@@";
+    const swap = (text) => Buffer.concat(text.split(marker).flatMap((part, i) =>
+        i ? [Buffer.from([0xff]), Buffer.from(part)] : [Buffer.from(part)]));
+    if (!stream) {
+        const body = swap(JSON.stringify(completion(`Hello, world!${marker}`)));
+        return res.writeHead(200, {"Content-Type": "application/json", "Content-Length": body.length}).end(body);
+    }
+    out.startStream();
+    const list = [...events.slice(0, 3), sseData(chunk({content: marker})), ...events.slice(4)];
+    res.end(Buffer.concat(list.map(swap)));
+}
+
+// N MiB of "x": one JSON string, or 64 KiB deltas streamed back to back.
+async function bigAnswer(res, out, stream, n) {
+    const piece = "x".repeat(64 * 1024);
+    if (!stream) { // written in pieces: building it whole would hold the server up for seconds
+        const [before, after] = JSON.stringify(completion("@@TEXT@@")).split("@@TEXT@@");
+        res.writeHead(200, {"Content-Type": "application/json",
+            "Content-Length": Buffer.byteLength(before) + n * MIB + Buffer.byteLength(after)});
+        await out.write(before);
+        for (let i = 0; i < n * 16; i++) await out.write(piece);
+        return res.end(after);
+    }
+    out.startStream();
+    await out.write(sseData(chunk({role: "assistant", content: ""})));
+    const event = sseData(chunk({content: piece}));
+    for (let i = 0; i < n * 16; i++) await out.write(event);
+    await out.write(sseData(chunk({}, "stop")));
+    res.end("data: [DONE]\n\n");
 }
 
 // Advertises keep-alive on the answer, then closes its connection once the answer is
@@ -389,7 +489,8 @@ async function route(req, res, signal) {
         return sendJSON(res, 400, errorBody(`unknown fault scenario '${scenario}'`, "invalid_request_error"));
     }
     const n = /^\d{1,10}$/.test(param) ? Number(param) : NaN;
-    if (!(n <= MAX_N) || (scenario === "error-json" && (n < 200 || n > 599)) ||
+    if (!(n <= MAX_N) || ((scenario === "error-json" || scenario === "text-error" || scenario === "echo") &&
+        (n < 200 || n > 599)) ||
         (scenario === "close-after" && n > 100)) {
         return sendJSON(res, 400, errorBody(`bad parameter '${param}' for fault scenario '${scenario}'`,
             "invalid_request_error"));

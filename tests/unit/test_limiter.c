@@ -10,7 +10,7 @@
 #include "clock.h"
 #include "limiter.h"
 
-#define FAR_MS 2000.0 /* a deadline no test reaches when it works */
+#define FAR_MS 30000.0 /* a deadline no test reaches when it works, however loaded the machine */
 
 /* A waiter that blocks its thread, as a caller of the old blocking limiter did: told of
  * its slot through a condition variable. */
@@ -143,7 +143,7 @@ static void unlimited_never_waits(void **state)
     for (int i = 0; i < 1000; i++) {
         /* Even a deadline already behind us: nothing to wait for. */
         assert_int_equal(acquire(&l, ulm__now_ms() - 1000, &waited), ULM_OK);
-        assert_true(waited >= 0 && waited < 50);
+        assert_true(waited >= 0 && waited < FAR_MS / 2); /* it did not wait for the deadline */
     }
     assert_int_equal(l.in_flight, 1000);
     for (int i = 0; i < 1000; i++)
@@ -162,10 +162,10 @@ static void a_free_slot_is_taken_at_once(void **state)
     double waited = -1;
     assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_OK);
     assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_OK);
-    assert_true(waited >= 0 && waited < 50);
+    assert_true(waited >= 0 && waited < FAR_MS / 2); /* it did not wait for the deadline */
     /* No room to queue: the third fails at once however far its deadline. */
     assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_EBUSY);
-    assert_true(waited < 50);
+    assert_true(waited < FAR_MS / 2); /* it did not wait for the deadline */
     ulm__limiter_release(&l, 0);
     assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_OK);
     ulm__limiter_release(&l, 0);
@@ -187,7 +187,7 @@ static void second_queues_third_is_refused(void **state)
 
     double waited = -1;
     assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, &waited), ULM_EBUSY);
-    assert_true(waited < 50);
+    assert_true(waited < FAR_MS / 2); /* it did not wait for the deadline */
     assert_int_equal(queued_now(&l), 1); /* the second is still waiting */
 
     ulm__limiter_release(&l, 0);
@@ -262,14 +262,14 @@ static void a_give_up_at_the_head_does_not_block_the_next(void **state)
 
     join_caller(&impatient);
     assert_int_equal(impatient.rc, ULM_EBUSY);
-    assert_true(impatient.waited_ms >= 90 && impatient.waited_ms < 1000);
+    assert_true(impatient.waited_ms >= 90 && impatient.waited_ms < FAR_MS / 2);
     assert_int_equal(queued_now(&l), 1);
 
     double released_at = ulm__now_ms();
     ulm__limiter_release(&l, 0);
     join_caller(&patient);
     assert_int_equal(patient.rc, ULM_OK);
-    assert_true(ulm__now_ms() - released_at < 1000); /* served on release, not at its deadline */
+    assert_true(ulm__now_ms() - released_at < FAR_MS / 2); /* served on release, not at its deadline */
     assert_int_equal(l.queued, 0);
     assert_int_equal(l.in_flight, 0);
     assert_null(l.head); /* nobody left behind in the line */
@@ -368,19 +368,19 @@ static void a_wait_past_the_deadline_is_refused_at_once(void **state)
 
     double waited = -1;
     assert_int_equal(acquire(&l, ulm__now_ms() + 10, &waited), ULM_EBUSY);
-    assert_true(waited >= 0 && waited < 5); /* did not sit out the 10 ms */
+    assert_true(waited >= 0 && waited < 10); /* did not sit out the 10 ms */
     assert_int_equal(l.queued, 0);
 
     /* 100 ms expected, 150 ms allowed: it waits, and gives up at its deadline. */
     assert_int_equal(acquire(&l, ulm__now_ms() + 150, &waited), ULM_EBUSY);
-    assert_true(waited >= 145 && waited < 1000);
+    assert_true(waited >= 145 && waited < FAR_MS / 2);
 
     /* With one caller ahead the same 150 ms are not enough: 200 ms expected. */
     caller ahead;
     start_caller(&ahead, &l, 1, ulm__now_ms() + FAR_MS, NULL, 0);
     wait_until_queued(&l, 1);
     assert_int_equal(acquire(&l, ulm__now_ms() + 150, &waited), ULM_EBUSY);
-    assert_true(waited < 5);
+    assert_true(waited < 150); /* did not sit out its deadline */
     ulm__limiter_release(&l, 100);
     join_caller(&ahead);
     assert_int_equal(ahead.rc, ULM_OK);
@@ -399,9 +399,9 @@ static void the_prediction_shares_the_wait_among_slots(void **state)
     /* Two slots free one every 50 ms: 40 ms is too short, 60 ms worth waiting for. */
     double waited = -1;
     assert_int_equal(acquire(&l, ulm__now_ms() + 40, &waited), ULM_EBUSY);
-    assert_true(waited < 5);
+    assert_true(waited < 40); /* did not sit out its deadline */
     assert_int_equal(acquire(&l, ulm__now_ms() + 60, &waited), ULM_EBUSY);
-    assert_true(waited >= 55 && waited < 1000);
+    assert_true(waited >= 55 && waited < FAR_MS / 2);
     ulm__limiter_release(&l, 100);
     ulm__limiter_release(&l, 100);
     ulm__limiter_destroy(&l);
@@ -415,7 +415,7 @@ static void no_prediction_without_history(void **state)
     assert_int_equal(acquire(&l, ulm__now_ms() + FAR_MS, NULL), ULM_OK);
     double waited = -1;
     assert_int_equal(acquire(&l, ulm__now_ms() + 30, &waited), ULM_EBUSY);
-    assert_true(waited >= 25 && waited < 1000); /* it waited for its deadline */
+    assert_true(waited >= 25 && waited < FAR_MS / 2); /* it waited for its deadline */
     assert_int_equal(l.queued, 0);
     ulm__limiter_release(&l, 0);
     assert_true(l.mean_hold_ms == 0); /* a zero hold is no history either */

@@ -976,7 +976,8 @@ class LocalServerTests(unittest.TestCase):
                      "set ULM_TEST_DMR_URL to a Docker Model Runner (or tests/servers/"
                      "dmr-server.mjs) serving ai/stories260k to run the offline mode tests")
 class OfflineModeLiveTests(unittest.TestCase):
-    """An OpenAI backend whose host never resolves (.invalid is reserved, RFC 6761), with
+    """An OpenAI backend that refuses connections (a loopback port nothing listens on,
+    declared not local, so that the test sends nothing off 127.0.0.0/8, DNS included), with
     its key in an environment variable named by the file, and a real local model."""
 
     KEY_VAR = "ULM_PY_TEST_OPENAI_KEY"
@@ -987,7 +988,7 @@ class OfflineModeLiveTests(unittest.TestCase):
 
     def setUp(self):
         self.path = write_config(self, {"backends": {"openai": {
-            "type": "openai", "url": "http://ulm-test.invalid/v1",
+            "type": "openai", "url": "http://127.0.0.1:1/v1", "local": False,
             "api_key_env": self.KEY_VAR}}})
         # The file's api_key_env is read from the environment, so ignore_environment stays
         # False; the variable exists only during the test (patch.dict restores os.environ).
@@ -1008,7 +1009,7 @@ class OfflineModeLiveTests(unittest.TestCase):
         client = self.client()
         openai = [b for b in client.describe()["backends"] if b["name"] == "openai"][0]
         self.assertEqual(openai["key"], "present")
-        self.assertEqual(openai["endpoints"][0]["url"], "http://ulm-test.invalid/v1")
+        self.assertEqual(openai["endpoints"][0]["url"], "http://127.0.0.1:1/v1")
         response = client.complete("Once upon a time", model="openai/gpt-4o-mini",
                                    max_tokens=8)
         self.assertIs(response.offline, True)
