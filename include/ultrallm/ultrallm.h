@@ -706,6 +706,23 @@ ULM_EXTERN int ulm_dmr_preload(ulm_client *client, const char *backend, const ch
                                long context_size, const char *keep_alive, char *errbuf,
                                size_t errbuf_size);
 
+/*
+ * What backend's runner holds, for a metrics scrape beside ulm_client_metrics(), as
+ * Prometheus text (docs/metrics.md#docker-model-runner): ulm_dmr_up; the models it holds in
+ * memory, by state and one ulm_dmr_runner_info each (GET /engines/ps); the bytes its models
+ * take on disk (GET /engines/df); and the runner's own metrics (GET /metrics: llama.cpp's
+ * tokens and throughput) renamed ulm_dmr_runner_<name>; every series labelled
+ * backend="<backend's name>". Writes what fits into buf, always NUL-terminated when
+ * size > 0, and stores the length the whole text needs in *length (may be NULL), like
+ * snprintf: with *length >= size, call again with a larger buf (the runner is asked
+ * again). Returns ULM_OK; the error of GET /engines/ps, with ulm_dmr_up 0 written, when the
+ * runner did not answer; or ULM_EINVAL, ULM_ENOT_CONFIGURED or ULM_ENOMEM with nothing
+ * written. A part the runner does not answer (an older runner without /metrics) is left
+ * out.
+ */
+ULM_EXTERN int ulm_dmr_metrics(ulm_client *client, const char *backend, char *buf, size_t size,
+                               size_t *length, char *errbuf, size_t errbuf_size);
+
 /* ---------------------------------------------------------------- models */
 
 typedef struct ulm_model_list ulm_model_list;

@@ -345,6 +345,10 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any, _Check], ...] = (
      check_errbuf),
     ("ulm_dmr_preload", (client_p, _c_str, _c_str, _c_long, _c_str, _errbuf, _c_size_t), _c_int,
      check_errbuf),
+    # No errcheck: a runner that does not answer still gives text (ulm_dmr_up 0); _dmr
+    # raises only when nothing was written.
+    ("ulm_dmr_metrics", (client_p, _c_str, _P(ctypes.c_char), _c_size_t, _P(_c_size_t), _errbuf,
+                         _c_size_t), _c_int, None),
 )
 
 
