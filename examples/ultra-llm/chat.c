@@ -7,8 +7,15 @@
 #include "cli.h"
 
 enum {
-    OPT_STREAM = CLI_OPT_OWN
+    OPT_STREAM = CLI_OPT_OWN,
+    OPT_METRICS
 };
+
+/* chat's own options: --stream, --metrics FILE. */
+typedef struct chat_options {
+    int stream;
+    const char *metrics_path;
+} chat_options;
 
 static int print_delta(const char *text, size_t length, void *payload)
 {
@@ -17,11 +24,45 @@ static int print_delta(const char *text, size_t length, void *payload)
     return fflush(stdout) == 0 ? 0 : 1; /* a closed pipe ends the call */
 }
 
-static int take_stream(int val, const char *arg, void *ctx)
+static int take_own(int val, const char *arg, void *ctx)
 {
-    (void)val, (void)arg;
-    *(int *)ctx = 1;
+    chat_options *own = ctx;
+    if (val == OPT_STREAM) {
+        own->stream = 1;
+        return 1;
+    }
+    if (!*arg) {
+        fprintf(stderr, "ultra-llm: --metrics: a file name is needed\n");
+        return 0;
+    }
+    own->metrics_path = arg;
     return 1;
+}
+
+/*
+ * Writes the run's metrics (ulm_client_metrics) to path: JSON when it ends in ".json",
+ * else Prometheus text. 0, or CLI_EXIT_FAILED after saying why.
+ */
+static int write_metrics(ulm_client *client, const char *path)
+{
+    size_t n = strlen(path);
+    int format = n >= 5 && strcmp(path + n - 5, ".json") == 0 ? ULM_METRICS_JSON
+                                                             : ULM_METRICS_PROMETHEUS;
+    size_t length = ulm_client_metrics(client, format, NULL, 0);
+    char *text = malloc(length + 1);
+    FILE *f = text ? fopen(path, "w") : NULL;
+    int ok = f != NULL;
+    if (ok) {
+        ulm_client_metrics(client, format, text, length + 1); /* no call runs any more */
+        ok = fwrite(text, 1, length, f) == length && (format != ULM_METRICS_JSON || fputc('\n', f) != EOF);
+        ok = fclose(f) == 0 && ok;
+    }
+    free(text);
+    if (!ok) {
+        fprintf(stderr, "ultra-llm: --metrics: cannot write %s\n", path);
+        return CLI_EXIT_FAILED;
+    }
+    return 0;
 }
 
 /* Ctrl-C stops the call through this token; a second Ctrl-C ends the program at once. */
@@ -104,10 +145,11 @@ static int run_chat(const cli_command *self, int argc, char **argv)
 {
     static const struct option own_options[] = {
         {"stream", no_argument, NULL, OPT_STREAM},
+        {"metrics", required_argument, NULL, OPT_METRICS},
         {NULL, 0, NULL, 0},
     };
-    int stream = 0;
-    const cli_own_options own = {own_options, take_stream, &stream};
+    chat_options chat = {0};
+    const cli_own_options own = {own_options, take_own, &chat};
     cli_options o;
     int code = cli_parse(self,
                          CLI_OPT_CONFIG | CLI_OPT_JSON | CLI_OPT_MODEL | CLI_OPT_SAMPLING |
@@ -127,7 +169,7 @@ static int run_chat(const cli_command *self, int argc, char **argv)
     if ((code = cli_prompt_read(argv[o.operands], &prompt)) != 0 ||
         (code = cli_request_new(&o, o.models, o.model_count, &req)) != 0)
         goto out;
-    if (stream)
+    if (chat.stream)
         ulm_request_set_on_delta(req, print_delta, NULL);
     if (ulm_request_add_message(req, ULM_ROLE_USER, prompt) != ULM_OK) {
         fprintf(stderr, "ultra-llm: the prompt and system text must be UTF-8 text\n");
@@ -136,7 +178,11 @@ static int run_chat(const cli_command *self, int argc, char **argv)
     }
     if ((code = cli_client_open(o.config, &client)) != 0)
         goto out;
-    code = send_and_print(client, req, o.json, stream);
+    code = send_and_print(client, req, o.json, chat.stream);
+    if (chat.metrics_path && code != CLI_EXIT_INTERRUPTED) {
+        int written = write_metrics(client, chat.metrics_path);
+        code = code ? code : written;
+    }
 out:
     free(prompt);
     ulm_client_free(client);
@@ -148,9 +194,10 @@ out:
 const cli_command cli_chat_command = {
     "chat",
     "ultra-llm chat [--config FILE] [-m MODEL]... [--system TEXT] [--max-tokens N]\n"
-    "                      [--temperature T] [--stream] [--json] [--connect-timeout-ms MS]\n"
-    "                      [--load-timeout-ms MS] [--first-token-timeout-ms MS]\n"
-    "                      [--idle-timeout-ms MS] [--timeout-ms MS] PROMPT",
+    "                      [--temperature T] [--stream] [--json] [--metrics FILE]\n"
+    "                      [--connect-timeout-ms MS] [--load-timeout-ms MS]\n"
+    "                      [--first-token-timeout-ms MS] [--idle-timeout-ms MS]\n"
+    "                      [--timeout-ms MS] PROMPT",
     "Sends PROMPT to MODEL and prints the answer.\n"
     "\n"
     "MODEL is dmr/<name>, openai/<name>, anthropic/<name>, gemini/<name>, <backend>/<name>\n"
@@ -162,6 +209,8 @@ const cli_command cli_chat_command = {
     "--json prints the answer, who gave it and every attempt as one JSON object.\n"
     "--stream prints the answer as it arrives; with --json, the JSON object follows it on\n"
     "one line. Ctrl-C stops the call and prints what arrived, marked incomplete.\n"
+    "--metrics FILE writes the run's metrics to FILE once the call ended (docs/metrics.md):\n"
+    "JSON when FILE ends in .json, else Prometheus text.\n"
     "--system TEXT comes before the prompt; --max-tokens N (>= 1) and --temperature T\n"
     "(0 to 2) are sent only when given.\n"
     "The clocks, MS in milliseconds from 1 to 86400000: --connect-timeout-ms,\n"

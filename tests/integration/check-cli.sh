@@ -190,6 +190,18 @@ usage_error "empty prompt" "the prompt is empty" "$cli" chat "" && ok
 printf ' \n' > "$tmp/blank"
 usage_error "empty stdin" "the prompt on standard input is empty" "$cli" chat - < "$tmp/blank" && ok
 ULM_LOG=verbose usage_error "ULM_LOG" "none, error, warn, info and debug" "$cli" chat hi && ok
+# --metrics FILE: the run's metrics, Prometheus text or JSON by the file's name
+"$cli" chat --max-tokens 4 --metrics "$tmp/run.prom" "Once upon a time" > /dev/null
+grep -qxF 'ulm_calls_succeeded_total{backend="dmr",model="ai/stories260k:latest"} 1' "$tmp/run.prom" ||
+    { echo "failed: --metrics FILE"; cat "$tmp/run.prom"; exit 1; }
+! command -v promtool > /dev/null || promtool check metrics < "$tmp/run.prom" ||
+    { echo "failed: --metrics FILE: promtool"; exit 1; }
+"$cli" chat --max-tokens 4 --metrics "$tmp/run.json" "Once upon a time" > /dev/null
+check_json '
+m = next(b for b in d["backends"] if b["backend"] == "dmr")["models"]
+assert [(x["model"], x["calls_succeeded_total"]) for x in m] == [("ai/stories260k:latest", 1)], m
+' "--metrics FILE.json" < "$tmp/run.json" && ok
+usage_error "--metrics ''" "a file name is needed" "$cli" chat --metrics "" hi && ok
 ULM_LOG=info ULM_LOG_FORMAT=xml usage_error "ULM_LOG_FORMAT" "the formats are text and json" \
     "$cli" chat hi && ok
 # ULM_LOG_FORMAT=json: every diagnostic a JSON object on a line of its own, with its fields
@@ -253,4 +265,4 @@ MODEL_RUNNER_URL=$ULM_TEST_FAULT_URL/stall-mid/120000 interrupt "$cli" chat --st
     grep -q "^ultra-llm: error: cancelled" "$tmp/int.err" && ok
 
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 42 ]
+[ "$passed" -eq 44 ]
