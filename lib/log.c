@@ -17,8 +17,7 @@ static const char *or_empty(const char *s)
     return s ? s : "";
 }
 
-void ulm__log_event(const ulm_logger *log, int level, ulm_log_fields fields,
-                    const char *fmt, ...)
+void ulm__log_event(const ulm_logger *log, int level, ulm_log_fields fields, const char *fmt, ...)
 {
     if (!ulm__log_wanted(log, level))
         return;

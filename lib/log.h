@@ -5,11 +5,11 @@
 #include "alloc.h"
 
 typedef struct ulm_logger {
-    ulm_log_fn fn;             /* the message; NULL: not wanted */
+    ulm_log_fn fn; /* the message; NULL: not wanted */
     void *payload;
     ulm_log_event_fn event_fn; /* the structured fields; NULL: not wanted */
     void *event_payload;
-    int level;                 /* most verbose level passed to either */
+    int level; /* most verbose level passed to either */
 } ulm_logger;
 
 /* What a diagnostic is about, beside its message (ulm_log_event): strings may be NULL

@@ -74,8 +74,7 @@ static const char *runner_state(const ulm_dmr_runner *r)
 static void write_state(writer *w, const ulm_runner_scrape *s)
 {
     put_family(w, "ulm_dmr_up",
-               "Whether the Docker Model Runner answered GET /engines/ps (1) or not (0).",
-               "gauge");
+               "Whether the Docker Model Runner answered GET /engines/ps (1) or not (0).", "gauge");
     put_series_start(w, "ulm_dmr_up", s->backend);
     put_str(w, s->up ? "} 1\n" : "} 0\n");
     if (s->up) {
@@ -101,8 +100,10 @@ static void write_state(writer *w, const ulm_runner_scrape *s)
                    "gauge");
         for (size_t r = 0; r < s->runners->count; r++) {
             const ulm_dmr_runner *x = &s->runners->items[r];
-            const char *labels[][2] = {{"model", x->model},   {"engine", x->backend},
-                                       {"mode", x->mode},     {"state", runner_state(x)},
+            const char *labels[][2] = {{"model", x->model},
+                                       {"engine", x->backend},
+                                       {"mode", x->mode},
+                                       {"state", runner_state(x)},
                                        {"keep_alive", x->keep_alive}};
             put_series_start(w, "ulm_dmr_runner_info", s->backend);
             for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {

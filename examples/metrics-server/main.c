@@ -67,8 +67,8 @@ static char *scrape(ulm_client *client, size_t *out_length)
     size_t size = 64 * 1024;
     char *text = malloc(size);
     size_t length;
-    while (text && (length = ulm_client_metrics(client, ULM_METRICS_PROMETHEUS, text, size)) >=
-                       size) {
+    while (text &&
+           (length = ulm_client_metrics(client, ULM_METRICS_PROMETHEUS, text, size)) >= size) {
         size = length + length / 4 + 1;
         free(text);
         text = malloc(size);
@@ -109,9 +109,8 @@ static enum MHD_Result reply(struct MHD_Connection *connection, unsigned int sta
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **request_state)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **request_state)
 {
     (void)version;
     (void)upload_data;
@@ -181,8 +180,8 @@ static int number_arg(const char *name, const char *value, long min, long max, l
     errno = 0;
     long v = value ? strtol(value, &end, 10) : 0;
     if (!value || errno || *end || end == value || v < min || v > max) {
-        fprintf(stderr, "ulm-metrics-server: %s: expected a whole number from %ld to %ld\n",
-                name, min, max);
+        fprintf(stderr, "ulm-metrics-server: %s: expected a whole number from %ld to %ld\n", name,
+                min, max);
         return 0;
     }
     *out = v;
@@ -236,12 +235,14 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     /* loopback only: metrics say which models and backends a host uses */
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct MHD_Daemon *daemon = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, client,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)30, MHD_OPTION_END);
+    struct MHD_Daemon *daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
+                                                 0, NULL, NULL, on_request, client,
+                                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+                                                 MHD_OPTION_END);
     if (!daemon) {
         fprintf(stderr, "ulm-metrics-server: cannot listen on 127.0.0.1:%ld\n", port);
         ulm_client_free(client);

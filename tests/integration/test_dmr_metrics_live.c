@@ -36,8 +36,9 @@ static void a_loaded_model_and_its_counters_are_shown(void **state)
                                  "latest\",engine=\"llama.cpp\",mode=\"completion\",state=\""));
     assert_non_null(strstr(text, "\n# TYPE ulm_dmr_models_disk_bytes gauge\n"));
     /* the emulator counts every prompt it served; this one's is among them */
-    const char *series = "\nulm_dmr_runner_llamacpp_prompt_tokens_total{backend=\"dmr\","
-                         "engine=\"llama.cpp\",model=\"ai/stories260k:latest\",mode=\"completion\"} ";
+    const char *series =
+        "\nulm_dmr_runner_llamacpp_prompt_tokens_total{backend=\"dmr\","
+        "engine=\"llama.cpp\",model=\"ai/stories260k:latest\",mode=\"completion\"} ";
     const char *at = strstr(text, series);
     assert_non_null(at);
     assert_true(atol(at + strlen(series)) >= prompt_tokens);
@@ -122,12 +123,10 @@ static void another_backend_writes_nothing(void **state)
     ulm_client *c = live_client(live_url("ULM_TEST_DMR_URL"), LIVE_DEAD_URL, "sk-x");
     char text[64] = "untouched";
     size_t length = 7;
-    assert_int_equal(ulm_dmr_metrics(c, "openai", text, sizeof text, &length, NULL, 0),
-                     ULM_EINVAL);
+    assert_int_equal(ulm_dmr_metrics(c, "openai", text, sizeof text, &length, NULL, 0), ULM_EINVAL);
     assert_string_equal(text, "");
     assert_int_equal(length, 0);
-    assert_int_equal(ulm_dmr_metrics(NULL, NULL, text, sizeof text, &length, NULL, 0),
-                     ULM_EINVAL);
+    assert_int_equal(ulm_dmr_metrics(NULL, NULL, text, sizeof text, &length, NULL, 0), ULM_EINVAL);
     ulm_client_free(c);
 }
 

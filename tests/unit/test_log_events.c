@@ -25,8 +25,8 @@ typedef struct script {
     size_t count;
 } script;
 
-static int fake_transport(void *ctx, const ulm_transfer *t, ulm_http_response *resp,
-                          char *errbuf, size_t errbuf_size)
+static int fake_transport(void *ctx, const ulm_transfer *t, ulm_http_response *resp, char *errbuf,
+                          size_t errbuf_size)
 {
     (void)errbuf;
     (void)errbuf_size;
@@ -145,15 +145,14 @@ static ulm_client *make_client(script *sc, seen *s, int with_messages)
     assert_int_equal(ulm_client_add_provider(c, fake_provider("cloud"), "http://cloud.test/v1",
                                              "secret-cloud-key-123"),
                      ULM_OK);
-    assert_int_equal(
-        ulm_client_add_provider(c, fake_provider("cloud2"), "http://cloud2.test", "other-key"),
-        ULM_OK);
+    assert_int_equal(ulm_client_add_provider(c, fake_provider("cloud2"), "http://cloud2.test",
+                                             "other-key"),
+                     ULM_OK);
     ulm__engine_pool_set_transport(c->engines, fake_transport, sc);
     return c;
 }
 
-static int run(seen *s, int with_messages, const char *models, const scripted *steps,
-               size_t count)
+static int run(seen *s, int with_messages, const char *models, const scripted *steps, size_t count)
 {
     script sc = {steps, count};
     ulm_client *c = make_client(&sc, s, with_messages);
@@ -266,9 +265,8 @@ static void the_level_filters_events(void **state)
     opts.log_event_payload = &s;
     ulm_client *c = NULL;
     assert_int_equal(ulm_client_new(&c, &opts, NULL, 0), ULM_OK);
-    assert_int_equal(ulm_client_add_provider(c, fake_provider("cloud"), "http://cloud.test/v1",
-                                             "k"),
-                     ULM_OK);
+    assert_int_equal(
+        ulm_client_add_provider(c, fake_provider("cloud"), "http://cloud.test/v1", "k"), ULM_OK);
     ulm__engine_pool_set_transport(c->engines, fake_transport, &sc);
     ulm_request *req = NULL;
     assert_int_equal(ulm_request_new(&req), ULM_OK);
@@ -322,8 +320,13 @@ static void a_long_message_is_cut_on_a_character(void **state)
     for (size_t i = 0; i < 1500; i++)
         memcpy(message + 2 * i, "\xc3\xa9", 2);
     message[3000] = '\0';
-    ulm_log_event e = {.version = ULM_LOG_EVENT_VERSION, .level = ULM_LOG_INFO, .event = "x",
-                       .message = message, .backend = "", .model = "", .error_class = "",
+    ulm_log_event e = {.version = ULM_LOG_EVENT_VERSION,
+                       .level = ULM_LOG_INFO,
+                       .event = "x",
+                       .message = message,
+                       .backend = "",
+                       .model = "",
+                       .error_class = "",
                        .ms = -1};
     char line[ULM_LOG_JSON_SIZE];
     size_t need = ulm_log_event_json(&e, line, sizeof line);

@@ -23,13 +23,15 @@ static void the_state_is_counted_and_listed(void **state)
     (void)state;
     ulm_dmr_runner items[] = {
         {.backend = "llama.cpp", .model = "ai/smollm2", .mode = "completion", .in_use = 1},
-        {.backend = "llama.cpp", .model = "ai/\"odd\"\\name", .mode = "embedding",
+        {.backend = "llama.cpp",
+         .model = "ai/\"odd\"\\name",
+         .mode = "embedding",
          .keep_alive = "10m0s"},
         {.backend = "llama.cpp", .model = "ai/big", .mode = "completion", .loading = 1},
     };
     ulm_dmr_runner_list runners = {items, 3};
-    ulm_runner_scrape scrape = {.backend = "dmr", .up = 1, .runners = &runners,
-                                .disk_bytes = 123456789};
+    ulm_runner_scrape scrape = {
+        .backend = "dmr", .up = 1, .runners = &runners, .disk_bytes = 123456789};
     char *text = write_scrape(&scrape);
     const char *want =
         "# HELP ulm_dmr_up Whether the Docker Model Runner answered GET /engines/ps (1) or not "
@@ -65,11 +67,10 @@ static void a_runner_down_says_only_that(void **state)
     (void)state;
     ulm_runner_scrape scrape = {.backend = "my \"dmr\"", .up = 0, .disk_bytes = -1};
     char *text = write_scrape(&scrape);
-    assert_string_equal(text,
-                        "# HELP ulm_dmr_up Whether the Docker Model Runner answered GET "
-                        "/engines/ps (1) or not (0).\n"
-                        "# TYPE ulm_dmr_up gauge\n"
-                        "ulm_dmr_up{backend=\"my \\\"dmr\\\"\"} 0\n");
+    assert_string_equal(text, "# HELP ulm_dmr_up Whether the Docker Model Runner answered GET "
+                              "/engines/ps (1) or not (0).\n"
+                              "# TYPE ulm_dmr_up gauge\n"
+                              "ulm_dmr_up{backend=\"my \\\"dmr\\\"\"} 0\n");
     ulm_text_free(&(ulm_text){text, 0, 0});
 }
 
@@ -95,8 +96,12 @@ static void the_runners_metrics_are_renamed_and_relabelled(void **state)
         "nan_is_fine NaN\n"
         "# TYPE";
     ulm_dmr_runner_list none = {0};
-    ulm_runner_scrape scrape = {.backend = "dmr", .up = 1, .runners = &none, .disk_bytes = -1,
-                                .metrics = runner, .metrics_length = strlen(runner)};
+    ulm_runner_scrape scrape = {.backend = "dmr",
+                                .up = 1,
+                                .runners = &none,
+                                .disk_bytes = -1,
+                                .metrics = runner,
+                                .metrics_length = strlen(runner)};
     char *text = write_scrape(&scrape);
     const char *own = strstr(text, "# HELP ulm_dmr_runner_llamacpp");
     assert_non_null(own);
@@ -120,8 +125,12 @@ static void out_of_memory_is_reported(void **state)
     const char *runner = "# HELP a:b help\n# TYPE a:b gauge\na:b{backend=\"x\"} 1\n";
     ulm_dmr_runner item = {.backend = "llama.cpp", .model = "m", .mode = "completion"};
     ulm_dmr_runner_list runners = {&item, 1};
-    ulm_runner_scrape scrape = {.backend = "dmr", .up = 1, .runners = &runners, .disk_bytes = 1,
-                                .metrics = runner, .metrics_length = strlen(runner)};
+    ulm_runner_scrape scrape = {.backend = "dmr",
+                                .up = 1,
+                                .runners = &runners,
+                                .disk_bytes = 1,
+                                .metrics = runner,
+                                .metrics_length = strlen(runner)};
     for (long n = 1;; n++) {
         ulm_text out = {0};
         ulm__test_fail_alloc_after(n);
