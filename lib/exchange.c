@@ -106,7 +106,7 @@ static void finish_raw(ulm_exchange *x)
         if (!x->quiet)
             ulm__log_event(&x->client->settings.log, ULM_LOG_WARN,
                            exchange_fields(x, "request.failed", x->rc), "%s", x->errmsg);
-    } else if (x->rc == ULM_OK) {
+    } else if (x->rc == ULM_OK && !x->quiet) {
         ulm_log_fields fields = exchange_fields(x, "request.done", ULM_OK);
         ulm__log_event(&x->client->settings.log, ULM_LOG_DEBUG, fields,
                        "%s: %s %s -> HTTP %d in %.1f ms", x->backend->name, x->raw->method,
