@@ -61,44 +61,43 @@ static void put(line_sink *o, const char *s, size_t n)
     o->len += n;
 }
 
-/* "key":"value", with the value escaped and cut at 1024 bytes so that a line keeps to
- * ULM_LOG_JSON_SIZE (messages are shorter; names are the library's own). A byte that is
- * not part of valid UTF-8 becomes U+FFFD, so that the line stays JSON. */
-static void put_string_member(line_sink *o, const char *key, const char *value)
+/* The most bytes a value takes in a line once escaped: the message, and each other field.
+ * With the keys, numbers and time, a line stays under ULM_LOG_JSON_SIZE. */
+#define MESSAGE_BUDGET 2048
+#define FIELD_BUDGET 384
+
+/* "key":"value", with the value escaped and cut, on a character, where its escaped form
+ * would pass budget. A byte that is not part of valid UTF-8 becomes U+FFFD, so that the
+ * line stays JSON. */
+static void put_string_member(line_sink *o, const char *key, const char *value, size_t budget)
 {
     put(o, ",\"", 2);
     put(o, key, strlen(key));
     put(o, "\":\"", 3);
-    size_t n = strlen(value);
-    if (n > 1024) {
-        n = 1024;
-        while (n > 0 && ((unsigned char)value[n] & 0xC0) == 0x80)
-            n--; /* never cut inside a character */
-    }
-    const char *run = value;
-    const char *end = value + n;
+    const char *end = value + strlen(value);
+    size_t used = 0;
     for (const char *p = value; p < end;) {
         unsigned char lead = (unsigned char)*p;
         char esc[6];
-        size_t len = ulm__json_escape(lead, esc);
-        if (!len && lead < 0x80) {
-            p++;
-            continue;
+        const char *piece = esc;
+        size_t len = ulm__json_escape(lead, esc), step = 1;
+        if (!len) {
+            size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+            size_t have = (size_t)(end - p) < want ? (size_t)(end - p) : want;
+            if (lead < 0x80 || ulm__utf8_invalid_at(p, have) == have) {
+                piece = p; /* as itself: ASCII, or a whole valid character */
+                len = step = lead < 0x80 ? 1 : have;
+            } else {
+                piece = "\xef\xbf\xbd";
+                len = 3;
+            }
         }
-        size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-        size_t have = (size_t)(end - p) < want ? (size_t)(end - p) : want;
-        if (!len && ulm__utf8_invalid_at(p, have) == have) {
-            p += have;
-            continue;
-        }
-        put(o, run, (size_t)(p - run));
-        if (len)
-            put(o, esc, len);
-        else
-            put(o, "\xef\xbf\xbd", 3);
-        run = ++p;
+        if (used + len > budget)
+            break;
+        put(o, piece, len);
+        used += len;
+        p += step;
     }
-    put(o, run, (size_t)(end - run));
     put(o, "\"", 1);
 }
 
@@ -132,21 +131,21 @@ size_t ulm_log_event_json(const ulm_log_event *event, char *buf, size_t size)
         int n = snprintf(time_text, sizeof time_text, "{\"time\":\"%s.%03ldZ\"", stamp,
                          now.tv_nsec / 1000000);
         put(&o, time_text, (size_t)n);
-        put_string_member(&o, "level", level_name(event->level));
-        put_string_member(&o, "event", or_empty(event->event));
+        put_string_member(&o, "level", level_name(event->level), FIELD_BUDGET);
+        put_string_member(&o, "event", or_empty(event->event), FIELD_BUDGET);
         const char *strings[][2] = {{"backend", event->backend}, {"model", event->model}};
         for (size_t i = 0; i < 2; i++)
             if (strings[i][1] && *strings[i][1])
-                put_string_member(&o, strings[i][0], strings[i][1]);
+                put_string_member(&o, strings[i][0], strings[i][1], FIELD_BUDGET);
         if (event->attempt)
             put_number_member(&o, "attempt", "%.0f", (double)event->attempt);
         if (event->error_class && *event->error_class)
-            put_string_member(&o, "error_class", event->error_class);
+            put_string_member(&o, "error_class", event->error_class, FIELD_BUDGET);
         if (event->http_status)
             put_number_member(&o, "http_status", "%.0f", (double)event->http_status);
         if (event->ms >= 0)
             put_number_member(&o, "ms", "%.1f", event->ms < 1e12 ? event->ms : 1e12);
-        put_string_member(&o, "message", or_empty(event->message));
+        put_string_member(&o, "message", or_empty(event->message), MESSAGE_BUDGET);
         put(&o, "}\n", 2);
     }
     if (o.size)

@@ -135,7 +135,9 @@ typedef void (*ulm_log_event_fn)(const ulm_log_event *event, void *payload);
  * (UTC, RFC 3339 with milliseconds), the level's name and every field that applies, and a
  * line feed. Writes what fits into buf, always NUL-terminated when size > 0, and returns
  * the length the whole line needs without the NUL, like snprintf; 0 for a NULL event.
- * A line never needs more than ULM_LOG_JSON_SIZE bytes.
+ * Bytes that are not UTF-8 become U+FFFD; long values are cut on a character (the message
+ * at 2048 bytes once escaped, the other strings at 384), so that a line never needs more
+ * than ULM_LOG_JSON_SIZE bytes.
  */
 ULM_EXTERN size_t ulm_log_event_json(const ulm_log_event *event, char *buf, size_t size);
 

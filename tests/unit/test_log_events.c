@@ -312,18 +312,19 @@ static void the_json_line_escapes_and_measures(void **state)
     assert_string_equal(small, "");
 }
 
-/* A long message is cut at 1024 bytes, never inside a character, so a line fits its size. */
-static void a_long_message_is_cut_on_a_character(void **state)
+/* Long values are cut on a character, the message at 2048 escaped bytes, the other fields
+ * at 384, so that even the worst line fits ULM_LOG_JSON_SIZE. */
+static void long_values_are_cut_on_a_character(void **state)
 {
     (void)state;
-    char message[3001];
+    static char accents[3001], controls[5001];
     for (size_t i = 0; i < 1500; i++)
-        memcpy(message + 2 * i, "\xc3\xa9", 2);
-    message[3000] = '\0';
+        memcpy(accents + 2 * i, "\xc3\xa9", 2);
+    memset(controls, '\x01', sizeof controls - 1); /* \u0001: six bytes each */
     ulm_log_event e = {.version = ULM_LOG_EVENT_VERSION,
                        .level = ULM_LOG_INFO,
                        .event = "x",
-                       .message = message,
+                       .message = accents,
                        .backend = "",
                        .model = "",
                        .error_class = "",
@@ -332,8 +333,24 @@ static void a_long_message_is_cut_on_a_character(void **state)
     size_t need = ulm_log_event_json(&e, line, sizeof line);
     assert_true(need < sizeof line);
     const char *text = strstr(line, "\"message\":\"") + 11;
-    assert_int_equal(strlen(text), 1024 + 3); /* 512 characters, then "}\n */
-    assert_string_equal(text + 1024, "\"}\n");
+    assert_int_equal(strlen(text), 2048 + 3); /* 1024 characters, then "}\n */
+    assert_string_equal(text + 2048, "\"}\n");
+
+    ulm_log_event worst = {.version = ULM_LOG_EVENT_VERSION,
+                           .level = ULM_LOG_DEBUG,
+                           .event = controls,
+                           .message = controls,
+                           .backend = controls,
+                           .model = controls,
+                           .attempt = 4294967295u,
+                           .error_class = controls,
+                           .http_status = -2147483647 - 1,
+                           .ms = 1e300};
+    need = ulm_log_event_json(&worst, line, sizeof line);
+    assert_true(need < sizeof line);
+    assert_int_equal(need, strlen(line));
+    assert_non_null(strstr(line, "\"ms\":1000000000000.0,"));
+    assert_string_equal(line + need - 2, "}\n");
 }
 
 int main(void)
@@ -343,7 +360,7 @@ int main(void)
         cmocka_unit_test(both_callbacks_get_the_same_messages),
         cmocka_unit_test(the_level_filters_events),
         cmocka_unit_test(the_json_line_escapes_and_measures),
-        cmocka_unit_test(a_long_message_is_cut_on_a_character),
+        cmocka_unit_test(long_values_are_cut_on_a_character),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
