@@ -109,7 +109,7 @@ typedef void (*ulm_log_fn)(int level, const char *message, void *payload);
 
 /*
  * One diagnostic as structured fields, beside its message, for a host that sends them to
- * its own logger (docs/logging.md lists the events). Every string is non-NULL ("" when the
+ * its own logger (docs/api.md#logging lists the events). Every string is non-NULL ("" when the
  * field does not apply), holds no secret, and is valid only during the call. Fields may be
  * appended in later versions; version says which the struct has.
  */
