@@ -231,15 +231,17 @@ class LifecycleTests(unittest.TestCase):
             async with lifecycle_client(ultrallm.AsyncClient) as client:
                 await client.dmr.preload(LOCAL, keep_alive="5m")
                 runners = await client.dmr.ps()
+                metrics = await client.dmr.metrics()
                 unloaded = await client.dmr.unload(LOCAL)
                 models = await client.dmr.models()
                 cached = await client.dmr.pull(LOCAL)
                 with self.assertRaises(ultrallm.ModelNotFoundError):
                     await client.dmr.remove("ai/not-pulled")
-                return runners, unloaded, models, cached
+                return runners, metrics, unloaded, models, cached
 
-        runners, unloaded, models, cached = asyncio.run(main())
+        runners, metrics, unloaded, models, cached = asyncio.run(main())
         self.assertTrue(any("stories260k" in r.model for r in runners))
+        self.assertIn('ulm_dmr_runners{backend="dmr",state="idle"} 1\n', metrics)
         self.assertEqual(unloaded, 1)
         self.assertTrue(any(LOCAL + ":latest" in m.tags for m in models))
         self.assertTrue(cached.finished and cached.cached)
