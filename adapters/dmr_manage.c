@@ -221,6 +221,7 @@ static const struct {
     {ULM_DMR_PS, "/engines/ps"},
     {ULM_DMR_MODELS, "/models"},
     {ULM_DMR_OPENAI_MODELS, "/engines/v1/models"},
+    {ULM_DMR_METRICS, "/metrics"},
 };
 
 int ulm__dmr_build_get(ulm_http_request *out, ulm_dmr_call call)

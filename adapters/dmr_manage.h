@@ -62,7 +62,8 @@ typedef enum ulm_dmr_call {
     ULM_DMR_UNLOAD,        /* POST /engines/unload */
     ULM_DMR_CONFIGURE,     /* POST /engines/_configure: 202, preloads in the background */
     ULM_DMR_PRELOAD,       /* POST /engines/v1/{chat/completions|embeddings} X-Preload-Only */
-    ULM_DMR_INFERENCE      /* chat, completions, embeddings (dmr.c) */
+    ULM_DMR_INFERENCE,     /* chat, completions, embeddings (dmr.c) */
+    ULM_DMR_METRICS        /* GET /metrics: the runners' llama.cpp metrics, Prometheus text */
 } ulm_dmr_call;
 
 /* Why a call failed. */
@@ -125,7 +126,7 @@ ULM_HIDDEN int ulm__dmr_same_model(const char *a, const char *b);
 /* ------------------------------------------------ requests */
 
 /* GET of an endpoint without arguments: ULM_DMR_BANNER, _VERSION, _STATUS, _DISK_USAGE,
- * _PS, _MODELS, _OPENAI_MODELS; ULM_EINVAL for the others. */
+ * _PS, _MODELS, _OPENAI_MODELS, _METRICS; ULM_EINVAL for the others. */
 ULM_HIDDEN int ulm__dmr_build_get(ulm_http_request *out, ulm_dmr_call call);
 
 /* GET /models/{reference}: one pulled model (ulm__dmr_parse_model). */

@@ -45,6 +45,25 @@ static const ulm_logger *logger(const ulm_call *k)
     return &k->client->settings.log;
 }
 
+/* The fields of an event about the call's current target: attempt is the number of the
+ * attempt it concerns (the trail's attempts so far are those that ended). */
+static ulm_log_fields target_fields(const ulm_call *k, const char *event, unsigned int attempt,
+                                    int error, double ms)
+{
+    return (ulm_log_fields){.event = event,
+                            .backend = k->target.backend->name,
+                            .model = k->target.model,
+                            .attempt = attempt,
+                            .error = error,
+                            .ms = ms};
+}
+
+/* The number of the attempt that runs now, or that comes next once one ended. */
+static unsigned int next_attempt(const ulm_call *k)
+{
+    return (unsigned int)k->resp->attempt_count + 1;
+}
+
 /* The client's metrics registry, and a backend's index in it. */
 static ulm_metrics *metrics(const ulm_call *k)
 {
@@ -355,8 +374,10 @@ static void send(ulm_call *k)
                               k->x.base_url, k->target.model,
                               k->op == ULM_OP_EMBED ? "embedding" : "completion", &k->clocks,
                               k->engine) != ULM_OK)
-        ulm__log(logger(k), ULM_LOG_DEBUG, "%s: no memory to ask whether %s is loaded",
-                 k->target.backend->name, k->target.model);
+        ulm__log_event(logger(k), ULM_LOG_DEBUG,
+                       target_fields(k, "load_probe.skipped", next_attempt(k), ULM_ENOMEM, -1),
+                       "%s: no memory to ask whether %s is loaded", k->target.backend->name,
+                       k->target.model);
 }
 
 static void on_exchange_done(ulm_exchange *x, void *ctx)
@@ -368,8 +389,11 @@ static void on_exchange_done(ulm_exchange *x, void *ctx)
         double now = ulm__now_ms();
         double left = (k->load_end < k->deadline ? k->load_end : k->deadline) - now;
         if (left > 0) {
-            ulm__log(logger(k), ULM_LOG_DEBUG, "%s/%s is loading; asking again",
-                     k->target.backend->name, k->target.model);
+            ulm__log_event(logger(k), ULM_LOG_DEBUG,
+                           target_fields(k, "model.loading", next_attempt(k),
+                                          ULM_EMODEL_LOADING, now - k->attempt_start),
+                           "%s/%s is loading; asking again", k->target.backend->name,
+                           k->target.model);
             double poll = (double)ulm__error_policy(ULM_EMODEL_LOADING)->wait_ms;
             k->state = ULM_CALL_WAIT_LOAD;
             k->wake_at = now + (left < poll ? left : poll);
@@ -485,6 +509,7 @@ static void begin_attempt(ulm_call *k)
         .on_done = on_exchange_done,
         .on_done_ctx = k,
         .retry_after_ms = -1,
+        .attempt = next_attempt(k),
     };
     if (b->disabled[0]) { /* nothing to send: no slot, no endpoint, no health to record */
         ulm__exchange_start(&k->x, k->engine);
@@ -523,8 +548,10 @@ static int on_pull_progress(const ulm_pull_progress *p, void *ctx)
     ulm_call *k = ctx;
     if (p->percent >= k->pull_reported + 10) {
         k->pull_reported = p->percent - (double)((long)p->percent % 10);
-        ulm__log(logger(k), ULM_LOG_INFO, "%s: pulling %.*s: %.0f%% (%.1f of %.1f MB)",
-                 k->target.backend->name, typed_length(k->target.model), k->target.model,
+        ulm__log_event(logger(k), ULM_LOG_INFO,
+                       target_fields(k, "model.pull.progress", next_attempt(k), ULM_OK,
+                                      ulm__now_ms() - k->attempt_start),
+                       "%s: pulling %.*s: %.0f%% (%.1f of %.1f MB)", k->target.backend->name, typed_length(k->target.model), k->target.model,
                  p->percent, p->done_bytes / 1e6, p->total_bytes / 1e6);
     }
     return 0;
@@ -537,7 +564,10 @@ static void pull_failed(ulm_call *k, int rc, const char *why)
     char message[ULM_ERROR_SIZE];
     ulm__set_errbuf(message, sizeof message, "%s: %.*s is not pulled, and pulling it failed: %s",
                     t->backend->name, typed_length(t->model), t->model, why);
-    ulm__log(logger(k), ULM_LOG_WARN, "%s", message);
+    ulm_log_fields fields = target_fields(k, "model.pull.failed", next_attempt(k), rc,
+                                          ulm__now_ms() - k->attempt_start);
+    fields.http_status = k->pull ? k->pull->x.http_status : 0;
+    ulm__log_event(logger(k), ULM_LOG_WARN, fields, "%s", message);
     if (rc == ULM_ENOMEM || ulm__response_add_attempt(k->resp, t->backend->name, t->model, rc,
                                                       k->pull ? k->pull->x.http_status : 0,
                                                       ulm__now_ms() - k->attempt_start,
@@ -565,9 +595,11 @@ static void on_pull_done(ulm_exchange *x, void *ctx)
         pull_failed(k, rc, why);
         return;
     }
-    ulm__log(logger(k), ULM_LOG_INFO, "%s: pulled %.*s in %.1f s; asking again",
-             k->target.backend->name, typed_length(k->target.model), k->target.model,
-             (ulm__now_ms() - k->attempt_start) / 1e3);
+    double pull_ms = ulm__now_ms() - k->attempt_start;
+    ulm__log_event(logger(k), ULM_LOG_INFO,
+                   target_fields(k, "model.pulled", next_attempt(k), ULM_OK, pull_ms),
+                   "%s: pulled %.*s in %.1f s; asking again", k->target.backend->name,
+                   typed_length(k->target.model), k->target.model, pull_ms / 1e3);
     start_round(k); /* afresh: the deployment that had no model is the one to ask */
 }
 
@@ -589,8 +621,10 @@ static void start_pull(ulm_call *k)
     if (k->deadline < k->pull_end)
         k->pull_end = k->deadline;
     k->pull_reported = 0;
-    ulm__log(logger(k), ULM_LOG_INFO, "%s: %.*s is not pulled; pulling it (auto_pull)",
-             t->backend->name, typed_length(t->model), t->model);
+    ulm__log_event(logger(k), ULM_LOG_INFO,
+                   target_fields(k, "model.pull.started", next_attempt(k), ULM_OK, -1),
+                   "%s: %.*s is not pulled; pulling it (auto_pull)", t->backend->name,
+                   typed_length(t->model), t->model);
     char why[ULM_ERROR_SIZE];
     int rc = ulm__pull_prepare(k->pull, k->client, t->backend, k->x.base_url, t->model,
                                k->pull_end, on_pull_progress, k, on_pull_done, k, why,
@@ -625,13 +659,16 @@ static void round_ended(ulm_call *k, int rc)
     double pause = retry_pause(k, k->retry_after_ms);
     double now = ulm__now_ms();
     if (now + pause >= k->deadline) {
-        ulm__log(logger(k), ULM_LOG_INFO, "%s/%s: no time left for a retry in %.0f ms",
-                 k->target.backend->name, k->target.model, pause);
+        ulm__log_event(logger(k), ULM_LOG_INFO,
+                       target_fields(k, "retry.abandoned", next_attempt(k) - 1, rc, pause),
+                       "%s/%s: no time left for a retry in %.0f ms", k->target.backend->name,
+                       k->target.model, pause);
         target_ended(k, rc);
         return;
     }
-    ulm__log(logger(k), ULM_LOG_INFO, "%s/%s: retry %u in %.0f ms", k->target.backend->name,
-             k->target.model, k->retry + 1, pause);
+    ulm__log_event(logger(k), ULM_LOG_INFO, target_fields(k, "retry", next_attempt(k), rc, pause),
+                   "%s/%s: retry %u in %.0f ms", k->target.backend->name, k->target.model,
+                   k->retry + 1, pause);
     ulm__metrics_retry(metrics(k), backend_index(k, k->target.backend), k->target.model);
     ulm__result_clear(&k->result);
     k->retry++;
@@ -672,8 +709,8 @@ static void round_attempt_ended(ulm_call *k, int rc, int status, size_t delivere
         round_ended(k, rc);
         return;
     }
-    ulm__log(logger(k), ULM_LOG_INFO, "%s/%s: trying another deployment", t->backend->name,
-             t->model);
+    ulm__log_event(logger(k), ULM_LOG_INFO, target_fields(k, "failover", next_attempt(k), rc, -1),
+                   "%s/%s: trying another deployment", t->backend->name, t->model);
     ulm__result_clear(&k->result);
     begin_attempt(k);
 }
@@ -693,7 +730,13 @@ static int skip_target(ulm_call *k, const ulm_target *t, int code, const char *w
 {
     char message[ULM_ERROR_SIZE];
     ulm__set_errbuf(message, sizeof message, "%s: skipped: %s", t->backend->name, why);
-    ulm__log(logger(k), ULM_LOG_INFO, "%s", message);
+    ulm_log_fields fields = {.event = "target.skipped",
+                             .backend = t->backend->name,
+                             .model = t->model,
+                             .attempt = next_attempt(k),
+                             .error = code,
+                             .ms = -1};
+    ulm__log_event(logger(k), ULM_LOG_INFO, fields, "%s", message);
     return ulm__response_add_attempt(k->resp, t->backend->name, t->model, code, 0, 0, message);
 }
 
@@ -773,8 +816,15 @@ static void target_ended(ulm_call *k, int rc)
         finish(k, fail_chain(resp));
         return;
     }
-    ulm__log(logger(k), ULM_LOG_INFO, "falling back from %s/%s to %s/%s", t.backend->name,
-             t.model, k->targets.items[i + 1].backend->name, k->targets.items[i + 1].model);
+    ulm_log_fields fields = {.event = "fallback",
+                             .backend = t.backend->name,
+                             .model = t.model,
+                             .attempt = next_attempt(k),
+                             .error = rc,
+                             .ms = -1};
+    ulm__log_event(logger(k), ULM_LOG_INFO, fields, "falling back from %s/%s to %s/%s",
+                   t.backend->name, t.model, k->targets.items[i + 1].backend->name,
+                   k->targets.items[i + 1].model);
     ulm__metrics_fallback(metrics(k), backend_index(k, t.backend),
                           backend_index(k, k->targets.items[i + 1].backend));
     k->index = i + 1;

@@ -32,6 +32,8 @@ static size_t options_size(unsigned int version)
         return offsetof(ulm_client_options, anthropic_api_key);
     case 3:
         return offsetof(ulm_client_options, config_json);
+    case 4:
+        return offsetof(ulm_client_options, log_event_fn);
     default:
         return sizeof(ulm_client_options);
     }

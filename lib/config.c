@@ -630,9 +630,11 @@ int ulm__settings_load(ulm_settings *s, const ulm_client_options *opts, char *er
     if (opts) {
         s->log.fn = opts->log_fn;
         s->log.payload = opts->log_payload;
+        s->log.event_fn = opts->log_event_fn;
+        s->log.event_payload = opts->log_event_payload;
         s->log.level = opts->log_level;
         s->ignore_environment = opts->ignore_environment;
-        if (s->log.fn && s->log.level == ULM_LOG_NONE)
+        if ((s->log.fn || s->log.event_fn) && s->log.level == ULM_LOG_NONE)
             s->log.level = ULM_LOG_WARN; /* a callback that never hears anything is a mistake */
     }
     int rc = copy_program_settings(s, opts, errbuf, errbuf_size);

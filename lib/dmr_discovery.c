@@ -105,8 +105,12 @@ static int probe_candidates(ulm_client *c)
             rc = ULM_ENOMEM;
         else if (r->outcome == ULM_OK)
             found = (int)i;
-        ulm__log(&c->settings.log, ULM_LOG_INFO, "Docker Model Runner at %s: %s", r->url,
-                 r->outcome == ULM_OK ? "answered" : r->message);
+        ulm_log_fields fields = {.event = "dmr.discovery",
+                                 .backend = b->name,
+                                 .error = r->outcome,
+                                 .ms = -1};
+        ulm__log_event(&c->settings.log, ULM_LOG_INFO, fields, "Docker Model Runner at %s: %s",
+                       r->url, r->outcome == ULM_OK ? "answered" : r->message);
     }
     ulm__engine_return(c->engines, e);
     if (rc != ULM_OK)

@@ -1,4 +1,4 @@
-/* dmr_lifecycle.c - Docker Model Runner's models managed: pull with progress, list, ps, unload, remove, preload. */
+/* dmr_lifecycle.c - Docker Model Runner's models managed: pull with progress, list, ps, unload, remove, preload; its resources for a metrics scrape. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +9,7 @@
 #include "dmr_discovery.h"
 #include "dmr_pull.h"
 #include "exchange.h"
+#include "runner_metrics.h"
 
 /* ------------------------------------------------------------ one exchange with the runner */
 
@@ -485,5 +486,98 @@ int ulm_dmr_preload(ulm_client *client, const char *backend, const char *model,
         ulm__exchange_clear(&k.x);
     }
     ulm__http_request_clear(&http);
+    return rc;
+}
+
+/* ------------------------------------------------------------ resource metrics */
+
+static int read_disk_usage(runner_call *k, ulm_dmr_error *error, const char *body, size_t length,
+                           void *out)
+{
+    return ulm__dmr_parse_disk_usage(out, error, k->x.http_status, body, length);
+}
+
+/* GET /metrics into text when the runner answers 200 (*got set); a runner without the
+ * endpoint, or one that fails it, just has none. ULM_OK or ULM_ENOMEM. */
+static int fetch_runner_metrics(runner_call *k, ulm_text *text, int *got)
+{
+    ulm_http_request http = {0};
+    int rc = ulm__dmr_build_get(&http, ULM_DMR_METRICS);
+    if (rc == ULM_OK)
+        rc = send_to_runner(k, &http, 0);
+    if (rc == ULM_OK && k->x.http_status == 200) {
+        size_t length;
+        const char *body = ulm_http_response_body(&k->x.resp, &length);
+        rc = ulm_text_append(text, body, length);
+        *got = rc == ULM_OK;
+    }
+    ulm__exchange_clear(&k->x);
+    ulm__http_request_clear(&http);
+    return rc == ULM_ENOMEM ? ULM_ENOMEM : ULM_OK;
+}
+
+/* GET /engines/df's models_disk_usage, -1 when the runner did not say. ULM_OK or
+ * ULM_ENOMEM. */
+static int fetch_disk_usage(runner_call *k, int64_t *bytes)
+{
+    ulm_dmr_disk_usage disk = {0};
+    ulm_http_request http = {0};
+    int rc = built(k, ulm__dmr_build_get(&http, ULM_DMR_DISK_USAGE));
+    if (rc == ULM_OK)
+        rc = ask(k, &http, read_disk_usage, &disk);
+    ulm__http_request_clear(&http);
+    *bytes = rc == ULM_OK ? disk.models : -1;
+    return rc == ULM_ENOMEM ? ULM_ENOMEM : ULM_OK;
+}
+
+int ulm_dmr_metrics(ulm_client *client, const char *backend, char *buf, size_t size,
+                    size_t *length, char *errbuf, size_t errbuf_size)
+{
+    if (length)
+        *length = 0;
+    if (buf && size)
+        buf[0] = '\0';
+    runner_call k;
+    int rc = find_runner(&k, client, backend, errbuf, errbuf_size);
+    if (rc != ULM_OK)
+        return rc;
+    ulm_dmr_runner_list runners = {0};
+    ulm_http_request http = {0};
+    int ps = built(&k, ulm__dmr_build_get(&http, ULM_DMR_PS));
+    if (ps == ULM_OK)
+        ps = ask(&k, &http, read_runners, &runners);
+    ulm__http_request_clear(&http);
+    char ps_error[ULM_ERROR_SIZE] = "";
+    if (errbuf && errbuf_size)
+        ulm__set_errbuf(ps_error, sizeof ps_error, "%s", errbuf);
+    ulm_runner_scrape scrape = {.backend = k.backend->name, .up = ps == ULM_OK,
+                                .runners = &runners, .disk_bytes = -1};
+    ulm_text metrics = {0}, out = {0};
+    int got_metrics = 0;
+    rc = ps == ULM_ENOMEM ? ULM_ENOMEM : ULM_OK;
+    if (ps == ULM_OK && (rc = fetch_disk_usage(&k, &scrape.disk_bytes)) == ULM_OK)
+        rc = fetch_runner_metrics(&k, &metrics, &got_metrics);
+    if (got_metrics) {
+        scrape.metrics = metrics.data;
+        scrape.metrics_length = metrics.len;
+    }
+    if (rc == ULM_OK)
+        rc = ulm__runner_metrics_write(&out, &scrape);
+    if (rc == ULM_OK) {
+        if (buf && size) {
+            size_t n = out.len < size ? out.len : size - 1;
+            memcpy(buf, out.data, n);
+            buf[n] = '\0';
+        }
+        if (length)
+            *length = out.len;
+        rc = ps;
+    }
+    /* the state's failure is the one to tell; the others only leave their part out */
+    ulm__set_errbuf(errbuf, errbuf_size, "%s",
+                    rc == ULM_ENOMEM ? ulm_strerror(rc) : rc == ULM_OK ? "" : ps_error);
+    ulm__dmr_runner_list_clear(&runners);
+    ulm_text_free(&metrics);
+    ulm_text_free(&out);
     return rc;
 }

@@ -81,6 +81,18 @@ void ulm__exchange_clear(ulm_exchange *x)
     ulm__http_response_clear(&x->resp);
 }
 
+/* The fields of a log event about x, which ended with error (ULM_OK: it answered). */
+static ulm_log_fields exchange_fields(const ulm_exchange *x, const char *event, int error)
+{
+    return (ulm_log_fields){.event = event,
+                            .backend = x->backend->name,
+                            .model = x->model,
+                            .attempt = x->attempt,
+                            .error = error,
+                            .http_status = x->resp.status,
+                            .ms = x->sent_at > 0 ? ulm__now_ms() - x->sent_at : -1};
+}
+
 /* A raw exchange's outcome: how the transfer ended; its answer stays for the caller. */
 static void finish_raw(ulm_exchange *x)
 {
@@ -92,11 +104,13 @@ static void finish_raw(ulm_exchange *x)
         compose_error(x, x->errmsg, sizeof x->errmsg, x->backend->name, 0, x->rc,
                       x->transfer.reason);
         if (!x->quiet)
-            ulm__log(&x->client->settings.log, ULM_LOG_WARN, "%s", x->errmsg);
+            ulm__log_event(&x->client->settings.log, ULM_LOG_WARN,
+                           exchange_fields(x, "request.failed", x->rc), "%s", x->errmsg);
     } else if (x->rc == ULM_OK && !x->quiet) {
-        ulm__log(&x->client->settings.log, ULM_LOG_DEBUG, "%s: %s %s -> HTTP %d in %.1f ms",
-                 x->backend->name, x->raw->method, x->url.data, x->resp.status,
-                 ulm__now_ms() - x->sent_at);
+        ulm_log_fields fields = exchange_fields(x, "request.done", ULM_OK);
+        ulm__log_event(&x->client->settings.log, ULM_LOG_DEBUG, fields,
+                       "%s: %s %s -> HTTP %d in %.1f ms", x->backend->name, x->raw->method,
+                       x->url.data, x->resp.status, fields.ms);
     }
     release(x);
 }
@@ -108,11 +122,13 @@ static void finish(ulm_exchange *x)
     const ulm_backend *b = x->backend;
     const ulm_provider *p = b->provider;
     int rc = x->transfer.rc;
-    if (rc == ULM_OK)
-        ulm__log(&c->settings.log, ULM_LOG_DEBUG,
-                 "%s: %s %s -> HTTP %d, %zu bytes in %.1f ms (%s connection)", b->name,
-                 x->http.method, x->url.data, x->resp.status, x->resp.body.len,
-                 ulm__now_ms() - x->sent_at, x->resp.new_connections ? "new" : "reused");
+    if (rc == ULM_OK && ulm__log_wanted(&c->settings.log, ULM_LOG_DEBUG)) {
+        ulm_log_fields fields = exchange_fields(x, "request.done", ULM_OK);
+        ulm__log_event(&c->settings.log, ULM_LOG_DEBUG, fields,
+                       "%s: %s %s -> HTTP %d, %zu bytes in %.1f ms (%s connection)", b->name,
+                       x->http.method, x->url.data, x->resp.status, x->resp.body.len, fields.ms,
+                       x->resp.new_connections ? "new" : "reused");
+    }
     if (x->resp.retry_after)
         x->retry_after_ms = ulm__parse_retry_after(x->resp.retry_after, time(NULL));
     if (rc == ULM_OK || x->resp.status)
@@ -147,7 +163,8 @@ static void finish(ulm_exchange *x)
         ulm__set_errbuf(x->errmsg, sizeof x->errmsg, "%s: %s", b->name, ulm_strerror(rc));
     } else if (rc != ULM_OK) {
         describe_failure(x);
-        ulm__log(&c->settings.log, ULM_LOG_WARN, "%s", x->errmsg);
+        ulm__log_event(&c->settings.log, ULM_LOG_WARN, exchange_fields(x, "request.failed", rc),
+                       "%s", x->errmsg);
     }
     if (x->delivers)
         x->delivered = x->stream.delivered;

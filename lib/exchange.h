@@ -38,6 +38,7 @@ struct ulm_exchange {
     ulm_body_fn raw_on_body; /* with raw: reads the body as it arrives (NULL: kept whole) */
     void *raw_on_body_ctx;
     int quiet;               /* with raw: a side request the log does not show */
+    unsigned int attempt;    /* the call's attempt it is, for the log; 0 outside a call */
 
     /* outputs */
     int rc;                  /* the error class, ULM_OK on success */

@@ -143,7 +143,8 @@ const cli_command cli_chat_command = {
     "--idle-timeout-ms, --timeout-ms (the whole call, fallbacks included). A local model\n"
     "that sends nothing is waited for its load budget plus the first-token timeout\n"
     "(docs/streaming.md).\n"
-    "ULM_LOG=debug (or info, warn, error, none) prints diagnostics on stderr.\n"
+    "ULM_LOG=debug (or info, warn, error, none) prints diagnostics on stderr;\n"
+    "ULM_LOG_FORMAT=json prints them as JSON lines.\n"
     "Exits 0; 1 when the call failed; 2 for a usage error (nothing was sent); 130 after\n"
     "Ctrl-C.\n",
     run_chat,

@@ -30,17 +30,43 @@ static int log_level_from_env(void)
     return -1;
 }
 
+/* One JSON object a line on stderr, for a log collector (ULM_LOG_FORMAT=json). */
+static void log_json_to_stderr(const ulm_log_event *event, void *payload)
+{
+    (void)payload;
+    char line[ULM_LOG_JSON_SIZE];
+    ulm_log_event_json(event, line, sizeof line);
+    fputs(line, stderr);
+}
+
+/* Whether ULM_LOG_FORMAT asks for JSON lines (1), text (0, also when unset), or names
+ * neither (-1, after saying so). */
+static int log_json_from_env(void)
+{
+    const char *v = getenv("ULM_LOG_FORMAT");
+    if (!v || !*v || strcasecmp(v, "text") == 0)
+        return 0;
+    if (strcasecmp(v, "json") == 0)
+        return 1;
+    fprintf(stderr, "ultra-llm: ULM_LOG_FORMAT: unknown format \"%.32s\"; the formats are text "
+                    "and json\n",
+            v);
+    return -1;
+}
+
 int cli_client_open(const char *config_path, ulm_client **out)
 {
     *out = NULL;
     int level = log_level_from_env();
-    if (level < 0)
+    int json = log_json_from_env();
+    if (level < 0 || json < 0)
         return CLI_EXIT_USAGE;
     ulm_client_options opts;
     ulm_client_options_init(&opts, ULM_CLIENT_OPTIONS_VERSION);
     opts.config_path = config_path;
     opts.log_level = level;
-    opts.log_fn = level ? log_to_stderr : NULL;
+    opts.log_fn = level && !json ? log_to_stderr : NULL;
+    opts.log_event_fn = level && json ? log_json_to_stderr : NULL;
     char err[ULM_ERROR_SIZE];
     if (ulm_client_new(out, &opts, err, sizeof err) != ULM_OK) {
         fprintf(stderr, "ultra-llm: configuration error: %s\n", err);

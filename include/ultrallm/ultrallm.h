@@ -105,11 +105,49 @@ typedef enum ulm_log_level {
  */
 typedef void (*ulm_log_fn)(int level, const char *message, void *payload);
 
+#define ULM_LOG_EVENT_VERSION 1
+
+/*
+ * One diagnostic as structured fields, beside its message, for a host that sends them to
+ * its own logger (docs/api.md#logging lists the events). Every string is non-NULL ("" when the
+ * field does not apply), holds no secret, and is valid only during the call. Fields may be
+ * appended in later versions; version says which the struct has.
+ */
+typedef struct ulm_log_event {
+    unsigned int version;     /* ULM_LOG_EVENT_VERSION */
+    int level;                /* ulm_log_level */
+    const char *event;        /* a stable name: "request.failed", "retry", "fallback"... */
+    const char *message;      /* the line a ulm_log_fn receives for the same diagnostic */
+    const char *backend;      /* the backend's name */
+    const char *model;        /* the resolved model */
+    unsigned int attempt;     /* the attempt of the call it concerns, 1 for the first; 0
+                                 outside a call */
+    const char *error_class;  /* ulm_error_name() of the failure */
+    int http_status;          /* the answer's status; 0 when none came */
+    double ms;                /* how long it took, or the pause it announces; -1 for none */
+} ulm_log_event;
+
+/* Receives each diagnostic as an event; may be called from any thread using the client. */
+typedef void (*ulm_log_event_fn)(const ulm_log_event *event, void *payload);
+
+/*
+ * Formats event as one JSON-lines record: a JSON object holding the time it is written
+ * (UTC, RFC 3339 with milliseconds), the level's name and every field that applies, and a
+ * line feed. Writes what fits into buf, always NUL-terminated when size > 0, and returns
+ * the length the whole line needs without the NUL, like snprintf; 0 for a NULL event.
+ * Bytes that are not UTF-8 become U+FFFD; long values are cut on a character (the message
+ * at 2048 bytes once escaped, the other strings at 384), so that a line never needs more
+ * than ULM_LOG_JSON_SIZE bytes.
+ */
+ULM_EXTERN size_t ulm_log_event_json(const ulm_log_event *event, char *buf, size_t size);
+
+#define ULM_LOG_JSON_SIZE 4096
+
 /* ---------------------------------------------------------------- client */
 
 typedef struct ulm_client ulm_client;
 
-#define ULM_CLIENT_OPTIONS_VERSION 4
+#define ULM_CLIENT_OPTIONS_VERSION 5
 
 /*
  * One setting of one backend, given by the program: the way in for every per-backend
@@ -138,8 +176,9 @@ typedef struct ulm_client_options {
 
     ulm_log_fn log_fn;             /* NULL: the library stays silent */
     void *log_payload;
-    int log_level;                 /* most verbose level passed to log_fn; ULM_LOG_NONE
-                                      with a log_fn set means ULM_LOG_WARN */
+    int log_level;                 /* most verbose level passed to log_fn (and to
+                                      log_event_fn); ULM_LOG_NONE with either set means
+                                      ULM_LOG_WARN */
 
     int ignore_environment;        /* non-zero: read no environment variable */
 
@@ -181,13 +220,18 @@ typedef struct ulm_client_options {
     size_t backend_setting_count;
     /* Fields above exist since version 4. The per-backend fields of versions 1 to 3
      * (openai_api_key ...) stay, and mean the same as the settings they name. */
+
+    ulm_log_event_fn log_event_fn; /* each diagnostic as structured fields, up to log_level;
+                                      with log_fn too, both get every diagnostic */
+    void *log_event_payload;
+    /* Fields above exist since version 5. */
 } ulm_client_options;
 
 #define ULM_CLIENT_OPTIONS_INIT                                                          \
     {                                                                                    \
         ULM_CLIENT_OPTIONS_VERSION, NULL, NULL, ULM_LOG_NONE, 0, NULL, NULL, 0, NULL, \
             NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, NULL, NULL, NULL,      \
-            NULL, NULL, 0                                                                \
+            NULL, NULL, 0, NULL, NULL                                                    \
     }
 
 /* Fills opts with ULM_CLIENT_OPTIONS_INIT; ULM_EVERSION for an unknown version. */
@@ -663,6 +707,23 @@ ULM_EXTERN int ulm_dmr_remove(ulm_client *client, const char *backend, const cha
 ULM_EXTERN int ulm_dmr_preload(ulm_client *client, const char *backend, const char *model,
                                long context_size, const char *keep_alive, char *errbuf,
                                size_t errbuf_size);
+
+/*
+ * What backend's runner holds, for a metrics scrape beside ulm_client_metrics(), as
+ * Prometheus text (docs/metrics.md#docker-model-runner): ulm_dmr_up; the models it holds in
+ * memory, by state and one ulm_dmr_runner_info each (GET /engines/ps); the bytes its models
+ * take on disk (GET /engines/df); and the runner's own metrics (GET /metrics: llama.cpp's
+ * tokens and throughput) renamed ulm_dmr_runner_<name>; every series labelled
+ * backend="<backend's name>". Writes what fits into buf, always NUL-terminated when
+ * size > 0, and stores the length the whole text needs in *length (may be NULL), like
+ * snprintf: with *length >= size, call again with a larger buf (the runner is asked
+ * again). Returns ULM_OK; the error of GET /engines/ps, with ulm_dmr_up 0 written, when the
+ * runner did not answer; or ULM_EINVAL, ULM_ENOT_CONFIGURED or ULM_ENOMEM with nothing
+ * written. A part the runner does not answer (an older runner without /metrics) is left
+ * out.
+ */
+ULM_EXTERN int ulm_dmr_metrics(ulm_client *client, const char *backend, char *buf, size_t size,
+                               size_t *length, char *errbuf, size_t errbuf_size);
 
 /* ---------------------------------------------------------------- models */
 

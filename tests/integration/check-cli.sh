@@ -221,6 +221,24 @@ usage_error "empty prompt" "the prompt is empty" "$cli" chat "" && ok
 printf ' \n' > "$tmp/blank"
 usage_error "empty stdin" "the prompt on standard input is empty" "$cli" chat - < "$tmp/blank" && ok
 ULM_LOG=verbose usage_error "ULM_LOG" "none, error, warn, info and debug" "$cli" chat hi && ok
+ULM_LOG=info ULM_LOG_FORMAT=xml usage_error "ULM_LOG_FORMAT" "the formats are text and json" \
+    "$cli" chat hi && ok
+# ULM_LOG_FORMAT=json: every diagnostic a JSON object on a line of its own, with its fields
+MODEL_RUNNER_URL=http://127.0.0.1:1 ULM_LOG=info ULM_LOG_FORMAT=json "$cli" chat \
+    -m dmr/ai/stories260k -m openai/gpt-4o-mini "hi" > /dev/null 2> "$tmp/log.json" && {
+    echo "failed: a dead backend must fail"; exit 1; }
+grep '^{' "$tmp/log.json" | python3 -c '
+import json, sys
+events = [json.loads(line) for line in sys.stdin]
+failed = next(e for e in events if e["event"] == "request.failed")
+assert (failed["level"], failed["backend"], failed["attempt"], failed["error_class"]) == \
+    ("warn", "dmr", 1, "connect"), failed
+assert "http_status" not in failed and failed["ms"] >= 0, failed
+fallback = next(e for e in events if e["event"] == "fallback")
+assert fallback["message"].startswith("falling back from dmr/"), fallback
+assert all(e["time"].endswith("Z") for e in events), events
+' || { echo "failed: ULM_LOG_FORMAT=json"; cat "$tmp/log.json"; exit 1; }
+ok
 usage_error "unknown option" "unrecognized option '--bogus'" "$cli" models --bogus && ok
 # every command describes itself on --help, on stdout, exit 0
 for command in chat compare embed models pull ps unload rm preload doctor; do
@@ -465,4 +483,4 @@ grep -qx "  dmr: down (0 of 1 endpoint answered)" "$tmp/doctor.out" && ok
 unset MODEL_RUNNER_URL
 
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 79 ]
+[ "$passed" -eq 81 ]

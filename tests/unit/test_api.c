@@ -33,7 +33,7 @@ static void unknown_options_version_is_refused(void **state)
 {
     (void)state;
     ulm_client_options opts;
-    assert_int_equal(ulm_client_options_init(&opts, 5), ULM_EVERSION);
+    assert_int_equal(ulm_client_options_init(&opts, ULM_CLIENT_OPTIONS_VERSION + 1), ULM_EVERSION);
     assert_int_equal(ulm_client_options_init(&opts, 0), ULM_EVERSION);
     assert_int_equal(ulm_client_options_init(NULL, 1), ULM_EINVAL);
     ulm_client_options bad = ULM_CLIENT_OPTIONS_INIT;
@@ -42,7 +42,7 @@ static void unknown_options_version_is_refused(void **state)
     char err[ULM_ERROR_SIZE];
     assert_int_equal(ulm_client_new(&c, &bad, err, sizeof err), ULM_EVERSION);
     assert_null(c);
-    assert_string_equal(err, "options.version: 99 is not a version this library knows (1 to 4)");
+    assert_string_equal(err, "options.version: 99 is not a version this library knows (1 to 5)");
 }
 
 /* A program built against version 1 has a shorter struct: nothing past it is touched. */
@@ -119,7 +119,9 @@ static void options_layout_is_pinned(void **state)
     assert_int_equal(offsetof(ulm_client_options, config_json), 200); /* v3 size */
     assert_int_equal(offsetof(ulm_client_options, backend_settings), 208);
     assert_int_equal(offsetof(ulm_client_options, backend_setting_count), 216);
-    assert_int_equal(sizeof(ulm_client_options), 224);
+    assert_int_equal(offsetof(ulm_client_options, log_event_fn), 224); /* v4 size */
+    assert_int_equal(offsetof(ulm_client_options, log_event_payload), 232);
+    assert_int_equal(sizeof(ulm_client_options), 240);
     assert_int_equal(offsetof(ulm_client_options, anthropic_base_url), 176);
     assert_int_equal(offsetof(ulm_client_options, gemini_api_key), 184);
     assert_int_equal(offsetof(ulm_client_options, gemini_base_url), 192);

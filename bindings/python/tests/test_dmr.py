@@ -60,6 +60,12 @@ class ArgumentTests(unittest.TestCase):
                     call()
                 self.assertIn("dmr: ", str(caught.exception))
 
+    def test_metrics_of_an_unreachable_runner_say_it_is_down(self):
+        with ultrallm.Client(ignore_environment=True, model_runner_url=DEAD_URL) as client:
+            self.assertEqual(client.dmr.metrics().splitlines()[-1], 'ulm_dmr_up{backend="dmr"} 0')
+            with self.assertRaises(ultrallm.InvalidArgumentError):
+                client.dmr.metrics(backend="openai")  # not a Docker Model Runner
+
 
 @unittest.skipUnless(os.environ.get("ULM_TEST_DMR_LIFECYCLE_URL"),
                      "set ULM_TEST_DMR_LIFECYCLE_URL to tests/servers/lib.sh's lifecycle "
@@ -208,20 +214,34 @@ class LifecycleTests(unittest.TestCase):
         with self.assertRaises(ultrallm.InvalidArgumentError):
             self.client.dmr.preload(LOCAL, keep_alive="ten minutes")
 
+    def test_metrics_show_the_models_in_memory(self):
+        self.client.dmr.unload()
+        text = self.client.dmr.metrics()
+        self.assertIn('ulm_dmr_up{backend="dmr"} 1\n', text)
+        self.assertIn('ulm_dmr_runners{backend="dmr",state="idle"} 0\n', text)
+        self.assertRegex(text, r'\nulm_dmr_models_disk_bytes\{backend="dmr"\} [1-9][0-9]*\n')
+        self.client.dmr.preload(LOCAL, keep_alive="10m")
+        text = self.client.dmr.metrics()
+        self.assertIn('ulm_dmr_runners{backend="dmr",state="idle"} 1\n', text)
+        self.assertIn('ulm_dmr_runner_info{backend="dmr",model="%s:latest",engine="llama.cpp",'
+                      'mode="completion",state="idle",keep_alive="10m0s"} 1\n' % LOCAL, text)
+
     def test_the_calls_as_coroutines(self):
         async def main():
             async with lifecycle_client(ultrallm.AsyncClient) as client:
                 await client.dmr.preload(LOCAL, keep_alive="5m")
                 runners = await client.dmr.ps()
+                metrics = await client.dmr.metrics()
                 unloaded = await client.dmr.unload(LOCAL)
                 models = await client.dmr.models()
                 cached = await client.dmr.pull(LOCAL)
                 with self.assertRaises(ultrallm.ModelNotFoundError):
                     await client.dmr.remove("ai/not-pulled")
-                return runners, unloaded, models, cached
+                return runners, metrics, unloaded, models, cached
 
-        runners, unloaded, models, cached = asyncio.run(main())
+        runners, metrics, unloaded, models, cached = asyncio.run(main())
         self.assertTrue(any("stories260k" in r.model for r in runners))
+        self.assertIn('ulm_dmr_runners{backend="dmr",state="idle"} 1\n', metrics)
         self.assertEqual(unloaded, 1)
         self.assertTrue(any(LOCAL + ":latest" in m.tags for m in models))
         self.assertTrue(cached.finished and cached.cached)

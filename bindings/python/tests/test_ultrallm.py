@@ -205,13 +205,14 @@ class ErrorTests(unittest.TestCase):
 
 
 class OptionsLayoutTests(unittest.TestCase):
-    # struct ulm_client_options (version 4) laid out by the System V x86_64 ABI (also
+    # struct ulm_client_options (version 5) laid out by the System V x86_64 ABI (also
     # aarch64 Linux): pointers, long and size_t take 8 bytes aligned to 8, int and
     # unsigned int 4 aligned to 4. version (4) is padded to 8 before log_fn; log_level and
     # ignore_environment share one 8-byte slot; enable_model_runner (4) is padded to 8;
     # max_idle_connections at 112 is padded to 120, where the version 2 fields start; the
     # int at 160 is padded to 168, where the version 3 fields (four pointers) start; the
-    # version 4 fields (two pointers and a size_t) start at 200.
+    # version 4 fields (two pointers and a size_t) start at 200, the version 5 fields (two
+    # pointers) at 224.
     LP64_OFFSETS = {
         "version": 0, "log_fn": 8, "log_payload": 16, "log_level": 24,
         "ignore_environment": 28, "openai_api_key": 32, "openai_base_url": 40,
@@ -222,7 +223,7 @@ class OptionsLayoutTests(unittest.TestCase):
         "max_event_bytes": 144, "config_path": 152, "use_local_models_when_offline": 160,
         "anthropic_api_key": 168, "anthropic_base_url": 176, "gemini_api_key": 184,
         "gemini_base_url": 192, "config_json": 200, "backend_settings": 208,
-        "backend_setting_count": 216,
+        "backend_setting_count": 216, "log_event_fn": 224, "log_event_payload": 232,
     }
 
     def test_struct_matches_the_c_layout_on_lp64(self):
@@ -232,10 +233,10 @@ class OptionsLayoutTests(unittest.TestCase):
         self.assertEqual([name for name, _ in opts._fields_], list(self.LP64_OFFSETS))
         for name, offset in self.LP64_OFFSETS.items():
             self.assertEqual(getattr(opts, name).offset, offset, name)
-        self.assertEqual(ctypes.sizeof(opts), 224)
+        self.assertEqual(ctypes.sizeof(opts), 240)
 
-    def test_bindings_pass_version_4(self):
-        self.assertEqual(_native.OPTIONS_VERSION, 4)
+    def test_bindings_pass_version_5(self):
+        self.assertEqual(_native.OPTIONS_VERSION, 5)
 
     def test_options_init_sets_the_version_and_zeroes_the_rest(self):
         opts = _native.ClientOptions()
@@ -248,8 +249,8 @@ class OptionsLayoutTests(unittest.TestCase):
                          (0, 0, 0))
         self.assertIsNone(opts.model_runner_url)
 
-    def test_versions_1_to_3_are_still_accepted(self):
-        for version in (1, 2, 3):
+    def test_versions_1_to_4_are_still_accepted(self):
+        for version in (1, 2, 3, 4):
             opts = _native.ClientOptions()
             _native.lib.ulm_client_options_init(ctypes.byref(opts), version)
             self.assertEqual(opts.version, version)
@@ -268,7 +269,8 @@ class OptionsLayoutTests(unittest.TestCase):
 # The structs _native mirrors, and its class for each.
 MIRRORED_STRUCTS = {"ulm_client_options": "ClientOptions", "ulm_round_options": "RoundOptions",
                     "ulm_pull_progress": "PullProgressStruct",
-                    "ulm_backend_setting": "BackendSetting"}
+                    "ulm_backend_setting": "BackendSetting",
+                    "ulm_log_event": "LogEventStruct"}
 
 
 class StructLayoutTests(unittest.TestCase):
@@ -313,6 +315,8 @@ class StructLayoutTests(unittest.TestCase):
         for macro, value in (("ULM_CLIENT_OPTIONS_VERSION", _native.OPTIONS_VERSION),
                              ("ULM_ROUND_OPTIONS_VERSION", _native.ROUND_OPTIONS_VERSION),
                              ("ULM_PULL_PROGRESS_VERSION", _native.PULL_PROGRESS_VERSION),
+                             ("ULM_LOG_EVENT_VERSION", _native.LOG_EVENT_VERSION),
+                             ("ULM_LOG_JSON_SIZE", _native.LOG_JSON_SIZE),
                              ("ULM_ROUND_MAX_MEMBERS", _native.ROUND_MAX_MEMBERS)):
             self.assertRegex(text, r"#define %s %d\b" % (macro, value))
 
@@ -704,6 +708,30 @@ class OfflineCompletionTests(unittest.TestCase):
                 client.complete("hi", model=["dmr/ai/smollm2", "openai/gpt-4o-mini"])
         self.assertTrue(any("falling back" in message for _, message in lines), lines)
         self.assertTrue(all(isinstance(level, ultrallm.LogLevel) for level, _ in lines))
+
+    def test_log_event_callback_gets_the_fields(self):
+        events, lines = [], []
+        with offline_client(log=lambda level, message: lines.append(message),
+                            log_event=events.append,
+                            log_level=ultrallm.LogLevel.INFO) as client:
+            with self.assertRaises(ultrallm.ConnectError):
+                client.complete("hi", model=["dmr/ai/smollm2", "openai/gpt-4o-mini"])
+        self.assertEqual([e.message for e in events], lines)
+        failed = next(e for e in events if e.event == "request.failed")
+        self.assertEqual((failed.level, failed.backend, failed.model, failed.attempt,
+                          failed.error_class, failed.http_status),
+                         (ultrallm.LogLevel.WARN, "dmr", "ai/smollm2:latest", 1, "connect", 0))
+        self.assertIsNotNone(failed.ms)
+        fallback = next(e for e in events if e.event == "fallback")
+        self.assertEqual((fallback.backend, fallback.attempt, fallback.error_class),
+                         ("dmr", 2, "connect"))
+        self.assertIsNone(fallback.ms)
+        record = json.loads(fallback.to_json())
+        self.assertTrue(fallback.to_json().endswith("}\n"))
+        self.assertRegex(record.pop("time"), r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+        self.assertEqual(record, {"level": "info", "event": "fallback", "backend": "dmr",
+                                  "model": "ai/smollm2:latest", "attempt": 2,
+                                  "error_class": "connect", "message": fallback.message})
 
     def test_timeouts_are_checked_before_anything_is_sent(self):
         # Each of these fails in _fill(); the connect error of the dead port would come

@@ -52,6 +52,7 @@ from ._errors import (AuthError, BadRequestError, CancelledError, CircuitOpenErr
                       UltraLLMError, UnavailableError, UnsupportedError, error_is_retryable,
                       error_name, strerror)
 from ._library import version, version_number
+from ._log import LogEvent
 from ._results import (Attempt, BackendStatus, Embeddings, Member, ModelList, PulledModel,
                        PullProgress, Response, Round, Runner, Usage)
 from ._version import __version__
@@ -62,7 +63,7 @@ __all__ = [
     "Client", "Clock", "ConfigError", "ConnectError", "ConnectTimeoutError",
     "ContentFilterError", "ContextLengthError", "Embeddings", "ErrorCode",
     "FirstTokenTimeoutError", "IdleTimeoutError", "InvalidArgumentError", "LibraryLoadError",
-    "LoadTimeoutError", "LogLevel", "Member", "ModelList", "ModelLoadError",
+    "LoadTimeoutError", "LogEvent", "LogLevel", "Member", "ModelList", "ModelLoadError",
     "ModelLoadingError", "ModelNotFoundError", "ModelRunner", "NotConfiguredError",
     "OptionsVersionError", "OutOfMemoryError", "ProtocolError", "PullProgress", "PulledModel",
     "QuotaError", "RateLimitError", "RequestTimeoutError", "ResourceExhaustedError",

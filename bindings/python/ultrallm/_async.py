@@ -333,6 +333,11 @@ class AsyncModelRunner:
         names = _dmr.Names(backend)
         return await self._client._uncancellable(lambda: _dmr.ps(self._client, names))
 
+    async def metrics(self, *, backend: Optional[str] = None) -> str:
+        """ModelRunner.metrics() as a coroutine."""
+        names = _dmr.Names(backend)
+        return await self._client._uncancellable(lambda: _dmr.metrics(self._client, names))
+
     async def unload(self, model: Optional[str] = None, *,
                      backend: Optional[str] = None) -> int:
         """ModelRunner.unload() as a coroutine."""

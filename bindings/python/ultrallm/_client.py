@@ -16,8 +16,9 @@ from ._convert import PathArg, c_integer, c_path, c_string, strings, text
 from ._dmr import ModelRunner
 from ._enums import ErrorCode, LogLevel, enum_or_int
 from ._errors import UltraLLMError, error, strerror
+from ._log import LogEventCallback, log_event_adapter
 from ._native import (ERROR_SIZE, METRICS_JSON, METRICS_PROMETHEUS, OPTIONS_VERSION,
-                      BackendSetting, ClientOptions, LogFn, client_p, lib, list_p, response_p)
+                      BackendSetting, ClientOptions, LogEventFn, LogFn, client_p, lib, list_p, response_p)
 from ._request import (BackendOverrides, Message, Models, OnDelta, Request, RequestArgs,
                        Timeouts)
 from ._results import (Embeddings, Member, MemberDelta, ModelList, Response, Round,
@@ -104,7 +105,8 @@ class ClientBase:
                  backend_settings: Optional[BackendSettings] = None,
                  use_local_models_when_offline: Optional[bool] = None,
                  log: Optional[LogCallback] = None,
-                 log_level: LogLevel = LogLevel.INFO) -> None:
+                 log_level: LogLevel = LogLevel.INFO,
+                 log_event: Optional[LogEventCallback] = None) -> None:
         self._handle: Any = None
         self._lock = threading.Lock()
         self._calls = 0
@@ -166,6 +168,11 @@ class ClientBase:
         if self._log_fn is not None:
             opts.log_fn = self._log_fn
             opts.log_level = int(log_level)
+        self._log_event_fn: Any = None
+        if log_event is not None:
+            self._log_event_fn = LogEventFn(log_event_adapter(log_event))
+            opts.log_event_fn = self._log_event_fn
+            opts.log_level = int(log_level)
 
         handle = client_p()
         errbuf = ctypes.create_string_buffer(ERROR_SIZE)
@@ -190,6 +197,7 @@ class ClientBase:
         if handle:
             self._free(handle)
         self._log_fn = None
+        self._log_event_fn = None
 
     def __del__(self) -> None:
         # No call can be in flight: each holds a reference to self. __init__ may have
@@ -417,7 +425,10 @@ class Client(ClientBase):
     library's default; ignore_environment=True reads no environment variable at all
     (ULM_CONFIG and the variables a file's api_key_env names included). log is a
     callable(level, message) receiving diagnostics up to log_level; it may be called from
-    any thread that uses the client.
+    any thread that uses the client. log_event is a callable(LogEvent) receiving the same
+    diagnostics as structured fields (event name, backend, model, attempt, error class,
+    HTTP status, milliseconds; LogEvent.to_json() gives a JSON-lines record), for a
+    structured logger; with both, each gets every diagnostic.
 
     config_path (a str, bytes or os.PathLike; default ULM_CONFIG) names a JSON configuration
     file: backends and their deployments, model aliases ("fast": a fallback chain),

@@ -1,5 +1,6 @@
 """Docker Model Runner's models, managed from Python: the C calls (ulm_dmr_pull, ulm_dmr_list,
-ulm_dmr_ps, ulm_dmr_unload, ulm_dmr_remove, ulm_dmr_preload) made on the calling thread,
+ulm_dmr_ps, ulm_dmr_unload, ulm_dmr_remove, ulm_dmr_preload, ulm_dmr_metrics) made on the
+calling thread,
 and ModelRunner, what Client.dmr gives (AsyncClient's is in _async)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional
 from ._call import GO, Call, Event, raise_first, wait
 from ._cancel import CallToken, CancelToken, check_cancel
 from ._convert import c_integer, c_string
-from ._errors import UltraLLMError
+from ._errors import UltraLLMError, error, strerror
 from ._native import (ERROR_SIZE, PullProgressFn, dmr_models_p, dmr_runners_p, lib)
 from ._results import (PulledModel, PullProgress, Runner, read_pull_progress,
                        read_pulled_models, read_runners)
@@ -86,6 +87,29 @@ def ps(client: ClientBase, names: Names) -> list[Runner]:
         return read_runners(out)
     finally:
         lib.ulm_dmr_runners_free(out)
+
+
+# The first buffer tried for ulm_dmr_metrics(); grown when the text needs more.
+METRICS_SIZE = 16384
+
+
+def metrics(client: ClientBase, names: Names) -> str:
+    """ulm_dmr_metrics() on this thread: the runner's state and metrics as Prometheus
+    text; raises only when the library wrote nothing (not a runner backend, not
+    configured, out of memory)."""
+    size = METRICS_SIZE
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        length = ctypes.c_size_t(0)
+        errbuf = _errbuf()
+        with client._borrow() as handle:
+            code: int = lib.ulm_dmr_metrics(handle, names.backend, buf, size,
+                                            ctypes.byref(length), errbuf, len(errbuf))
+        if length.value == 0 and code < 0:
+            raise error(code, errbuf.value.decode("utf-8", "replace") or strerror(code))
+        if length.value < size:
+            return buf.value.decode("utf-8", "replace")
+        size = length.value + length.value // 4 + 1
 
 
 def unload(client: ClientBase, names: Names) -> int:
@@ -216,6 +240,17 @@ class ModelRunner:
         """The runners it has loaded or is loading (`docker model ps`)."""
         names = Names(backend)
         result: list[Runner] = self._run(lambda: ps(self._client, names))
+        return result
+
+    def metrics(self, *, backend: Optional[str] = None) -> str:
+        """What the runner holds, as Prometheus text to serve beside Client.metrics()
+        (ulm_dmr_metrics(), docs/metrics.md): ulm_dmr_up, the models in memory by state
+        and one ulm_dmr_runner_info each, the bytes its models take on disk, and the
+        runner's own metrics renamed ulm_dmr_runner_<name>. A runner that does not answer
+        gives ulm_dmr_up 0; raises for a backend that is not a Docker Model Runner or is
+        not configured."""
+        names = Names(backend)
+        result: str = self._run(lambda: metrics(self._client, names))
         return result
 
     def unload(self, model: Optional[str] = None, *, backend: Optional[str] = None) -> int:

@@ -14,9 +14,11 @@ from ._loader import Loaded, load
 # The C library's major version this package was written against; a library of another
 # major version may have changed any signature below, so it is refused at import.
 SUPPORTED_MAJOR = 0
-OPTIONS_VERSION = 4         # ULM_CLIENT_OPTIONS_VERSION, the layout ClientOptions mirrors
+OPTIONS_VERSION = 5         # ULM_CLIENT_OPTIONS_VERSION, the layout ClientOptions mirrors
 ROUND_OPTIONS_VERSION = 1   # ULM_ROUND_OPTIONS_VERSION, the layout RoundOptions mirrors
 PULL_PROGRESS_VERSION = 1   # ULM_PULL_PROGRESS_VERSION, the layout PullProgressStruct mirrors
+LOG_EVENT_VERSION = 1       # ULM_LOG_EVENT_VERSION, the layout LogEventStruct mirrors
+LOG_JSON_SIZE = 4096        # ULM_LOG_JSON_SIZE: a JSON-lines record always fits
 ROUND_MAX_MEMBERS = 64      # ULM_ROUND_MAX_MEMBERS
 ERROR_SIZE = 512            # ULM_ERROR_SIZE
 MAX_TIMEOUT_MS = 86400000   # the longest clock ulm_request_set_timeout() accepts, 24 h
@@ -63,6 +65,26 @@ class DmrRunners(ctypes.Structure):
 # void (*ulm_log_fn)(int level, const char *message, void *payload)
 LogFn = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
 
+class LogEventStruct(ctypes.Structure):
+    """struct ulm_log_event, version 1 (the library may append fields: only these are
+    read)."""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("level", ctypes.c_int),
+        ("event", ctypes.c_char_p),
+        ("message", ctypes.c_char_p),
+        ("backend", ctypes.c_char_p),
+        ("model", ctypes.c_char_p),
+        ("attempt", ctypes.c_uint),
+        ("error_class", ctypes.c_char_p),
+        ("http_status", ctypes.c_int),
+        ("ms", ctypes.c_double),
+    ]
+
+
+# void (*ulm_log_event_fn)(const ulm_log_event *event, void *payload)
+LogEventFn = ctypes.CFUNCTYPE(None, ctypes.POINTER(LogEventStruct), ctypes.c_void_p)
+
 # int (*ulm_delta_fn)(const char *text, size_t length, void *payload); the text is not
 # NUL-terminated, so a void pointer read by length: c_char_p would run past its end.
 DeltaFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
@@ -78,7 +100,7 @@ class BackendSetting(ctypes.Structure):
 
 
 class ClientOptions(ctypes.Structure):
-    """struct ulm_client_options, version 4: same fields, same order, same C types."""
+    """struct ulm_client_options, version 5: same fields, same order, same C types."""
     _fields_ = [
         ("version", ctypes.c_uint),
         ("log_fn", LogFn),
@@ -112,6 +134,9 @@ class ClientOptions(ctypes.Structure):
         ("config_json", ctypes.c_char_p),
         ("backend_settings", ctypes.POINTER(BackendSetting)),
         ("backend_setting_count", ctypes.c_size_t),
+        # Fields above exist since version 4.
+        ("log_event_fn", LogEventFn),
+        ("log_event_payload", ctypes.c_void_p),
     ]
 
 
@@ -184,6 +209,8 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any, _Check], ...] = (
     ("ulm_strerror", (_c_int,), _c_str, None),
     ("ulm_error_name", (_c_int,), _c_str, None),
     ("ulm_error_is_retryable", (_c_int,), _c_int, None),
+    # The buffer is written by the library, so a pointer to char rather than c_char_p.
+    ("ulm_log_event_json", (_P(LogEventStruct), _P(ctypes.c_char), _c_size_t), _c_size_t, None),
 
     ("ulm_client_options_init", (_P(ClientOptions), _c_uint), _c_int, check_code),
     ("ulm_client_new", (_P(client_p), _P(ClientOptions), _c_str, _c_size_t), _c_int,
@@ -318,6 +345,10 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any, _Check], ...] = (
      check_errbuf),
     ("ulm_dmr_preload", (client_p, _c_str, _c_str, _c_long, _c_str, _errbuf, _c_size_t), _c_int,
      check_errbuf),
+    # No errcheck: a runner that does not answer still gives text (ulm_dmr_up 0); _dmr
+    # raises only when nothing was written.
+    ("ulm_dmr_metrics", (client_p, _c_str, _P(ctypes.c_char), _c_size_t, _P(_c_size_t), _errbuf,
+                         _c_size_t), _c_int, None),
 )
 
 
