@@ -472,7 +472,9 @@ typedef int (*ulm_member_done_fn)(const ulm_round *round, size_t member, void *p
 typedef struct ulm_round_options {
     unsigned int version;       /* ULM_ROUND_OPTIONS_VERSION */
     size_t quorum;              /* 0: wait for every member; k: the round ends as soon as k
-                                   members answered, and the rest are cancelled */
+                                   members answered, and the rest are cancelled; and as
+                                   soon as too many failed for k to be reached, it fails
+                                   at once with their class (not with take_what_arrived) */
     long timeout_ms;            /* the whole round, synthesis included; 0: the request's
                                    overall clock (ULM_CLOCK_OVERALL), else the client's */
     int take_what_arrived;      /* non-zero: a deadline or cancellation that ends the round
@@ -487,7 +489,8 @@ typedef struct ulm_round_options {
                                    alias or comma-separated chain */
     const char *synthesis_template; /* NULL: the configuration file's, else the default */
     int anonymize;              /* non-zero: answers are labelled "Answer A", "Answer B"... in
-                                   shuffled order, not by model (ulm_round_member_label) */
+                                   shuffled order, not by model (ulm_round_member_label);
+                                   after "Answer Z" come "Answer AA", "Answer AB"... */
     size_t answer_budget_bytes; /* the most of one answer the synthesis prompt holds; 0: 8000 */
     unsigned int synthesis_share_pct; /* share of the round's time kept for synthesis,
                                    1..90; 0: 30 */
@@ -560,8 +563,10 @@ ULM_EXTERN double ulm_round_agreement(const ulm_round *round, size_t i, size_t j
 /* Non-zero when member i answered and agrees (score >= 0.5) with fewer than half of the
  * other members that answered. */
 ULM_EXTERN int ulm_round_member_dissents(const ulm_round *round, size_t i);
-/* The round's cost: the sum of its answers' costs and the synthesis's; -1 when any of
- * them is unknown. */
+/* The round's cost: the sum of its members' costs and the synthesis's; -1 when any of
+ * them is unknown. A member that failed before any attempt reached a model (no key, no
+ * connection, a breaker open, no slot) costs 0; one that failed or was stopped after its
+ * request was sent (cancelled by the quorum included) is unknown (docs/rounds.md). */
 ULM_EXTERN double ulm_round_cost(const ulm_round *round);
 
 /* The synthesis, or NULL when none was asked or it never started (the members' outcome was
