@@ -292,6 +292,10 @@ static int synthesize(ulm_round *r, ulm_client *c, const ulm_request *req, ulm_e
                                     sizeof why);
     for (size_t k = 0; rc == ULM_OK && k < n; k++)
         r->members[shown[k]].truncated = truncated[k];
+    /* the synthesizer is held to the round's request as a member is: its clocks, its keys
+     * and URLs */
+    if (rc == ULM_OK)
+        rc = ulm__request_copy_call_settings(req, prompt);
     ulm_call k;
     memset(&k, 0, sizeof k);
     if (rc == ULM_OK) {

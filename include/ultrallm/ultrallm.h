@@ -486,7 +486,8 @@ typedef struct ulm_round_options {
     void *done_payload;
 
     const char *synthesize;     /* NULL: no synthesis; else the synthesizer's model string,
-                                   alias or comma-separated chain */
+                                   alias or comma-separated chain, sent with the request's
+                                   clocks and backend overrides as the members are */
     const char *synthesis_template; /* NULL: the configuration file's, else the default */
     int anonymize;              /* non-zero: answers are labelled "Answer A", "Answer B"... in
                                    shuffled order, not by model (ulm_round_member_label);

@@ -477,6 +477,42 @@ static void a_failed_synthesis_keeps_the_answers(void **state)
     ulm_client_free(c);
 }
 
+/* The synthesizer is sent as the round's request says: with its backend overrides (the
+ * URL that reaches "down" here) and its clocks (a first-token clock that ends a stalled
+ * synthesizer long before the round's deadline). */
+static void the_synthesis_keeps_the_requests_overrides_and_clocks(void **state)
+{
+    (void)state;
+    ulm_client *c = round_client();
+    ulm_request *req = prompt();
+    char url[512];
+    snprintf(url, sizeof url, "%s/ok/0/v1", live_url("ULM_TEST_FAULT_URL"));
+    assert_int_equal(ulm_request_set_backend_override(req, "down", NULL, url), ULM_OK);
+    const char *members[] = {"fast/a", "down/b"};
+    ulm_round_options o = ULM_ROUND_OPTIONS_INIT;
+    o.synthesize = "down/synth";
+    ulm_round *r = NULL;
+    assert_int_equal(ulm_round_run(&r, c, req, members, 2, &o), ULM_OK);
+    assert_int_equal(ulm_response_error(member(r, 1)), ULM_OK); /* the override, as before */
+    assert_int_equal(ulm_response_error(ulm_round_synthesis(r)), ULM_OK);
+    assert_string_equal(ulm_response_provider(ulm_round_synthesis(r)), "down");
+    ulm_round_free(r);
+    ulm_request_free(req);
+
+    req = prompt();
+    assert_int_equal(ulm_request_set_timeout(req, ULM_CLOCK_FIRST_TOKEN, 300), ULM_OK);
+    const char *fast[] = {"fast/a"};
+    o.synthesize = "stalled/synth";
+    o.timeout_ms = 20000;
+    double start = live_now_ms();
+    assert_int_equal(ulm_round_run(&r, c, req, fast, 1, &o), ULM_EFIRST_TOKEN_TIMEOUT);
+    assert_true(live_now_ms() - start < 10000);
+    assert_int_equal(ulm_response_error(ulm_round_synthesis(r)), ULM_EFIRST_TOKEN_TIMEOUT);
+    ulm_round_free(r);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
 /* Sixty anonymized answers: every label is different (past "Answer Z" come "Answer AA",
  * "Answer AB", ...), and the map from label to member is one to one. */
 static void sixty_anonymized_answers_keep_distinct_labels(void **state)
@@ -656,6 +692,7 @@ int main(void)
         cmocka_unit_test(streaming_members_interleave),
         cmocka_unit_test(synthesis_combines_local_answers),
         cmocka_unit_test(a_failed_synthesis_keeps_the_answers),
+        cmocka_unit_test(the_synthesis_keeps_the_requests_overrides_and_clocks),
         cmocka_unit_test(sixty_anonymized_answers_keep_distinct_labels),
         cmocka_unit_test(another_thread_cancels_the_round),
         cmocka_unit_test(threads_run_rounds_on_one_client),
