@@ -43,6 +43,7 @@ struct ulm_round {
     size_t quorum_lost_by;  /* the member whose failure left too few to reach the quorum,
                                (size_t)-1 while it can still be reached */
     double members_end;     /* the members' deadline */
+    const ulm_request *req;
     const ulm_cancel *cancel; /* the request's token */
 };
 
@@ -124,11 +125,32 @@ static int check_arguments(ulm_client *c, const ulm_request *req, size_t count,
 
 /* ------------------------------------------------------------ the members */
 
+/* The member whose text this thread is delivering, for ulm_round_delta_member(). */
+static _Thread_local size_t delta_member = ULM_ROUND_NO_MEMBER;
+
+size_t ulm_round_delta_member(void)
+{
+    return delta_member;
+}
+
+/* A member's text goes to the round's callback with its index, else to the request's,
+ * which can ask ulm_round_delta_member() whose text it is. */
 static int member_delta(const char *text, size_t length, void *payload)
 {
     member *m = payload;
     const ulm_round_options *o = m->round->opts;
-    return o->on_delta(m->index, text, length, o->delta_payload);
+    size_t outer = delta_member; /* a round run from inside another round's callback */
+    delta_member = m->index;
+    int rc;
+    if (o->on_delta) {
+        rc = o->on_delta(m->index, text, length, o->delta_payload);
+    } else {
+        void *request_payload;
+        ulm_delta_fn request_fn = ulm__request_on_delta(m->round->req, &request_payload);
+        rc = request_fn(text, length, request_payload);
+    }
+    delta_member = outer;
+    return rc;
 }
 
 static void member_done(ulm_call *k, void *ctx)
@@ -174,9 +196,10 @@ static int run_members(ulm_round *r, ulm_client *c, const ulm_request *req, ulm_
     int rc = ULM_OK;
     for (size_t i = 0; rc == ULM_OK && i < r->count; i++) {
         member *m = &r->members[i];
+        void *unused;
+        int streamed = r->opts->on_delta || ulm__request_on_delta(req, &unused);
         ulm_call_setup setup = {.models = m->spec, .deadline_cap = deadline,
-                                .on_delta = r->opts->on_delta ? member_delta : NULL,
-                                .payload = m};
+                                .on_delta = streamed ? member_delta : NULL, .payload = m};
         rc = ulm__call_init(&m->call, c, req, now, &setup);
         m->call.on_done = member_done;
         m->call.on_done_ctx = m;
@@ -411,6 +434,7 @@ static int run(ulm_round *r, ulm_client *c, const ulm_request *req, const char *
     int rc = ulm__engine_borrow(c->engines, &e);
     r->members_end = members_deadline(r->opts, start, end);
     r->cancel = ulm__request_cancel(req);
+    r->req = req;
     if (rc == ULM_OK)
         rc = run_members(r, c, req, e, r->members_end, start);
     int cancelled = ulm_cancel_triggered(ulm__request_cancel(req));

@@ -480,7 +480,8 @@ typedef struct ulm_round_options {
     int take_what_arrived;      /* non-zero: a deadline or cancellation that ends the round
                                    before its quorum is not a failure when a member answered */
     ulm_member_delta_fn on_delta;   /* NULL: members are not streamed, unless the request
-                                       has an on_delta of its own, which they then use */
+                                       has an on_delta of its own, which they then use
+                                       (ulm_round_delta_member() tells it the member) */
     void *delta_payload;
     ulm_member_done_fn on_member_done; /* may be NULL */
     void *done_payload;
@@ -564,6 +565,17 @@ ULM_EXTERN double ulm_round_agreement(const ulm_round *round, size_t i, size_t j
 /* Non-zero when member i answered and agrees (score >= 0.5) with fewer than half of the
  * other members that answered. */
 ULM_EXTERN int ulm_round_member_dissents(const ulm_round *round, size_t i);
+/* What ulm_round_delta_member() returns outside a member's text. */
+#define ULM_ROUND_NO_MEMBER ((size_t)-1)
+
+/*
+ * Inside an on_delta callback (the round's, or the request's when the round has none)
+ * called with a member's text: that member's index. Anywhere else, on the synthesis's text
+ * and on ulm_complete()'s included: ULM_ROUND_NO_MEMBER. It reads the calling thread's
+ * state only, so it is safe from any thread; a round run inside the callback restores it.
+ */
+ULM_EXTERN size_t ulm_round_delta_member(void);
+
 /* The round's cost: the sum of its members' costs and the synthesis's; -1 when any of
  * them is unknown. A member that failed before any attempt reached a model (no key, no
  * connection, a breaker open, no slot) costs 0; one that failed or was stopped after its

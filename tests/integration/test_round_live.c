@@ -420,6 +420,54 @@ static void streaming_members_interleave(void **state)
     ulm_client_free(c);
 }
 
+/* The request's own on_delta, which has no member argument, asks whose text it got. */
+static int note_request_delta(const char *text, size_t length, void *payload)
+{
+    interleaving *s = payload;
+    size_t i = ulm_round_delta_member();
+    if (i >= 2)
+        fail_msg("a member's delta came with member %zu", i);
+    assert_true(s->len[i] + length < sizeof s->text[i]);
+    memcpy(s->text[i] + s->len[i], text, length);
+    s->len[i] += length;
+    return 0;
+}
+
+static int note_synthesis_delta(const char *text, size_t length, void *payload)
+{
+    (void)text;
+    (void)length;
+    *(size_t *)payload = ulm_round_delta_member();
+    return 0;
+}
+
+static void the_requests_on_delta_learns_the_member(void **state)
+{
+    (void)state;
+    ulm_client *c = round_client();
+    ulm_request *req = prompt();
+    interleaving s = {.count = 0};
+    assert_int_equal(ulm_request_set_on_delta(req, note_request_delta, &s), ULM_OK);
+    const char *members[] = {"streaming/a", "fast/b"};
+    ulm_round_options o = ULM_ROUND_OPTIONS_INIT;
+    o.synthesize = "fast/synth";
+    size_t synthesis_member = 0;
+    o.synthesis_on_delta = note_synthesis_delta;
+    o.synthesis_payload = &synthesis_member;
+    ulm_round *r = NULL;
+    assert_int_equal(ulm_round_run(&r, c, req, members, 2, &o), ULM_OK);
+    for (size_t i = 0; i < 2; i++) {
+        const ulm_response *m = member(r, i);
+        assert_int_equal(s.len[i], ulm_response_text_length(m));
+        assert_memory_equal(s.text[i], ulm_response_text(m), s.len[i]);
+    }
+    assert_true(synthesis_member == ULM_ROUND_NO_MEMBER); /* the synthesis is no member */
+    assert_true(ulm_round_delta_member() == ULM_ROUND_NO_MEMBER); /* nor is outside */
+    ulm_round_free(r);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
 /* ------------------------------------------------------------ synthesis */
 
 static void synthesis_combines_local_answers(void **state)
@@ -690,6 +738,7 @@ int main(void)
         cmocka_unit_test(cost_is_unknown_when_a_member_cost_is),
         cmocka_unit_test(a_member_fails_over_inside_its_chain),
         cmocka_unit_test(streaming_members_interleave),
+        cmocka_unit_test(the_requests_on_delta_learns_the_member),
         cmocka_unit_test(synthesis_combines_local_answers),
         cmocka_unit_test(a_failed_synthesis_keeps_the_answers),
         cmocka_unit_test(the_synthesis_keeps_the_requests_overrides_and_clocks),
