@@ -193,9 +193,16 @@ static int load_file(ulm_settings *s, const ulm_client_options *opts, char *errb
         return ULM_ECONFIG;
     }
     if (json) {
+        /* the cap a file has, looked for without reading past it */
+        const char *end = memchr(json, '\0', (size_t)ULM_CONFIG_MAX_BYTES + 1);
+        if (!end) {
+            ulm__set_errbuf(errbuf, n, "options.config_json: larger than 1 MiB (%ld bytes), "
+                            "the most a configuration may have", ULM_CONFIG_MAX_BYTES);
+            return ULM_ECONFIG;
+        }
         if (!(s->config_path = ulm__strdup("options.config_json")))
             return ULM_ENOMEM;
-        return ulm__file_config_parse(json, strlen(json), s->config_path,
+        return ulm__file_config_parse(json, (size_t)(end - json), s->config_path,
                                       ulm__backend_type_names, ulm__backend_type_names, &s->file,
                                       errbuf, n);
     }

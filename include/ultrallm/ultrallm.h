@@ -176,7 +176,8 @@ typedef struct ulm_client_options {
     /* Fields above exist since version 3. */
 
     const char *config_json;        /* the configuration file's content as a string (same
-                                       format, docs/config.md), instead of config_path */
+                                       format, docs/config.md), instead of config_path; at
+                                       most 1 MiB, as a file */
     const ulm_backend_setting *backend_settings; /* count of them below; copied */
     size_t backend_setting_count;
     /* Fields above exist since version 4. The per-backend fields of versions 1 to 3

@@ -477,6 +477,34 @@ static void bad_backend_settings_are_named(void **state)
     assert_non_null(strstr(err, "options.config_json:1: retry.max_retries"));
 }
 
+/* options.config_json has the cap a file has: 1 MiB, the message saying so. */
+static void config_json_is_capped_as_a_file_is(void **state)
+{
+    (void)state;
+    const size_t cap = 1024 * 1024;
+    char *json = malloc(cap + 2);
+    assert_non_null(json);
+    memset(json, ' ', cap + 1);
+    json[0] = '{';
+    json[cap - 1] = '}'; /* exactly 1 MiB: accepted */
+    json[cap] = '\0';
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.ignore_environment = 1;
+    opts.config_json = json;
+    ulm_client *c = NULL;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+    ulm_client_free(c);
+    json[cap] = ' '; /* one byte more: refused before it is parsed */
+    json[cap + 1] = '\0';
+    c = NULL;
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_ECONFIG);
+    assert_null(c);
+    assert_string_equal(err, "options.config_json: larger than 1 MiB (1048576 bytes), the "
+                             "most a configuration may have");
+    free(json);
+}
+
 static void describe_shows_keys_as_present_only(void **state)
 {
     (void)state;
@@ -519,6 +547,7 @@ int main(void)
         cmocka_unit_test_setup(backend_settings_and_config_json, clear_env),
         cmocka_unit_test_setup(bad_backend_settings_are_named, clear_env),
         cmocka_unit_test_setup(local_servers_need_no_key, clear_env),
+        cmocka_unit_test_setup(config_json_is_capped_as_a_file_is, clear_env),
         cmocka_unit_test_setup(describe_shows_keys_as_present_only, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
