@@ -105,6 +105,8 @@ static int apply_file_backend(ulm_backend *b, const ulm_file_backend *fb)
     b->balance = fb->balance;
     if (fb->local >= 0)
         b->local = fb->local;
+    else if (fb->api_key_env && !b->api_key && !(b->provider->flags & ULM_PROVIDER_LOCAL))
+        b->local = 0; /* a key variable named and unset: not local by its URLs */
     if (fb->max_in_flight <= 0)
         return ULM_OK;
     b->limiter = ulm__calloc(1, sizeof *b->limiter);
@@ -181,10 +183,18 @@ static int add_declared_backend(ulm_client *c, const ulm_file_backend *fb, ulm_b
             c, fb->name, type, (const char *const *)(urls ? program.urls : fb->urls),
             urls ? program.count : fb->url_count, key ? key : key_from_environment(c, vars), b);
     ulm__url_list_clear(&program);
-    /* a server on this machine or network takes no key unless the file names one for it */
-    if (rc == ULM_OK && vars[0] && !(*b)->api_key && (fb->api_key_env || !(*b)->local))
-        missing_key(c, fb, vars, *b);
-    return rc;
+    if (rc != ULM_OK)
+        return rc;
+    /* a local backend takes no key (docs/config.md, "Local servers and keys"): the file's
+     * "local" when given, else the adapter's, or a server on this machine or network
+     * without a key, for which the file names no key variable */
+    ulm_backend *made = *b;
+    made->local = fb->local >= 0                               ? fb->local
+                  : (made->provider->flags & ULM_PROVIDER_LOCAL) ? 1
+                  : !made->api_key && !fb->api_key_env && ulm__urls_local(made);
+    if (vars[0] && !made->api_key && !made->local)
+        missing_key(c, fb, vars, made);
+    return ULM_OK;
 }
 
 /*

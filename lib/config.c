@@ -193,9 +193,16 @@ static int load_file(ulm_settings *s, const ulm_client_options *opts, char *errb
         return ULM_ECONFIG;
     }
     if (json) {
+        /* the cap a file has, looked for without reading past it */
+        const char *end = memchr(json, '\0', (size_t)ULM_CONFIG_MAX_BYTES + 1);
+        if (!end) {
+            ulm__set_errbuf(errbuf, n, "options.config_json: larger than 1 MiB (%ld bytes), "
+                            "the most a configuration may have", ULM_CONFIG_MAX_BYTES);
+            return ULM_ECONFIG;
+        }
         if (!(s->config_path = ulm__strdup("options.config_json")))
             return ULM_ENOMEM;
-        return ulm__file_config_parse(json, strlen(json), s->config_path,
+        return ulm__file_config_parse(json, (size_t)(end - json), s->config_path,
                                       ulm__backend_type_names, ulm__backend_type_names, &s->file,
                                       errbuf, n);
     }
@@ -410,8 +417,13 @@ static int load_builtin(ulm_settings *s, ulm_builtin_settings *bs, const ulm_bac
                       type->default_url, url_option && *url_option ? url_name : type->url_var,
                       errbuf, n);
     bs->url_defaulted = !(url_option && *url_option) && !declared && !env(opts, type->url_var);
-    /* a server on this machine or network (llama.cpp's, vLLM, Ollama) takes no key */
-    if (rc == ULM_OK && !key && vars[0] && !urls_local(&bs->urls))
+    /* a local backend takes no key (docs/config.md, "Local servers and keys"): the file's
+     * "local" when given, else a server on this machine or network (llama.cpp's, vLLM,
+     * Ollama) for which the file names no key variable */
+    int local = declared && declared->local >= 0
+                    ? declared->local
+                    : !(declared && declared->api_key_env) && urls_local(&bs->urls);
+    if (rc == ULM_OK && !key && vars[0] && !local)
         ulm__backend_type_missing_key(vars, bs->missing_key, sizeof bs->missing_key);
     return rc;
 }

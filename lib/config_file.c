@@ -13,7 +13,6 @@
 #include "json_locate.h"
 #include "synthesis_prompt.h"
 
-#define MAX_FILE_BYTES (1024L * 1024L)
 #define MAX_DELAY_MS 600000L /* ten minutes: a longer backoff is an outage, not a retry */
 
 /* The deepest path a message names: backends.NAME.urls[i]. */
@@ -744,19 +743,19 @@ int ulm__file_config_load(const char *path, const char *const *known_types,
         return ULM_ECONFIG;
     }
     /* one byte more than allowed tells a file of exactly the cap from a larger one */
-    char *text = ulm__malloc(MAX_FILE_BYTES + 1);
+    char *text = ulm__malloc(ULM_CONFIG_MAX_BYTES + 1);
     if (!text) {
         fclose(f);
         ulm__set_errbuf(errbuf, errbuf_size, "out of memory");
         return ULM_ENOMEM;
     }
-    size_t got = fread(text, 1, MAX_FILE_BYTES + 1, f);
+    size_t got = fread(text, 1, ULM_CONFIG_MAX_BYTES + 1, f);
     int read_error = ferror(f) ? (errno ? errno : EIO) : 0;
     fclose(f);
     int rc = ULM_ECONFIG;
     if (read_error)
         ulm__set_errbuf(errbuf, errbuf_size, "cannot read %s: %s", path, strerror(read_error));
-    else if (got > MAX_FILE_BYTES)
+    else if (got > ULM_CONFIG_MAX_BYTES)
         ulm__set_errbuf(errbuf, errbuf_size, "%s: larger than 1 MiB", path);
     else
         rc = ulm__file_config_parse(text, got, path, known_types, builtin_backends, out, errbuf,

@@ -83,6 +83,9 @@ typedef struct ulm_file_config {
     int auto_pull;                        /* model_runner.auto_pull: -1 unset, 0, 1 */
 } ulm_file_config;
 
+/* The most bytes a configuration may have, as a file or as options.config_json. */
+#define ULM_CONFIG_MAX_BYTES (1024L * 1024L)
+
 /*
  * Parses and checks text (length bytes; source names it in messages, e.g. the path).
  * known_types lists the provider names a backend's "type" may take, and builtin_backends

@@ -298,6 +298,17 @@ int ulm__request_copy_parameters(const ulm_request *from, ulm_request *to)
     return rc;
 }
 
+int ulm__request_copy_call_settings(const ulm_request *from, ulm_request *to)
+{
+    memcpy(to->timeouts, from->timeouts, sizeof to->timeouts);
+    int rc = ULM_OK;
+    for (size_t i = 0; rc == ULM_OK && i < from->override_count; i++) {
+        const ulm_backend_override *o = &from->overrides[i];
+        rc = ulm_request_set_backend_override(to, o->backend, o->api_key, o->base_url);
+    }
+    return rc;
+}
+
 ulm_delta_fn ulm__request_on_delta(const ulm_request *req, void **payload)
 {
     *payload = req->delta_payload;

@@ -32,6 +32,12 @@ ULM_HIDDEN ulm_request *ulm__request_with_defaults(const ulm_request *req, int h
 /* Copies from's sampling parameters and stop sequences into to. */
 ULM_HIDDEN int ulm__request_copy_parameters(const ulm_request *from, ulm_request *to);
 
+/*
+ * Copies what from says of how it is sent, beyond its content: its clocks
+ * (ulm_request_set_timeout) and its backend overrides (ulm_request_set_backend_override).
+ */
+ULM_HIDDEN int ulm__request_copy_call_settings(const ulm_request *from, ulm_request *to);
+
 /* The client's clock limits with the request's overrides applied. */
 ULM_HIDDEN void ulm__request_timeouts(const ulm_request *req, const ulm_timeouts *base,
                                       ulm_timeouts *out);

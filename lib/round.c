@@ -39,7 +39,12 @@ struct ulm_round {
 
     /* while it runs */
     const ulm_round_options *opts;
-    int stop;               /* the quorum was reached, or on_member_done said so */
+    int stop;               /* the quorum was reached or lost, or on_member_done said so */
+    size_t quorum_lost_by;  /* the member whose failure left too few to reach the quorum,
+                               (size_t)-1 while it can still be reached */
+    double members_end;     /* the members' deadline */
+    const ulm_request *req;
+    const ulm_cancel *cancel; /* the request's token */
 };
 
 int ulm_round_options_init(ulm_round_options *opts, unsigned int version)
@@ -120,11 +125,32 @@ static int check_arguments(ulm_client *c, const ulm_request *req, size_t count,
 
 /* ------------------------------------------------------------ the members */
 
+/* The member whose text this thread is delivering, for ulm_round_delta_member(). */
+static _Thread_local size_t delta_member = ULM_ROUND_NO_MEMBER;
+
+size_t ulm_round_delta_member(void)
+{
+    return delta_member;
+}
+
+/* A member's text goes to the round's callback with its index, else to the request's,
+ * which can ask ulm_round_delta_member() whose text it is. */
 static int member_delta(const char *text, size_t length, void *payload)
 {
     member *m = payload;
     const ulm_round_options *o = m->round->opts;
-    return o->on_delta(m->index, text, length, o->delta_payload);
+    size_t outer = delta_member; /* a round run from inside another round's callback */
+    delta_member = m->index;
+    int rc;
+    if (o->on_delta) {
+        rc = o->on_delta(m->index, text, length, o->delta_payload);
+    } else {
+        void *request_payload;
+        ulm_delta_fn request_fn = ulm__request_on_delta(m->round->req, &request_payload);
+        rc = request_fn(text, length, request_payload);
+    }
+    delta_member = outer;
+    return rc;
 }
 
 static void member_done(ulm_call *k, void *ctx)
@@ -137,8 +163,19 @@ static void member_done(ulm_call *k, void *ctx)
         r->answered++;
     if (r->stop)
         return;
-    if (r->opts->quorum && r->answered >= r->opts->quorum)
+    size_t quorum = r->opts->quorum, running = r->count - r->finished;
+    if (quorum && r->answered >= quorum)
         r->stop = 1;
+    /* the members still running cannot make up the quorum: waiting for them changes
+     * nothing, unless the caller takes what arrives. A member ended by the round's own
+     * deadline or token is not a failure of its own: rule 4 of the outcome tells those. */
+    int ended_by_round = ulm__now_ms() >= r->members_end ||
+                         (r->cancel && ulm_cancel_triggered(r->cancel));
+    if (quorum && r->answered + running < quorum && !r->opts->take_what_arrived &&
+        !ended_by_round) {
+        r->quorum_lost_by = m->index;
+        r->stop = 1;
+    }
     if (r->opts->on_member_done &&
         r->opts->on_member_done(r, m->index, r->opts->done_payload) != 0)
         r->stop = 1;
@@ -159,9 +196,10 @@ static int run_members(ulm_round *r, ulm_client *c, const ulm_request *req, ulm_
     int rc = ULM_OK;
     for (size_t i = 0; rc == ULM_OK && i < r->count; i++) {
         member *m = &r->members[i];
+        void *unused;
+        int streamed = r->opts->on_delta || ulm__request_on_delta(req, &unused);
         ulm_call_setup setup = {.models = m->spec, .deadline_cap = deadline,
-                                .on_delta = r->opts->on_delta ? member_delta : NULL,
-                                .payload = m};
+                                .on_delta = streamed ? member_delta : NULL, .payload = m};
         rc = ulm__call_init(&m->call, c, req, now, &setup);
         m->call.on_done = member_done;
         m->call.on_done_ctx = m;
@@ -249,8 +287,7 @@ static size_t order_answers(ulm_round *r, size_t *shown, double now)
     for (size_t k = 0; k < n; k++) {
         member *m = &r->members[shown[k]];
         if (r->opts->anonymize)
-            snprintf(m->label, sizeof m->label, "Answer %c%s", (char)('A' + k % 26),
-                     k >= 26 ? "'" : "");
+            ulm__synthesis_label(k, m->label, sizeof m->label);
         else
             snprintf(m->label, sizeof m->label, "%s/%s", m->resp->provider, m->resp->model);
     }
@@ -278,6 +315,10 @@ static int synthesize(ulm_round *r, ulm_client *c, const ulm_request *req, ulm_e
                                     sizeof why);
     for (size_t k = 0; rc == ULM_OK && k < n; k++)
         r->members[shown[k]].truncated = truncated[k];
+    /* the synthesizer is held to the round's request as a member is: its clocks, its keys
+     * and URLs */
+    if (rc == ULM_OK)
+        rc = ulm__request_copy_call_settings(req, prompt);
     ulm_call k;
     memset(&k, 0, sizeof k);
     if (rc == ULM_OK) {
@@ -320,10 +361,36 @@ static int fail_without_answer(ulm_round *r)
             used += (size_t)snprintf(message + used, sizeof message - used, "%s %s: %s",
                                      i ? ";" : "", r->members[i].spec, resp->error_message);
     }
-    /* the class of the member that ended last, unless every member string was wrong */
-    if (!all_invalid && r->finished)
+    /* the class of the member whose failure lost the quorum, else of the member that ended
+     * last, unless every member string was wrong */
+    if (r->quorum_lost_by != (size_t)-1)
+        code = r->members[r->quorum_lost_by].resp->error;
+    else if (!all_invalid && r->finished)
         code = r->members[r->order[r->finished - 1]].resp->error;
     return set_error(r, code, message);
+}
+
+/* "the quorum of k can no longer be reached: f of n members failed: a: <message>; ..." */
+static int fail_quorum_lost(ulm_round *r)
+{
+    size_t before = 0, failed = 0; /* the members that had ended when the quorum was lost */
+    while (r->order[before++] != r->quorum_lost_by)
+        continue;
+    for (size_t k = 0; k < before; k++)
+        failed += r->members[r->order[k]].resp->error != ULM_OK;
+    char message[ULM_ERROR_SIZE];
+    size_t used = (size_t)snprintf(message, sizeof message,
+                                   "the quorum of %zu can no longer be reached: %zu of %zu "
+                                   "members failed:",
+                                   r->opts->quorum, failed, r->count);
+    size_t told = 0;
+    for (size_t k = 0; k < before && used < sizeof message; k++) {
+        const member *m = &r->members[r->order[k]];
+        if (m->resp->error != ULM_OK)
+            used += (size_t)snprintf(message + used, sizeof message - used, "%s %s: %s",
+                                     told++ ? ";" : "", m->spec, m->resp->error_message);
+    }
+    return set_error(r, r->members[r->quorum_lost_by].resp->error, message);
 }
 
 static int members_outcome(ulm_round *r, int cancelled)
@@ -333,6 +400,8 @@ static int members_outcome(ulm_round *r, int cancelled)
         cut_short |= r->members[i].resp->error == ULM_ETIMEOUT;
     if (!r->answered)
         return fail_without_answer(r);
+    if (r->quorum_lost_by != (size_t)-1)
+        return fail_quorum_lost(r);
     int quorum_met = r->opts->quorum ? r->answered >= r->opts->quorum
                                      : r->finished == r->count && !cut_short;
     if (quorum_met || r->opts->take_what_arrived)
@@ -363,8 +432,11 @@ static int run(ulm_round *r, ulm_client *c, const ulm_request *req, const char *
                                                        : tm.ms[ULM_CLOCK_OVERALL]);
     ulm_engine *e = NULL;
     int rc = ulm__engine_borrow(c->engines, &e);
+    r->members_end = members_deadline(r->opts, start, end);
+    r->cancel = ulm__request_cancel(req);
+    r->req = req;
     if (rc == ULM_OK)
-        rc = run_members(r, c, req, e, members_deadline(r->opts, start, end), start);
+        rc = run_members(r, c, req, e, r->members_end, start);
     int cancelled = ulm_cancel_triggered(ulm__request_cancel(req));
     if (rc == ULM_OK)
         rc = compare_members(r);
@@ -407,6 +479,7 @@ int ulm_round_run(ulm_round **out, ulm_client *client, const ulm_request *req,
     if (!r)
         return ULM_ENOMEM;
     r->opts = opts;
+    r->quorum_lost_by = (size_t)-1;
     const char *template = NULL;
     char why[ULM_ERROR_SIZE];
     int rc = check_arguments(client, req, count, opts, &template, why, sizeof why);
@@ -521,21 +594,48 @@ int ulm_round_member_dissents(const ulm_round *round, size_t i)
     return round && round->dissents && i < round->count ? round->dissents[i] : 0;
 }
 
+/* Whether an attempt failed before any model could have seen the request. */
+static int sent_nothing(int error)
+{
+    return error == ULM_ENOT_CONFIGURED || error == ULM_ECONNECT ||
+           error == ULM_ECONNECT_TIMEOUT || error == ULM_ECIRCUIT_OPEN || error == ULM_EBUSY;
+}
+
+/*
+ * A call's cost as a round adds it up: its own when known; 0 for a failed call none of
+ * whose attempts reached a model (no key, no connection, a breaker open, no slot, or no
+ * attempt at all); else -1, unknown: a call that failed or was stopped after its request
+ * was sent may have been billed for what the model read and wrote.
+ */
+static double call_cost(const ulm_response *resp)
+{
+    if (resp->cost >= 0)
+        return resp->cost;
+    if (resp->error == ULM_OK)
+        return -1;
+    for (size_t i = 0; i < resp->attempt_count; i++)
+        if (!sent_nothing(resp->attempts[i].error))
+            return -1;
+    return 0;
+}
+
 double ulm_round_cost(const ulm_round *round)
 {
     if (!round)
         return -1;
     double sum = 0;
     for (size_t i = 0; i < round->count; i++) {
-        const ulm_response *a = answer(round, i);
-        if (a && a->cost < 0)
+        const ulm_response *m = round->members[i].resp;
+        double cost = m ? call_cost(m) : -1;
+        if (cost < 0)
             return -1;
-        sum += a ? a->cost : 0;
+        sum += cost;
     }
     if (round->synthesis) {
-        if (round->synthesis->cost < 0)
+        double cost = call_cost(round->synthesis);
+        if (cost < 0)
             return -1;
-        sum += round->synthesis->cost;
+        sum += cost;
     }
     return sum;
 }

@@ -150,6 +150,17 @@ static int fill_piece(void *ctx, piece_kind kind, const char *text, size_t lengt
     return ULM_EINVAL;
 }
 
+void ulm__synthesis_label(size_t k, char *out, size_t size)
+{
+    char letters[16];
+    size_t n = sizeof letters;
+    letters[--n] = '\0';
+    /* bijective base 26: A..Z are 1..26, so there is no zero digit and no leading "A" */
+    for (size_t v = k + 1; v > 0 && n > 0; v = (v - 1) / 26)
+        letters[--n] = (char)('A' + (v - 1) % 26);
+    snprintf(out, size, "Answer %s", letters + n);
+}
+
 int ulm__synthesis_request(ulm_request **out, const ulm_request *req, const char *template,
                            const ulm_synthesis_answer *answers, size_t count, size_t budget,
                            int *truncated, char *errbuf, size_t errbuf_size)

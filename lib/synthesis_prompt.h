@@ -30,6 +30,13 @@ typedef struct ulm_synthesis_answer {
 } ulm_synthesis_answer;
 
 /*
+ * The anonymous label of the k-th answer shown (k from 0): "Answer A" to "Answer Z", then
+ * "Answer AA" to "Answer AZ", "Answer BA" and so on, as spreadsheet columns are named, so
+ * that no two answers share a label however many there are. size of 32 always suffices.
+ */
+ULM_HIDDEN void ulm__synthesis_label(size_t k, char *out, size_t size);
+
+/*
  * A request for the synthesizer: req's messages, its last user message replaced by the
  * template filled with that message's text and the answers (its system messages and
  * earlier turns kept as they are), and req's sampling parameters. Each answer is cut to

@@ -215,7 +215,8 @@ typedef struct ulm_client_options {
     /* Fields above exist since version 3. */
 
     const char *config_json;        /* the configuration file's content as a string (same
-                                       format, docs/config.md), instead of config_path */
+                                       format, docs/config.md), instead of config_path; at
+                                       most 1 MiB, as a file */
     const ulm_backend_setting *backend_settings; /* count of them below; copied */
     size_t backend_setting_count;
     /* Fields above exist since version 4. The per-backend fields of versions 1 to 3
@@ -516,22 +517,27 @@ typedef int (*ulm_member_done_fn)(const ulm_round *round, size_t member, void *p
 typedef struct ulm_round_options {
     unsigned int version;       /* ULM_ROUND_OPTIONS_VERSION */
     size_t quorum;              /* 0: wait for every member; k: the round ends as soon as k
-                                   members answered, and the rest are cancelled */
+                                   members answered, and the rest are cancelled; and as
+                                   soon as too many failed for k to be reached, it fails
+                                   at once with their class (not with take_what_arrived) */
     long timeout_ms;            /* the whole round, synthesis included; 0: the request's
                                    overall clock (ULM_CLOCK_OVERALL), else the client's */
     int take_what_arrived;      /* non-zero: a deadline or cancellation that ends the round
                                    before its quorum is not a failure when a member answered */
     ulm_member_delta_fn on_delta;   /* NULL: members are not streamed, unless the request
-                                       has an on_delta of its own, which they then use */
+                                       has an on_delta of its own, which they then use
+                                       (ulm_round_delta_member() tells it the member) */
     void *delta_payload;
     ulm_member_done_fn on_member_done; /* may be NULL */
     void *done_payload;
 
     const char *synthesize;     /* NULL: no synthesis; else the synthesizer's model string,
-                                   alias or comma-separated chain */
+                                   alias or comma-separated chain, sent with the request's
+                                   clocks and backend overrides as the members are */
     const char *synthesis_template; /* NULL: the configuration file's, else the default */
     int anonymize;              /* non-zero: answers are labelled "Answer A", "Answer B"... in
-                                   shuffled order, not by model (ulm_round_member_label) */
+                                   shuffled order, not by model (ulm_round_member_label);
+                                   after "Answer Z" come "Answer AA", "Answer AB"... */
     size_t answer_budget_bytes; /* the most of one answer the synthesis prompt holds; 0: 8000 */
     unsigned int synthesis_share_pct; /* share of the round's time kept for synthesis,
                                    1..90; 0: 30 */
@@ -604,8 +610,21 @@ ULM_EXTERN double ulm_round_agreement(const ulm_round *round, size_t i, size_t j
 /* Non-zero when member i answered and agrees (score >= 0.5) with fewer than half of the
  * other members that answered. */
 ULM_EXTERN int ulm_round_member_dissents(const ulm_round *round, size_t i);
-/* The round's cost: the sum of its answers' costs and the synthesis's; -1 when any of
- * them is unknown. */
+/* What ulm_round_delta_member() returns outside a member's text. */
+#define ULM_ROUND_NO_MEMBER ((size_t)-1)
+
+/*
+ * Inside an on_delta callback (the round's, or the request's when the round has none)
+ * called with a member's text: that member's index. Anywhere else, on the synthesis's text
+ * and on ulm_complete()'s included: ULM_ROUND_NO_MEMBER. It reads the calling thread's
+ * state only, so it is safe from any thread; a round run inside the callback restores it.
+ */
+ULM_EXTERN size_t ulm_round_delta_member(void);
+
+/* The round's cost: the sum of its members' costs and the synthesis's; -1 when any of
+ * them is unknown. A member that failed before any attempt reached a model (no key, no
+ * connection, a breaker open, no slot) costs 0; one that failed or was stopped after its
+ * request was sent (cancelled by the quorum included) is unknown (docs/rounds.md). */
 ULM_EXTERN double ulm_round_cost(const ulm_round *round);
 
 /* The synthesis, or NULL when none was asked or it never started (the members' outcome was

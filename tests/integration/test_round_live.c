@@ -1,6 +1,7 @@
 /* test_round_live.c - many models at once against real servers: quorum, stragglers, streams, synthesis. */
 #define _DEFAULT_SOURCE /* mkstemps */
 #include <dirent.h>
+#include <math.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -13,7 +14,7 @@
 static ulm_client *round_client(void)
 {
     const char *fault = live_url("ULM_TEST_FAULT_URL");
-    char json[4096];
+    char json[8192];
     snprintf(json, sizeof json,
              "{\"backends\": {"
              "\"fast\": {\"type\": \"openai\", \"url\": \"%s/ok/0/v1\", \"api_key_env\": \"ULM_ROUND_KEY\"},"
@@ -22,7 +23,9 @@ static ulm_client *round_client(void)
              "\"streaming\": {\"type\": \"openai\", \"url\": \"%s/slow/40/v1\", \"api_key_env\": \"ULM_ROUND_KEY\"},"
              "\"down\": {\"type\": \"openai\", \"url\": \"%s\", \"api_key_env\": \"ULM_ROUND_KEY\"}},"
              /* a member that cannot connect fails as it is, not served offline */
-             "\"offline\": {\"use_local_models\": false}}",
+             "\"offline\": {\"use_local_models\": false},"
+             "\"models\": {\"fast/m\": {\"price\": {\"input_per_million\": 1, \"output_per_million\": 2}},"
+             "\"stalled/m\": {\"price\": {\"input_per_million\": 1, \"output_per_million\": 2}}}}",
              fault, fault, fault, fault, LIVE_DEAD_URL);
     char path[] = "/tmp/ulm-round-XXXXXX.json";
     int fd = mkstemps(path, 5);
@@ -251,6 +254,96 @@ static void the_deadline_keeps_what_arrived(void **state)
     ulm_client_free(c);
 }
 
+/* Quorum 2 of 3 after two members failed: the third cannot make it up, so the round ends
+ * at once with the failures' class instead of waiting for its deadline. */
+static void a_lost_quorum_ends_the_round_at_once(void **state)
+{
+    (void)state;
+    ulm_client *c = round_client();
+    ulm_request *req = prompt();
+    const char *members[] = {"down/a", "stalled/m", "down/b"};
+    ulm_round_options o = ULM_ROUND_OPTIONS_INIT;
+    o.quorum = 2;
+    o.timeout_ms = 30000;
+    ulm_round *r = NULL;
+    double start = live_now_ms();
+    assert_int_equal(ulm_round_run(&r, c, req, members, 3, &o), ULM_ECONNECT);
+    double took = live_now_ms() - start;
+    if (took >= 5000)
+        fail_msg("the round waited %.0f ms for a quorum it could no longer reach", took);
+    assert_non_null(strstr(ulm_round_error_message(r), "down/a"));
+    assert_null(strstr(ulm_round_error_message(r), "deadline"));
+    assert_int_equal(ulm_response_error(member(r, 0)), ULM_ECONNECT);
+    assert_int_equal(ulm_response_error(member(r, 1)), ULM_ECANCELLED);
+    assert_int_equal(ulm_response_error(member(r, 2)), ULM_ECONNECT);
+    assert_int_equal(ulm_round_finished(r, 2), 1); /* the stalled one ended last */
+    assert_order_complete(r);
+    ulm_round_free(r);
+
+    /* a quorum of 3 among 4 is out of reach once two failed, whether the fast member had
+     * answered by then (it keeps its answer) or was cancelled with the stalled one */
+    const char *three[] = {"fast/m", "down/a", "stalled/m", "down/b"};
+    o.quorum = 3;
+    start = live_now_ms();
+    assert_int_equal(ulm_round_run(&r, c, req, three, 4, &o), ULM_ECONNECT);
+    assert_true(live_now_ms() - start < 5000);
+    const char *why = ulm_round_error_message(r);
+    if (ulm_response_error(member(r, 0)) == ULM_OK) {
+        if (!strstr(why, "the quorum of 3 can no longer be reached: 2 of 4 members failed: "))
+            fail_msg("%s", why);
+    } else {
+        assert_int_equal(ulm_response_error(member(r, 0)), ULM_ECANCELLED);
+        assert_non_null(strstr(why, "no member answered"));
+    }
+    assert_int_equal(ulm_response_error(member(r, 2)), ULM_ECANCELLED);
+    ulm_round_free(r);
+
+    /* taking what arrives, the round still waits for the members that can answer */
+    const char *slow[] = {"fast/m", "down/a", "slow/m"};
+    o.take_what_arrived = 1;
+    assert_int_equal(ulm_round_run(&r, c, req, slow, 3, &o), ULM_OK);
+    assert_int_equal(ulm_response_error(member(r, 2)), ULM_OK);
+    ulm_round_free(r);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
+/* A round's cost is known only when every member's is: a member stopped after its
+ * request was sent may have been billed, so it makes the sum unknown, not smaller. */
+static void cost_is_unknown_when_a_member_cost_is(void **state)
+{
+    (void)state;
+    ulm_client *c = round_client();
+    ulm_request *req = prompt();
+    /* the fault server counts 7 prompt and 5 completion tokens: (7 x 1 + 5 x 2) / 1e6 */
+    const double one = 17e-6;
+    const char *members[] = {"fast/m", "down/m", "fast/m"};
+    ulm_round *r = NULL;
+    assert_int_equal(ulm_round_run(&r, c, req, members, 3, NULL), ULM_OK);
+    assert_true(ulm_response_cost(member(r, 0)) == one);
+    assert_true(ulm_response_cost(member(r, 1)) == -1);
+    /* the member that could not connect sent nothing: it costs nothing */
+    assert_true(fabs(ulm_round_cost(r) - 2 * one) < 1e-12);
+    ulm_round_free(r);
+
+    /* the stalled member (priced) was cancelled while its request was out: unknown */
+    const char *quorum[] = {"fast/m", "stalled/m"};
+    ulm_round_options o = ULM_ROUND_OPTIONS_INIT;
+    o.quorum = 1;
+    assert_int_equal(ulm_round_run(&r, c, req, quorum, 2, &o), ULM_OK);
+    assert_int_equal(ulm_response_error(member(r, 1)), ULM_ECANCELLED);
+    assert_true(ulm_round_cost(r) == -1);
+    ulm_round_free(r);
+
+    /* no member answered, none reached a model: that is known to cost nothing */
+    const char *down[] = {"down/a", "down/b"};
+    assert_int_equal(ulm_round_run(&r, c, req, down, 2, NULL), ULM_ECONNECT);
+    assert_true(ulm_round_cost(r) == 0);
+    ulm_round_free(r);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
 /* ------------------------------------------------------------ chains inside members */
 
 static void a_member_fails_over_inside_its_chain(void **state)
@@ -327,6 +420,54 @@ static void streaming_members_interleave(void **state)
     ulm_client_free(c);
 }
 
+/* The request's own on_delta, which has no member argument, asks whose text it got. */
+static int note_request_delta(const char *text, size_t length, void *payload)
+{
+    interleaving *s = payload;
+    size_t i = ulm_round_delta_member();
+    if (i >= 2)
+        fail_msg("a member's delta came with member %zu", i);
+    assert_true(s->len[i] + length < sizeof s->text[i]);
+    memcpy(s->text[i] + s->len[i], text, length);
+    s->len[i] += length;
+    return 0;
+}
+
+static int note_synthesis_delta(const char *text, size_t length, void *payload)
+{
+    (void)text;
+    (void)length;
+    *(size_t *)payload = ulm_round_delta_member();
+    return 0;
+}
+
+static void the_requests_on_delta_learns_the_member(void **state)
+{
+    (void)state;
+    ulm_client *c = round_client();
+    ulm_request *req = prompt();
+    interleaving s = {.count = 0};
+    assert_int_equal(ulm_request_set_on_delta(req, note_request_delta, &s), ULM_OK);
+    const char *members[] = {"streaming/a", "fast/b"};
+    ulm_round_options o = ULM_ROUND_OPTIONS_INIT;
+    o.synthesize = "fast/synth";
+    size_t synthesis_member = 0;
+    o.synthesis_on_delta = note_synthesis_delta;
+    o.synthesis_payload = &synthesis_member;
+    ulm_round *r = NULL;
+    assert_int_equal(ulm_round_run(&r, c, req, members, 2, &o), ULM_OK);
+    for (size_t i = 0; i < 2; i++) {
+        const ulm_response *m = member(r, i);
+        assert_int_equal(s.len[i], ulm_response_text_length(m));
+        assert_memory_equal(s.text[i], ulm_response_text(m), s.len[i]);
+    }
+    assert_true(synthesis_member == ULM_ROUND_NO_MEMBER); /* the synthesis is no member */
+    assert_true(ulm_round_delta_member() == ULM_ROUND_NO_MEMBER); /* nor is outside */
+    ulm_round_free(r);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
 /* ------------------------------------------------------------ synthesis */
 
 static void synthesis_combines_local_answers(void **state)
@@ -379,6 +520,79 @@ static void a_failed_synthesis_keeps_the_answers(void **state)
     assert_int_equal(ulm_response_error(member(r, 1)), ULM_OK);
     assert_int_equal(ulm_response_error(ulm_round_synthesis(r)), ULM_ECONNECT);
     assert_true(ulm_round_agreement(r, 0, 1) == 1); /* the fault server answers alike */
+    ulm_round_free(r);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
+/* The synthesizer is sent as the round's request says: with its backend overrides (the
+ * URL that reaches "down" here) and its clocks (a first-token clock that ends a stalled
+ * synthesizer long before the round's deadline). */
+static void the_synthesis_keeps_the_requests_overrides_and_clocks(void **state)
+{
+    (void)state;
+    ulm_client *c = round_client();
+    ulm_request *req = prompt();
+    char url[512];
+    snprintf(url, sizeof url, "%s/ok/0/v1", live_url("ULM_TEST_FAULT_URL"));
+    assert_int_equal(ulm_request_set_backend_override(req, "down", NULL, url), ULM_OK);
+    const char *members[] = {"fast/a", "down/b"};
+    ulm_round_options o = ULM_ROUND_OPTIONS_INIT;
+    o.synthesize = "down/synth";
+    ulm_round *r = NULL;
+    assert_int_equal(ulm_round_run(&r, c, req, members, 2, &o), ULM_OK);
+    assert_int_equal(ulm_response_error(member(r, 1)), ULM_OK); /* the override, as before */
+    assert_int_equal(ulm_response_error(ulm_round_synthesis(r)), ULM_OK);
+    assert_string_equal(ulm_response_provider(ulm_round_synthesis(r)), "down");
+    ulm_round_free(r);
+    ulm_request_free(req);
+
+    req = prompt();
+    assert_int_equal(ulm_request_set_timeout(req, ULM_CLOCK_FIRST_TOKEN, 300), ULM_OK);
+    const char *fast[] = {"fast/a"};
+    o.synthesize = "stalled/synth";
+    o.timeout_ms = 20000;
+    double start = live_now_ms();
+    assert_int_equal(ulm_round_run(&r, c, req, fast, 1, &o), ULM_EFIRST_TOKEN_TIMEOUT);
+    assert_true(live_now_ms() - start < 10000);
+    assert_int_equal(ulm_response_error(ulm_round_synthesis(r)), ULM_EFIRST_TOKEN_TIMEOUT);
+    ulm_round_free(r);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
+/* Sixty anonymized answers: every label is different (past "Answer Z" come "Answer AA",
+ * "Answer AB", ...), and the map from label to member is one to one. */
+static void sixty_anonymized_answers_keep_distinct_labels(void **state)
+{
+    (void)state;
+    ulm_client *c = round_client();
+    ulm_request *req = prompt();
+    enum { COUNT = 60 };
+    const char *members[COUNT];
+    for (size_t i = 0; i < COUNT; i++)
+        members[i] = "fast/m";
+    ulm_round_options o = ULM_ROUND_OPTIONS_INIT;
+    o.synthesize = "fast/synth";
+    o.anonymize = 1;
+    o.shuffle_seed = 3;
+    o.answer_budget_bytes = 16;
+    ulm_round *r = NULL;
+    assert_int_equal(ulm_round_run(&r, c, req, members, COUNT, &o), ULM_OK);
+    for (size_t i = 0; i < COUNT; i++) {
+        const char *label = ulm_round_member_label(r, i);
+        assert_true(strncmp(label, "Answer ", 7) == 0 && label[7]);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(label, ulm_round_member_label(r, j)) == 0)
+                fail_msg("members %zu and %zu are both \"%s\"", j, i, label);
+    }
+    int seen_z = 0, seen_aa = 0, seen_bh = 0; /* the 26th, 27th and 60th labels */
+    for (size_t i = 0; i < COUNT; i++) {
+        seen_z |= strcmp(ulm_round_member_label(r, i), "Answer Z") == 0;
+        seen_aa |= strcmp(ulm_round_member_label(r, i), "Answer AA") == 0;
+        seen_bh |= strcmp(ulm_round_member_label(r, i), "Answer BH") == 0;
+    }
+    assert_true(seen_z && seen_aa && seen_bh);
     ulm_round_free(r);
     ulm_request_free(req);
     ulm_client_free(c);
@@ -520,10 +734,15 @@ int main(void)
         cmocka_unit_test(quorum_one_cancels_the_stalled_member),
         cmocka_unit_test(a_predicate_ends_the_round),
         cmocka_unit_test(the_deadline_keeps_what_arrived),
+        cmocka_unit_test(a_lost_quorum_ends_the_round_at_once),
+        cmocka_unit_test(cost_is_unknown_when_a_member_cost_is),
         cmocka_unit_test(a_member_fails_over_inside_its_chain),
         cmocka_unit_test(streaming_members_interleave),
+        cmocka_unit_test(the_requests_on_delta_learns_the_member),
         cmocka_unit_test(synthesis_combines_local_answers),
         cmocka_unit_test(a_failed_synthesis_keeps_the_answers),
+        cmocka_unit_test(the_synthesis_keeps_the_requests_overrides_and_clocks),
+        cmocka_unit_test(sixty_anonymized_answers_keep_distinct_labels),
         cmocka_unit_test(another_thread_cancels_the_round),
         cmocka_unit_test(threads_run_rounds_on_one_client),
         cmocka_unit_test(bad_rounds_are_refused_before_anything_is_sent),

@@ -433,6 +433,45 @@ static void local_servers_need_no_key(void **state)
     ulm_client_free(c);
 }
 
+/* One rule: a backend whose type takes a key needs one exactly when it is not local, and
+ * the file's "local" decides locality whatever the URLs. */
+static void the_files_local_decides_whether_a_key_is_needed(void **state)
+{
+    (void)state;
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.ignore_environment = 1;
+    opts.config_json =
+        "{\"backends\": {"
+        "\"tunnel\": {\"type\": \"openai\", \"url\": \"https://gpu.example.net/v1\", \"local\": true},"
+        "\"openai\": {\"type\": \"openai\", \"url\": \"https://llm.example.org/v1\", \"local\": true},"
+        "\"lab\": {\"type\": \"openai\", \"url\": \"http://10.0.0.6:8000/v1\", \"local\": false},"
+        "\"proxy\": {\"type\": \"openai\", \"url\": \"http://127.0.0.1:4000/v1\","
+        " \"api_key_env\": \"ULM_TEST_PROXY_KEY_UNSET\"},"
+        "\"remote\": {\"type\": \"anthropic\", \"url\": \"https://claude.example.com\"}}}";
+    ulm_client *c = NULL;
+    char err[ULM_ERROR_SIZE];
+    if (ulm_client_new(&c, &opts, err, sizeof err) != ULM_OK)
+        fail_msg("%s", err);
+    const struct {
+        const char *name;
+        int local, disabled;
+    } cases[] = {
+        {"tunnel", 1, 0}, /* "local": true: no key needed, whatever the URL */
+        {"openai", 1, 0}, /* a built-in backend the file declares the same */
+        {"lab", 0, 1},    /* "local": false on a private address: a service, so a key */
+        {"proxy", 0, 1},  /* a key variable named and unset: not local by its URL */
+        {"remote", 0, 1}, /* a remote URL without "local": a key */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const ulm_backend *b = ulm__client_backend(c, cases[i].name);
+        assert_non_null(b);
+        if (b->local != cases[i].local || (b->disabled[0] != 0) != cases[i].disabled)
+            fail_msg("%s: local %d, disabled \"%s\"", cases[i].name, b->local, b->disabled);
+    }
+    assert_non_null(strstr(ulm__client_backend(c, "proxy")->disabled, "ULM_TEST_PROXY_KEY_UNSET"));
+    ulm_client_free(c);
+}
+
 static void bad_backend_settings_are_named(void **state)
 {
     (void)state;
@@ -477,6 +516,34 @@ static void bad_backend_settings_are_named(void **state)
     assert_non_null(strstr(err, "options.config_json:1: retry.max_retries"));
 }
 
+/* options.config_json has the cap a file has: 1 MiB, the message saying so. */
+static void config_json_is_capped_as_a_file_is(void **state)
+{
+    (void)state;
+    const size_t cap = 1024 * 1024;
+    char *json = malloc(cap + 2);
+    assert_non_null(json);
+    memset(json, ' ', cap + 1);
+    json[0] = '{';
+    json[cap - 1] = '}'; /* exactly 1 MiB: accepted */
+    json[cap] = '\0';
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.ignore_environment = 1;
+    opts.config_json = json;
+    ulm_client *c = NULL;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+    ulm_client_free(c);
+    json[cap] = ' '; /* one byte more: refused before it is parsed */
+    json[cap + 1] = '\0';
+    c = NULL;
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_ECONFIG);
+    assert_null(c);
+    assert_string_equal(err, "options.config_json: larger than 1 MiB (1048576 bytes), the "
+                             "most a configuration may have");
+    free(json);
+}
+
 static void describe_shows_keys_as_present_only(void **state)
 {
     (void)state;
@@ -519,6 +586,8 @@ int main(void)
         cmocka_unit_test_setup(backend_settings_and_config_json, clear_env),
         cmocka_unit_test_setup(bad_backend_settings_are_named, clear_env),
         cmocka_unit_test_setup(local_servers_need_no_key, clear_env),
+        cmocka_unit_test_setup(the_files_local_decides_whether_a_key_is_needed, clear_env),
+        cmocka_unit_test_setup(config_json_is_capped_as_a_file_is, clear_env),
         cmocka_unit_test_setup(describe_shows_keys_as_present_only, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

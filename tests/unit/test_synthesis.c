@@ -128,6 +128,28 @@ static double agree(const char *a, const char *b)
     return ulm__agreement(a, strlen(a), b, strlen(b));
 }
 
+/* Labels run A..Z, then AA..AZ, BA..: no two of the most answers a round takes are alike. */
+static void anonymous_labels_stay_distinct_past_z(void **state)
+{
+    (void)state;
+    const struct {
+        size_t k;
+        const char *label;
+    } known[] = {{0, "Answer A"},   {25, "Answer Z"},  {26, "Answer AA"}, {51, "Answer AZ"},
+                 {52, "Answer BA"}, {59, "Answer BH"}, {701, "Answer ZZ"}, {702, "Answer AAA"}};
+    char label[32];
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        ulm__synthesis_label(known[i].k, label, sizeof label);
+        assert_string_equal(label, known[i].label);
+    }
+    char seen[ULM_ROUND_MAX_MEMBERS][32];
+    for (size_t k = 0; k < ULM_ROUND_MAX_MEMBERS; k++) {
+        ulm__synthesis_label(k, seen[k], sizeof seen[k]);
+        for (size_t j = 0; j < k; j++)
+            assert_string_not_equal(seen[j], seen[k]);
+    }
+}
+
 static void agreement_is_the_overlap_of_word_sets(void **state)
 {
     (void)state;
@@ -149,6 +171,7 @@ int main(void)
         cmocka_unit_test(the_request_keeps_the_conversation_and_fills_the_last_question),
         cmocka_unit_test(long_answers_are_cut_on_a_character_and_marked),
         cmocka_unit_test(no_user_message_or_a_bad_template_is_refused),
+        cmocka_unit_test(anonymous_labels_stay_distinct_past_z),
         cmocka_unit_test(agreement_is_the_overlap_of_word_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

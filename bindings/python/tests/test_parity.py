@@ -43,6 +43,9 @@ DELIBERATELY_UNBOUND = {
     "ulm_request_stop": _READ_BACK,
     "ulm_request_input_count": _READ_BACK,
     "ulm_request_input": _READ_BACK,
+    "ulm_round_delta_member": ("for a C request's own on_delta inside a round; the binding "
+                               "streams a round through the round's on_delta, which passes "
+                               "the member with each delta already"),
     "ulm_client_add_provider": ("takes a C vtable of function pointers (struct ulm_provider) "
                                 "whose adapter must be C: it is called on the threads of the "
                                 "calls, with objects only the adapter API reads"),

@@ -171,8 +171,9 @@ class Round:
     synthesis; truncated[i]: whether its answer was cut to the answer budget there.
     synthesis: the synthesizer's Response, None when none was asked or it never started;
     a synthesis that failed makes compare() raise, with this round as e.round and the
-    failure as synthesis_error. cost: the answers' and the synthesis's, None when any is
-    unknown. latency_ms: the whole round, synthesis included.
+    failure as synthesis_error. cost: the members' and the synthesis's, None when any is
+    unknown (a member that failed or was cancelled after its request was sent is; one
+    that reached no model costs 0). latency_ms: the whole round, synthesis included.
     """
     members: list[Member]
     finish_order: list[int]
