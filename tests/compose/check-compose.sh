@@ -19,7 +19,12 @@ here=$root/tests/compose
 file=$root/compose.yaml
 gguf=${ULM_TEST_MODEL:-${ULM_SHARED:-$root/../shared}/testdata/models/stories260K.gguf}
 [ -f "$gguf" ] || { echo "skipped: no test model at $gguf (set ULM_SHARED)"; exit 77; }
-python3 -c 'import yaml' 2>/dev/null ||
+# the first python3 that has PyYAML: PATH's, else Debian's, where python3-yaml puts it
+python=
+for candidate in python3 /usr/bin/python3; do
+    if "$candidate" -c 'import yaml' 2>/dev/null; then python=$candidate; break; fi
+done
+[ -n "$python" ] ||
     { echo "skipped: python3-yaml is not installed (.ci/install-deps installs it)"; exit 77; }
 command -v node > /dev/null || { echo "skipped: node is not installed"; exit 77; }
 
@@ -32,7 +37,7 @@ trap 'ulm_cleanup; rm -rf "$tmp"' EXIT
 passed=0
 ok() { passed=$((passed + 1)); }
 fail() { echo "failed: $*"; exit 1; }
-compose_env() { python3 "$here/compose_env.py" "$@"; }
+compose_env() { "$python" "$here/compose_env.py" "$@"; }
 
 # 1. the file's structure, and the check refuses what the specification does not allow
 compose_env check "$file" || fail "compose.yaml does not have the Compose structure"
