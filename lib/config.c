@@ -327,12 +327,22 @@ static int check_program_backends(const ulm_settings *s, char *errbuf, size_t n)
 {
     for (size_t i = 0; i < s->program_count; i++) {
         const char *name = s->program[i].backend;
-        if (ulm__backend_type(name) || file_backend(s, name))
-            continue;
-        ulm__set_errbuf(errbuf, n, "options.backend_settings[%zu]: unknown backend \"%.32s\" "
-                        "(the built-in dmr, openai, anthropic, gemini, or one the configuration "
-                        "declares)", i, name);
-        return ULM_ECONFIG;
+        if (!ulm__backend_type(name) && !file_backend(s, name)) {
+            ulm__set_errbuf(errbuf, n, "options.backend_settings[%zu]: unknown backend \"%.32s\" "
+                            "(the built-in dmr, openai, anthropic, gemini, or one the "
+                            "configuration declares)", i, name);
+            return ULM_ECONFIG;
+        }
+        /* where the runner is and whether it pulls are the local backend's alone: taken
+         * from another backend, they would be ignored without a word */
+        const char *setting = s->program[i].name;
+        const char *local = ulm__local_backend_type()->name;
+        if ((strcmp(setting, "candidates") == 0 || strcmp(setting, "auto_pull") == 0) &&
+            strcmp(name, local) != 0) {
+            ulm__set_errbuf(errbuf, n, "options.backend_settings[%zu]: %s is a setting of the "
+                            "%s backend only, not of \"%.32s\"", i, setting, local, name);
+            return ULM_ECONFIG;
+        }
     }
     return ULM_OK;
 }

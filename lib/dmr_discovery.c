@@ -75,7 +75,9 @@ static char *no_runner_message(const ulm_discovery *d)
     }
     if (rc == ULM_OK)
         rc = ulm_text_appendf(&m, ": enable host TCP access (docker desktop enable model-runner "
-                              "--tcp 12434), or set MODEL_RUNNER_URL");
+                              "--tcp 12434), or set MODEL_RUNNER_URL (from a container: "
+                              "http://model-runner.docker.internal, or "
+                              "http://172.17.0.1:12434 on Docker Engine)");
     if (rc != ULM_OK) {
         ulm_text_free(&m);
         return NULL;

@@ -44,6 +44,14 @@ static void print_configuration_text(const json_t *config)
                json_is_string(disabled) ? "; not usable: " : "",
                json_is_string(disabled) ? json_string_value(disabled) : "");
     }
+    /* where Docker Model Runner was looked for: which address answered, why others did not */
+    json_t *tried;
+    json_array_foreach(json_object_get(json_object_get(config, "model_runner_discovery"), "tried"),
+                       i, tried) {
+        const char *message = json_string_value(json_object_get(tried, "message"));
+        printf("Docker Model Runner at %s: %s\n", json_string_value(json_object_get(tried, "url")),
+               message && *message ? message : "answered");
+    }
 }
 
 /* Each endpoint on a line, and under one that did not answer how to fix it when the fix
@@ -251,12 +259,14 @@ static void print_status_text(const json_t *status)
 /* Prints the configuration and the endpoints; the exit code (1 when none answered). */
 static int diagnose(ulm_client *client, int json)
 {
-    json_t *described = cli_client_describe(client);
+    /* the models first: asking them finds Docker Model Runner, which the description shows */
     ulm_model_list *list = NULL;
     int rc = ulm_list_models(&list, client);
+    json_t *described = rc == ULM_OK ? cli_client_describe(client) : NULL;
     if (!described || rc != ULM_OK) {
         fprintf(stderr, "ultra-llm: error: %s\n", ulm_strerror(rc != ULM_OK ? rc : ULM_ENOMEM));
         json_decref(described);
+        ulm_model_list_free(list);
         return CLI_EXIT_FAILED;
     }
     json_t *endpoints = reachability_json(list);

@@ -186,7 +186,7 @@ typedef struct ulm_client_options {
     const char *openai_base_url;   /* OPENAI_BASE_URL, default https://api.openai.com/v1 */
 
     int enable_model_runner;       /* ENABLE_MODEL_RUNNER: 0 env/default (on), 1 on, -1 off */
-    const char *model_runner_url;  /* MODEL_RUNNER_URL, default http://localhost:12434 */
+    const char *model_runner_url;  /* MODEL_RUNNER_URL; none: discovered (docs/dmr.md) */
     const char *default_local_model;    /* DEFAULT_LOCAL_MODEL, default ai/smollm2 */
     const char *available_local_models; /* AVAILABLE_LOCAL_MODELS, comma-separated */
     long local_model_timeout_ms;   /* LOCAL_MODEL_TIMEOUT: load budget, default 60000 */

@@ -89,6 +89,7 @@ static void no_runner_says_how_to_fix_it(void **state)
     assert_non_null(strstr(m, "no Docker Model Runner answered at " LIVE_DEAD_URL));
     assert_non_null(strstr(m, "docker desktop enable model-runner --tcp 12434"));
     assert_non_null(strstr(m, "MODEL_RUNNER_URL"));
+    assert_non_null(strstr(m, "from a container: http://model-runner.docker.internal"));
     ulm_response_free(resp);
     ulm_client_free(c);
 }

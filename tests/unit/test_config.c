@@ -491,6 +491,12 @@ static void bad_backend_settings_are_named(void **state)
          "options.backend_settings[0]: openai.api_key contains a control character"},
         {{"openai", NULL, "k"},
          "options.backend_settings[0]: backend, name and value are all needed"},
+        {{"openai", "candidates", "http://127.0.0.1:9"},
+         "options.backend_settings[0]: candidates is a setting of the dmr backend only, not "
+         "of \"openai\""},
+        {{"gemini", "auto_pull", "true"},
+         "options.backend_settings[0]: auto_pull is a setting of the dmr backend only, not of "
+         "\"gemini\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
