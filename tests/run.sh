@@ -30,24 +30,30 @@ echo "== build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DULM_WERROR=ON > /dev/null
 cmake --build "$build" -j2 > "$build/build.log" 2>&1 || { cat "$build/build.log"; exit 1; }
 
+# The servers keep state (models pulled, faults used up, loads seen): each pass of the tests
+# below gets them fresh, as a first run would.
+start_servers() {
+    ulm_start_dmr ai/stories260k "$model"
+    ulm_start_dmr_lifecycle "$model"
+    ulm_start_prism "$openai_spec"
+    export ULM_TEST_OPENAI_URL=$ULM_PRISM_URL
+    ulm_start_fault_proxy "$ULM_PRISM_URL"
+    ulm_start_prism "$gemini_spec"
+    export ULM_TEST_GEMINI_URL=$ULM_PRISM_URL
+    ulm_start_fault_server
+    ulm_start_replay_server
+    export ULM_TEST_DMR_URL=$ULM_DMR_URL
+    export ULM_TEST_DMR_LIFECYCLE_URL=$ULM_DMR_LIFECYCLE_URL
+    export ULM_TEST_OPENAI_429_URL=$ULM_PROXY_429_URL
+    export ULM_TEST_OPENAI_401_URL=$ULM_PROXY_401_URL
+    export ULM_TEST_FAULT_URL=$ULM_FAULT_URL
+    export ULM_TEST_REPLAY_URL=$ULM_REPLAY_URL
+    echo "dmr emulator $ULM_TEST_DMR_URL, prism $ULM_TEST_OPENAI_URL (OpenAI) and $ULM_TEST_GEMINI_URL (Gemini),"
+    echo "fault server $ULM_TEST_FAULT_URL, replay server $ULM_TEST_REPLAY_URL"
+}
+
 echo "== starting servers"
-ulm_start_dmr ai/stories260k "$model"
-ulm_start_dmr_lifecycle "$model"
-ulm_start_prism "$openai_spec"
-export ULM_TEST_OPENAI_URL=$ULM_PRISM_URL
-ulm_start_fault_proxy "$ULM_PRISM_URL"
-ulm_start_prism "$gemini_spec"
-export ULM_TEST_GEMINI_URL=$ULM_PRISM_URL
-ulm_start_fault_server
-ulm_start_replay_server
-export ULM_TEST_DMR_URL=$ULM_DMR_URL
-export ULM_TEST_DMR_LIFECYCLE_URL=$ULM_DMR_LIFECYCLE_URL
-export ULM_TEST_OPENAI_429_URL=$ULM_PROXY_429_URL
-export ULM_TEST_OPENAI_401_URL=$ULM_PROXY_401_URL
-export ULM_TEST_FAULT_URL=$ULM_FAULT_URL
-export ULM_TEST_REPLAY_URL=$ULM_REPLAY_URL
-echo "dmr emulator $ULM_TEST_DMR_URL, prism $ULM_TEST_OPENAI_URL (OpenAI) and $ULM_TEST_GEMINI_URL (Gemini),"
-echo "fault server $ULM_TEST_FAULT_URL, replay server $ULM_TEST_REPLAY_URL"
+start_servers
 
 echo "== ctest"
 (cd "$build" && ctest --output-on-failure -j2)
@@ -65,7 +71,9 @@ echo "== benchmarks, a --quick smoke run (each runs and reads the expected answe
 echo "== python package: sdist, bundled wheel and cmake --install, each tested installed"
 bash "$root/bindings/python/tests/check-package.sh" "$build"
 
-echo "== valgrind (unit and integration tests)"
+echo "== valgrind (unit and integration tests), on servers started again"
+ulm_stop_servers
+start_servers
 # the clocks fire on time under valgrind, but the code around them runs far slower
 export ULM_TEST_TOLERANCE_MS=1500
 # the connection test's meaning is in the closes, not the count, which is what takes time here
@@ -77,7 +85,9 @@ for test in "$build"/tests/test_* "$build"/tests/itest_*; do
     echo "valgrind clean: $(basename "$test")"
 done
 
-echo "== sanitizers (ASan + UBSan)"
+echo "== sanitizers (ASan + UBSan), on servers started again"
+ulm_stop_servers
+start_servers
 cmake -S "$root" -B "$asan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_SANITIZE=ON -DULM_WERROR=ON \
     > /dev/null
 cmake --build "$asan_build" -j2 > "$asan_build/build.log" 2>&1 || { cat "$asan_build/build.log"; exit 1; }
