@@ -221,6 +221,15 @@ ULM_EXTERN const char *ulm_client_default_model(const ulm_client *client);
  */
 ULM_EXTERN size_t ulm_client_describe(ulm_client *client, char *buf, size_t size);
 
+/*
+ * Closes the circuit breakers of backend's endpoints (NULL: of every backend) and forgets
+ * their failures, so that the next call tries them at once: for a program that knows an
+ * outage is over (a breaker opens after 5 failures within 30 s and cools down for 30 s
+ * unless the configuration's "breaker" says otherwise, docs/config.md). Safe while other
+ * threads make calls. ULM_EINVAL for a NULL client or a backend the client does not have.
+ */
+ULM_EXTERN int ulm_client_reset_breakers(ulm_client *client, const char *backend);
+
 /* ---------------------------------------------------------------- request */
 
 typedef enum ulm_role {

@@ -256,6 +256,32 @@ static void breaker_opens_then_one_trial_closes_it(void **state)
     ulm_client_free(c);
 }
 
+static void a_reset_breaker_lets_the_next_call_through_at_once(void **state)
+{
+    (void)state;
+    script s = {{{"a.test", 2, ULM_ECONNECT, 0, NULL, 0, 0, 0, NULL}}, 1, 0};
+    ulm_client *c = client_with_config(
+        &s, FARM("\"http://a.test\"", "") ", \"breaker\": {\"failures\": 2, \"window_ms\": 10000,"
+                                          " \"cooldown_ms\": 86400000},"
+                                          " \"offline\": {\"use_local_models\": false}}");
+    int rc;
+    for (int i = 0; i < 2; i++)
+        ulm_response_free(call(c, "farm/m", &rc));
+    ulm_response_free(call(c, "farm/m", &rc));
+    assert_int_equal(rc, ULM_ECIRCUIT_OPEN); /* open for a day */
+    assert_int_equal(ulm_client_reset_breakers(c, "nosuch"), ULM_EINVAL);
+    assert_int_equal(ulm_client_reset_breakers(NULL, NULL), ULM_EINVAL);
+    ulm_response_free(call(c, "farm/m", &rc));
+    assert_int_equal(rc, ULM_ECIRCUIT_OPEN); /* a refused reset changed nothing */
+    assert_int_equal(ulm_client_reset_breakers(c, "farm"), ULM_OK);
+    ulm_response *resp = call(c, "farm/m", &rc);
+    assert_int_equal(rc, ULM_OK);
+    assert_int_equal(s.hosts[0].calls, 3);
+    ulm_response_free(resp);
+    assert_int_equal(ulm_client_reset_breakers(c, NULL), ULM_OK);
+    ulm_client_free(c);
+}
+
 /* ------------------------------------------------------------ offline mode */
 
 static void offline_mode_skips_the_cloud_and_probes_it(void **state)
@@ -396,6 +422,7 @@ int main(void)
         cmocka_unit_test(deployments_share_the_load_round_robin),
         cmocka_unit_test(failed_deployment_fails_over_to_another),
         cmocka_unit_test(breaker_opens_then_one_trial_closes_it),
+        cmocka_unit_test(a_reset_breaker_lets_the_next_call_through_at_once),
         cmocka_unit_test(offline_mode_skips_the_cloud_and_probes_it),
         cmocka_unit_test(offline_mode_can_be_turned_off),
         cmocka_unit_test(context_length_skips_windows_no_larger),

@@ -619,6 +619,24 @@ class ConfigFileTests(unittest.TestCase):
                 self.assertEqual(client.describe()["retry"]["max_retries"], 2)
             self.assertIsNone(self.client().describe()["config_file"])
 
+    def test_reset_breakers_closes_an_open_circuit(self):
+        config = {"breaker": {"failures": 1, "cooldown_ms": 86400000}}
+        client = self.client(config_path=write_config(self, config))
+
+        def dmr_breaker():
+            return client.describe()["backends"][0]["endpoints"][0]["breaker"]
+
+        with self.assertRaises(ultrallm.UltraLLMError):
+            client.complete("hi", model="dmr/ai/smollm2")  # DEAD_URL refuses it
+        self.assertEqual(dmr_breaker(), "open")
+        with self.assertRaises(ultrallm.UltraLLMError) as caught:
+            client.reset_breakers("nosuch")
+        self.assertEqual(caught.exception.code, ultrallm.ErrorCode.INVALID_ARGUMENT)
+        self.assertIn("nosuch", str(caught.exception))
+        self.assertEqual(dmr_breaker(), "open")
+        client.reset_breakers("dmr")
+        self.assertEqual(dmr_breaker(), "closed")
+
     def test_describe_grows_its_buffer(self):
         client = self.client(config_path=write_config(self, self.CONFIG))
         expected = client.describe()

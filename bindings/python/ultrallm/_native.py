@@ -193,6 +193,7 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any, _Check], ...] = (
     # The buffer is written by the library, so a pointer to char rather than c_char_p.
     ("ulm_client_describe", (client_p, _P(ctypes.c_char), _c_size_t), _c_size_t, None),
     ("ulm_client_metrics", (client_p, _c_int, _P(ctypes.c_char), _c_size_t), _c_size_t, None),
+    ("ulm_client_reset_breakers", (client_p, _c_str), _c_int, None),
 
     ("ulm_request_new", (_P(request_p),), _c_int, check_code),
     ("ulm_request_free", (request_p,), None, None),
