@@ -118,8 +118,10 @@ static int fail_deadline(ulm_response *resp, const ulm_call *k, const ulm_target
                     "the call's deadline of %ld ms passed before %s/%s could be tried",
                     k->timeouts.ms[ULM_CLOCK_OVERALL], next->backend->name, next->model);
     free(resp->provider);
+    free(resp->model);
     resp->provider = ulm__strdup(next->backend->name);
-    if (!resp->provider)
+    resp->model = ulm__strdup(next->model);
+    if (!resp->provider || !resp->model)
         return ULM_ENOMEM;
     return fail(resp, ULM_ETIMEOUT, message);
 }
@@ -153,9 +155,11 @@ static int fail_chain(ulm_response *resp)
 {
     const ulm_attempt *a = &resp->attempts[reported_attempt(resp)];
     free(resp->provider);
+    free(resp->model);
     resp->provider = ulm__strdup(a->provider);
+    resp->model = ulm__strdup(a->model);
     resp->http_status = a->http_status;
-    if (!resp->provider)
+    if (!resp->provider || !resp->model)
         return ULM_ENOMEM;
     char listed[ULM_ERROR_SIZE];
     if (all_cooling_down(resp, listed, sizeof listed))
@@ -450,6 +454,7 @@ static void slot_ready(ulm_call *k)
     }
     k->x.req = k->view ? k->view : k->req;
     k->x.base_url = k->override_url ? k->override_url : b->urls[e];
+    k->attempt_url = k->x.base_url;
     k->x.auth_line = k->override_auth;
     const ulm_backend_override *o = ulm__request_override(k->req, b->name);
     k->x.extra_secret = o ? o->api_key : NULL;
@@ -469,6 +474,7 @@ static void begin_attempt(ulm_call *k)
     ulm_backend *b = k->target.backend;
     k->attempt_start = ulm__now_ms();
     k->endpoint = -1;
+    k->attempt_url = NULL;
     k->x = (ulm_exchange){
         .client = k->client,
         .backend = b,
@@ -536,7 +542,7 @@ static void pull_failed(ulm_call *k, int rc, const char *why)
     ulm__set_errbuf(message, sizeof message, "%s: %.*s is not pulled, and pulling it failed: %s",
                     t->backend->name, typed_length(t->model), t->model, why);
     ulm__log(logger(k), ULM_LOG_WARN, "%s", message);
-    if (rc == ULM_ENOMEM || ulm__response_add_attempt(k->resp, t->backend->name, t->model, rc,
+    if (rc == ULM_ENOMEM || ulm__response_add_attempt(k->resp, t->backend->name, t->model, NULL, rc,
                                                       k->pull ? k->pull->x.http_status : 0,
                                                       ulm__now_ms() - k->attempt_start,
                                                       message) != ULM_OK) {
@@ -654,9 +660,14 @@ static void round_attempt_ended(ulm_call *k, int rc, int status, size_t delivere
     k->delivered = delivered;
     k->retry_after_ms = retry_after_ms;
     double ms = ulm__now_ms() - k->attempt_start;
-    if (rc == ULM_ENOMEM ||
-        ulm__response_add_attempt(k->resp, t->backend->name, t->model, rc, status, ms,
-                                  rc == ULM_OK ? "" : k->x.errmsg) != ULM_OK) {
+    char *url = k->attempt_url ? ulm__exchange_shown_url(&k->x, k->attempt_url) : NULL;
+    int added = rc == ULM_ENOMEM || (k->attempt_url && !url)
+                    ? ULM_ENOMEM
+                    : ulm__response_add_attempt(k->resp, t->backend->name, t->model, url, rc,
+                                                status, ms, rc == ULM_OK ? "" : k->x.errmsg);
+    free(url);
+    k->attempt_url = NULL; /* recorded: a later cancellation is not this attempt's */
+    if (added != ULM_OK) {
         finish(k, ULM_ENOMEM);
         return;
     }
@@ -692,7 +703,8 @@ static int skip_target(ulm_call *k, const ulm_target *t, int code, const char *w
     char message[ULM_ERROR_SIZE];
     ulm__set_errbuf(message, sizeof message, "%s: skipped: %s", t->backend->name, why);
     ulm__log(logger(k), ULM_LOG_INFO, "%s", message);
-    return ulm__response_add_attempt(k->resp, t->backend->name, t->model, code, 0, 0, message);
+    return ulm__response_add_attempt(k->resp, t->backend->name, t->model, NULL, code, 0, 0,
+                                     message);
 }
 
 /* The context window the configuration gives a target, 0 when unknown. */
@@ -990,8 +1002,14 @@ void ulm__call_stop(ulm_call *k, int code, const char *message)
         const ulm_target *t = &k->target;
         char why[ULM_ERROR_SIZE];
         ulm__set_errbuf(why, sizeof why, "%s: %s", t->backend->name, message);
-        if (ulm__response_add_attempt(k->resp, t->backend->name, t->model, code, 0,
-                                      ulm__now_ms() - k->attempt_start, why) != ULM_OK)
+        char *url = k->attempt_url ? ulm__exchange_shown_url(&k->x, k->attempt_url) : NULL;
+        int added = k->attempt_url && !url
+                        ? ULM_ENOMEM
+                        : ulm__response_add_attempt(k->resp, t->backend->name, t->model, url,
+                                                    code, 0, ulm__now_ms() - k->attempt_start,
+                                                    why);
+        free(url);
+        if (added != ULM_OK)
             rc = ULM_ENOMEM;
         else if (delivered)
             rc = fail_incomplete(k->resp, t, code, 0, &k->result, delivered, why);

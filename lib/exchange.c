@@ -39,6 +39,34 @@ static void compose_error(const ulm_exchange *x, char *out, size_t size, const c
     free(capped);
 }
 
+char *ulm__exchange_shown_url(const ulm_exchange *x, const char *url)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *host = scheme_end ? scheme_end + 3 : url;
+    size_t authority = strcspn(host, "/?#");
+    const char *at = memchr(host, '@', authority);
+    char *without_user = NULL;
+    if (at) { /* user:password@ is a credential wherever it is written */
+        size_t scheme = (size_t)(host - url), rest = strlen(at + 1);
+        if (!(without_user = ulm__malloc(scheme + 4 + rest + 1)))
+            return NULL;
+        memcpy(without_user, url, scheme);
+        memcpy(without_user + scheme, "***@", 4);
+        memcpy(without_user + scheme + 4, at + 1, rest + 1);
+        url = without_user;
+    }
+    const char *keys[ULM_MAX_BACKENDS + 1];
+    ulm_secrets secrets = x->client->secrets;
+    if (x->extra_secret) {
+        memcpy(keys, secrets.keys, secrets.count * sizeof *keys);
+        keys[secrets.count++] = x->extra_secret;
+        secrets.keys = keys;
+    }
+    char *shown = ulm__redacted(&secrets, url, strlen(url));
+    free(without_user);
+    return shown;
+}
+
 /* Whether this exchange streams: the caller wants deltas and the adapter can read events. */
 static int streams(const ulm_provider *p, const ulm_exchange *x)
 {

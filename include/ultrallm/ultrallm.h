@@ -244,6 +244,14 @@ ULM_EXTERN int ulm_request_new(ulm_request **out);
 ULM_EXTERN void ulm_request_free(ulm_request *req);
 
 /*
+ * Why the latest setter called on req (ulm_request_add_*, ulm_request_set_*) returned
+ * ULM_EINVAL: "temperature 3 is out of range: 0 to 2", "the message's content is not valid
+ * UTF-8 (at byte 5)"; "" when that setter succeeded. Never NULL ("" for a NULL req); it
+ * never holds a key. Valid until the next setter call on req or ulm_request_free().
+ */
+ULM_EXTERN const char *ulm_request_error_message(const ulm_request *req);
+
+/*
  * Appends targets in fallback order. A target is "provider/model" (dmr/ai/smollm2,
  * openai/gpt-4o-mini) or a bare name listed in AVAILABLE_LOCAL_MODELS or equal to
  * DEFAULT_LOCAL_MODEL. A comma-separated list appends each in turn. With no target at
@@ -255,7 +263,8 @@ ULM_EXTERN int ulm_request_add_model(ulm_request *req, const char *model);
 ULM_EXTERN int ulm_request_add_message(ulm_request *req, ulm_role role, const char *content);
 
 /*
- * Sampling parameters; each is sent only when set. ULM_EINVAL names the range. Where a
+ * Sampling parameters; each is sent only when set. On ULM_EINVAL,
+ * ulm_request_error_message() names the range. Where a
  * provider differs (docs/providers.md): Anthropic requires max_tokens and gets 4096 when
  * none is set, takes a temperature up to 1 (a larger one is sent as 1), and has no seed.
  */
@@ -394,7 +403,14 @@ ULM_EXTERN ulm_finish_reason ulm_response_finish_reason(const ulm_response *resp
 ULM_EXTERN long ulm_response_prompt_tokens(const ulm_response *resp);
 ULM_EXTERN long ulm_response_completion_tokens(const ulm_response *resp);
 ULM_EXTERN long ulm_response_total_tokens(const ulm_response *resp);
-/* Provider ("dmr", "openai") and model that answered, or of the last attempt on failure. */
+/*
+ * The provider (backend's name: "dmr", "openai") that answered, or on failure the one of
+ * the attempt whose error the call reports (the last backend actually asked, or the
+ * target the deadline stopped). The model is the one the server reported in its answer
+ * when it named one ("gpt-4o-mini-2024-07-18" for "gpt-4o-mini"), else the one that was
+ * sent; on failure, the one that was sent to that attempt. ulm_attempt_model() is always
+ * the model that was sent.
+ */
 ULM_EXTERN const char *ulm_response_provider(const ulm_response *resp);
 ULM_EXTERN const char *ulm_response_model(const ulm_response *resp);
 /* Wall-clock milliseconds of the whole call, all attempts included. */
@@ -442,11 +458,19 @@ ULM_EXTERN size_t ulm_response_attempt_count(const ulm_response *resp);
 /* NULL when i is out of range; valid until ulm_response_free(). */
 ULM_EXTERN const ulm_attempt *ulm_response_attempt(const ulm_response *resp, size_t i);
 ULM_EXTERN const char *ulm_attempt_provider(const ulm_attempt *attempt);
-ULM_EXTERN const char *ulm_attempt_model(const ulm_attempt *attempt);
+ULM_EXTERN const char *ulm_attempt_model(const ulm_attempt *attempt); /* as sent */
 ULM_EXTERN int ulm_attempt_error(const ulm_attempt *attempt); /* ULM_OK: it answered */
 ULM_EXTERN int ulm_attempt_http_status(const ulm_attempt *attempt);
 ULM_EXTERN double ulm_attempt_ms(const ulm_attempt *attempt);
 ULM_EXTERN const char *ulm_attempt_error_message(const ulm_attempt *attempt);
+/*
+ * The deployment the attempt was sent to: its API root (one of the backend's URLs, or the
+ * request's override, as the adapter completes it: "http://localhost:12434/engines/v1" for
+ * DMR's root), with a user:password@ part shown as ***@ and keys redacted;
+ * "" when the attempt sent nothing (skipped, not configured, an open circuit, a full
+ * queue). Tells two deployments of one backend apart.
+ */
+ULM_EXTERN const char *ulm_attempt_url(const ulm_attempt *attempt);
 
 /* ---------------------------------------------------------------- many models at once */
 

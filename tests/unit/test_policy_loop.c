@@ -227,6 +227,38 @@ static void failed_deployment_fails_over_to_another(void **state)
     ulm_client_free(c);
 }
 
+/* Each attempt names its deployment, a credential in the URL hidden; a failed call names
+ * the model its reported attempt sent. */
+static void attempts_name_their_deployment(void **state)
+{
+    (void)state;
+    script s = {{{"a.test", -1, ULM_ECONNECT, 0, NULL, 0, 0, 0, NULL},
+                 {"b.test", -1, ULM_ECONNECT, 0, NULL, 0, 0, 0, NULL}},
+                2,
+                0};
+    ulm_client *c = client_with_config(
+        &s, FARM("\"http://a.test\", \"http://user:pw@b.test/v1\"", "") ","
+                " \"offline\": {\"use_local_models\": false}}");
+    int rc;
+    ulm_response *resp = call(c, "farm/m", &rc);
+    assert_int_equal(rc, ULM_ECONNECT);
+    assert_int_equal(ulm_response_attempt_count(resp), 2);
+    assert_string_equal(ulm_attempt_url(ulm_response_attempt(resp, 0)), "http://a.test");
+    assert_string_equal(ulm_attempt_url(ulm_response_attempt(resp, 1)), "http://***@b.test/v1");
+    assert_string_equal(ulm_attempt_url(NULL), "");
+    assert_string_equal(ulm_response_provider(resp), "farm");
+    assert_string_equal(ulm_response_model(resp), "m");
+    ulm_response_free(resp);
+    /* a target skipped without a request names no URL */
+    unsetenv("OPENAI_API_KEY");
+    resp = call(c, "openai/gpt-x", &rc);
+    assert_int_equal(rc, ULM_ENOT_CONFIGURED);
+    assert_string_equal(ulm_attempt_url(ulm_response_attempt(resp, 0)), "");
+    assert_string_equal(ulm_response_model(resp), "gpt-x");
+    ulm_response_free(resp);
+    ulm_client_free(c);
+}
+
 /* ------------------------------------------------------------ breaker */
 
 static void breaker_opens_then_one_trial_closes_it(void **state)
@@ -421,6 +453,7 @@ int main(void)
         cmocka_unit_test(retry_after_sets_the_pause_and_the_deadline_cuts_it),
         cmocka_unit_test(deployments_share_the_load_round_robin),
         cmocka_unit_test(failed_deployment_fails_over_to_another),
+        cmocka_unit_test(attempts_name_their_deployment),
         cmocka_unit_test(breaker_opens_then_one_trial_closes_it),
         cmocka_unit_test(a_reset_breaker_lets_the_next_call_through_at_once),
         cmocka_unit_test(offline_mode_skips_the_cloud_and_probes_it),

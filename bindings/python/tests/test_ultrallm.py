@@ -669,7 +669,7 @@ class OfflineCompletionTests(unittest.TestCase):
     def test_out_of_range_parameter_names_the_setter(self):
         with self.assertRaises(ultrallm.InvalidArgumentError) as caught:
             self.client.complete("hi", temperature=3)
-        self.assertIn("temperature", str(caught.exception))
+        self.assertIn("temperature 3 is out of range: 0 to 2", str(caught.exception))
 
     def test_bad_messages_are_refused(self):
         with self.assertRaises(ultrallm.InvalidArgumentError):
@@ -687,6 +687,7 @@ class OfflineCompletionTests(unittest.TestCase):
         error = caught.exception
         self.assertEqual(error.name, "connect")
         self.assertEqual(error.provider, "dmr")
+        self.assertEqual(error.attempts[0].url, DEAD_URL + "/engines/v1")  # its API root
         self.assertTrue(error.retryable)
         self.assertEqual(len(error.attempts), 1)
         attempt = error.attempts[0]

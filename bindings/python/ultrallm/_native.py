@@ -8,7 +8,7 @@ import ctypes
 from typing import Any, Callable, Optional
 
 from ._errors import (LibraryLoadError, check_client_new, check_code, check_complete,
-                      check_errbuf, check_override, check_round_run)
+                      check_errbuf, check_override, check_request, check_round_run)
 from ._loader import Loaded, load
 
 # The C library's major version this package was written against; a library of another
@@ -197,20 +197,21 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any, _Check], ...] = (
 
     ("ulm_request_new", (_P(request_p),), _c_int, check_code),
     ("ulm_request_free", (request_p,), None, None),
-    ("ulm_request_add_model", (request_p, _c_str), _c_int, check_code),
-    ("ulm_request_add_message", (request_p, _c_int, _c_str), _c_int, check_code),
-    ("ulm_request_set_temperature", (request_p, _c_double), _c_int, check_code),
-    ("ulm_request_set_top_p", (request_p, _c_double), _c_int, check_code),
-    ("ulm_request_set_max_tokens", (request_p, _c_long), _c_int, check_code),
+    ("ulm_request_error_message", (request_p,), _c_str, None),
+    ("ulm_request_add_model", (request_p, _c_str), _c_int, check_request),
+    ("ulm_request_add_message", (request_p, _c_int, _c_str), _c_int, check_request),
+    ("ulm_request_set_temperature", (request_p, _c_double), _c_int, check_request),
+    ("ulm_request_set_top_p", (request_p, _c_double), _c_int, check_request),
+    ("ulm_request_set_max_tokens", (request_p, _c_long), _c_int, check_request),
     ("ulm_request_set_seed", (request_p, ctypes.c_int64), _c_int, check_code),
-    ("ulm_request_add_stop", (request_p, _c_str), _c_int, check_code),
+    ("ulm_request_add_stop", (request_p, _c_str), _c_int, check_request),
     ("ulm_request_set_on_delta", (request_p, DeltaFn, ctypes.c_void_p), _c_int, check_code),
-    ("ulm_request_set_timeout", (request_p, _c_int, _c_long), _c_int, check_code),
+    ("ulm_request_set_timeout", (request_p, _c_int, _c_long), _c_int, check_request),
     ("ulm_request_set_cancel", (request_p, cancel_p), _c_int, check_code),
     # Its own check: the common one would show the arguments, and one of them is a key.
     ("ulm_request_set_backend_override", (request_p, _c_str, _c_str, _c_str), _c_int,
      check_override),
-    ("ulm_request_add_input", (request_p, _c_str), _c_int, check_code),
+    ("ulm_request_add_input", (request_p, _c_str), _c_int, check_request),
 
     ("ulm_cancel_new", (_P(cancel_p),), _c_int, check_code),
     ("ulm_cancel_free", (cancel_p,), None, None),
@@ -254,6 +255,7 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any, _Check], ...] = (
     ("ulm_attempt_http_status", (attempt_p,), _c_int, None),
     ("ulm_attempt_ms", (attempt_p,), _c_double, None),
     ("ulm_attempt_error_message", (attempt_p,), _c_str, None),
+    ("ulm_attempt_url", (attempt_p,), _c_str, None),
 
     ("ulm_list_models", (_P(list_p), client_p), _c_int, check_code),
     ("ulm_model_list_free", (list_p,), None, None),

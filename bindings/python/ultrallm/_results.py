@@ -37,6 +37,7 @@ class Attempt:
     http_status: int
     ms: float
     message: str
+    url: str = ""  # the deployment asked, a credential in it hidden; "" when none was
 
 
 @dataclasses.dataclass(frozen=True)
@@ -332,6 +333,7 @@ def read_attempts(resp: Any) -> list[Attempt]:
             http_status=lib.ulm_attempt_http_status(a),
             ms=lib.ulm_attempt_ms(a),
             message=_str(lib.ulm_attempt_error_message(a)),
+            url=_str(lib.ulm_attempt_url(a)),
         ))
     return attempts
 
