@@ -151,9 +151,31 @@ static int all_cooling_down(const ulm_response *resp, char *out, size_t size)
     return 1;
 }
 
-static int fail_chain(ulm_response *resp)
+/*
+ * When offline mode ended the chain on local models and they failed too, the local failure
+ * alone hides why the cloud was not used: the first cloud attempt that found the network
+ * down (or was skipped as offline), or NULL.
+ */
+static const ulm_attempt *offline_cause(const ulm_call *k, size_t reported)
 {
-    const ulm_attempt *a = &resp->attempts[reported_attempt(resp)];
+    const ulm_response *resp = k->resp;
+    const ulm_backend *last = ulm__client_backend(k->client, resp->attempts[reported].provider);
+    if (!(k->locals_added && (k->skip_cloud || k->cloud_unreachable)) || !last || !last->local)
+        return NULL;
+    for (size_t i = 0; i < reported; i++) {
+        const ulm_attempt *a = &resp->attempts[i];
+        const ulm_backend *b = ulm__client_backend(k->client, a->provider);
+        if (b && !b->local && ulm__error_policy(a->error)->unreachable)
+            return a;
+    }
+    return NULL;
+}
+
+static int fail_chain(const ulm_call *k)
+{
+    ulm_response *resp = k->resp;
+    size_t reported = reported_attempt(resp);
+    const ulm_attempt *a = &resp->attempts[reported];
     free(resp->provider);
     free(resp->model);
     resp->provider = ulm__strdup(a->provider);
@@ -164,6 +186,16 @@ static int fail_chain(ulm_response *resp)
     char listed[ULM_ERROR_SIZE];
     if (all_cooling_down(resp, listed, sizeof listed))
         return fail(resp, ULM_ECIRCUIT_OPEN, listed);
+    const ulm_attempt *cloud = offline_cause(k, reported);
+    if (cloud) {
+        char both[ULM_ERROR_SIZE];
+        ulm__set_errbuf(both, sizeof both,
+                        "offline: %s/%s could not be reached (%.200s), and the local "
+                        "fallback %s/%s failed too: %s",
+                        cloud->provider, cloud->model, cloud->message, a->provider, a->model,
+                        a->message);
+        return fail(resp, a->error, both);
+    }
     return fail(resp, a->error, a->message);
 }
 
@@ -780,7 +812,7 @@ static void target_ended(ulm_call *k, int rc)
     size_t i = k->index;
     int next = i + 1 < k->targets.count && falls_through(rc, &t);
     if (!next) {
-        finish(k, fail_chain(resp));
+        finish(k, fail_chain(k));
         return;
     }
     ulm__log(logger(k), ULM_LOG_INFO, "falling back from %s/%s to %s/%s", t.backend->name,
@@ -852,7 +884,7 @@ static void next_target(ulm_call *k)
         start_round(k);
         return;
     }
-    finish(k, k->resp->attempt_count ? fail_chain(k->resp) : ULM_OK);
+    finish(k, k->resp->attempt_count ? fail_chain(k) : ULM_OK);
 }
 
 /* ------------------------------------------------------------ driving it */

@@ -316,6 +316,34 @@ static void a_reset_breaker_lets_the_next_call_through_at_once(void **state)
 
 /* ------------------------------------------------------------ offline mode */
 
+/* The cloud unreachable and the local fallback failing too: the error names both. */
+static void an_offline_failure_names_the_cloud_and_the_local_cause(void **state)
+{
+    (void)state;
+    script s = {{{"cloud.test", -1, ULM_ECONNECT, 0, NULL, 0, 0, 0, NULL},
+                 {"local.test", -1, ULM_OK, 500, NULL, 0, 0, 0, "{\"error\":{\"message\":\"local broke\"}}"}},
+                2,
+                0};
+    ulm_client *c = client_with_config(
+        &s, "{\"backends\": {\"openai\": {\"type\": \"openai\", \"url\": \"http://cloud.test/v1\","
+            " \"api_key_env\": \"ULM_LOOP_KEY\"}}}");
+    for (int i = 0; i < 2; i++) { /* asked, then skipped as known to be offline */
+        int rc;
+        ulm_response *resp = call(c, "openai/m", &rc);
+        assert_int_equal(rc, ULM_ESERVER); /* the class is the local failure's */
+        const char *message = ulm_response_error_message(resp);
+        assert_non_null(strstr(message, "offline: openai/m could not be reached ("));
+        assert_non_null(strstr(message, i == 0 ? "scripted failure at cloud.test"
+                                               : "offline: the cloud is unreachable"));
+        assert_non_null(strstr(message, "the local fallback dmr/ai/local:latest failed too: "
+                                        "dmr: HTTP 500: local broke"));
+        assert_string_equal(ulm_response_provider(resp), "dmr");
+        ulm_response_free(resp);
+    }
+    assert_int_equal(s.hosts[0].calls, 1);
+    ulm_client_free(c);
+}
+
 static void offline_mode_skips_the_cloud_and_probes_it(void **state)
 {
     (void)state;
@@ -456,6 +484,7 @@ int main(void)
         cmocka_unit_test(attempts_name_their_deployment),
         cmocka_unit_test(breaker_opens_then_one_trial_closes_it),
         cmocka_unit_test(a_reset_breaker_lets_the_next_call_through_at_once),
+        cmocka_unit_test(an_offline_failure_names_the_cloud_and_the_local_cause),
         cmocka_unit_test(offline_mode_skips_the_cloud_and_probes_it),
         cmocka_unit_test(offline_mode_can_be_turned_off),
         cmocka_unit_test(context_length_skips_windows_no_larger),
