@@ -723,6 +723,12 @@ ULM_EXTERN const char *ulm_model_list_backend_url(const ulm_model_list *list, si
 ULM_EXTERN double ulm_model_list_backend_ms(const ulm_model_list *list, size_t i);
 ULM_EXTERN int ulm_model_list_backend_error(const ulm_model_list *list, size_t i);
 ULM_EXTERN const char *ulm_model_list_backend_message(const ulm_model_list *list, size_t i);
+/* The models endpoint i itself offers (ulm_model_list_id() lists a backend's models once,
+ * whichever of its deployments offers them), in the order it named them; 0 and NULL for
+ * an endpoint that failed and out of range. */
+ULM_EXTERN size_t ulm_model_list_backend_model_count(const ulm_model_list *list, size_t i);
+ULM_EXTERN const char *ulm_model_list_backend_model(const ulm_model_list *list, size_t i,
+                                                    size_t k);
 
 /* ---------------------------------------------------------------- metrics */
 

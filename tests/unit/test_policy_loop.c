@@ -259,6 +259,58 @@ static void attempts_name_their_deployment(void **state)
     ulm_client_free(c);
 }
 
+/* Each deployment answers its own model list; anything else cannot be reached. */
+static int model_lists_transport(void *ctx, const ulm_transfer *t, ulm_http_response *resp,
+                                 char *errbuf, size_t errbuf_size)
+{
+    (void)ctx;
+    const char *body = strstr(t->url, "a.test")   ? "{\"data\":[{\"id\":\"a-only\"},{\"id\":\"both\"}]}"
+                       : strstr(t->url, "b.test") ? "{\"data\":[{\"id\":\"both\"},{\"id\":\"b-only\"}]}"
+                                                  : NULL;
+    if (!body) {
+        snprintf(errbuf, errbuf_size, "no such host");
+        return ULM_ECONNECT;
+    }
+    resp->status = 200;
+    return ulm__transfer_body(t, resp, body, strlen(body));
+}
+
+static void model_lists_are_kept_per_deployment(void **state)
+{
+    (void)state;
+    script s = {{{"unused.test", 0, ULM_OK, 0, NULL, 0, 0, 0, NULL}}, 1, 0};
+    ulm_client *c = client_with_config(&s, FARM("\"http://a.test\", \"http://b.test\"", "") "}");
+    ulm__engine_pool_set_transport(c->engines, model_lists_transport, NULL);
+    ulm_model_list *list = NULL;
+    assert_int_equal(ulm_list_models(&list, c), ULM_OK);
+    size_t a = SIZE_MAX, b = SIZE_MAX, farm_models = 0;
+    for (size_t i = 0; i < ulm_model_list_backend_count(list); i++) {
+        const char *url = ulm_model_list_backend_url(list, i);
+        if (strcmp(url, "http://a.test") == 0)
+            a = i;
+        else if (strcmp(url, "http://b.test") == 0)
+            b = i;
+        else
+            assert_int_equal(ulm_model_list_backend_model_count(list, i), 0);
+    }
+    assert_true(a != SIZE_MAX && b != SIZE_MAX);
+    assert_int_equal(ulm_model_list_backend_model_count(list, a), 2);
+    assert_string_equal(ulm_model_list_backend_model(list, a, 0), "a-only");
+    assert_string_equal(ulm_model_list_backend_model(list, a, 1), "both");
+    assert_null(ulm_model_list_backend_model(list, a, 2));
+    assert_int_equal(ulm_model_list_backend_model_count(list, b), 2);
+    assert_string_equal(ulm_model_list_backend_model(list, b, 0), "both");
+    assert_string_equal(ulm_model_list_backend_model(list, b, 1), "b-only");
+    /* the backend's list names each model once */
+    for (size_t i = 0; i < ulm_model_list_count(list); i++)
+        farm_models += strcmp(ulm_model_list_provider(list, i), "farm") == 0;
+    assert_int_equal(farm_models, 3);
+    assert_int_equal(ulm_model_list_backend_model_count(NULL, 0), 0);
+    assert_null(ulm_model_list_backend_model(list, ulm_model_list_backend_count(list), 0));
+    ulm_model_list_free(list);
+    ulm_client_free(c);
+}
+
 /* ------------------------------------------------------------ breaker */
 
 static void breaker_opens_then_one_trial_closes_it(void **state)
@@ -482,6 +534,7 @@ int main(void)
         cmocka_unit_test(deployments_share_the_load_round_robin),
         cmocka_unit_test(failed_deployment_fails_over_to_another),
         cmocka_unit_test(attempts_name_their_deployment),
+        cmocka_unit_test(model_lists_are_kept_per_deployment),
         cmocka_unit_test(breaker_opens_then_one_trial_closes_it),
         cmocka_unit_test(a_reset_breaker_lets_the_next_call_through_at_once),
         cmocka_unit_test(an_offline_failure_names_the_cloud_and_the_local_cause),

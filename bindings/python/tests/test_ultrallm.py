@@ -923,6 +923,7 @@ class LocalServerTests(unittest.TestCase):
         listing = self.client.models()
         self.assertIn(("dmr", "ai/stories260k:latest"), listing.models)
         self.assertTrue(listing.backends[0].ok)
+        self.assertIn("ai/stories260k:latest", listing.backends[0].models)
         self.assertEqual(listing.backends[0].name, "dmr")
         self.assertTrue(listing.backends[0].url.startswith(
             os.environ["ULM_TEST_DMR_URL"].rstrip("/")), listing.backends[0].url)

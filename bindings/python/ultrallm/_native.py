@@ -268,6 +268,8 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any, _Check], ...] = (
     ("ulm_model_list_backend_ms", (list_p, _c_size_t), _c_double, None),
     ("ulm_model_list_backend_error", (list_p, _c_size_t), _c_int, None),
     ("ulm_model_list_backend_message", (list_p, _c_size_t), _c_str, None),
+    ("ulm_model_list_backend_model_count", (list_p, _c_size_t), _c_size_t, None),
+    ("ulm_model_list_backend_model", (list_p, _c_size_t, _c_size_t), _c_str, None),
 
     ("ulm_round_options_init", (_P(RoundOptions), _c_uint), _c_int, check_code),
     ("ulm_round_run", (_P(round_p), client_p, request_p, _P(_c_str), _c_size_t,

@@ -265,7 +265,8 @@ class BackendStatus:
     file); a backend with several deployments has one BackendStatus per endpoint, all with
     the same name. url is the endpoint's base URL (None if the library gave none) and ms
     how long the endpoint took to answer or fail, in milliseconds (next to nothing when
-    nothing was sent, e.g. for a backend without its API key).
+    nothing was sent, e.g. for a backend without its API key). models are the ids this
+    endpoint itself offers (ModelList.models names each of a backend's models once).
     """
     name: str
     ok: bool
@@ -274,6 +275,7 @@ class BackendStatus:
     message: str
     url: Optional[str] = None
     ms: float = 0.0
+    models: tuple[str, ...] = ()  # the ids this endpoint itself offers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -515,5 +517,7 @@ def read_model_list(lst: Any) -> ModelList:
             message=_str(lib.ulm_model_list_backend_message(lst, i)),
             url=text(lib.ulm_model_list_backend_url(lst, i)),
             ms=lib.ulm_model_list_backend_ms(lst, i),
+            models=tuple(_str(lib.ulm_model_list_backend_model(lst, i, k))
+                         for k in range(lib.ulm_model_list_backend_model_count(lst, i))),
         ))
     return ModelList(models, backends)
