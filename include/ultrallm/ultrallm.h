@@ -240,6 +240,8 @@ typedef enum ulm_role {
 
 typedef struct ulm_request ulm_request;
 
+/* A new, empty request (ULM_ENOMEM when memory ran out); free it with ulm_request_free(),
+ * which accepts NULL. */
 ULM_EXTERN int ulm_request_new(ulm_request **out);
 ULM_EXTERN void ulm_request_free(ulm_request *req);
 
@@ -297,6 +299,7 @@ ULM_EXTERN int ulm_request_set_on_delta(ulm_request *req, ulm_delta_fn on_delta,
  */
 typedef struct ulm_cancel ulm_cancel;
 
+/* A new token, not triggered. */
 ULM_EXTERN int ulm_cancel_new(ulm_cancel **out);
 /* Frees a token; no call may be using it any more. NULL is allowed. */
 ULM_EXTERN void ulm_cancel_free(ulm_cancel *cancel);
@@ -378,6 +381,7 @@ typedef struct ulm_attempt ulm_attempt;
  */
 ULM_EXTERN int ulm_complete(ulm_response **out, ulm_client *client, const ulm_request *req);
 
+/* Frees a response, its text and attempts with it. NULL is allowed. */
 ULM_EXTERN void ulm_response_free(ulm_response *resp);
 
 /*
@@ -454,6 +458,8 @@ ULM_EXTERN size_t ulm_response_retries(const ulm_response *resp);
  */
 ULM_EXTERN double ulm_response_cost(const ulm_response *resp);
 
+/* The attempts of the call, in order: one per request sent, and one per target skipped
+ * (not configured, an open circuit, offline), each with what it found. */
 ULM_EXTERN size_t ulm_response_attempt_count(const ulm_response *resp);
 /* NULL when i is out of range; valid until ulm_response_free(). */
 ULM_EXTERN const ulm_attempt *ulm_response_attempt(const ulm_response *resp, size_t i);
@@ -556,6 +562,7 @@ ULM_EXTERN int ulm_round_run(ulm_round **out, ulm_client *client, const ulm_requ
                              const char *const *members, size_t count,
                              const ulm_round_options *opts);
 
+/* Frees a round and the responses of its members and synthesis. NULL is allowed. */
 ULM_EXTERN void ulm_round_free(ulm_round *round);
 
 /* ULM_OK, or why the round failed; the message is "" on success, never NULL. */
@@ -564,6 +571,7 @@ ULM_EXTERN const char *ulm_round_error_message(const ulm_round *round);
 /* Wall-clock milliseconds of the whole round, synthesis included. */
 ULM_EXTERN double ulm_round_latency_ms(const ulm_round *round);
 
+/* How many members the round has; a member's index is its place in members. */
 ULM_EXTERN size_t ulm_round_member_count(const ulm_round *round);
 /* The member string as given. */
 ULM_EXTERN const char *ulm_round_member_spec(const ulm_round *round, size_t i);
@@ -643,9 +651,12 @@ ULM_EXTERN int ulm_dmr_pull(ulm_client *client, const char *backend, const char 
 /* The models pulled into a runner, with what the runner knows of each. */
 typedef struct ulm_dmr_models ulm_dmr_models;
 
+/* Lists the runner's pulled models (`docker model ls`) into *out, read with the getters
+ * below and freed with ulm_dmr_models_free() (NULL allowed). */
 ULM_EXTERN int ulm_dmr_list(ulm_dmr_models **out, ulm_client *client, const char *backend,
                             char *errbuf, size_t errbuf_size);
 ULM_EXTERN void ulm_dmr_models_free(ulm_dmr_models *models);
+/* How many models the list holds. */
 ULM_EXTERN size_t ulm_dmr_models_count(const ulm_dmr_models *models);
 /* "sha256:..."; each string "" when the runner did not say, and for i out of range. */
 ULM_EXTERN const char *ulm_dmr_models_id(const ulm_dmr_models *models, size_t i);
@@ -662,9 +673,12 @@ ULM_EXTERN long ulm_dmr_models_context_size(const ulm_dmr_models *models, size_t
 /* The runners a runner has loaded or is loading (`docker model ps`). */
 typedef struct ulm_dmr_runners ulm_dmr_runners;
 
+/* Lists the runner's runners into *out, read with the getters below and freed with
+ * ulm_dmr_runners_free() (NULL allowed). */
 ULM_EXTERN int ulm_dmr_ps(ulm_dmr_runners **out, ulm_client *client, const char *backend,
                           char *errbuf, size_t errbuf_size);
 ULM_EXTERN void ulm_dmr_runners_free(ulm_dmr_runners *runners);
+/* How many runners the list holds. */
 ULM_EXTERN size_t ulm_dmr_runners_count(const ulm_dmr_runners *runners);
 /* The model as the request that loaded it named it; "" for i out of range. */
 ULM_EXTERN const char *ulm_dmr_runners_model(const ulm_dmr_runners *runners, size_t i);
@@ -709,6 +723,8 @@ typedef struct ulm_model_list ulm_model_list;
 ULM_EXTERN int ulm_list_models(ulm_model_list **out, ulm_client *client);
 ULM_EXTERN void ulm_model_list_free(ulm_model_list *list);
 
+/* The models the backends offer: backend i's name (as in model strings) and the model's
+ * id, each model once per backend; NULL for i out of range. */
 ULM_EXTERN size_t ulm_model_list_count(const ulm_model_list *list);
 ULM_EXTERN const char *ulm_model_list_provider(const ulm_model_list *list, size_t i);
 ULM_EXTERN const char *ulm_model_list_id(const ulm_model_list *list, size_t i);
