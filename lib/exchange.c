@@ -41,20 +41,10 @@ static void compose_error(const ulm_exchange *x, char *out, size_t size, const c
 
 char *ulm__exchange_shown_url(const ulm_exchange *x, const char *url)
 {
-    const char *scheme_end = strstr(url, "://");
-    const char *host = scheme_end ? scheme_end + 3 : url;
-    size_t authority = strcspn(host, "/?#");
-    const char *at = memchr(host, '@', authority);
-    char *without_user = NULL;
-    if (at) { /* user:password@ is a credential wherever it is written */
-        size_t scheme = (size_t)(host - url), rest = strlen(at + 1);
-        if (!(without_user = ulm__malloc(scheme + 4 + rest + 1)))
-            return NULL;
-        memcpy(without_user, url, scheme);
-        memcpy(without_user + scheme, "***@", 4);
-        memcpy(without_user + scheme + 4, at + 1, rest + 1);
-        url = without_user;
-    }
+    char *without_user = ulm__url_without_userinfo(url);
+    if (!without_user)
+        return NULL;
+    url = without_user;
     const char *keys[ULM_MAX_BACKENDS + 1];
     ulm_secrets secrets = x->client->secrets;
     if (x->extra_secret) {
@@ -252,6 +242,8 @@ int ulm__exchange_start(ulm_exchange *x, ulm_engine *e)
         .http = http,
         .auth_header_line = x->auth_line ? x->auth_line : b->auth_line,
         .accept = x->streamed ? "text/event-stream" : "application/json",
+        .ca_file = b->ca_file,
+        .proxy = b->proxy,
         .max_response_bytes = c->settings.max_response_bytes,
         .clocks = x->clocks,
         .on_body = x->delivers ? ulm__stream_on_body : x->raw_on_body,

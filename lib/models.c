@@ -68,8 +68,11 @@ static int take_models(ulm_model_list *list, const char *provider, ulm_result *r
         return ULM_ENOMEM;
     list->models = grown;
     for (size_t i = 0; i < r->model_id_count; i++) {
-        if (listed(list, provider, r->model_ids[i]))
+        if (listed(list, provider, r->model_ids[i])) {
+            free(r->model_ids[i]); /* another deployment's copy is listed */
+            r->model_ids[i] = NULL;
             continue;
+        }
         grown[list->model_count].provider = provider;
         grown[list->model_count++].id = r->model_ids[i];
         r->model_ids[i] = NULL;

@@ -122,3 +122,20 @@ char *ulm__cap_text(const char *text, size_t length, size_t cap)
     }
     return out;
 }
+
+char *ulm__url_without_userinfo(const char *url)
+{
+    const char *scheme_end = strstr(url, "://");
+    const char *host = scheme_end ? scheme_end + 3 : url;
+    const char *at = memchr(host, '@', strcspn(host, "/?#"));
+    if (!at)
+        return ulm__strdup(url);
+    size_t scheme = (size_t)(host - url), rest = strlen(at + 1);
+    char *out = ulm__malloc(scheme + 4 + rest + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, url, scheme);
+    memcpy(out + scheme, "***@", 4);
+    memcpy(out + scheme + 4, at + 1, rest + 1);
+    return out;
+}

@@ -17,6 +17,10 @@ typedef struct ulm_secrets {
  * credential replaced by [REDACTED]; NULL when memory ran out. */
 ULM_HIDDEN char *ulm__redacted(const ulm_secrets *secrets, const char *text, size_t length);
 
+/* A copy of url with its user:password@ part, if any, shown as ***@ (a credential
+ * wherever it is written); NULL when memory ran out. */
+ULM_HIDDEN char *ulm__url_without_userinfo(const char *url);
+
 /* Copies at most cap bytes of text (ending on a UTF-8 boundary), folding control
  * characters to spaces and marking a cut with "..." */
 ULM_HIDDEN char *ulm__cap_text(const char *text, size_t length, size_t cap);

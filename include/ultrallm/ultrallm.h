@@ -119,6 +119,10 @@ typedef struct ulm_client ulm_client;
  *   "api_key"  the key (never logged; wins over the file's api_key_env and the environment)
  *   "url"      the base URL, or several comma-separated deployments (wins over the file
  *              and the environment)
+ *   "ca_file"  a file of CA certificates (PEM) to verify its TLS with (wins over the file
+ *              and ULM_CA_FILE); one that cannot be read is ULM_ECONFIG
+ *   "proxy"    the proxy its requests go through; "" for none (without it: the file's,
+ *              else libcurl's http_proxy, https_proxy and no_proxy)
  * An unknown backend or name stops client creation with ULM_ECONFIG naming it.
  */
 typedef struct ulm_backend_setting {

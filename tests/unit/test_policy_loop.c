@@ -311,6 +311,111 @@ static void model_lists_are_kept_per_deployment(void **state)
     ulm_client_free(c);
 }
 
+/* ------------------------------------------------------------ TLS and proxy */
+
+typedef struct network_seen {
+    char ca_file[256], proxy[256];
+    int calls;
+} network_seen;
+
+static int network_transport(void *ctx, const ulm_transfer *t, ulm_http_response *resp,
+                             char *errbuf, size_t errbuf_size)
+{
+    (void)errbuf, (void)errbuf_size;
+    network_seen *seen = ctx;
+    seen->calls++;
+    snprintf(seen->ca_file, sizeof seen->ca_file, "%s", t->ca_file ? t->ca_file : "(none)");
+    snprintf(seen->proxy, sizeof seen->proxy, "%s", t->proxy ? t->proxy : "(none)");
+    resp->status = 200;
+    return ulm__transfer_body(t, resp, OK_BODY, strlen(OK_BODY));
+}
+
+/* The file's ca_file and proxy reach every transfer of their backend, the program's beat
+ * them, describe hides a proxy's password, and a CA file that cannot be read stops the
+ * client with its name. */
+static void ca_file_and_proxy_reach_the_transfer(void **state)
+{
+    (void)state;
+    char ca[] = "/tmp/ulm-loop-ca-XXXXXX.pem";
+    int fd = mkstemps(ca, 4);
+    assert_true(fd >= 0);
+    close(fd);
+    char json[1024];
+    snprintf(json, sizeof json,
+             FARM("\"http://a.test\"", ", \"ca_file\": \"%s\","
+                                       " \"proxy\": \"http://user:pw@proxy.test:3128\"") "}",
+             ca);
+    script s = {{{"unused.test", 0, ULM_OK, 0, NULL, 0, 0, 0, NULL}}, 1, 0};
+    ulm_client *c = client_with_config(&s, json);
+    network_seen seen = {0};
+    ulm__engine_pool_set_transport(c->engines, network_transport, &seen);
+    int rc;
+    ulm_response_free(call(c, "farm/m", &rc));
+    assert_int_equal(rc, ULM_OK);
+    assert_string_equal(seen.ca_file, ca);
+    assert_string_equal(seen.proxy, "http://user:pw@proxy.test:3128");
+    char described[16384];
+    assert_true(ulm_client_describe(c, described, sizeof described) < sizeof described);
+    assert_non_null(strstr(described, "\"http://***@proxy.test:3128\""));
+    assert_null(strstr(described, "user:pw"));
+    /* a backend without them leaves libcurl's own */
+    ulm_response_free(call(c, "dmr/ai/local", &rc));
+    assert_string_equal(seen.ca_file, "(none)");
+    assert_string_equal(seen.proxy, "(none)");
+    ulm_client_free(c);
+
+    /* the program's settings beat the file's */
+    char path[] = "/tmp/ulm-loop-XXXXXX.json";
+    fd = mkstemps(path, 5);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+    close(fd);
+    ulm_backend_setting settings[] = {{"farm", "proxy", ""},
+                                      {"farm", "api_key", "sk-loop-test"},
+                                      {"farm", "ca_file", "/nonexistent/ca.pem"}};
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.ignore_environment = 1;
+    opts.config_path = path;
+    opts.backend_settings = settings;
+    opts.backend_setting_count = 2;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+    ulm__engine_pool_set_transport(c->engines, network_transport, &seen);
+    int calls = seen.calls;
+    ulm_response_free(call(c, "farm/m", &rc));
+    assert_int_equal(seen.calls, calls + 1);
+    assert_string_equal(seen.proxy, ""); /* no proxy at all, whatever the environment says */
+    ulm_client_free(c);
+    opts.backend_setting_count = 3;
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_ECONFIG);
+    assert_null(c);
+    assert_string_equal(err, "farm.ca_file (from backend_settings): cannot read "
+                             "/nonexistent/ca.pem: No such file or directory");
+    unlink(path);
+    unlink(ca);
+}
+
+/* libcurl is given the proxy: the call goes to the proxy's port, not the server's. */
+static void a_proxy_is_where_libcurl_connects(void **state)
+{
+    (void)state;
+    ulm_backend_setting settings[] = {{"dmr", "url", "http://127.0.0.1:2"},
+                                      {"dmr", "proxy", "http://127.0.0.1:1"}};
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.ignore_environment = 1;
+    opts.backend_settings = settings;
+    opts.backend_setting_count = 2;
+    ulm_client *c = NULL;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+    int rc;
+    ulm_response *resp = call(c, "dmr/ai/x", &rc);
+    assert_int_equal(rc, ULM_ECONNECT);
+    assert_non_null(strstr(ulm_response_error_message(resp), "port 1"));
+    ulm_response_free(resp);
+    ulm_client_free(c);
+}
+
 /* ------------------------------------------------------------ breaker */
 
 static void breaker_opens_then_one_trial_closes_it(void **state)
@@ -534,6 +639,8 @@ int main(void)
         cmocka_unit_test(deployments_share_the_load_round_robin),
         cmocka_unit_test(failed_deployment_fails_over_to_another),
         cmocka_unit_test(attempts_name_their_deployment),
+        cmocka_unit_test(ca_file_and_proxy_reach_the_transfer),
+        cmocka_unit_test(a_proxy_is_where_libcurl_connects),
         cmocka_unit_test(model_lists_are_kept_per_deployment),
         cmocka_unit_test(breaker_opens_then_one_trial_closes_it),
         cmocka_unit_test(a_reset_breaker_lets_the_next_call_through_at_once),
