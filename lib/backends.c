@@ -70,6 +70,8 @@ static void backend_clear(ulm_backend *b)
     }
     ulm__free_secret(b->api_key);
     ulm__free_secret(b->auth_line);
+    free(b->ca_file);
+    ulm__free_secret(b->proxy); /* it may hold a proxy's password */
     memset(b, 0, sizeof *b);
 }
 

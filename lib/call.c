@@ -139,8 +139,10 @@ static int fail_deadline(ulm_response *resp, const ulm_call *k, const ulm_target
                     "the call's deadline of %ld ms passed before %s/%s could be tried",
                     k->timeouts.ms[ULM_CLOCK_OVERALL], next->backend->name, next->model);
     free(resp->provider);
+    free(resp->model);
     resp->provider = ulm__strdup(next->backend->name);
-    if (!resp->provider)
+    resp->model = ulm__strdup(next->model);
+    if (!resp->provider || !resp->model)
         return ULM_ENOMEM;
     return fail(resp, ULM_ETIMEOUT, message);
 }
@@ -170,17 +172,51 @@ static int all_cooling_down(const ulm_response *resp, char *out, size_t size)
     return 1;
 }
 
-static int fail_chain(ulm_response *resp)
+/*
+ * When offline mode ended the chain on local models and they failed too, the local failure
+ * alone hides why the cloud was not used: the first cloud attempt that found the network
+ * down (or was skipped as offline), or NULL.
+ */
+static const ulm_attempt *offline_cause(const ulm_call *k, size_t reported)
 {
-    const ulm_attempt *a = &resp->attempts[reported_attempt(resp)];
+    const ulm_response *resp = k->resp;
+    const ulm_backend *last = ulm__client_backend(k->client, resp->attempts[reported].provider);
+    if (!(k->locals_added && (k->skip_cloud || k->cloud_unreachable)) || !last || !last->local)
+        return NULL;
+    for (size_t i = 0; i < reported; i++) {
+        const ulm_attempt *a = &resp->attempts[i];
+        const ulm_backend *b = ulm__client_backend(k->client, a->provider);
+        if (b && !b->local && ulm__error_policy(a->error)->unreachable)
+            return a;
+    }
+    return NULL;
+}
+
+static int fail_chain(const ulm_call *k)
+{
+    ulm_response *resp = k->resp;
+    size_t reported = reported_attempt(resp);
+    const ulm_attempt *a = &resp->attempts[reported];
     free(resp->provider);
+    free(resp->model);
     resp->provider = ulm__strdup(a->provider);
+    resp->model = ulm__strdup(a->model);
     resp->http_status = a->http_status;
-    if (!resp->provider)
+    if (!resp->provider || !resp->model)
         return ULM_ENOMEM;
     char listed[ULM_ERROR_SIZE];
     if (all_cooling_down(resp, listed, sizeof listed))
         return fail(resp, ULM_ECIRCUIT_OPEN, listed);
+    const ulm_attempt *cloud = offline_cause(k, reported);
+    if (cloud) {
+        char both[ULM_ERROR_SIZE];
+        ulm__set_errbuf(both, sizeof both,
+                        "offline: %s/%s could not be reached (%.200s), and the local "
+                        "fallback %s/%s failed too: %s",
+                        cloud->provider, cloud->model, cloud->message, a->provider, a->model,
+                        a->message);
+        return fail(resp, a->error, both);
+    }
     return fail(resp, a->error, a->message);
 }
 
@@ -476,6 +512,7 @@ static void slot_ready(ulm_call *k)
     }
     k->x.req = k->view ? k->view : k->req;
     k->x.base_url = k->override_url ? k->override_url : b->urls[e];
+    k->attempt_url = k->x.base_url;
     k->x.auth_line = k->override_auth;
     const ulm_backend_override *o = ulm__request_override(k->req, b->name);
     k->x.extra_secret = o ? o->api_key : NULL;
@@ -495,6 +532,7 @@ static void begin_attempt(ulm_call *k)
     ulm_backend *b = k->target.backend;
     k->attempt_start = ulm__now_ms();
     k->endpoint = -1;
+    k->attempt_url = NULL;
     k->x = (ulm_exchange){
         .client = k->client,
         .backend = b,
@@ -568,7 +606,7 @@ static void pull_failed(ulm_call *k, int rc, const char *why)
                                           ulm__now_ms() - k->attempt_start);
     fields.http_status = k->pull ? k->pull->x.http_status : 0;
     ulm__log_event(logger(k), ULM_LOG_WARN, fields, "%s", message);
-    if (rc == ULM_ENOMEM || ulm__response_add_attempt(k->resp, t->backend->name, t->model, rc,
+    if (rc == ULM_ENOMEM || ulm__response_add_attempt(k->resp, t->backend->name, t->model, NULL, rc,
                                                       k->pull ? k->pull->x.http_status : 0,
                                                       ulm__now_ms() - k->attempt_start,
                                                       message) != ULM_OK) {
@@ -693,9 +731,14 @@ static void round_attempt_ended(ulm_call *k, int rc, int status, size_t delivere
     k->delivered = delivered;
     k->retry_after_ms = retry_after_ms;
     double ms = ulm__now_ms() - k->attempt_start;
-    if (rc == ULM_ENOMEM ||
-        ulm__response_add_attempt(k->resp, t->backend->name, t->model, rc, status, ms,
-                                  rc == ULM_OK ? "" : k->x.errmsg) != ULM_OK) {
+    char *url = k->attempt_url ? ulm__exchange_shown_url(&k->x, k->attempt_url) : NULL;
+    int added = rc == ULM_ENOMEM || (k->attempt_url && !url)
+                    ? ULM_ENOMEM
+                    : ulm__response_add_attempt(k->resp, t->backend->name, t->model, url, rc,
+                                                status, ms, rc == ULM_OK ? "" : k->x.errmsg);
+    free(url);
+    k->attempt_url = NULL; /* recorded: a later cancellation is not this attempt's */
+    if (added != ULM_OK) {
         finish(k, ULM_ENOMEM);
         return;
     }
@@ -737,7 +780,8 @@ static int skip_target(ulm_call *k, const ulm_target *t, int code, const char *w
                              .error = code,
                              .ms = -1};
     ulm__log_event(logger(k), ULM_LOG_INFO, fields, "%s", message);
-    return ulm__response_add_attempt(k->resp, t->backend->name, t->model, code, 0, 0, message);
+    return ulm__response_add_attempt(k->resp, t->backend->name, t->model, NULL, code, 0, 0,
+                                     message);
 }
 
 /* The context window the configuration gives a target, 0 when unknown. */
@@ -813,7 +857,7 @@ static void target_ended(ulm_call *k, int rc)
     size_t i = k->index;
     int next = i + 1 < k->targets.count && falls_through(rc, &t);
     if (!next) {
-        finish(k, fail_chain(resp));
+        finish(k, fail_chain(k));
         return;
     }
     ulm_log_fields fields = {.event = "fallback",
@@ -892,7 +936,7 @@ static void next_target(ulm_call *k)
         start_round(k);
         return;
     }
-    finish(k, k->resp->attempt_count ? fail_chain(k->resp) : ULM_OK);
+    finish(k, k->resp->attempt_count ? fail_chain(k) : ULM_OK);
 }
 
 /* ------------------------------------------------------------ driving it */
@@ -1042,8 +1086,14 @@ void ulm__call_stop(ulm_call *k, int code, const char *message)
         const ulm_target *t = &k->target;
         char why[ULM_ERROR_SIZE];
         ulm__set_errbuf(why, sizeof why, "%s: %s", t->backend->name, message);
-        if (ulm__response_add_attempt(k->resp, t->backend->name, t->model, code, 0,
-                                      ulm__now_ms() - k->attempt_start, why) != ULM_OK)
+        char *url = k->attempt_url ? ulm__exchange_shown_url(&k->x, k->attempt_url) : NULL;
+        int added = k->attempt_url && !url
+                        ? ULM_ENOMEM
+                        : ulm__response_add_attempt(k->resp, t->backend->name, t->model, url,
+                                                    code, 0, ulm__now_ms() - k->attempt_start,
+                                                    why);
+        free(url);
+        if (added != ULM_OK)
             rc = ULM_ENOMEM;
         else if (delivered)
             rc = fail_incomplete(k->resp, t, code, 0, &k->result, delivered, why);

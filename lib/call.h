@@ -90,6 +90,8 @@ struct ulm_call {
     double slot_at;            /* when the limiter's slot was taken */
     int holds_slot;
     int endpoint;              /* the deployment, -1 while none is picked */
+    const char *attempt_url;   /* the base URL the attempt was sent to; NULL before one was
+                                  picked (a refused slot, an open circuit) */
     ulm_limiter_waiter waiter;
     ulm_request *shaped;       /* the request in the model's prompt template, or NULL */
     ulm_request *view;         /* the request with the model's parameters, or NULL */

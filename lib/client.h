@@ -52,6 +52,8 @@ typedef struct ulm_backend {
     int local;             /* a model on this machine or network: a load budget, offline
                               mode's fallbacks, a missing model that moves the chain on */
     const char *origin;    /* "builtin", "file", "compose" or "program": who made it */
+    char *ca_file;         /* CA certificates for TLS; NULL: libcurl's default */
+    char *proxy;           /* proxy URL, "" for none; NULL: libcurl's environment proxies */
 } ulm_backend;
 
 /* What probing one candidate address of Docker Model Runner found. */

@@ -1,9 +1,11 @@
 /* client_lifecycle.c - ulm_client_new/free: options, the built-in and declared backends, the engine pool. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "compose_env.h"
@@ -246,6 +248,48 @@ static int add_compose_backends(ulm_client *c)
 }
 
 /* Matches the file's per-model parameters to resolved targets once, not on every call. */
+/* The file's entry for the backend called name, or NULL. */
+static const ulm_file_backend *file_backend(const ulm_client *c, const char *name)
+{
+    for (size_t i = 0; i < c->settings.file.backend_count; i++)
+        if (strcmp(c->settings.file.backends[i].name, name) == 0)
+            return &c->settings.file.backends[i];
+    return NULL;
+}
+
+/*
+ * Each backend's CA file and proxy: the program's setting, else the file's, else (the CA
+ * file only) ULM_CA_FILE; a proxy left unset is libcurl's, from http_proxy, https_proxy
+ * and no_proxy. A CA file that cannot be read stops the client here rather than failing
+ * every call with a TLS error.
+ */
+static int apply_network_settings(ulm_client *c, char *errbuf, size_t errbuf_size)
+{
+    static const char *const ca_vars[] = {"ULM_CA_FILE", NULL};
+    const char *env_ca = key_from_environment(c, ca_vars);
+    for (size_t i = 0; i < c->backend_count; i++) {
+        ulm_backend *b = &c->backends[i];
+        const ulm_file_backend *fb = file_backend(c, b->name);
+        const char *ca = ulm__settings_program_value(&c->settings, b->name, "ca_file");
+        const char *proxy = ulm__settings_program_value(&c->settings, b->name, "proxy");
+        const char *ca_source = "backend_settings";
+        if (!ca && fb && fb->ca_file)
+            ca = fb->ca_file, ca_source = "the configuration file";
+        if (!ca && env_ca)
+            ca = env_ca, ca_source = "ULM_CA_FILE";
+        if (!proxy && fb)
+            proxy = fb->proxy;
+        if (ca && access(ca, R_OK) != 0) {
+            ulm__set_errbuf(errbuf, errbuf_size, "%s.ca_file (from %s): cannot read %.200s: %s",
+                            b->name, ca_source, ca, strerror(errno));
+            return ULM_ECONFIG;
+        }
+        if ((ca && !(b->ca_file = ulm__strdup(ca))) || (proxy && !(b->proxy = ulm__strdup(proxy))))
+            return ULM_ENOMEM;
+    }
+    return ULM_OK;
+}
+
 static int resolve_model_params(ulm_client *c, char *errbuf, size_t errbuf_size)
 {
     const ulm_file_config *f = &c->settings.file;
@@ -319,6 +363,8 @@ int ulm_client_new(ulm_client **out, const ulm_client_options *opts, char *errbu
         rc = add_file_backends(c, errbuf, errbuf_size);
     if (rc == ULM_OK)
         rc = add_compose_backends(c);
+    if (rc == ULM_OK)
+        rc = apply_network_settings(c, errbuf, errbuf_size);
     if (rc == ULM_OK)
         rc = resolve_model_params(c, errbuf, errbuf_size);
     if (rc == ULM_OK) {

@@ -275,7 +275,8 @@ const char *ulm__settings_program_value(const ulm_settings *s, const char *backe
 }
 
 /* The names a backend setting may have (ulm_backend_setting). */
-static const char *const setting_names[] = {"api_key", "url", "candidates", "auto_pull", NULL};
+static const char *const setting_names[] = {"api_key", "url", "ca_file", "proxy",
+                                            "candidates", "auto_pull", NULL};
 
 /* Copies the program's backend settings, each checked but for its backend's name, which
  * is known only once the file is read (check_program_backends). */
@@ -303,8 +304,8 @@ static int copy_program_settings(ulm_settings *s, const ulm_client_options *opts
             k++;
         if (!setting_names[k]) {
             ulm__set_errbuf(errbuf, n, "options.backend_settings[%zu]: unknown setting \"%.32s\" "
-                            "(known: api_key, url; for Docker Model Runner also candidates, "
-                            "auto_pull)", i, in->name);
+                            "(known: api_key, url, ca_file, proxy; for Docker Model Runner "
+                            "also candidates, auto_pull)", i, in->name);
             return ULM_ECONFIG;
         }
         if (k == 0 && !valid_secret(in->value)) {

@@ -350,6 +350,15 @@ static int backend_member(walk *w, const char *key, json_t *value, void *target)
         return read_api_key_env(w, value, b);
     if (strcmp(key, "balance") == 0)
         return read_balance(w, value, b);
+    if (strcmp(key, "ca_file") == 0 || strcmp(key, "proxy") == 0) {
+        const char *text = NULL;
+        int rc = read_string(w, value, &text);
+        if (rc != ULM_OK)
+            return rc;
+        if (key[0] == 'c' && !*text)
+            return fail(w, "expected the path of a file of CA certificates");
+        return copy_string(text, key[0] == 'c' ? &b->ca_file : &b->proxy);
+    }
     if (strcmp(key, "local") == 0) {
         if (!json_is_boolean(value))
             return fail(w, "expected true or false");
@@ -776,6 +785,8 @@ void ulm__file_config_free(ulm_file_config *c)
             free(b->urls[u]);
         free(b->urls);
         free(b->api_key_env);
+        free(b->ca_file);
+        ulm__free_secret(b->proxy);
     }
     free(c->backends);
     for (size_t i = 0; i < c->model_count; i++)

@@ -44,6 +44,8 @@ typedef struct ulm_file_backend {
     long max_in_flight;  /* 0: unlimited */
     long max_queue;      /* -1: unset (the default applies) */
     int local;           /* -1: unset (a server without a key on a local URL is local) */
+    char *ca_file;       /* NULL: unset */
+    char *proxy;         /* NULL: unset; "" for no proxy at all */
 } ulm_file_backend;
 
 typedef struct ulm_file_model {

@@ -59,6 +59,10 @@ static json_t *backend_json(ulm_client *c, const ulm_backend *b)
                         json_integer(b->limiter ? (json_int_t)b->limiter->max_in_flight : 0));
     json_object_set_new(o, "max_queue",
                         json_integer(b->limiter ? (json_int_t)b->limiter->max_queue : 0));
+    json_object_set_new(o, "ca_file", b->ca_file ? json_string(b->ca_file) : json_null());
+    char *proxy = b->proxy ? ulm__redacted_url(b->proxy) : NULL; /* null: libcurl's */
+    json_object_set_new(o, "proxy", proxy ? json_string(proxy) : json_null());
+    free(proxy);
     return o;
 }
 

@@ -28,6 +28,7 @@ struct ulm_transfer_slot {
     int out_of_memory;  /* a header could not be kept */
     int answered;       /* a byte of the answer (status line, header or body) arrived */
     int resent;         /* sent again once on a fresh connection */
+    int own_network;    /* a CA file or proxy was set: the handle is not kept for others */
     char curl_err[CURL_ERROR_SIZE];
     ulm_transfer_slot *next; /* in the engine's list of slots */
 };
@@ -360,7 +361,9 @@ static void release_slot(ulm_engine *e, ulm_transfer_slot *s)
         e->running--;
     }
     unlink_slot(e, s);
-    if (s->easy)
+    if (s->easy && s->own_network)
+        curl_easy_cleanup(s->easy); /* a kept handle would carry them to the next transfer */
+    else if (s->easy)
         put_handle(e, s->easy);
     wipe_and_free_headers(s->headers);
     s->t->slot = NULL;
@@ -498,6 +501,13 @@ int ulm__engine_start(ulm_engine *e, ulm_transfer *t)
 #endif
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->curl_err);
     curl_easy_setopt(h, CURLOPT_PRIVATE, s);
+    if (t->ca_file || t->proxy) {
+        s->own_network = 1;
+        if (t->ca_file)
+            curl_easy_setopt(h, CURLOPT_CAINFO, t->ca_file);
+        if (t->proxy)
+            curl_easy_setopt(h, CURLOPT_PROXY, t->proxy);
+    }
     set_method(h, t->http);
     if (curl_multi_add_handle(e->multi, h) != CURLM_OK) {
         release_slot(e, s);

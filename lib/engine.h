@@ -42,6 +42,9 @@ struct ulm_transfer {
     const ulm_http_request *http;
     const char *auth_header_line; /* "Authorization: Bearer ...", or NULL */
     const char *accept;           /* media type of the answer wanted */
+    const char *ca_file;          /* CA certificates to verify TLS with; NULL: libcurl's */
+    const char *proxy;            /* proxy URL ("" none); NULL: libcurl's, which reads
+                                     http_proxy, https_proxy and no_proxy */
     size_t max_response_bytes;    /* cap on a body kept whole */
     ulm_clocks *clocks;           /* limits; the engine records connection and status line */
     ulm_body_fn on_body;          /* NULL: the body is kept whole in resp */

@@ -39,6 +39,18 @@ static void compose_error(const ulm_exchange *x, char *out, size_t size, const c
     free(capped);
 }
 
+char *ulm__exchange_shown_url(const ulm_exchange *x, const char *url)
+{
+    const char *keys[ULM_MAX_BACKENDS + 1];
+    ulm_secrets secrets = x->client->secrets;
+    if (x->extra_secret) {
+        memcpy(keys, secrets.keys, secrets.count * sizeof *keys);
+        keys[secrets.count++] = x->extra_secret;
+        secrets.keys = keys;
+    }
+    return ulm__redacted(&secrets, url, strlen(url)); /* userinfo too */
+}
+
 /* Whether this exchange streams: the caller wants deltas and the adapter can read events. */
 static int streams(const ulm_provider *p, const ulm_exchange *x)
 {
@@ -241,6 +253,8 @@ int ulm__exchange_start(ulm_exchange *x, ulm_engine *e)
         .http = http,
         .auth_header_line = x->auth_line ? x->auth_line : b->auth_line,
         .accept = x->streamed ? "text/event-stream" : "application/json",
+        .ca_file = b->ca_file,
+        .proxy = b->proxy,
         .max_response_bytes = c->settings.max_response_bytes,
         .clocks = x->clocks,
         .on_body = x->delivers ? ulm__stream_on_body : x->raw_on_body,

@@ -68,6 +68,11 @@ struct ulm_exchange {
  */
 ULM_HIDDEN int ulm__exchange_start(ulm_exchange *x, ulm_engine *e);
 
+/* url (an endpoint of x's backend) as an attempt may show it: a user:password@ part
+ * replaced by [REDACTED]@, the client's keys and the request's own key redacted; NULL when
+ * memory ran out. */
+ULM_HIDDEN char *ulm__exchange_shown_url(const ulm_exchange *x, const char *url);
+
 /* Ends x at once if it is on its way; on_done is not called. Safe on an ended exchange. */
 ULM_HIDDEN void ulm__exchange_abort(ulm_exchange *x, ulm_engine *e);
 

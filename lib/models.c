@@ -19,6 +19,8 @@ typedef struct backend_status {
     int error;
     char *message;
     double ms;
+    char **ids;     /* the models this endpoint itself offers */
+    size_t id_count;
 } backend_status;
 
 struct ulm_model_list {
@@ -39,6 +41,9 @@ void ulm_model_list_free(ulm_model_list *list)
         free(list->backends[i].name);
         free(list->backends[i].url);
         free(list->backends[i].message);
+        for (size_t k = 0; k < list->backends[i].id_count; k++)
+            free(list->backends[i].ids[k]);
+        free(list->backends[i].ids);
     }
     free(list->backends);
     free(list);
@@ -64,8 +69,11 @@ static int take_models(ulm_model_list *list, const char *provider, ulm_result *r
         return ULM_ENOMEM;
     list->models = grown;
     for (size_t i = 0; i < r->model_id_count; i++) {
-        if (listed(list, provider, r->model_ids[i]))
+        if (listed(list, provider, r->model_ids[i])) {
+            free(r->model_ids[i]); /* another deployment's copy is listed */
+            r->model_ids[i] = NULL;
             continue;
+        }
         grown[list->model_count].provider = provider;
         grown[list->model_count++].id = r->model_ids[i];
         r->model_ids[i] = NULL;
@@ -107,13 +115,28 @@ static void start_probe(ulm_client *c, ulm_engine *e, ulm_backend *b, const char
         on_probe_done(&p->x, p);
 }
 
+/* Copies the ids an endpoint answered into its own status, before the list takes them. */
+static int keep_endpoint_ids(backend_status *st, const ulm_result *r)
+{
+    if (!r->model_id_count)
+        return ULM_OK;
+    if (!(st->ids = ulm__calloc(r->model_id_count, sizeof *st->ids)))
+        return ULM_ENOMEM;
+    for (size_t i = 0; i < r->model_id_count; i++) {
+        if (!(st->ids[i] = ulm__strdup(r->model_ids[i])))
+            return ULM_ENOMEM;
+        st->id_count++;
+    }
+    return ULM_OK;
+}
+
 /* Moves what an endpoint answered into the list. */
 static int take_probe(ulm_model_list *list, probe *p)
 {
     backend_status *st = p->status;
     st->error = p->x.rc;
     int rc = st->error == ULM_ENOMEM ? ULM_ENOMEM : ULM_OK;
-    if (st->error == ULM_OK)
+    if (st->error == ULM_OK && (rc = keep_endpoint_ids(st, &p->result)) == ULM_OK)
         rc = take_models(list, st->name, &p->result);
     else if (rc == ULM_OK && !(st->message = ulm__strdup(p->x.errmsg)))
         rc = ULM_ENOMEM;
@@ -235,4 +258,16 @@ const char *ulm_model_list_backend_url(const ulm_model_list *list, size_t i)
 double ulm_model_list_backend_ms(const ulm_model_list *list, size_t i)
 {
     return list && i < list->backend_count ? list->backends[i].ms : 0.0;
+}
+
+size_t ulm_model_list_backend_model_count(const ulm_model_list *list, size_t i)
+{
+    return list && i < list->backend_count ? list->backends[i].id_count : 0;
+}
+
+const char *ulm_model_list_backend_model(const ulm_model_list *list, size_t i, size_t k)
+{
+    if (!list || i >= list->backend_count || k >= list->backends[i].id_count)
+        return NULL;
+    return list->backends[i].ids[k];
 }

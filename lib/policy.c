@@ -166,6 +166,11 @@ void ulm__breaker_abandon(ulm_breaker *b)
         b->trial_in_flight = 0;
 }
 
+void ulm__breaker_reset(ulm_breaker *b)
+{
+    *b = (ulm_breaker){.state = ULM_BREAKER_CLOSED};
+}
+
 double ulm__breaker_ready_at(const ulm_breaker *b, const ulm_breaker_policy *p, double now)
 {
     switch (b->state) {

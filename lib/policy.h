@@ -81,6 +81,10 @@ ULM_HIDDEN void ulm__breaker_record(ulm_breaker *b, const ulm_breaker_policy *p,
  * endpoint's health, but a half-open breaker's trial must not stay out for ever. */
 ULM_HIDDEN void ulm__breaker_abandon(ulm_breaker *b);
 
+/* Closes the breaker and forgets its failures, as if the endpoint had never failed
+ * (ulm_client_reset_breakers); a trial still out is recorded as any closed request. */
+ULM_HIDDEN void ulm__breaker_reset(ulm_breaker *b);
+
 /* When an open breaker will let a trial through; now when it already would. */
 ULM_HIDDEN double ulm__breaker_ready_at(const ulm_breaker *b, const ulm_breaker_policy *p,
                                         double now);

@@ -1,5 +1,7 @@
 /* request.c - the request builder: messages, targets and sampling parameters, validated as set. */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,9 +34,45 @@ struct ulm_request {
     size_t override_count, override_cap;
     char **inputs;
     size_t input_count, input_cap;
+    char error[200]; /* why the latest setter refused its argument; "" when it did not */
 };
 
 enum { SET_TEMPERATURE = 1, SET_TOP_P = 2, SET_MAX_TOKENS = 4, SET_SEED = 8 };
+
+/* A setter refuses its argument: ULM_EINVAL, with the reason kept for
+ * ulm_request_error_message(). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int refuse(ulm_request *req, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    vsnprintf(req->error, sizeof req->error, format, args);
+    va_end(args);
+    return ULM_EINVAL;
+}
+
+/* Every setter starts here: a setter that succeeds leaves no message behind. */
+static int begin(ulm_request *req)
+{
+    if (!req)
+        return 0;
+    req->error[0] = '\0';
+    return 1;
+}
+
+/* Refuses text that is not valid UTF-8, naming what it is and the first bad byte. */
+static int check_utf8(ulm_request *req, const char *what, const char *text)
+{
+    size_t n = strlen(text), bad = ulm__utf8_invalid_at(text, n);
+    return bad == n ? ULM_OK : refuse(req, "%s is not valid UTF-8 (at byte %zu)", what, bad);
+}
+
+const char *ulm_request_error_message(const ulm_request *req)
+{
+    return req ? req->error : "";
+}
 
 int ulm_request_new(ulm_request **out)
 {
@@ -70,7 +108,11 @@ void ulm_request_free(ulm_request *req)
 
 int ulm_request_add_input(ulm_request *req, const char *text)
 {
-    if (!req || !text || !*text || !ulm__valid_utf8(text))
+    if (!begin(req))
+        return ULM_EINVAL;
+    if (!text || !*text)
+        return refuse(req, "an input to embed may not be %s", text ? "empty" : "NULL");
+    if (check_utf8(req, "the input", text) != ULM_OK)
         return ULM_EINVAL;
     if (ulm__reserve((void **)&req->inputs, &req->input_cap, req->input_count,
                      sizeof *req->inputs) != ULM_OK)
@@ -102,12 +144,21 @@ static int plain_text(const char *s)
 int ulm_request_set_backend_override(ulm_request *req, const char *backend,
                                      const char *api_key, const char *base_url)
 {
-    if (!req || !backend || !*backend || (!api_key && !base_url) ||
-        (api_key && (!*api_key || !plain_text(api_key))) ||
-        (base_url && (strncmp(base_url, "http://", 7) != 0 &&
-                      strncmp(base_url, "https://", 8) != 0)) ||
-        (base_url && (!plain_text(base_url) || strchr(base_url, ' '))))
+    if (!begin(req))
         return ULM_EINVAL;
+    if (!backend || !*backend)
+        return refuse(req, "a backend override needs a backend's name");
+    if (!api_key && !base_url)
+        return refuse(req, "the override of %.64s gives neither a key nor a base URL", backend);
+    if (api_key && (!*api_key || !plain_text(api_key))) /* the key itself is never shown */
+        return refuse(req, "the key of %.64s's override is %s", backend,
+                      *api_key ? "not plain text (a control character)" : "empty");
+    if (base_url && strncmp(base_url, "http://", 7) != 0 && strncmp(base_url, "https://", 8) != 0)
+        return refuse(req, "the base URL of %.64s's override is not http:// or https://",
+                      backend);
+    if (base_url && (!plain_text(base_url) || strchr(base_url, ' ')))
+        return refuse(req, "the base URL of %.64s's override holds a space or control character",
+                      backend);
     ulm_backend_override *o = NULL;
     for (size_t i = 0; i < req->override_count && !o; i++)
         if (strcmp(req->overrides[i].backend, backend) == 0)
@@ -155,7 +206,8 @@ static int add_one_model(ulm_request *req, const char *spec, size_t len)
     while (len && (spec[len - 1] == ' ' || spec[len - 1] == '\t'))
         len--;
     if (len == 0)
-        return ULM_EINVAL;
+        return refuse(req, "a model string may not be empty (nor an entry of a comma-separated "
+                           "list)");
     int rc = ulm__reserve((void **)&req->models, &req->model_cap, req->model_count,
                      sizeof *req->models);
     if (rc != ULM_OK)
@@ -169,8 +221,10 @@ static int add_one_model(ulm_request *req, const char *spec, size_t len)
 
 int ulm_request_add_model(ulm_request *req, const char *model)
 {
-    if (!req || !model || !*model)
+    if (!begin(req))
         return ULM_EINVAL;
+    if (!model || !*model)
+        return refuse(req, "the model string is %s", model ? "empty" : "NULL");
     size_t before = req->model_count;
     for (const char *p = model;;) {
         const char *comma = strchr(p, ',');
@@ -190,8 +244,14 @@ int ulm_request_add_model(ulm_request *req, const char *model)
 
 int ulm_request_add_message(ulm_request *req, ulm_role role, const char *content)
 {
-    if (!req || !content || role < ULM_ROLE_SYSTEM || role > ULM_ROLE_ASSISTANT ||
-        !ulm__valid_utf8(content))
+    if (!begin(req))
+        return ULM_EINVAL;
+    if (role < ULM_ROLE_SYSTEM || role > ULM_ROLE_ASSISTANT)
+        return refuse(req, "role %d is not a ulm_role: ULM_ROLE_SYSTEM (1) to "
+                           "ULM_ROLE_ASSISTANT (3)", (int)role);
+    if (!content)
+        return refuse(req, "a message's content may not be NULL");
+    if (check_utf8(req, "the message's content", content) != ULM_OK)
         return ULM_EINVAL;
     int rc = ulm__reserve((void **)&req->messages, &req->message_cap, req->message_count,
                      sizeof *req->messages);
@@ -208,8 +268,10 @@ int ulm_request_add_message(ulm_request *req, ulm_role role, const char *content
 
 int ulm_request_set_temperature(ulm_request *req, double temperature)
 {
-    if (!req || !isfinite(temperature) || temperature < 0.0 || temperature > 2.0)
+    if (!begin(req))
         return ULM_EINVAL;
+    if (!isfinite(temperature) || temperature < 0.0 || temperature > 2.0)
+        return refuse(req, "temperature %g is out of range: 0 to 2", temperature);
     req->temperature = temperature;
     req->set |= SET_TEMPERATURE;
     return ULM_OK;
@@ -217,8 +279,10 @@ int ulm_request_set_temperature(ulm_request *req, double temperature)
 
 int ulm_request_set_top_p(ulm_request *req, double top_p)
 {
-    if (!req || !isfinite(top_p) || top_p < 0.0 || top_p > 1.0)
+    if (!begin(req))
         return ULM_EINVAL;
+    if (!isfinite(top_p) || top_p < 0.0 || top_p > 1.0)
+        return refuse(req, "top_p %g is out of range: 0 to 1", top_p);
     req->top_p = top_p;
     req->set |= SET_TOP_P;
     return ULM_OK;
@@ -226,8 +290,10 @@ int ulm_request_set_top_p(ulm_request *req, double top_p)
 
 int ulm_request_set_max_tokens(ulm_request *req, long max_tokens)
 {
-    if (!req || max_tokens < 1)
+    if (!begin(req))
         return ULM_EINVAL;
+    if (max_tokens < 1)
+        return refuse(req, "max_tokens %ld is out of range: 1 or more", max_tokens);
     req->max_tokens = max_tokens;
     req->set |= SET_MAX_TOKENS;
     return ULM_OK;
@@ -235,7 +301,7 @@ int ulm_request_set_max_tokens(ulm_request *req, long max_tokens)
 
 int ulm_request_set_on_delta(ulm_request *req, ulm_delta_fn on_delta, void *payload)
 {
-    if (!req)
+    if (!begin(req))
         return ULM_EINVAL;
     req->on_delta = on_delta;
     req->delta_payload = on_delta ? payload : NULL;
@@ -244,9 +310,14 @@ int ulm_request_set_on_delta(ulm_request *req, ulm_delta_fn on_delta, void *payl
 
 int ulm_request_set_timeout(ulm_request *req, ulm_clock clock, long ms)
 {
-    if (!req || clock < ULM_CLOCK_CONNECT || clock > ULM_CLOCK_OVERALL || ms < 1 ||
-        ms > ULM_MAX_TIMEOUT_MS)
+    if (!begin(req))
         return ULM_EINVAL;
+    if (clock < ULM_CLOCK_CONNECT || clock > ULM_CLOCK_OVERALL)
+        return refuse(req, "clock %d is not a ulm_clock: ULM_CLOCK_CONNECT (1) to "
+                           "ULM_CLOCK_OVERALL (5)", (int)clock);
+    if (ms < 1 || ms > ULM_MAX_TIMEOUT_MS)
+        return refuse(req, "%ld ms is out of range for a clock: 1 to %ld", ms,
+                      (long)ULM_MAX_TIMEOUT_MS);
     req->timeouts[clock] = ms;
     return ULM_OK;
 }
@@ -271,7 +342,7 @@ ulm_request *ulm__request_with_defaults(const ulm_request *req, int has_temperat
 
 int ulm_request_set_cancel(ulm_request *req, ulm_cancel *cancel)
 {
-    if (!req)
+    if (!begin(req))
         return ULM_EINVAL;
     req->cancel = cancel;
     return ULM_OK;
@@ -325,7 +396,7 @@ void ulm__request_timeouts(const ulm_request *req, const ulm_timeouts *base, ulm
 
 int ulm_request_set_seed(ulm_request *req, int64_t seed)
 {
-    if (!req)
+    if (!begin(req))
         return ULM_EINVAL;
     req->seed = seed;
     req->set |= SET_SEED;
@@ -334,7 +405,13 @@ int ulm_request_set_seed(ulm_request *req, int64_t seed)
 
 int ulm_request_add_stop(ulm_request *req, const char *stop)
 {
-    if (!req || !stop || !*stop || req->stop_count == MAX_STOPS || !ulm__valid_utf8(stop))
+    if (!begin(req))
+        return ULM_EINVAL;
+    if (!stop || !*stop)
+        return refuse(req, "a stop sequence may not be %s", stop ? "empty" : "NULL");
+    if (req->stop_count == MAX_STOPS)
+        return refuse(req, "a request takes at most %d stop sequences", MAX_STOPS);
+    if (check_utf8(req, "the stop sequence", stop) != ULM_OK)
         return ULM_EINVAL;
     char *copy = ulm__strdup(stop);
     if (!copy)

@@ -12,6 +12,7 @@ void ulm_response_free(ulm_response *resp)
     for (size_t i = 0; i < resp->attempt_count; i++) {
         free(resp->attempts[i].provider);
         free(resp->attempts[i].model);
+        free(resp->attempts[i].url);
         free(resp->attempts[i].message);
     }
     free(resp->attempts);
@@ -36,7 +37,8 @@ ulm_response *ulm__response_new(void)
 }
 
 int ulm__response_add_attempt(ulm_response *resp, const char *provider, const char *model,
-                              int error, int http_status, double ms, const char *message)
+                              const char *url, int error, int http_status, double ms,
+                              const char *message)
 {
     if (ulm__reserve((void **)&resp->attempts, &resp->attempt_cap, resp->attempt_count,
                      sizeof *resp->attempts) != ULM_OK)
@@ -44,14 +46,16 @@ int ulm__response_add_attempt(ulm_response *resp, const char *provider, const ch
     ulm_attempt *a = &resp->attempts[resp->attempt_count];
     a->provider = ulm__strdup(provider);
     a->model = ulm__strdup(model);
+    a->url = url ? ulm__redacted_url(url) : ulm__strdup("");
     /* a message may quote a URL with its credentials, from any layer below */
     a->message = message ? ulm__redacted(NULL, message, strlen(message)) : ulm__strdup("");
     a->error = error;
     a->http_status = http_status;
     a->ms = ms;
-    if (!a->provider || !a->model || !a->message) {
+    if (!a->provider || !a->model || !a->url || !a->message) {
         free(a->provider);
         free(a->model);
+        free(a->url);
         free(a->message);
         return ULM_ENOMEM;
     }
@@ -202,6 +206,11 @@ const char *ulm_attempt_provider(const ulm_attempt *attempt)
 const char *ulm_attempt_model(const ulm_attempt *attempt)
 {
     return attempt ? attempt->model : "";
+}
+
+const char *ulm_attempt_url(const ulm_attempt *attempt)
+{
+    return attempt ? attempt->url : "";
 }
 
 int ulm_attempt_error(const ulm_attempt *attempt)

@@ -7,6 +7,7 @@
 struct ulm_attempt {
     char *provider;
     char *model;
+    char *url;      /* the endpoint, redacted; "" when none was picked */
     int error;
     int http_status;
     double ms;
@@ -39,8 +40,10 @@ struct ulm_response {
 /* A response with nothing in it yet: no error, every count and time unknown. */
 ULM_HIDDEN ulm_response *ulm__response_new(void);
 
+/* Appends an attempt; url (NULL: none was picked) is shown as given, so it must be
+ * redacted already. */
 ULM_HIDDEN int ulm__response_add_attempt(ulm_response *resp, const char *provider,
-                                         const char *model, int error, int http_status,
-                                         double ms, const char *message);
+                                         const char *model, const char *url, int error,
+                                         int http_status, double ms, const char *message);
 
 #endif /* ULM_RESPONSE_H */

@@ -13,9 +13,8 @@ static json_t *reachability_json(const ulm_model_list *list)
         const char *name = ulm_model_list_backend_name(list, b);
         int err = ulm_model_list_backend_error(list, b);
         json_t *models = json_array();
-        for (size_t i = 0; err == ULM_OK && i < ulm_model_list_count(list); i++)
-            if (strcmp(ulm_model_list_provider(list, i), name) == 0)
-                json_array_append_new(models, json_string(ulm_model_list_id(list, i)));
+        for (size_t k = 0; k < ulm_model_list_backend_model_count(list, b); k++) /* its own */
+            json_array_append_new(models, json_string(ulm_model_list_backend_model(list, b, k)));
         json_array_append_new(
             out,
             json_pack("{s:s, s:s, s:b, s:o, s:o, s:o, s:o}", "backend", name, "url",

@@ -42,6 +42,7 @@ typedef struct ulm_text {
     size_t cap;
 } ulm_text;
 
+/* Appends length bytes of data, or text formatted as by printf. */
 ULM_EXTERN int ulm_text_append(ulm_text *text, const char *data, size_t length);
 ULM_EXTERN int ulm_text_appendf(ulm_text *text, const char *format, ...)
 #if defined(__GNUC__) || defined(__clang__)
@@ -76,6 +77,7 @@ ULM_EXTERN int ulm_http_request_take_body(ulm_http_request *http, ulm_text *text
 
 typedef struct ulm_http_response ulm_http_response;
 
+/* The answer's HTTP status. */
 ULM_EXTERN int ulm_http_response_status(const ulm_http_response *http);
 /* The body, NUL-terminated for convenience; *length excludes the NUL. Never NULL. */
 ULM_EXTERN const char *ulm_http_response_body(const ulm_http_response *http, size_t *length);
@@ -97,6 +99,7 @@ ULM_EXTERN const char *ulm_sse_event_data(const ulm_sse_event *event, size_t *le
 
 typedef struct ulm_result ulm_result;
 
+/* The whole answer's text (copied) and why it ended. */
 ULM_EXTERN int ulm_result_set_text(ulm_result *result, const char *text, size_t length);
 ULM_EXTERN void ulm_result_set_finish_reason(ulm_result *result, ulm_finish_reason reason);
 /* Streaming: appends one delta of text to what earlier events produced. */

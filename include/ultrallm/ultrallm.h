@@ -157,6 +157,10 @@ typedef struct ulm_client ulm_client;
  *   "api_key"  the key (never logged; wins over the file's api_key_env and the environment)
  *   "url"      the base URL, or several comma-separated deployments (wins over the file
  *              and the environment)
+ *   "ca_file"  a file of CA certificates (PEM) to verify its TLS with (wins over the file
+ *              and ULM_CA_FILE); one that cannot be read is ULM_ECONFIG
+ *   "proxy"    the proxy its requests go through; "" for none (without it: the file's,
+ *              else libcurl's http_proxy, https_proxy and no_proxy)
  * An unknown backend or name stops client creation with ULM_ECONFIG naming it.
  */
 typedef struct ulm_backend_setting {
@@ -266,6 +270,15 @@ ULM_EXTERN const char *ulm_client_default_model(const ulm_client *client);
  */
 ULM_EXTERN size_t ulm_client_describe(ulm_client *client, char *buf, size_t size);
 
+/*
+ * Closes the circuit breakers of backend's endpoints (NULL: of every backend) and forgets
+ * their failures, so that the next call tries them at once: for a program that knows an
+ * outage is over (a breaker opens after 5 failures within 30 s and cools down for 30 s
+ * unless the configuration's "breaker" says otherwise, docs/config.md). Safe while other
+ * threads make calls. ULM_EINVAL for a NULL client or a backend the client does not have.
+ */
+ULM_EXTERN int ulm_client_reset_breakers(ulm_client *client, const char *backend);
+
 /* ---------------------------------------------------------------- request */
 
 typedef enum ulm_role {
@@ -276,8 +289,18 @@ typedef enum ulm_role {
 
 typedef struct ulm_request ulm_request;
 
+/* A new, empty request (ULM_ENOMEM when memory ran out); free it with ulm_request_free(),
+ * which accepts NULL. */
 ULM_EXTERN int ulm_request_new(ulm_request **out);
 ULM_EXTERN void ulm_request_free(ulm_request *req);
+
+/*
+ * Why the latest setter called on req (ulm_request_add_*, ulm_request_set_*) returned
+ * ULM_EINVAL: "temperature 3 is out of range: 0 to 2", "the message's content is not valid
+ * UTF-8 (at byte 5)"; "" when that setter succeeded. Never NULL ("" for a NULL req); it
+ * never holds a key. Valid until the next setter call on req or ulm_request_free().
+ */
+ULM_EXTERN const char *ulm_request_error_message(const ulm_request *req);
 
 /*
  * Appends targets in fallback order. A target is "provider/model" (dmr/ai/smollm2,
@@ -291,7 +314,8 @@ ULM_EXTERN int ulm_request_add_model(ulm_request *req, const char *model);
 ULM_EXTERN int ulm_request_add_message(ulm_request *req, ulm_role role, const char *content);
 
 /*
- * Sampling parameters; each is sent only when set. ULM_EINVAL names the range. Where a
+ * Sampling parameters; each is sent only when set. On ULM_EINVAL,
+ * ulm_request_error_message() names the range. Where a
  * provider differs (docs/providers.md): Anthropic requires max_tokens and gets 4096 when
  * none is set, takes a temperature up to 1 (a larger one is sent as 1), and has no seed.
  */
@@ -324,6 +348,7 @@ ULM_EXTERN int ulm_request_set_on_delta(ulm_request *req, ulm_delta_fn on_delta,
  */
 typedef struct ulm_cancel ulm_cancel;
 
+/* A new token, not triggered. */
 ULM_EXTERN int ulm_cancel_new(ulm_cancel **out);
 /* Frees a token; no call may be using it any more. NULL is allowed. */
 ULM_EXTERN void ulm_cancel_free(ulm_cancel *cancel);
@@ -405,6 +430,7 @@ typedef struct ulm_attempt ulm_attempt;
  */
 ULM_EXTERN int ulm_complete(ulm_response **out, ulm_client *client, const ulm_request *req);
 
+/* Frees a response, its text and attempts with it. NULL is allowed. */
 ULM_EXTERN void ulm_response_free(ulm_response *resp);
 
 /*
@@ -430,7 +456,14 @@ ULM_EXTERN ulm_finish_reason ulm_response_finish_reason(const ulm_response *resp
 ULM_EXTERN long ulm_response_prompt_tokens(const ulm_response *resp);
 ULM_EXTERN long ulm_response_completion_tokens(const ulm_response *resp);
 ULM_EXTERN long ulm_response_total_tokens(const ulm_response *resp);
-/* Provider ("dmr", "openai") and model that answered, or of the last attempt on failure. */
+/*
+ * The provider (backend's name: "dmr", "openai") that answered, or on failure the one of
+ * the attempt whose error the call reports (the last backend actually asked, or the
+ * target the deadline stopped). The model is the one the server reported in its answer
+ * when it named one ("gpt-4o-mini-2024-07-18" for "gpt-4o-mini"), else the one that was
+ * sent; on failure, the one that was sent to that attempt. ulm_attempt_model() is always
+ * the model that was sent.
+ */
 ULM_EXTERN const char *ulm_response_provider(const ulm_response *resp);
 ULM_EXTERN const char *ulm_response_model(const ulm_response *resp);
 /* Wall-clock milliseconds of the whole call, all attempts included. */
@@ -474,15 +507,25 @@ ULM_EXTERN size_t ulm_response_retries(const ulm_response *resp);
  */
 ULM_EXTERN double ulm_response_cost(const ulm_response *resp);
 
+/* The attempts of the call, in order: one per request sent, and one per target skipped
+ * (not configured, an open circuit, offline), each with what it found. */
 ULM_EXTERN size_t ulm_response_attempt_count(const ulm_response *resp);
 /* NULL when i is out of range; valid until ulm_response_free(). */
 ULM_EXTERN const ulm_attempt *ulm_response_attempt(const ulm_response *resp, size_t i);
 ULM_EXTERN const char *ulm_attempt_provider(const ulm_attempt *attempt);
-ULM_EXTERN const char *ulm_attempt_model(const ulm_attempt *attempt);
+ULM_EXTERN const char *ulm_attempt_model(const ulm_attempt *attempt); /* as sent */
 ULM_EXTERN int ulm_attempt_error(const ulm_attempt *attempt); /* ULM_OK: it answered */
 ULM_EXTERN int ulm_attempt_http_status(const ulm_attempt *attempt);
 ULM_EXTERN double ulm_attempt_ms(const ulm_attempt *attempt);
 ULM_EXTERN const char *ulm_attempt_error_message(const ulm_attempt *attempt);
+/*
+ * The deployment the attempt was sent to: its API root (one of the backend's URLs, or the
+ * request's override, as the adapter completes it: "http://localhost:12434/engines/v1" for
+ * DMR's root), with a user:password@ part shown as [REDACTED]@ and keys redacted;
+ * "" when the attempt sent nothing (skipped, not configured, an open circuit, a full
+ * queue). Tells two deployments of one backend apart.
+ */
+ULM_EXTERN const char *ulm_attempt_url(const ulm_attempt *attempt);
 
 /* ---------------------------------------------------------------- many models at once */
 
@@ -573,6 +616,7 @@ ULM_EXTERN int ulm_round_run(ulm_round **out, ulm_client *client, const ulm_requ
                              const char *const *members, size_t count,
                              const ulm_round_options *opts);
 
+/* Frees a round and the responses of its members and synthesis. NULL is allowed. */
 ULM_EXTERN void ulm_round_free(ulm_round *round);
 
 /* ULM_OK, or why the round failed; the message is "" on success, never NULL. */
@@ -581,6 +625,7 @@ ULM_EXTERN const char *ulm_round_error_message(const ulm_round *round);
 /* Wall-clock milliseconds of the whole round, synthesis included. */
 ULM_EXTERN double ulm_round_latency_ms(const ulm_round *round);
 
+/* How many members the round has; a member's index is its place in members. */
 ULM_EXTERN size_t ulm_round_member_count(const ulm_round *round);
 /* The member string as given. */
 ULM_EXTERN const char *ulm_round_member_spec(const ulm_round *round, size_t i);
@@ -673,9 +718,12 @@ ULM_EXTERN int ulm_dmr_pull(ulm_client *client, const char *backend, const char 
 /* The models pulled into a runner, with what the runner knows of each. */
 typedef struct ulm_dmr_models ulm_dmr_models;
 
+/* Lists the runner's pulled models (`docker model ls`) into *out, read with the getters
+ * below and freed with ulm_dmr_models_free() (NULL allowed). */
 ULM_EXTERN int ulm_dmr_list(ulm_dmr_models **out, ulm_client *client, const char *backend,
                             char *errbuf, size_t errbuf_size);
 ULM_EXTERN void ulm_dmr_models_free(ulm_dmr_models *models);
+/* How many models the list holds. */
 ULM_EXTERN size_t ulm_dmr_models_count(const ulm_dmr_models *models);
 /* "sha256:..."; each string "" when the runner did not say, and for i out of range. */
 ULM_EXTERN const char *ulm_dmr_models_id(const ulm_dmr_models *models, size_t i);
@@ -692,9 +740,12 @@ ULM_EXTERN long ulm_dmr_models_context_size(const ulm_dmr_models *models, size_t
 /* The runners a runner has loaded or is loading (`docker model ps`). */
 typedef struct ulm_dmr_runners ulm_dmr_runners;
 
+/* Lists the runner's runners into *out, read with the getters below and freed with
+ * ulm_dmr_runners_free() (NULL allowed). */
 ULM_EXTERN int ulm_dmr_ps(ulm_dmr_runners **out, ulm_client *client, const char *backend,
                           char *errbuf, size_t errbuf_size);
 ULM_EXTERN void ulm_dmr_runners_free(ulm_dmr_runners *runners);
+/* How many runners the list holds. */
 ULM_EXTERN size_t ulm_dmr_runners_count(const ulm_dmr_runners *runners);
 /* The model as the request that loaded it named it; "" for i out of range. */
 ULM_EXTERN const char *ulm_dmr_runners_model(const ulm_dmr_runners *runners, size_t i);
@@ -756,6 +807,8 @@ typedef struct ulm_model_list ulm_model_list;
 ULM_EXTERN int ulm_list_models(ulm_model_list **out, ulm_client *client);
 ULM_EXTERN void ulm_model_list_free(ulm_model_list *list);
 
+/* The models the backends offer: backend i's name (as in model strings) and the model's
+ * id, each model once per backend; NULL for i out of range. */
 ULM_EXTERN size_t ulm_model_list_count(const ulm_model_list *list);
 ULM_EXTERN const char *ulm_model_list_provider(const ulm_model_list *list, size_t i);
 ULM_EXTERN const char *ulm_model_list_id(const ulm_model_list *list, size_t i);
@@ -770,6 +823,12 @@ ULM_EXTERN const char *ulm_model_list_backend_url(const ulm_model_list *list, si
 ULM_EXTERN double ulm_model_list_backend_ms(const ulm_model_list *list, size_t i);
 ULM_EXTERN int ulm_model_list_backend_error(const ulm_model_list *list, size_t i);
 ULM_EXTERN const char *ulm_model_list_backend_message(const ulm_model_list *list, size_t i);
+/* The models endpoint i itself offers (ulm_model_list_id() lists a backend's models once,
+ * whichever of its deployments offers them), in the order it named them; 0 and NULL for
+ * an endpoint that failed and out of range. */
+ULM_EXTERN size_t ulm_model_list_backend_model_count(const ulm_model_list *list, size_t i);
+ULM_EXTERN const char *ulm_model_list_backend_model(const ulm_model_list *list, size_t i,
+                                                    size_t k);
 
 /* ---------------------------------------------------------------- metrics */
 

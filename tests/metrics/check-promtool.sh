@@ -5,8 +5,10 @@
 set -eu
 sample=$1
 command -v promtool >/dev/null 2>&1 || { echo "promtool not found: skipped"; exit 77; }
-work=$(mktemp -d)
+work=$(mktemp -d "${TMPDIR:-/tmp}/ulm-promtool.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 "$sample" > "$work/metrics.prom"
 # promtool parses the text (exit 1) and lints names, units, help and suffixes (exit 3)
 promtool check metrics < "$work/metrics.prom"

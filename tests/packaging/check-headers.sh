@@ -2,8 +2,10 @@
 # check-headers.sh - every public header compiles alone as strict C99 and as C++.
 set -eu
 include=$1
-work=$(mktemp -d)
+work=$(mktemp -d "${TMPDIR:-/tmp}/ulm-headers.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 passed=0
 for header in "$include"/ultrallm/*.h; do
     name=ultrallm/$(basename "$header")

@@ -14,7 +14,7 @@ model=$ULM_SHARED/testdata/models/stories260K.gguf
     echo "skipped: tests/servers/node_modules is missing (bash .ci/install-deps)"; exit 77; }
 [ -f "$model" ] || { echo "skipped: no test model at $model"; exit 77; }
 
-work=$(mktemp -d)
+work=$(mktemp -d "${TMPDIR:-/tmp}/ulm-emulator.XXXXXX")
 ULM_SERVER_LOGS=$work
 # shellcheck source=tests/servers/lib.sh
 source "$root/tests/servers/lib.sh"
@@ -26,6 +26,8 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 passed=0
 ok() { passed=$((passed + 1)); }

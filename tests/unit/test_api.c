@@ -262,6 +262,51 @@ static void request_setters_check_ranges(void **state)
     ulm_request_free(r);
 }
 
+/* Each refusal leaves a message that names what was wrong; a success leaves none. */
+static void request_setters_say_why_they_refuse(void **state)
+{
+    (void)state;
+    ulm_request *r = NULL;
+    assert_int_equal(ulm_request_new(&r), ULM_OK);
+    assert_string_equal(ulm_request_error_message(r), "");
+    assert_string_equal(ulm_request_error_message(NULL), "");
+    assert_int_equal(ulm_request_set_temperature(r, 2.5), ULM_EINVAL);
+    assert_string_equal(ulm_request_error_message(r), "temperature 2.5 is out of range: 0 to 2");
+    assert_int_equal(ulm_request_set_temperature(r, 1), ULM_OK);
+    assert_string_equal(ulm_request_error_message(r), "");
+    assert_int_equal(ulm_request_set_top_p(r, -1), ULM_EINVAL);
+    assert_string_equal(ulm_request_error_message(r), "top_p -1 is out of range: 0 to 1");
+    assert_int_equal(ulm_request_set_max_tokens(r, 0), ULM_EINVAL);
+    assert_string_equal(ulm_request_error_message(r), "max_tokens 0 is out of range: 1 or more");
+    assert_int_equal(ulm_request_add_message(r, ULM_ROLE_USER, "bad \xff utf8"), ULM_EINVAL);
+    assert_string_equal(ulm_request_error_message(r),
+                        "the message's content is not valid UTF-8 (at byte 4)");
+    assert_int_equal(ulm_request_add_message(r, (ulm_role)9, "x"), ULM_EINVAL);
+    assert_non_null(strstr(ulm_request_error_message(r), "role 9 is not a ulm_role"));
+    assert_int_equal(ulm_request_set_timeout(r, ULM_CLOCK_IDLE, 0), ULM_EINVAL);
+    assert_string_equal(ulm_request_error_message(r),
+                        "0 ms is out of range for a clock: 1 to 86400000");
+    assert_int_equal(ulm_request_set_timeout(r, (ulm_clock)7, 5), ULM_EINVAL);
+    assert_non_null(strstr(ulm_request_error_message(r), "clock 7 is not a ulm_clock"));
+    assert_int_equal(ulm_request_add_model(r, "dmr/c,,dmr/d"), ULM_EINVAL);
+    assert_non_null(strstr(ulm_request_error_message(r), "may not be empty"));
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ulm_request_add_stop(r, "\n"), ULM_OK);
+    assert_int_equal(ulm_request_add_stop(r, "\n"), ULM_EINVAL);
+    assert_string_equal(ulm_request_error_message(r), "a request takes at most 4 stop sequences");
+    assert_int_equal(ulm_request_add_input(r, ""), ULM_EINVAL);
+    assert_string_equal(ulm_request_error_message(r), "an input to embed may not be empty");
+    /* an override's refused key is never shown */
+    assert_int_equal(ulm_request_set_backend_override(r, "openai", "sk-secret\n", NULL),
+                     ULM_EINVAL);
+    assert_non_null(strstr(ulm_request_error_message(r), "openai"));
+    assert_null(strstr(ulm_request_error_message(r), "sk-secret"));
+    assert_int_equal(ulm_request_set_backend_override(r, "openai", NULL, "ftp://x"), ULM_EINVAL);
+    assert_string_equal(ulm_request_error_message(r),
+                        "the base URL of openai's override is not http:// or https://");
+    ulm_request_free(r);
+}
+
 static void null_arguments_are_refused(void **state)
 {
     (void)state;
@@ -301,6 +346,7 @@ int main(void)
         cmocka_unit_test(redaction_removes_credentials),
         cmocka_unit_test(capping_keeps_utf8_whole_and_folds_controls),
         cmocka_unit_test(request_setters_check_ranges),
+        cmocka_unit_test(request_setters_say_why_they_refuse),
         cmocka_unit_test(null_arguments_are_refused),
         cmocka_unit_test(version_matches_header),
     };

@@ -483,8 +483,8 @@ static void bad_backend_settings_are_named(void **state)
          "options.backend_settings[0]: unknown backend \"nosuch\" (the built-in dmr, openai, "
          "anthropic, gemini, or one the configuration declares)"},
         {{"openai", "apikey", "k"},
-         "options.backend_settings[0]: unknown setting \"apikey\" (known: api_key, url; for "
-         "Docker Model Runner also candidates, auto_pull)"},
+         "options.backend_settings[0]: unknown setting \"apikey\" (known: api_key, url, "
+         "ca_file, proxy; for Docker Model Runner also candidates, auto_pull)"},
         {{"openai", "url", "ftp://x"},
          "openai.url: expected an http:// or https:// URL without spaces"},
         {{"openai", "api_key", "a\nb"},

@@ -227,6 +227,195 @@ static void failed_deployment_fails_over_to_another(void **state)
     ulm_client_free(c);
 }
 
+/* Each attempt names its deployment, a credential in the URL hidden; a failed call names
+ * the model its reported attempt sent. */
+static void attempts_name_their_deployment(void **state)
+{
+    (void)state;
+    script s = {{{"a.test", -1, ULM_ECONNECT, 0, NULL, 0, 0, 0, NULL},
+                 {"b.test", -1, ULM_ECONNECT, 0, NULL, 0, 0, 0, NULL}},
+                2,
+                0};
+    ulm_client *c = client_with_config(
+        &s, FARM("\"http://a.test\", \"http://user:pw@b.test/v1\"", "") ","
+                " \"offline\": {\"use_local_models\": false}}");
+    int rc;
+    ulm_response *resp = call(c, "farm/m", &rc);
+    assert_int_equal(rc, ULM_ECONNECT);
+    assert_int_equal(ulm_response_attempt_count(resp), 2);
+    assert_string_equal(ulm_attempt_url(ulm_response_attempt(resp, 0)), "http://a.test");
+    assert_string_equal(ulm_attempt_url(ulm_response_attempt(resp, 1)), "http://[REDACTED]@b.test/v1");
+    assert_string_equal(ulm_attempt_url(NULL), "");
+    assert_string_equal(ulm_response_provider(resp), "farm");
+    assert_string_equal(ulm_response_model(resp), "m");
+    ulm_response_free(resp);
+    /* a target skipped without a request names no URL */
+    unsetenv("OPENAI_API_KEY");
+    resp = call(c, "openai/gpt-x", &rc);
+    assert_int_equal(rc, ULM_ENOT_CONFIGURED);
+    assert_string_equal(ulm_attempt_url(ulm_response_attempt(resp, 0)), "");
+    assert_string_equal(ulm_response_model(resp), "gpt-x");
+    ulm_response_free(resp);
+    ulm_client_free(c);
+}
+
+/* Each deployment answers its own model list; anything else cannot be reached. */
+static int model_lists_transport(void *ctx, const ulm_transfer *t, ulm_http_response *resp,
+                                 char *errbuf, size_t errbuf_size)
+{
+    (void)ctx;
+    const char *body = strstr(t->url, "a.test")   ? "{\"data\":[{\"id\":\"a-only\"},{\"id\":\"both\"}]}"
+                       : strstr(t->url, "b.test") ? "{\"data\":[{\"id\":\"both\"},{\"id\":\"b-only\"}]}"
+                                                  : NULL;
+    if (!body) {
+        snprintf(errbuf, errbuf_size, "no such host");
+        return ULM_ECONNECT;
+    }
+    resp->status = 200;
+    return ulm__transfer_body(t, resp, body, strlen(body));
+}
+
+static void model_lists_are_kept_per_deployment(void **state)
+{
+    (void)state;
+    script s = {{{"unused.test", 0, ULM_OK, 0, NULL, 0, 0, 0, NULL}}, 1, 0};
+    ulm_client *c = client_with_config(&s, FARM("\"http://a.test\", \"http://b.test\"", "") "}");
+    ulm__engine_pool_set_transport(c->engines, model_lists_transport, NULL);
+    ulm_model_list *list = NULL;
+    assert_int_equal(ulm_list_models(&list, c), ULM_OK);
+    size_t a = SIZE_MAX, b = SIZE_MAX, farm_models = 0;
+    for (size_t i = 0; i < ulm_model_list_backend_count(list); i++) {
+        const char *url = ulm_model_list_backend_url(list, i);
+        if (strcmp(url, "http://a.test") == 0)
+            a = i;
+        else if (strcmp(url, "http://b.test") == 0)
+            b = i;
+        else
+            assert_int_equal(ulm_model_list_backend_model_count(list, i), 0);
+    }
+    assert_true(a != SIZE_MAX && b != SIZE_MAX);
+    assert_int_equal(ulm_model_list_backend_model_count(list, a), 2);
+    assert_string_equal(ulm_model_list_backend_model(list, a, 0), "a-only");
+    assert_string_equal(ulm_model_list_backend_model(list, a, 1), "both");
+    assert_null(ulm_model_list_backend_model(list, a, 2));
+    assert_int_equal(ulm_model_list_backend_model_count(list, b), 2);
+    assert_string_equal(ulm_model_list_backend_model(list, b, 0), "both");
+    assert_string_equal(ulm_model_list_backend_model(list, b, 1), "b-only");
+    /* the backend's list names each model once */
+    for (size_t i = 0; i < ulm_model_list_count(list); i++)
+        farm_models += strcmp(ulm_model_list_provider(list, i), "farm") == 0;
+    assert_int_equal(farm_models, 3);
+    assert_int_equal(ulm_model_list_backend_model_count(NULL, 0), 0);
+    assert_null(ulm_model_list_backend_model(list, ulm_model_list_backend_count(list), 0));
+    ulm_model_list_free(list);
+    ulm_client_free(c);
+}
+
+/* ------------------------------------------------------------ TLS and proxy */
+
+typedef struct network_seen {
+    char ca_file[256], proxy[256];
+    int calls;
+} network_seen;
+
+static int network_transport(void *ctx, const ulm_transfer *t, ulm_http_response *resp,
+                             char *errbuf, size_t errbuf_size)
+{
+    (void)errbuf, (void)errbuf_size;
+    network_seen *seen = ctx;
+    seen->calls++;
+    snprintf(seen->ca_file, sizeof seen->ca_file, "%s", t->ca_file ? t->ca_file : "(none)");
+    snprintf(seen->proxy, sizeof seen->proxy, "%s", t->proxy ? t->proxy : "(none)");
+    resp->status = 200;
+    return ulm__transfer_body(t, resp, OK_BODY, strlen(OK_BODY));
+}
+
+/* The file's ca_file and proxy reach every transfer of their backend, the program's beat
+ * them, describe hides a proxy's password, and a CA file that cannot be read stops the
+ * client with its name. */
+static void ca_file_and_proxy_reach_the_transfer(void **state)
+{
+    (void)state;
+    char ca[] = "/tmp/ulm-loop-ca-XXXXXX.pem";
+    int fd = mkstemps(ca, 4);
+    assert_true(fd >= 0);
+    close(fd);
+    char json[1024];
+    snprintf(json, sizeof json,
+             FARM("\"http://a.test\"", ", \"ca_file\": \"%s\","
+                                       " \"proxy\": \"http://user:pw@proxy.test:3128\"") "}",
+             ca);
+    script s = {{{"unused.test", 0, ULM_OK, 0, NULL, 0, 0, 0, NULL}}, 1, 0};
+    ulm_client *c = client_with_config(&s, json);
+    network_seen seen = {0};
+    ulm__engine_pool_set_transport(c->engines, network_transport, &seen);
+    int rc;
+    ulm_response_free(call(c, "farm/m", &rc));
+    assert_int_equal(rc, ULM_OK);
+    assert_string_equal(seen.ca_file, ca);
+    assert_string_equal(seen.proxy, "http://user:pw@proxy.test:3128");
+    char described[16384];
+    assert_true(ulm_client_describe(c, described, sizeof described) < sizeof described);
+    assert_non_null(strstr(described, "\"http://[REDACTED]@proxy.test:3128\""));
+    assert_null(strstr(described, "user:pw"));
+    /* a backend without them leaves libcurl's own */
+    ulm_response_free(call(c, "dmr/ai/local", &rc));
+    assert_string_equal(seen.ca_file, "(none)");
+    assert_string_equal(seen.proxy, "(none)");
+    ulm_client_free(c);
+
+    /* the program's settings beat the file's */
+    char path[] = "/tmp/ulm-loop-XXXXXX.json";
+    fd = mkstemps(path, 5);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, json, strlen(json)), (ssize_t)strlen(json));
+    close(fd);
+    ulm_backend_setting settings[] = {{"farm", "proxy", ""},
+                                      {"farm", "api_key", "sk-loop-test"},
+                                      {"farm", "ca_file", "/nonexistent/ca.pem"}};
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.ignore_environment = 1;
+    opts.config_path = path;
+    opts.backend_settings = settings;
+    opts.backend_setting_count = 2;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+    ulm__engine_pool_set_transport(c->engines, network_transport, &seen);
+    int calls = seen.calls;
+    ulm_response_free(call(c, "farm/m", &rc));
+    assert_int_equal(seen.calls, calls + 1);
+    assert_string_equal(seen.proxy, ""); /* no proxy at all, whatever the environment says */
+    ulm_client_free(c);
+    opts.backend_setting_count = 3;
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_ECONFIG);
+    assert_null(c);
+    assert_string_equal(err, "farm.ca_file (from backend_settings): cannot read "
+                             "/nonexistent/ca.pem: No such file or directory");
+    unlink(path);
+    unlink(ca);
+}
+
+/* libcurl is given the proxy: the call goes to the proxy's port, not the server's. */
+static void a_proxy_is_where_libcurl_connects(void **state)
+{
+    (void)state;
+    ulm_backend_setting settings[] = {{"dmr", "url", "http://127.0.0.1:2"},
+                                      {"dmr", "proxy", "http://127.0.0.1:1"}};
+    ulm_client_options opts = ULM_CLIENT_OPTIONS_INIT;
+    opts.ignore_environment = 1;
+    opts.backend_settings = settings;
+    opts.backend_setting_count = 2;
+    ulm_client *c = NULL;
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_client_new(&c, &opts, err, sizeof err), ULM_OK);
+    int rc;
+    ulm_response *resp = call(c, "dmr/ai/x", &rc);
+    assert_int_equal(rc, ULM_ECONNECT);
+    assert_non_null(strstr(ulm_response_error_message(resp), "port 1"));
+    ulm_response_free(resp);
+    ulm_client_free(c);
+}
+
 /* ------------------------------------------------------------ breaker */
 
 static void breaker_opens_then_one_trial_closes_it(void **state)
@@ -256,7 +445,61 @@ static void breaker_opens_then_one_trial_closes_it(void **state)
     ulm_client_free(c);
 }
 
+static void a_reset_breaker_lets_the_next_call_through_at_once(void **state)
+{
+    (void)state;
+    script s = {{{"a.test", 2, ULM_ECONNECT, 0, NULL, 0, 0, 0, NULL}}, 1, 0};
+    ulm_client *c = client_with_config(
+        &s, FARM("\"http://a.test\"", "") ", \"breaker\": {\"failures\": 2, \"window_ms\": 10000,"
+                                          " \"cooldown_ms\": 86400000},"
+                                          " \"offline\": {\"use_local_models\": false}}");
+    int rc;
+    for (int i = 0; i < 2; i++)
+        ulm_response_free(call(c, "farm/m", &rc));
+    ulm_response_free(call(c, "farm/m", &rc));
+    assert_int_equal(rc, ULM_ECIRCUIT_OPEN); /* open for a day */
+    assert_int_equal(ulm_client_reset_breakers(c, "nosuch"), ULM_EINVAL);
+    assert_int_equal(ulm_client_reset_breakers(NULL, NULL), ULM_EINVAL);
+    ulm_response_free(call(c, "farm/m", &rc));
+    assert_int_equal(rc, ULM_ECIRCUIT_OPEN); /* a refused reset changed nothing */
+    assert_int_equal(ulm_client_reset_breakers(c, "farm"), ULM_OK);
+    ulm_response *resp = call(c, "farm/m", &rc);
+    assert_int_equal(rc, ULM_OK);
+    assert_int_equal(s.hosts[0].calls, 3);
+    ulm_response_free(resp);
+    assert_int_equal(ulm_client_reset_breakers(c, NULL), ULM_OK);
+    ulm_client_free(c);
+}
+
 /* ------------------------------------------------------------ offline mode */
+
+/* The cloud unreachable and the local fallback failing too: the error names both. */
+static void an_offline_failure_names_the_cloud_and_the_local_cause(void **state)
+{
+    (void)state;
+    script s = {{{"cloud.test", -1, ULM_ECONNECT, 0, NULL, 0, 0, 0, NULL},
+                 {"local.test", -1, ULM_OK, 500, NULL, 0, 0, 0, "{\"error\":{\"message\":\"local broke\"}}"}},
+                2,
+                0};
+    ulm_client *c = client_with_config(
+        &s, "{\"backends\": {\"openai\": {\"type\": \"openai\", \"url\": \"http://cloud.test/v1\","
+            " \"api_key_env\": \"ULM_LOOP_KEY\"}}}");
+    for (int i = 0; i < 2; i++) { /* asked, then skipped as known to be offline */
+        int rc;
+        ulm_response *resp = call(c, "openai/m", &rc);
+        assert_int_equal(rc, ULM_ESERVER); /* the class is the local failure's */
+        const char *message = ulm_response_error_message(resp);
+        assert_non_null(strstr(message, "offline: openai/m could not be reached ("));
+        assert_non_null(strstr(message, i == 0 ? "scripted failure at cloud.test"
+                                               : "offline: the cloud is unreachable"));
+        assert_non_null(strstr(message, "the local fallback dmr/ai/local:latest failed too: "
+                                        "dmr: HTTP 500: local broke"));
+        assert_string_equal(ulm_response_provider(resp), "dmr");
+        ulm_response_free(resp);
+    }
+    assert_int_equal(s.hosts[0].calls, 1);
+    ulm_client_free(c);
+}
 
 static void offline_mode_skips_the_cloud_and_probes_it(void **state)
 {
@@ -395,7 +638,13 @@ int main(void)
         cmocka_unit_test(retry_after_sets_the_pause_and_the_deadline_cuts_it),
         cmocka_unit_test(deployments_share_the_load_round_robin),
         cmocka_unit_test(failed_deployment_fails_over_to_another),
+        cmocka_unit_test(attempts_name_their_deployment),
+        cmocka_unit_test(ca_file_and_proxy_reach_the_transfer),
+        cmocka_unit_test(a_proxy_is_where_libcurl_connects),
+        cmocka_unit_test(model_lists_are_kept_per_deployment),
         cmocka_unit_test(breaker_opens_then_one_trial_closes_it),
+        cmocka_unit_test(a_reset_breaker_lets_the_next_call_through_at_once),
+        cmocka_unit_test(an_offline_failure_names_the_cloud_and_the_local_cause),
         cmocka_unit_test(offline_mode_skips_the_cloud_and_probes_it),
         cmocka_unit_test(offline_mode_can_be_turned_off),
         cmocka_unit_test(context_length_skips_windows_no_larger),

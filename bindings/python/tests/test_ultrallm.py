@@ -632,6 +632,24 @@ class ConfigFileTests(unittest.TestCase):
                 self.assertEqual(client.describe()["retry"]["max_retries"], 2)
             self.assertIsNone(self.client().describe()["config_file"])
 
+    def test_reset_breakers_closes_an_open_circuit(self):
+        config = {"breaker": {"failures": 1, "cooldown_ms": 86400000}}
+        client = self.client(config_path=write_config(self, config))
+
+        def dmr_breaker():
+            return client.describe()["backends"][0]["endpoints"][0]["breaker"]
+
+        with self.assertRaises(ultrallm.UltraLLMError):
+            client.complete("hi", model="dmr/ai/smollm2")  # DEAD_URL refuses it
+        self.assertEqual(dmr_breaker(), "open")
+        with self.assertRaises(ultrallm.UltraLLMError) as caught:
+            client.reset_breakers("nosuch")
+        self.assertEqual(caught.exception.code, ultrallm.ErrorCode.INVALID_ARGUMENT)
+        self.assertIn("nosuch", str(caught.exception))
+        self.assertEqual(dmr_breaker(), "open")
+        client.reset_breakers("dmr")
+        self.assertEqual(dmr_breaker(), "closed")
+
     def test_describe_grows_its_buffer(self):
         client = self.client(config_path=write_config(self, self.CONFIG))
         expected = client.describe()
@@ -664,7 +682,7 @@ class OfflineCompletionTests(unittest.TestCase):
     def test_out_of_range_parameter_names_the_setter(self):
         with self.assertRaises(ultrallm.InvalidArgumentError) as caught:
             self.client.complete("hi", temperature=3)
-        self.assertIn("temperature", str(caught.exception))
+        self.assertIn("temperature 3 is out of range: 0 to 2", str(caught.exception))
 
     def test_bad_messages_are_refused(self):
         with self.assertRaises(ultrallm.InvalidArgumentError):
@@ -682,6 +700,7 @@ class OfflineCompletionTests(unittest.TestCase):
         error = caught.exception
         self.assertEqual(error.name, "connect")
         self.assertEqual(error.provider, "dmr")
+        self.assertEqual(error.attempts[0].url, DEAD_URL + "/engines/v1")  # its API root
         self.assertTrue(error.retryable)
         self.assertEqual(len(error.attempts), 1)
         attempt = error.attempts[0]
@@ -941,6 +960,7 @@ class LocalServerTests(unittest.TestCase):
         listing = self.client.models()
         self.assertIn(("dmr", "ai/stories260k:latest"), listing.models)
         self.assertTrue(listing.backends[0].ok)
+        self.assertIn("ai/stories260k:latest", listing.backends[0].models)
         self.assertEqual(listing.backends[0].name, "dmr")
         self.assertTrue(listing.backends[0].url.startswith(
             os.environ["ULM_TEST_DMR_URL"].rstrip("/")), listing.backends[0].url)

@@ -243,6 +243,17 @@ class ClientBase:
         with self._borrow() as handle:
             return text(lib.ulm_client_default_model(handle)) or ""
 
+    def reset_breakers(self, backend: Optional[str] = None) -> None:
+        """Closes the circuit breakers of backend's endpoints (None: of every backend) and
+        forgets their failures, so that the next call tries them at once
+        (ulm_client_reset_breakers()). Raises UltraLLMError (invalid_argument) for a backend
+        the client does not have."""
+        name = None if backend is None else c_string(backend, "backend")
+        with self._borrow() as handle:
+            rc: int = lib.ulm_client_reset_breakers(handle, name)
+        if rc < 0:
+            raise error(rc, "reset_breakers: the client has no backend %r" % backend)
+
     def describe(self) -> dict[str, Any]:
         """The client's effective configuration (ulm_client_describe()) as a dict.
 

@@ -301,6 +301,16 @@ def check_client_new(result: int, func: Any, args: tuple[Any, ...]) -> int:
     return result
 
 
+def check_request(result: int, func: Any, args: tuple[Any, ...]) -> int:
+    """A request setter: the library's reason (ulm_request_error_message(), which never
+    holds a key) names what was refused."""
+    if result < 0:
+        reason: Optional[bytes] = _library().ulm_request_error_message(args[0])
+        raise error(result, "%s: %s" % (func.__name__, (reason or b"").decode("utf-8", "replace")
+                                        or strerror(result)))
+    return result
+
+
 def check_override(result: int, func: Any, args: tuple[Any, ...]) -> int:
     """ulm_request_set_backend_override(): names the backend only, never the key."""
     if result < 0:

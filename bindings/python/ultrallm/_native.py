@@ -8,7 +8,7 @@ import ctypes
 from typing import Any, Callable, Optional
 
 from ._errors import (LibraryLoadError, check_client_new, check_code, check_complete,
-                      check_errbuf, check_override, check_round_run)
+                      check_errbuf, check_override, check_request, check_round_run)
 from ._loader import Loaded, load
 
 # The C library's major version this package was written against; a library of another
@@ -220,23 +220,25 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any, _Check], ...] = (
     # The buffer is written by the library, so a pointer to char rather than c_char_p.
     ("ulm_client_describe", (client_p, _P(ctypes.c_char), _c_size_t), _c_size_t, None),
     ("ulm_client_metrics", (client_p, _c_int, _P(ctypes.c_char), _c_size_t), _c_size_t, None),
+    ("ulm_client_reset_breakers", (client_p, _c_str), _c_int, None),
 
     ("ulm_request_new", (_P(request_p),), _c_int, check_code),
     ("ulm_request_free", (request_p,), None, None),
-    ("ulm_request_add_model", (request_p, _c_str), _c_int, check_code),
-    ("ulm_request_add_message", (request_p, _c_int, _c_str), _c_int, check_code),
-    ("ulm_request_set_temperature", (request_p, _c_double), _c_int, check_code),
-    ("ulm_request_set_top_p", (request_p, _c_double), _c_int, check_code),
-    ("ulm_request_set_max_tokens", (request_p, _c_long), _c_int, check_code),
+    ("ulm_request_error_message", (request_p,), _c_str, None),
+    ("ulm_request_add_model", (request_p, _c_str), _c_int, check_request),
+    ("ulm_request_add_message", (request_p, _c_int, _c_str), _c_int, check_request),
+    ("ulm_request_set_temperature", (request_p, _c_double), _c_int, check_request),
+    ("ulm_request_set_top_p", (request_p, _c_double), _c_int, check_request),
+    ("ulm_request_set_max_tokens", (request_p, _c_long), _c_int, check_request),
     ("ulm_request_set_seed", (request_p, ctypes.c_int64), _c_int, check_code),
-    ("ulm_request_add_stop", (request_p, _c_str), _c_int, check_code),
+    ("ulm_request_add_stop", (request_p, _c_str), _c_int, check_request),
     ("ulm_request_set_on_delta", (request_p, DeltaFn, ctypes.c_void_p), _c_int, check_code),
-    ("ulm_request_set_timeout", (request_p, _c_int, _c_long), _c_int, check_code),
+    ("ulm_request_set_timeout", (request_p, _c_int, _c_long), _c_int, check_request),
     ("ulm_request_set_cancel", (request_p, cancel_p), _c_int, check_code),
     # Its own check: the common one would show the arguments, and one of them is a key.
     ("ulm_request_set_backend_override", (request_p, _c_str, _c_str, _c_str), _c_int,
      check_override),
-    ("ulm_request_add_input", (request_p, _c_str), _c_int, check_code),
+    ("ulm_request_add_input", (request_p, _c_str), _c_int, check_request),
 
     ("ulm_cancel_new", (_P(cancel_p),), _c_int, check_code),
     ("ulm_cancel_free", (cancel_p,), None, None),
@@ -280,6 +282,7 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any, _Check], ...] = (
     ("ulm_attempt_http_status", (attempt_p,), _c_int, None),
     ("ulm_attempt_ms", (attempt_p,), _c_double, None),
     ("ulm_attempt_error_message", (attempt_p,), _c_str, None),
+    ("ulm_attempt_url", (attempt_p,), _c_str, None),
 
     ("ulm_list_models", (_P(list_p), client_p), _c_int, check_code),
     ("ulm_model_list_free", (list_p,), None, None),
@@ -292,6 +295,8 @@ FUNCTIONS: tuple[tuple[str, tuple[Any, ...], Any, _Check], ...] = (
     ("ulm_model_list_backend_ms", (list_p, _c_size_t), _c_double, None),
     ("ulm_model_list_backend_error", (list_p, _c_size_t), _c_int, None),
     ("ulm_model_list_backend_message", (list_p, _c_size_t), _c_str, None),
+    ("ulm_model_list_backend_model_count", (list_p, _c_size_t), _c_size_t, None),
+    ("ulm_model_list_backend_model", (list_p, _c_size_t, _c_size_t), _c_str, None),
 
     ("ulm_round_options_init", (_P(RoundOptions), _c_uint), _c_int, check_code),
     ("ulm_round_run", (_P(round_p), client_p, request_p, _P(_c_str), _c_size_t,

@@ -37,6 +37,7 @@ class Attempt:
     http_status: int
     ms: float
     message: str
+    url: str = ""  # the deployment asked, a credential in it hidden; "" when none was
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,7 +266,8 @@ class BackendStatus:
     file); a backend with several deployments has one BackendStatus per endpoint, all with
     the same name. url is the endpoint's base URL (None if the library gave none) and ms
     how long the endpoint took to answer or fail, in milliseconds (next to nothing when
-    nothing was sent, e.g. for a backend without its API key).
+    nothing was sent, e.g. for a backend without its API key). models are the ids this
+    endpoint itself offers (ModelList.models names each of a backend's models once).
     """
     name: str
     ok: bool
@@ -274,6 +276,7 @@ class BackendStatus:
     message: str
     url: Optional[str] = None
     ms: float = 0.0
+    models: tuple[str, ...] = ()  # the ids this endpoint itself offers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -333,6 +336,7 @@ def read_attempts(resp: Any) -> list[Attempt]:
             http_status=lib.ulm_attempt_http_status(a),
             ms=lib.ulm_attempt_ms(a),
             message=_str(lib.ulm_attempt_error_message(a)),
+            url=_str(lib.ulm_attempt_url(a)),
         ))
     return attempts
 
@@ -514,5 +518,7 @@ def read_model_list(lst: Any) -> ModelList:
             message=_str(lib.ulm_model_list_backend_message(lst, i)),
             url=text(lib.ulm_model_list_backend_url(lst, i)),
             ms=lib.ulm_model_list_backend_ms(lst, i),
+            models=tuple(_str(lib.ulm_model_list_backend_model(lst, i, k))
+                         for k in range(lib.ulm_model_list_backend_model_count(lst, i))),
         ))
     return ModelList(models, backends)
