@@ -10,7 +10,8 @@
 enum {
     OPT_SYNTHESIZE = CLI_OPT_OWN,
     OPT_QUORUM,
-    OPT_ANONYMIZE
+    OPT_ANONYMIZE,
+    OPT_STREAM
 };
 
 /* compare's own options. */
@@ -18,6 +19,7 @@ typedef struct compare_options {
     const char *synthesize;
     size_t quorum;
     int anonymize;
+    int stream; /* the members stream, on a pipe too (on a terminal they do anyway) */
 } compare_options;
 
 static int take_compare(int val, const char *arg, void *ctx)
@@ -41,6 +43,9 @@ static int take_compare(int val, const char *arg, void *ctx)
     case OPT_ANONYMIZE:
         c->anonymize = 1;
         return 1;
+    case OPT_STREAM:
+        c->stream = 1;
+        return 1;
     default:
         return 0;
     }
@@ -54,6 +59,7 @@ typedef struct live_status {
     size_t chunks[ULM_ROUND_MAX_MEMBERS]; /* text chunks received, per member */
     int ended[ULM_ROUND_MAX_MEMBERS];     /* 0 running, 1 answered, -1 failed */
     double drawn_at;
+    int shown; /* stderr is a terminal: the status line is drawn */
 } live_status;
 
 static double now_ms(void)
@@ -85,7 +91,7 @@ static int on_member_delta(size_t member, const char *text, size_t length, void 
     (void)text, (void)length;
     live_status *s = payload;
     s->chunks[member]++;
-    if (now_ms() - s->drawn_at >= 100) /* at most ten redraws a second */
+    if (s->shown && now_ms() - s->drawn_at >= 100) /* at most ten redraws a second */
         draw_status(s);
     return 0;
 }
@@ -263,11 +269,13 @@ static int run_round(ulm_client *client, ulm_request *req, const cli_options *o,
     opts.quorum = c->quorum;
     opts.synthesize = c->synthesize;
     opts.anonymize = c->anonymize;
-    live_status status = {.count = o->model_count};
     int live = isatty(STDERR_FILENO);
-    if (live) {
+    live_status status = {.count = o->model_count, .shown = live};
+    if (live || c->stream) { /* streamed: the first-token and idle clocks apply */
         opts.on_delta = on_member_delta;
         opts.delta_payload = &status;
+    }
+    if (live) {
         opts.on_member_done = on_member_done;
         opts.done_payload = &status;
         draw_status(&status);
@@ -310,6 +318,7 @@ static int run_compare(const cli_command *self, int argc, char **argv)
         {"synthesize", required_argument, NULL, OPT_SYNTHESIZE},
         {"quorum", required_argument, NULL, OPT_QUORUM},
         {"anonymize", no_argument, NULL, OPT_ANONYMIZE},
+        {"stream", no_argument, NULL, OPT_STREAM},
         {NULL, 0, NULL, 0},
     };
     compare_options c = {0};
@@ -360,7 +369,7 @@ const cli_command cli_compare_command = {
     "compare",
     "ultra-llm compare [--config FILE] -m MODEL -m MODEL... [--synthesize MODEL]\n"
     "                         [--quorum K] [--anonymize] [--system TEXT] [--max-tokens N]\n"
-    "                         [--temperature T] [--json] [--metrics FILE]\n"
+    "                         [--temperature T] [--stream] [--json] [--metrics FILE]\n"
     "                         [--connect-timeout-ms MS] [--load-timeout-ms MS]\n"
     "                         [--first-token-timeout-ms MS] [--idle-timeout-ms MS]\n"
     "                         [--timeout-ms MS] PROMPT",
@@ -377,7 +386,9 @@ const cli_command cli_compare_command = {
     "synthesis prompt, instead of by model.\n"
     "--timeout-ms is the whole round, synthesis included; the other options, --metrics\n"
     "FILE included, are chat's.\n"
-    "On a terminal, stderr shows each member's state while the round runs.\n"
+    "On a terminal, stderr shows each member's state while the round runs; the members\n"
+    "stream there, and with --stream anywhere (the first-token and idle clocks apply, and\n"
+    "--json gives each member's first_token_ms).\n"
     "--json prints {\"members\": [...], \"finished\", \"agreement\": [[...]], \"synthesis\",\n"
     "\"latency_ms\", \"cost\", \"error\"}: each member is the object chat --json prints plus\n"
     "\"member\" (its -m), \"ok\", \"dissents\", \"label\" and \"truncated\"; \"finished\" is the\n"

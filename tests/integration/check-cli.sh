@@ -428,6 +428,15 @@ assert sorted(d["finished"]) == [0, 1, 2] and d["error"] is None and d["synthesi
 a = d["agreement"]; assert a[0][1] is None and a[1][2] is None and 0 <= a[0][2] <= 1, a
 assert a[0][2] == a[2][0], a
 ' "compare --json with a failing member" && ok
+# --stream: the members stream off a terminal too, so each has its time to the first token
+"$cli" compare --json -m dmr/ai/stories260k -m dmr/ai/two-layers --max-tokens 8 "Once upon a time" |
+    check_json 'assert [x["first_token_ms"] for x in d["members"]] == [None, None], d' "compare unstreamed"
+"$cli" compare --stream --json -m dmr/ai/stories260k -m dmr/ai/two-layers --max-tokens 8 \
+    "Once upon a time" | check_json '
+m = d["members"]
+assert all(x["ok"] and x["first_token_ms"] is not None and x["first_token_ms"] > 0 for x in m), m
+assert all(x["first_token_ms"] <= x["latency_ms"] for x in m), m
+' "compare --stream --json" && ok
 expect_exit 0 "compare" "$cli" compare -m dmr/ai/stories260k -m dmr/ai/not-pulled --max-tokens 8 \
     --synthesize dmr/ai/stories260k "Once upon a time"
 grep -qE '^== \[1\] dmr/ai/stories260k:latest \([0-9.]+ ms, 8 tokens, [0-9.]+ tokens/s, cost unknown\)$' "$tmp/run.out" &&
@@ -483,4 +492,4 @@ grep -qx "  dmr: down (0 of 1 endpoint answered)" "$tmp/doctor.out" && ok
 unset MODEL_RUNNER_URL
 
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 81 ]
+[ "$passed" -eq 82 ]
