@@ -475,9 +475,11 @@ static void slot_ready(ulm_call *k)
     if (k->tried)
         b->cursor = cursor; /* a failover is not a turn: the next call keeps the rotation */
     double ready_at = now;
+    ulm_breaker_state state = ULM_BREAKER_CLOSED;
     if (e >= 0) {
         b->health[e].in_flight++;
         k->tried |= e < 64 ? (uint64_t)1 << e : 0;
+        state = b->health[e].breaker.state; /* read under the lock: other threads record */
     } else {
         ready_at = ulm__breaker_ready_at(&b->health[0].breaker, &c->settings.breaker, now);
         for (size_t i = 1; i < b->endpoint_count; i++) {
@@ -498,7 +500,7 @@ static void slot_ready(ulm_call *k)
     k->load_end = 0;
     size_t bi = backend_index(k, b);
     ulm__metrics_in_flight(metrics(k), bi, +1);
-    ulm__metrics_breaker(metrics(k), bi, (size_t)e, b->health[e].breaker.state);
+    ulm__metrics_breaker(metrics(k), bi, (size_t)e, state);
     ulm__metrics_request_started(metrics(k), bi, k->target.model);
     if (prepare_request(k) != ULM_OK) {
         ulm__set_errbuf(k->x.errmsg, sizeof k->x.errmsg, "%s: %s", b->name,
