@@ -26,6 +26,9 @@ fi
 
 runner=${MODEL_RUNNER_URL:-http://localhost:12434}
 runner=${runner%/}
+# the library asks this address and no other: no discovery probe (inside a container its
+# candidates include addresses off this machine)
+export MODEL_RUNNER_URL=$runner
 case "$runner" in
     */v1) api=$runner ;;
     *) api=$runner/engines/v1 ;;
