@@ -133,7 +133,7 @@ static void a_loaded_local_model_has_no_load_budget(void **state)
     assert_int_equal(ulm_complete(&resp, c, req), ULM_EFIRST_TOKEN_TIMEOUT);
     /* generous bounds: this is a check that the clock fired, not a benchmark */
     assert_true(ulm_response_latency_ms(resp) >= 190.0);
-    assert_true(ulm_response_latency_ms(resp) < 3000.0);
+    assert_true(ulm_response_latency_ms(resp) < 3000.0 + live_tolerance_ms());
     ulm_response_free(resp);
     ulm_request_free(req);
     ulm_client_free(c);
