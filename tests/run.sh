@@ -66,7 +66,8 @@ bash "$root/tests/fuzz/run-fuzz.sh" 10 || status=$?
 [ "$status" -eq 0 ] || [ "$status" -eq 77 ] || exit 1
 
 echo "== benchmarks, a --quick smoke run (each runs and reads the expected answers; no speed is checked)"
-"$root/tests/perf/run" --quick "$build"
+# its raw outputs stay in the build tree, not in /tmp
+ULM_PERF_LOG_DIR=$build/perf-logs "$root/tests/perf/run" --quick "$build"
 
 echo "== python package: sdist, bundled wheel and cmake --install, each tested installed"
 bash "$root/bindings/python/tests/check-package.sh" "$build"
