@@ -231,15 +231,22 @@ static int compare_members(ulm_round *r)
     if (!(r->agreement = ulm__calloc(n * n, sizeof *r->agreement)) ||
         !(r->dissents = ulm__calloc(n, sizeof *r->dissents)))
         return ULM_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = i; j < n; j++) {
-            const ulm_response *a = answer(r, i), *b = answer(r, j);
-            double score = -1;
-            if (a && b && (score = ulm__agreement(a->text, a->text_len, b->text, b->text_len)) < 0)
-                return ULM_ENOMEM;
-            r->agreement[i * n + j] = r->agreement[j * n + i] = a && b ? score : -1;
-        }
+    ulm_word_set **sets = ulm__calloc(n, sizeof *sets);
+    int rc = sets ? ULM_OK : ULM_ENOMEM;
+    for (size_t i = 0; i < n && rc == ULM_OK; i++) {
+        const ulm_response *a = answer(r, i);
+        if (a && !(sets[i] = ulm__word_set_new(a->text, a->text_len)))
+            rc = ULM_ENOMEM;
     }
+    for (size_t i = 0; i < n && rc == ULM_OK; i++)
+        for (size_t j = i; j < n; j++)
+            r->agreement[i * n + j] = r->agreement[j * n + i] =
+                sets[i] && sets[j] ? ulm__word_set_agreement(sets[i], sets[j]) : -1;
+    for (size_t i = 0; sets && i < n; i++)
+        ulm__word_set_free(sets[i]);
+    free(sets);
+    if (rc != ULM_OK)
+        return rc;
     for (size_t i = 0; i < n; i++) {
         if (!answer(r, i))
             continue;
