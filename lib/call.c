@@ -518,6 +518,7 @@ static void slot_ready(ulm_call *k)
     k->x.auth_line = k->override_auth;
     const ulm_backend_override *o = ulm__request_override(k->req, b->name);
     k->x.extra_secret = o ? o->api_key : NULL;
+    k->attempt_shown = k->override_url || k->x.extra_secret ? NULL : b->shown_urls[e];
     send(k);
 }
 
@@ -535,6 +536,7 @@ static void begin_attempt(ulm_call *k)
     k->attempt_start = ulm__now_ms();
     k->endpoint = -1;
     k->attempt_url = NULL;
+    k->attempt_shown = NULL;
     k->x = (ulm_exchange){
         .client = k->client,
         .backend = b,
@@ -716,6 +718,19 @@ static void round_ended(ulm_call *k, int rc)
     k->wake_at = now + pause;
 }
 
+/* The attempt's URL as its record shows it, redacted; NULL when none was picked, or when
+ * memory ran out (k->attempt_url is then set). When the backend's copy, redacted once,
+ * does not serve, *made gets one for the caller to free. */
+static const char *shown_attempt_url(const ulm_call *k, char **made)
+{
+    *made = NULL;
+    if (!k->attempt_url)
+        return NULL;
+    if (k->attempt_shown)
+        return k->attempt_shown;
+    return *made = ulm__exchange_shown_url(&k->x, k->attempt_url);
+}
+
 /*
  * One attempt of the round ended. When a deployment failed in a way that says the
  * endpoint is unwell, the same request goes at once to each other deployment that is not
@@ -733,13 +748,15 @@ static void round_attempt_ended(ulm_call *k, int rc, int status, size_t delivere
     k->delivered = delivered;
     k->retry_after_ms = retry_after_ms;
     double ms = ulm__now_ms() - k->attempt_start;
-    char *url = k->attempt_url ? ulm__exchange_shown_url(&k->x, k->attempt_url) : NULL;
+    char *made = NULL;
+    const char *url = shown_attempt_url(k, &made);
     int added = rc == ULM_ENOMEM || (k->attempt_url && !url)
                     ? ULM_ENOMEM
                     : ulm__response_add_attempt(k->resp, t->backend->name, t->model, url, rc,
                                                 status, ms, rc == ULM_OK ? "" : k->x.errmsg);
-    free(url);
+    free(made);
     k->attempt_url = NULL; /* recorded: a later cancellation is not this attempt's */
+    k->attempt_shown = NULL;
     if (added != ULM_OK) {
         finish(k, ULM_ENOMEM);
         return;
@@ -1088,13 +1105,14 @@ void ulm__call_stop(ulm_call *k, int code, const char *message)
         const ulm_target *t = &k->target;
         char why[ULM_ERROR_SIZE];
         ulm__set_errbuf(why, sizeof why, "%s: %s", t->backend->name, message);
-        char *url = k->attempt_url ? ulm__exchange_shown_url(&k->x, k->attempt_url) : NULL;
+        char *made = NULL;
+        const char *url = shown_attempt_url(k, &made);
         int added = k->attempt_url && !url
                         ? ULM_ENOMEM
                         : ulm__response_add_attempt(k->resp, t->backend->name, t->model, url,
                                                     code, 0, ulm__now_ms() - k->attempt_start,
                                                     why);
-        free(url);
+        free(made);
         if (added != ULM_OK)
             rc = ULM_ENOMEM;
         else if (delivered)

@@ -92,6 +92,8 @@ struct ulm_call {
     int endpoint;              /* the deployment, -1 while none is picked */
     const char *attempt_url;   /* the base URL the attempt was sent to; NULL before one was
                                   picked (a refused slot, an open circuit) */
+    const char *attempt_shown; /* the backend's redacted copy of attempt_url, or NULL:
+                                  redacted when recorded (the request's own URL or key) */
     ulm_limiter_waiter waiter;
     ulm_request *shaped;       /* the request in the model's prompt template, or NULL */
     ulm_request *view;         /* the request with the model's parameters, or NULL */

@@ -39,6 +39,9 @@ typedef struct ulm_backend {
     const ulm_backend_type *type; /* its built-in kind; NULL for a program's own provider */
     ulm_provider *provider;
     char **urls;           /* its deployments' base URLs, without a trailing slash */
+    char **shown_urls;     /* the same as attempts and logs show them, redacted with every
+                              key of the client; remade when the keys change; an entry is
+                              NULL when memory ran out (each use then redacts its own) */
     ulm_endpoint_state *health; /* one per URL; guarded by the client's policy_lock */
     ulm_runner_loads *loads; /* one per URL; used for Docker Model Runner's kind only */
     size_t endpoint_count; /* at least one */

@@ -123,7 +123,7 @@ static char *redact_pass(const ulm_secrets *secrets, const char *text, size_t le
     ulm_text out = {0};
     if (ulm_text_append(&out, "", 0) != ULM_OK)
         return NULL;
-    size_t i = 0;
+    size_t i = 0, plain = 0; /* text[plain..i) is copied as it is, in one append */
     while (i < length) {
         size_t keep = 0, hit;
         if (secrets) {
@@ -135,20 +135,23 @@ static char *redact_pass(const ulm_secrets *secrets, const char *text, size_t le
             if (!hit)
                 hit = url_credential_at(text + i, length - i, &keep);
         }
-        int rc;
-        if (hit) {
-            rc = ulm_text_append(&out, text + i, keep);
-            if (rc == ULM_OK)
-                rc = ulm_text_append(&out, "[REDACTED]", 10);
-            i += hit;
-        } else {
-            rc = ulm_text_append(&out, text + i, 1);
+        if (!hit) {
             i++;
+            continue;
         }
+        int rc = ulm_text_append(&out, text + plain, i - plain + keep);
+        if (rc == ULM_OK)
+            rc = ulm_text_append(&out, "[REDACTED]", 10);
         if (rc != ULM_OK) {
             ulm_text_free(&out);
             return NULL;
         }
+        i += hit;
+        plain = i;
+    }
+    if (ulm_text_append(&out, text + plain, length - plain) != ULM_OK) {
+        ulm_text_free(&out);
+        return NULL;
     }
     return out.data;
 }

@@ -46,7 +46,7 @@ int ulm__response_add_attempt(ulm_response *resp, const char *provider, const ch
     ulm_attempt *a = &resp->attempts[resp->attempt_count];
     a->provider = ulm__strdup(provider);
     a->model = ulm__strdup(model);
-    a->url = url ? ulm__redacted_url(url) : ulm__strdup("");
+    a->url = ulm__strdup(url ? url : "");
     /* a message may quote a URL with its credentials, from any layer below */
     a->message = message ? ulm__redacted(NULL, message, strlen(message)) : ulm__strdup("");
     a->error = error;
