@@ -11,6 +11,11 @@
 /* Configured easy handles an engine keeps for its next transfers. */
 #define MAX_IDLE_HANDLES 16
 
+/* Idle connections an engine keeps. libcurl's default is four per transfer added at the
+ * moment one ends, so a round's last members, ending when the others were taken out
+ * already, closed most of the connections the next round would have used. */
+#define MAX_IDLE_CONNECTIONS 64L
+
 /* The longest single wait: a wake-up time far away is approached in steps. */
 #define MAX_WAIT_MS 1000.0
 
@@ -37,6 +42,9 @@ struct ulm_engine {
     CURLM *multi;
     ulm_transfer_slot *slots;  /* running and ended transfers */
     size_t running;
+    int settled;               /* no transfer was added or taken out since the last
+                                  curl_multi_perform(), so the next one can wait for a poll
+                                  (each perform polls every running socket once more) */
     CURL *idle[MAX_IDLE_HANDLES];
     size_t idle_count;
     ulm_transport_fn fake;     /* tests: answers instead of the network */
@@ -275,6 +283,7 @@ static ulm_engine *engine_new(const ulm_engine_pool *pool)
         free(e);
         return NULL;
     }
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, MAX_IDLE_CONNECTIONS);
     return e;
 }
 
@@ -359,6 +368,7 @@ static void release_slot(ulm_engine *e, ulm_transfer_slot *s)
     if (s->state == SLOT_RUNNING) {
         curl_multi_remove_handle(e->multi, s->easy); /* mid-transfer, this closes the connection */
         e->running--;
+        e->settled = 0;
     }
     unlink_slot(e, s);
     if (s->easy && s->own_network)
@@ -403,6 +413,7 @@ static int resend_on_fresh_connection(ulm_engine *e, ulm_transfer_slot *s, CURLc
         connects != 0)
         return 0;
     curl_multi_remove_handle(e->multi, s->easy);
+    e->settled = 0;
     s->resent = 1;
     s->curl_err[0] = '\0';
     curl_easy_setopt(s->easy, CURLOPT_FRESH_CONNECT, 1L);
@@ -455,6 +466,7 @@ static void end_by_clock(ulm_engine *e, ulm_transfer_slot *s, int code)
 {
     curl_multi_remove_handle(e->multi, s->easy); /* mid-transfer, this closes the connection */
     e->running--;
+    e->settled = 0;
     s->state = SLOT_ENDED;
     s->t->rc = code;
     ulm__clocks_describe(s->t->clocks, code, s->t->reason, sizeof s->t->reason);
@@ -515,6 +527,7 @@ int ulm__engine_start(ulm_engine *e, ulm_transfer *t)
     }
     s->state = SLOT_RUNNING;
     e->running++;
+    e->settled = 0;
     return ULM_OK;
 }
 
@@ -598,6 +611,7 @@ static int perform(ulm_engine *e)
     CURLMcode mc = curl_multi_perform(e->multi, &running);
     if (mc != CURLM_OK)
         return mc == CURLM_OUT_OF_MEMORY ? ULM_ENOMEM : ULM_ETRANSPORT;
+    e->settled = 1; /* until read_ended() sends a request again */
     read_ended(e);
     return ULM_OK;
 }
@@ -605,7 +619,7 @@ static int perform(ulm_engine *e)
 int ulm__engine_run(ulm_engine *e, double wake_at, const int *fds, size_t fd_count)
 {
     int rc = ULM_OK;
-    if (e->running && (rc = perform(e)) != ULM_OK)
+    if (e->running && !e->settled && (rc = perform(e)) != ULM_OK)
         return rc;
     double now = ulm__now_ms();
     double clock_at = fire_clocks(e, now);

@@ -162,6 +162,66 @@ static int open_fds(void)
     return n;
 }
 
+/* The inode numbers of the process's open sockets, sorted, into ids (at most cap);
+ * returns how many. */
+static size_t open_sockets(unsigned long *ids, size_t cap)
+{
+    size_t n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[300], target[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t len = readlink(path, target, sizeof target - 1);
+        unsigned long id;
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if (sscanf(target, "socket:[%lu]", &id) == 1 && n < cap) {
+            size_t at = n++;
+            while (at > 0 && ids[at - 1] > id) { /* insertion: a few dozen at most */
+                ids[at] = ids[at - 1];
+                at--;
+            }
+            ids[at] = id;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* Round after round goes on the first round's connections: none is closed at the end of
+ * a round and opened again at the start of the next (libcurl's default cache, four per
+ * transfer still added, closed most of them as the last members ended). */
+static void rounds_reuse_their_connections(void **state)
+{
+    (void)state;
+    ulm_client *c = round_client();
+    ulm_request *req = prompt();
+    const char *members[8] = {"fast/m1", "fast/m2", "fast/m3", "fast/m4",
+                              "fast/m5", "fast/m6", "fast/m7", "fast/m8"};
+    unsigned long first[64], now[64];
+    size_t first_count = 0;
+    for (int round = 0; round < 6; round++) {
+        ulm_round *r = NULL;
+        assert_int_equal(ulm_round_run(&r, c, req, members, 8, NULL), ULM_OK);
+        for (size_t i = 0; i < 8; i++)
+            assert_int_equal(ulm_response_error(member(r, i)), ULM_OK);
+        ulm_round_free(r);
+        if (round == 0) {
+            first_count = open_sockets(first, 64);
+            assert_true(first_count >= 8); /* the eight connections, at least */
+            continue;
+        }
+        size_t count = open_sockets(now, 64);
+        if (count != first_count || memcmp(now, first, count * sizeof *now) != 0)
+            fail_msg("round %d: %zu sockets, not the first round's %zu", round + 1, count,
+                     first_count);
+    }
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
 /* Quorum 1: the fast member answers, the stalled one is cancelled at once, and its
  * connection is closed rather than left open. */
 static void quorum_one_cancels_the_stalled_member(void **state)
@@ -731,6 +791,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(members_across_local_and_cloud_with_one_down),
         cmocka_unit_test(eight_slow_members_run_at_once),
+        cmocka_unit_test(rounds_reuse_their_connections),
         cmocka_unit_test(quorum_one_cancels_the_stalled_member),
         cmocka_unit_test(a_predicate_ends_the_round),
         cmocka_unit_test(the_deadline_keeps_what_arrived),
