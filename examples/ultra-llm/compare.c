@@ -220,7 +220,15 @@ static json_t *round_json(const ulm_round *round)
         const ulm_response *m = ulm_round_member(round, i);
         json_t *o = cli_response_json(m);
         json_object_set_new(o, "member", json_string(ulm_round_member_spec(round, i)));
-        json_object_set_new(o, "ok", json_boolean(ulm_response_error(m) == ULM_OK));
+        int err = ulm_response_error(m);
+        json_object_set_new(o, "ok", json_boolean(err == ULM_OK));
+        /* a member's error is its name, as a table of members reads best; the rest beside */
+        json_object_set_new(o, "error", cli_json_error_name(err));
+        json_object_set_new(o, "error_message",
+                            cli_json_string_if(err != ULM_OK, ulm_response_error_message(m)));
+        json_object_set_new(o, "error_http_status",
+                            err == ULM_OK ? json_null()
+                                          : cli_json_http_status(ulm_response_http_status(m)));
         json_object_set_new(o, "dissents", json_boolean(ulm_round_member_dissents(round, i)));
         const char *label = ulm_round_member_label(round, i);
         json_object_set_new(o, "label", cli_json_string_if(*label != '\0', label));
@@ -391,7 +399,9 @@ const cli_command cli_compare_command = {
     "--json gives each member's first_token_ms).\n"
     "--json prints {\"members\": [...], \"finished\", \"agreement\": [[...]], \"synthesis\",\n"
     "\"latency_ms\", \"cost\", \"error\"}: each member is the object chat --json prints plus\n"
-    "\"member\" (its -m), \"ok\", \"dissents\", \"label\" and \"truncated\"; \"finished\" is the\n"
+    "\"member\" (its -m), \"ok\", \"dissents\", \"label\" and \"truncated\", with \"error\" the\n"
+    "error's name (\"cancelled\" for a member the round stopped) and its message and HTTP\n"
+    "status in \"error_message\" and \"error_http_status\"; \"finished\" is the\n"
     "order the members ended in; \"agreement\" is null for a pair with a failed member.\n"
     "Ctrl-C stops the round and prints what arrived.\n"
     "Exits 0 when a member answered (and the synthesis, when asked); 1 otherwise; 2 for a\n"

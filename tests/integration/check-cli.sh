@@ -421,13 +421,23 @@ expect_exit 2 "rm of nothing" "$cli" rm
 m = d["members"]
 assert [x["member"] for x in m] == ["dmr/ai/stories260k", "dmr/ai/not-pulled", "dmr/ai/two-layers"], m
 assert [x["ok"] for x in m] == [True, False, True], m
-assert m[1]["error"]["class"] == "model_not_found" and m[1]["error"]["http_status"] == 404, m[1]
+assert m[1]["error"] == "model_not_found" and m[1]["error_http_status"] == 404, m[1]
+assert "not pulled" in m[1]["error_message"] or "404" in m[1]["error_message"], m[1]
+assert m[0]["error"] is None and m[0]["error_message"] is None, m[0]
 assert m[0]["model"] == "ai/stories260k:latest" and m[0]["text"] and m[0]["usage"]["completion_tokens"] > 0, m[0]
 assert m[0]["cost"] is None and m[0]["latency_ms"] > 0 and "first_byte_ms" in m[0], m[0]
 assert sorted(d["finished"]) == [0, 1, 2] and d["error"] is None and d["synthesis"] is None, d
 a = d["agreement"]; assert a[0][1] is None and a[1][2] is None and 0 <= a[0][2] <= 1, a
 assert a[0][2] == a[2][0], a
 ' "compare --json with a failing member" && ok
+# --quorum 1: the first answer ends the round; a member still running is "cancelled" (two
+# may end in the same turn of the loop, so either answered or cancelled, never anything else)
+"$cli" compare --json --quorum 1 -m dmr/ai/stories260k -m dmr/ai/two-layers --max-tokens 8 \
+    "Once upon a time" | check_json '
+m = d["members"]
+assert sum(x["ok"] for x in m) >= 1, m
+assert all(x["ok"] or (x["error"] == "cancelled" and x["error_http_status"] is None) for x in m), m
+' "compare --quorum 1 --json" && ok
 # --stream: the members stream off a terminal too, so each has its time to the first token
 "$cli" compare --json -m dmr/ai/stories260k -m dmr/ai/two-layers --max-tokens 8 "Once upon a time" |
     check_json 'assert [x["first_token_ms"] for x in d["members"]] == [None, None], d' "compare unstreamed"
@@ -492,4 +502,4 @@ grep -qx "  dmr: down (0 of 1 endpoint answered)" "$tmp/doctor.out" && ok
 unset MODEL_RUNNER_URL
 
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 82 ]
+[ "$passed" -eq 83 ]
