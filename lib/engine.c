@@ -131,14 +131,16 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
     size_t n = size * nmemb;
     s->answered = 1;
     ulm_clocks *k = s->t->clocks;
-    double now = ulm__now_ms();
-    if (!k->connected_at) /* libcurl before 7.80 has no callback for the connection */
-        k->connected_at = now;
-    if (n > 5 && strncmp(data, "HTTP/", 5) == 0) {
-        if (!k->headers_at)
+    int status_line = n > 5 && strncmp(data, "HTTP/", 5) == 0;
+    if (!k->connected_at || (status_line && !k->headers_at)) { /* the clock read once */
+        double now = ulm__now_ms();
+        if (!k->connected_at) /* libcurl before 7.80 has no callback for the connection */
+            k->connected_at = now;
+        if (status_line && !k->headers_at)
             k->headers_at = now;
-        return n;
     }
+    if (status_line)
+        return n;
     const char *v;
     size_t len;
     char **kept = header_value_slot(s->t->resp, data, n, &v, &len);
