@@ -15,7 +15,20 @@ expect_abort() {
 # 192.0.2.1 is TEST-NET-1 (documentation only); the guard aborts before connect(2) is made
 expect_abort "connect off loopback" "import socket; socket.create_connection(('192.0.2.1', 9), timeout=1)"
 expect_abort "IPv6 off loopback" "import socket; s = socket.socket(socket.AF_INET6); s.connect(('2001:db8::1', 9))"
-expect_abort "a name lookup" "import socket; socket.getaddrinfo('ulm-guard.invalid', 80)"
+# example.com is reserved for documentation: a lookup of it would still reach the resolver
+expect_abort "a name lookup" "import socket; socket.getaddrinfo('ulm-guard.example.com', 80)"
+
+# a name under .invalid (RFC 6761) fails at once, as a resolver answers it, with no query
+LD_PRELOAD=$guard python3 -c "
+import socket
+for name in ('ulm-guard.invalid', 'x.INVALID.'):
+    try:
+        socket.getaddrinfo(name, 80)
+    except socket.gaierror as e:
+        assert e.errno == socket.EAI_NONAME, e
+    else:
+        raise SystemExit(name + ' resolved')
+" || fail "a name under .invalid did not fail as a missing name"
 
 # loopback passes: a refused port on 127.0.0.1 is the connection's own failure, not the guard's
 LD_PRELOAD=$guard python3 -c "
@@ -26,4 +39,4 @@ for host in ('127.0.0.1', 'localhost'):
     except OSError:
         pass
 " || fail "loopback was stopped"
-echo "check-guard: 4 passed"
+echo "check-guard: 5 passed"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -72,8 +73,26 @@ GUARD_EXPORT int connect(int fd, const struct sockaddr *to, socklen_t length)
     return real(fd, to, length); /* loopback, or a local socket (AF_UNIX, netlink) */
 }
 
+/* There only when the guard is loaded: a test that needs a lookup to fail (the fault
+ * matrix's DNS failure) finds it with dlsym() before it makes one. */
+GUARD_EXPORT const int ulm_loopback_guard = 1;
+
+/* Whether node is under .invalid, the top-level domain that RFC 6761 (6.4) keeps from ever
+ * resolving: "name resolution APIs ... SHOULD recognize these names as special and SHOULD
+ * always return immediately indicating that the queried name does not exist". */
+static int reserved_invalid(const char *node)
+{
+    size_t n = strlen(node);
+    while (n && node[n - 1] == '.') /* a fully qualified "x.invalid." */
+        n--;
+    return (n == 7 && strncasecmp(node, "invalid", 7) == 0) ||
+           (n > 8 && strncasecmp(node + n - 8, ".invalid", 8) == 0);
+}
+
 /* A name is looked up only when it is a loopback address written out, or "localhost"
- * (which /etc/hosts answers); any other name could send a query to the resolver. */
+ * (which /etc/hosts answers); a name under .invalid does not exist, as RFC 6761 says a
+ * resolver answers it without a query, so that a test can fail a lookup without leaving
+ * the machine; any other name could send a query to the resolver. */
 GUARD_EXPORT int getaddrinfo(const char *node, const char *service,
                              const struct addrinfo *hints, struct addrinfo **result)
 {
@@ -86,6 +105,8 @@ GUARD_EXPORT int getaddrinfo(const char *node, const char *service,
         struct in6_addr v6;
         int numeric_loopback = (inet_pton(AF_INET, node, &v4) == 1 && loopback_v4(&v4)) ||
                                (inet_pton(AF_INET6, node, &v6) == 1 && loopback_v6(&v6));
+        if (!numeric_loopback && reserved_invalid(node))
+            return EAI_NONAME;
         if (!numeric_loopback && strcmp(node, "localhost") != 0) {
             char what[300];
             snprintf(what, sizeof what, "a lookup of the name \"%.256s\"", node);
