@@ -5,7 +5,7 @@
  *
  * Usage:
  *   ulm-bench-load --url http://127.0.0.1:PORT [--levels 1,8,64,256] [--calls N]
- *                  [--delay-calls N] [--rounds R] [--no-delay]
+ *                  [--delay-calls N] [--rounds R] [--no-delay] [--soak N]
  *   ulm-bench-load --write-large DIR
  *       writes DIR/large.json, the largest answer a client takes by default, then exits
  *   ulm-bench-load --rss-probe lib|base URL
@@ -41,6 +41,10 @@
  * fresh process after one call through one libcurl easy handle (both processes are this
  * program, so both map the same libraries); the most heap in use while one call reads
  * large.json, against the baseline reading it into one buffer and parsing it.
+ *
+ * Soak (--soak N): N calls through one client, a blocking call and a round of 8 members
+ * in turn, every answer checked, the RSS sampled each tenth of the way; it reports the
+ * RSS at the end and the peak against the RSS after the first tenth (flat is the target).
  *
  * Defaults: --levels 1,8,64,256 --calls 2000 --delay-calls 4*c (at least 20) --rounds 3.
  * Exit status: 0 when every call read the expected answer (whatever the numbers), 1 when
@@ -679,12 +683,63 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------- soak */
+
+/*
+ * soak calls through one client, as a blocking call and a round of eight members in turn,
+ * every answer checked; the RSS after the first tenth (every cache and pool warm) against
+ * the RSS at the end, sampled each tenth: a library that keeps something per call grows.
+ */
+static int soak(const char *url, long total)
+{
+    lib_side lib = {0};
+    summary expect, got;
+    if (lib_open(&lib, url) != 0 || lib_call(&lib, &expect) != 0)
+        return 1;
+    const char *members[8];
+    for (size_t m = 0; m < 8; m++)
+        members[m] = BENCH_MODEL;
+    long done = 0, warm = -1, last = -1, peak = 0, next_sample = total / 10;
+    printf("soak: %ld calls, a blocking call and a round of 8 in turn; RSS KiB:", total);
+    while (done < total) {
+        if (lib_call(&lib, &got) != 0 || !same(&got, &expect))
+            return 1;
+        ulm_round *round = NULL;
+        if (ulm_round_run(&round, lib.client, lib.req, members, 8, NULL) != ULM_OK)
+            return 1;
+        for (size_t m = 0; m < 8; m++) {
+            lib_summary(ulm_round_member(round, m), &got);
+            if (!same(&got, &expect))
+                return 1;
+        }
+        ulm_round_free(round);
+        done += 9;
+        if (done >= next_sample) {
+            last = rss_kib();
+            printf(" %ld", last);
+            if (warm < 0)
+                warm = last;
+            if (last > peak)
+                peak = last;
+            next_sample += total / 10;
+        }
+    }
+    printf("\n");
+    lib_close(&lib);
+    char metric[96];
+    snprintf(metric, sizeof metric, "RSS after %ld calls (soak) vs after the first tenth", total);
+    table_row(metric, "KiB", (double)last, (double)warm, NULL, 0, "flat");
+    snprintf(metric, sizeof metric, "peak RSS over %ld calls (soak) vs after the first tenth", total);
+    table_row(metric, "KiB", (double)peak, (double)warm, NULL, 0, "flat");
+    return 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(FILE *to)
 {
     fprintf(to, "usage: ulm-bench-load --url http://127.0.0.1:PORT [--levels 1,8,64,256] "
-                "[--calls N] [--delay-calls N] [--rounds R] [--no-delay]\n"
+                "[--calls N] [--delay-calls N] [--rounds R] [--no-delay] [--soak N]\n"
                 "       ulm-bench-load --write-large DIR\n");
 }
 
@@ -695,7 +750,7 @@ int main(int argc, char **argv)
     const char *url = NULL;
     long levels[8] = {1, 8, 64, 256};
     size_t nlevels = 4;
-    long calls = 2000, delay_calls = 20, rounds = 3;
+    long calls = 2000, delay_calls = 20, rounds = 3, soak_calls = 0;
     int delay = 1;
     for (int i = 1; i < argc; i++) {
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -731,6 +786,8 @@ int main(int argc, char **argv)
             rounds = count_arg("--rounds", value, 1);
             if (rounds > 64)
                 die("--rounds: at most 64");
+        } else if (strcmp(argv[i], "--soak") == 0) {
+            soak_calls = count_arg("--soak", value, 10);
         } else if (strcmp(argv[i], "--no-delay") == 0) {
             delay = 0;
             continue;
@@ -770,6 +827,10 @@ int main(int argc, char **argv)
         sprintf(durl, "%s/delay", url);
         rc = load(durl, "50 ms delay", levels, nlevels, delay_calls, 1, rounds, 1);
         free(durl);
+    }
+    if (rc == 0 && soak_calls && soak(url, soak_calls) != 0) {
+        fprintf(stderr, "soak: a call failed or read an unexpected answer\n");
+        rc = 1;
     }
     curl_global_cleanup();
     return rc;
