@@ -48,7 +48,8 @@ int ulm__response_add_attempt(ulm_response *resp, const char *provider, const ch
     a->model = ulm__strdup(model);
     a->url = ulm__strdup(url ? url : "");
     /* a message may quote a URL with its credentials, from any layer below */
-    a->message = message ? ulm__redacted(NULL, message, strlen(message)) : ulm__strdup("");
+    a->message = message && *message ? ulm__redacted(NULL, message, strlen(message))
+                                     : ulm__strdup("");
     a->error = error;
     a->http_status = http_status;
     a->ms = ms;
