@@ -29,6 +29,9 @@
  *             of 64 members
  *   baseline  one thread, one libcurl multi handle with c easy handles in flight, each
  *             re-added as soon as its answer is parsed with jansson, until N are done
+ *   baseline in rounds (the fan-out side's own, for c up to 64): the same, but the c
+ *             requests go together and the next c once all are answered, as a round
+ *             sends its members; reported as its own row, fan-out over it
  * and reports per side process CPU time per call (every thread), calls per second of
  * wall time, p50 and p99 of each call's wall time (a fan-out member's is its round's),
  * and the most heap in use during the run over c: heap per call in flight (with the
@@ -353,8 +356,11 @@ static int run_lib(lib_side *lib, const summary *expect, long c, long total, int
     return atomic_load(&w.failed) ? -1 : 0;
 }
 
-/* One thread, one multi handle, c transfers in flight. */
-static int run_base(base_side *b, const summary *expect, long c, long total, run *out)
+/* One thread, one multi handle, c transfers in flight: each sent again as soon as it is
+ * answered, or with in_rounds, all c together once the last of them is answered (what a
+ * round of c members does). */
+static int run_base(base_side *b, const summary *expect, long c, long total, int in_rounds,
+                    run *out)
 {
     long started = 0, done = 0;
     for (; started < c && started < total; started++) {
@@ -386,13 +392,20 @@ static int run_base(base_side *b, const summary *expect, long c, long total, run
             }
             out->lat_us[done++] = now_us(CLOCK_MONOTONIC) - x->started_us;
             curl_multi_remove_handle(b->multi, h);
-            if (started < total) {
+            if (!in_rounds && started < total) {
                 started++;
                 x->len = 0;
                 x->started_us = now_us(CLOCK_MONOTONIC);
                 curl_multi_add_handle(b->multi, h);
             }
         }
+        if (in_rounds && done == started) /* the round is over: the next one */
+            for (long i = 0; i < c && started < total; i++, started++) {
+                xfer *x = &b->x[i];
+                x->len = 0;
+                x->started_us = now_us(CLOCK_MONOTONIC);
+                curl_multi_add_handle(b->multi, x->h);
+            }
         if (done < total && curl_multi_poll(b->multi, NULL, 0, 1000, NULL) != CURLM_OK)
             return -1;
     }
@@ -404,9 +417,11 @@ enum {
     SIDE_THREADS,
     SIDE_FANOUT,
     SIDE_BASE,
+    SIDE_BASE_ROUNDS, /* the baseline of a round: its c requests sent together */
     SIDES
 };
-static const char *const side_names[SIDES] = {"threads", "fan-out", "libcurl multi"};
+static const char *const side_names[SIDES] = {"threads", "fan-out", "libcurl multi",
+                                              "multi, rounds"};
 
 static int timed_run(int side, lib_side *lib, base_side *b, const summary *expect, long c,
                      long total, run *out)
@@ -414,8 +429,9 @@ static int timed_run(int side, lib_side *lib, base_side *b, const summary *expec
     bench_alloc_reset_peak();
     long long live0 = bench_alloc_now().live;
     double w0 = now_us(CLOCK_MONOTONIC), c0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
-    int rc = side == SIDE_BASE ? run_base(b, expect, c, total, out)
-                               : run_lib(lib, expect, c, total, side == SIDE_FANOUT, out);
+    int rc = side == SIDE_BASE || side == SIDE_BASE_ROUNDS
+                 ? run_base(b, expect, c, total, side == SIDE_BASE_ROUNDS, out)
+                 : run_lib(lib, expect, c, total, side == SIDE_FANOUT, out);
     out->cpu_us = now_us(CLOCK_PROCESS_CPUTIME_ID) - c0;
     out->wall_us = now_us(CLOCK_MONOTONIC) - w0;
     out->peak_heap = bench_alloc_now().peak - live0;
@@ -426,7 +442,8 @@ static int timed_run(int side, lib_side *lib, base_side *b, const summary *expec
 
 typedef struct level_result {
     double cpu_per_call[SIDES], calls_per_s[SIDES], p50[SIDES], p99[SIDES], heap[SIDES];
-    double cpu_ratio[2][64]; /* per round, threads and fan-out over the baseline */
+    double cpu_ratio[3][64]; /* per round, threads and fan-out over the baseline, and fan-out
+                                over the baseline sending in rounds */
 } level_result;
 
 static double pct(double *v, size_t n, double p)
@@ -459,6 +476,7 @@ static int load_level(lib_side *lib, base_side *b, const summary *expect, long c
         for (long r = 0; r < rounds; r++) {
             lr->cpu_ratio[0][r] = cpu[SIDE_THREADS][r] / cpu[SIDE_BASE][r];
             lr->cpu_ratio[1][r] = cpu[SIDE_FANOUT][r] / cpu[SIDE_BASE][r];
+            lr->cpu_ratio[2][r] = cpu[SIDE_FANOUT][r] / cpu[SIDE_BASE_ROUNDS][r];
         }
         for (int s = 0; s < SIDES; s++) {
             lr->cpu_per_call[s] = median(cpu[s], (size_t)rounds);
@@ -485,7 +503,7 @@ static int load(const char *url, const char *label, const long *levels, size_t n
     run probe = {.lat_us = (double[1]){0}};
     if (lib_call(&lib, &expect) != 0)
         goto out;
-    if (run_base(&base, &expect, 1, 1, &probe) != 0) {
+    if (run_base(&base, &expect, 1, 1, 0, &probe) != 0) {
         fprintf(stderr, "the library and the baseline read different answers\n");
         goto out;
     }
@@ -511,16 +529,16 @@ static int load(const char *url, const char *label, const long *levels, size_t n
         for (int s = 0; s < SIDES; s++) {
             double tmp[64];
             double ratio = 0;
-            if (s != SIDE_BASE) {
+            if (s < SIDE_BASE) {
                 memcpy(tmp, lr.cpu_ratio[s], (size_t)rounds * sizeof *tmp);
                 ratio = median(tmp, (size_t)rounds);
             }
             printf("  %5ld %-14s %11.1f %10.0f %10.0f %10.0f %12.0f ", c, side_names[s],
                    lr.cpu_per_call[s], lr.calls_per_s[s], lr.p50[s], lr.p99[s], lr.heap[s]);
-            if (s != SIDE_BASE)
+            if (s < SIDE_BASE)
                 printf("%9.2f\n", ratio);
             else
-                printf("%9s\n", "1");
+                printf("%9s\n", s == SIDE_BASE ? "1" : "-");
         }
         char metric[160];
         for (int s = 0; s < 2; s++) {
@@ -528,6 +546,16 @@ static int load(const char *url, const char *label, const long *levels, size_t n
                      side_names[s]);
             table_row(metric, "us", lr.cpu_per_call[s], lr.cpu_per_call[SIDE_BASE], lr.cpu_ratio[s],
                       (size_t)rounds, c == 256 ? "<= 1.2" : "-");
+        }
+        /* a round's own baseline: the same c requests sent together, the next c once all
+         * are answered (above 64, the fan-out side runs several rounds on threads) */
+        if (c > 1 && c <= ULM_ROUND_MAX_MEMBERS) {
+            snprintf(metric, sizeof metric,
+                     "%s, a round of %ld (fan-out vs multi sending the same %ld), CPU per call",
+                     label, c, c);
+            table_row(metric, "us", lr.cpu_per_call[SIDE_FANOUT],
+                      lr.cpu_per_call[SIDE_BASE_ROUNDS], lr.cpu_ratio[2], (size_t)rounds,
+                      c == 8 && strcmp(label, "fixed-answer") == 0 ? "<= 1.2" : "-");
         }
         snprintf(metric, sizeof metric, "%s, %ld at once (threads), calls/s", label, c);
         table_row(metric, "calls/s", lr.calls_per_s[SIDE_THREADS], lr.calls_per_s[SIDE_BASE], NULL,
