@@ -13,11 +13,19 @@
 /*
  * Arrays and strings grow in a ulm_text: it is the adapters' door to the library's
  * allocator, so that the tests failing each allocation in turn reach every one made here.
- * Its memory comes from realloc, aligned for any item, and is freed with free().
+ * Its memory comes from realloc, aligned for any item, and goes back through release(),
+ * so that the library's count of the heap it holds stays true.
  */
 static int push(ulm_text *vec, const void *item, size_t size)
 {
     return ulm_text_append(vec, (const char *)item, size);
+}
+
+/* Frees what push() or copy_of() made (NULL allowed). */
+static void release(void *p)
+{
+    ulm_text t = {.data = p};
+    ulm_text_free(&t);
 }
 
 static char *copy_of(const char *s, size_t n)
@@ -594,7 +602,7 @@ static int count_layer(ulm_dmr_pull_progress *p, const ulm_dmr_pull_line *line)
     if (i == count) {
         ulm_dmr_pull_layer added = {copy_of(line->layer_id, strlen(line->layer_id)), 0, 0};
         if (!added.id || push(&p->layers, &added, sizeof added) != ULM_OK) {
-            free(added.id);
+            release(added.id);
             return ULM_ENOMEM;
         }
         layers = (ulm_dmr_pull_layer *)p->layers.data;
@@ -685,7 +693,7 @@ int ulm__dmr_pull_end(ulm_dmr_error *error, const ulm_dmr_pull_reader *r,
 void ulm__dmr_pull_progress_clear(ulm_dmr_pull_progress *p)
 {
     for (size_t i = 0; i < ulm__dmr_pull_layer_count(p); i++)
-        free(((ulm_dmr_pull_layer *)p->layers.data)[i].id);
+        release(((ulm_dmr_pull_layer *)p->layers.data)[i].id);
     ulm_text_free(&p->layers);
     ulm_text_free(&p->error_text);
     memset(p, 0, sizeof *p);
@@ -775,15 +783,15 @@ static int read_list(ulm_text *vec, ulm_dmr_error *error, ulm_dmr_call call, int
 
 void ulm__dmr_model_clear(ulm_dmr_model *m)
 {
-    free(m->id);
+    release(m->id);
     for (size_t i = 0; i < m->tag_count; i++)
-        free(m->tags[i]);
-    free(m->tags);
-    free(m->format);
-    free(m->quantization);
-    free(m->parameters);
-    free(m->architecture);
-    free(m->size);
+        release(m->tags[i]);
+    release(m->tags);
+    release(m->format);
+    release(m->quantization);
+    release(m->parameters);
+    release(m->architecture);
+    release(m->size);
     memset(m, 0, sizeof *m);
 }
 
@@ -802,7 +810,7 @@ static int read_tags(ulm_dmr_model *m, json_t *tags)
             continue;
         char *copy = copy_of(json_string_value(tag), json_string_length(tag));
         if (!copy || push(&vec, &copy, sizeof copy) != ULM_OK) {
-            free(copy);
+            release(copy);
             m->tags = (char **)vec.data;
             m->tag_count = vec.len / sizeof copy;
             return ULM_ENOMEM;
@@ -894,18 +902,18 @@ void ulm__dmr_model_list_clear(ulm_dmr_model_list *list)
 {
     for (size_t i = 0; i < list->count; i++)
         ulm__dmr_model_clear(&list->items[i]);
-    free(list->items);
+    release(list->items);
     memset(list, 0, sizeof *list);
 }
 
 static void clear_openai(void *item)
 {
     ulm_dmr_openai_model *m = item;
-    free(m->id);
-    free(m->architecture);
-    free(m->parameters);
-    free(m->quantization);
-    free(m->size);
+    release(m->id);
+    release(m->architecture);
+    release(m->parameters);
+    release(m->quantization);
+    release(m->size);
     memset(m, 0, sizeof *m);
 }
 
@@ -957,7 +965,7 @@ void ulm__dmr_openai_model_list_clear(ulm_dmr_openai_model_list *list)
 {
     for (size_t i = 0; i < list->count; i++)
         clear_openai(&list->items[i]);
-    free(list->items);
+    release(list->items);
     memset(list, 0, sizeof *list);
 }
 
@@ -966,11 +974,11 @@ void ulm__dmr_openai_model_list_clear(ulm_dmr_openai_model_list *list)
 static void clear_runner(void *item)
 {
     ulm_dmr_runner *r = item;
-    free(r->backend);
-    free(r->model);
-    free(r->mode);
-    free(r->last_used);
-    free(r->keep_alive);
+    release(r->backend);
+    release(r->model);
+    release(r->mode);
+    release(r->last_used);
+    release(r->keep_alive);
     memset(r, 0, sizeof *r);
 }
 
@@ -1026,7 +1034,7 @@ void ulm__dmr_runner_list_clear(ulm_dmr_runner_list *list)
 {
     for (size_t i = 0; i < list->count; i++)
         clear_runner(&list->items[i]);
-    free(list->items);
+    release(list->items);
     memset(list, 0, sizeof *list);
 }
 
@@ -1061,7 +1069,7 @@ int ulm__dmr_parse_done(ulm_dmr_error *error, ulm_dmr_call call, int status, con
 static void clear_removal(void *item)
 {
     ulm_dmr_removal *d = item;
-    free(d->ref);
+    release(d->ref);
     memset(d, 0, sizeof *d);
 }
 
@@ -1096,7 +1104,7 @@ void ulm__dmr_removal_list_clear(ulm_dmr_removal_list *list)
 {
     for (size_t i = 0; i < list->count; i++)
         clear_removal(&list->items[i]);
-    free(list->items);
+    release(list->items);
     memset(list, 0, sizeof *list);
 }
 
@@ -1166,8 +1174,8 @@ int ulm__dmr_parse_status(ulm_dmr_backend_list *out, ulm_dmr_error *error, int s
         ulm_dmr_backend b = {copy_of(name, strlen(name)),
                              copy_of(json_string_value(state), json_string_length(state))};
         if (!b.name || !b.state || push(&vec, &b, sizeof b) != ULM_OK) {
-            free(b.name);
-            free(b.state);
+            release(b.name);
+            release(b.state);
             rc = ULM_ENOMEM;
             break;
         }
@@ -1184,9 +1192,9 @@ int ulm__dmr_parse_status(ulm_dmr_backend_list *out, ulm_dmr_error *error, int s
 void ulm__dmr_backend_list_clear(ulm_dmr_backend_list *list)
 {
     for (size_t i = 0; i < list->count; i++) {
-        free(list->items[i].name);
-        free(list->items[i].state);
+        release(list->items[i].name);
+        release(list->items[i].state);
     }
-    free(list->items);
+    release(list->items);
     memset(list, 0, sizeof *list);
 }

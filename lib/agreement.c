@@ -75,7 +75,7 @@ ulm_word_set *ulm__word_set_new(const char *text, size_t length)
 
 void ulm__word_set_free(ulm_word_set *set)
 {
-    free(set);
+    ulm__free(set);
 }
 
 double ulm__word_set_agreement(const ulm_word_set *a, const ulm_word_set *b)

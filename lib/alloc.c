@@ -1,4 +1,6 @@
-/* alloc.c - the library's allocator (with a hook that fails the n-th allocation in tests) and text buffers. */
+/* alloc.c - the library's allocator (counting what it holds; a hook fails the n-th allocation in tests) and text buffers. */
+#include <malloc.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +8,30 @@
 #include "alloc.h"
 
 static long fail_countdown; /* 0: never fail; tests only, so no lock */
+
+/* The usable bytes of every block allocated here and not freed yet, in the whole process.
+ * Relaxed: a gauge read now and then, never a decision. */
+static _Atomic size_t held_bytes;
+
+static void *counted(void *p)
+{
+    if (p)
+        atomic_fetch_add_explicit(&held_bytes, malloc_usable_size(p), memory_order_relaxed);
+    return p;
+}
+
+size_t ulm__heap_held(void)
+{
+    return atomic_load_explicit(&held_bytes, memory_order_relaxed);
+}
+
+void ulm__free(void *p)
+{
+    if (!p)
+        return;
+    atomic_fetch_sub_explicit(&held_bytes, malloc_usable_size(p), memory_order_relaxed);
+    free(p);
+}
 
 void ulm__test_fail_alloc_after(long n)
 {
@@ -21,17 +47,24 @@ static int should_fail(void)
 
 void *ulm__malloc(size_t size)
 {
-    return should_fail() ? NULL : malloc(size ? size : 1);
+    return should_fail() ? NULL : counted(malloc(size ? size : 1));
 }
 
 void *ulm__calloc(size_t count, size_t size)
 {
-    return should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
+    return should_fail() ? NULL : counted(calloc(count ? count : 1, size ? size : 1));
 }
 
 void *ulm__realloc(void *ptr, size_t size)
 {
-    return should_fail() ? NULL : realloc(ptr, size ? size : 1);
+    if (should_fail())
+        return NULL;
+    size_t before = ptr ? malloc_usable_size(ptr) : 0;
+    void *grown = realloc(ptr, size ? size : 1);
+    if (!grown)
+        return NULL; /* ptr is still there, as counted */
+    atomic_fetch_sub_explicit(&held_bytes, before, memory_order_relaxed);
+    return counted(grown);
 }
 
 char *ulm__strndup(const char *s, size_t n)
@@ -57,7 +90,7 @@ void ulm__free_secret(char *s)
     volatile char *p = s;
     while (*p)
         *p++ = '\0';
-    free(s);
+    ulm__free(s);
 }
 
 int ulm__reserve(void **items, size_t *cap, size_t count, size_t elem)
@@ -114,7 +147,7 @@ int ulm_text_appendf(ulm_text *b, const char *fmt, ...)
     vsnprintf(big, (size_t)n + 1, fmt, ap);
     va_end(ap);
     int rc = ulm_text_append(b, big, (size_t)n);
-    free(big);
+    ulm__free(big);
     return rc;
 }
 
@@ -122,7 +155,7 @@ void ulm_text_free(ulm_text *b)
 {
     if (!b)
         return;
-    free(b->data);
+    ulm__free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }

@@ -12,13 +12,21 @@
 
 /*
  * Every allocation of the library goes through these, so a test can make the n-th
- * one fail and walk the out-of-memory paths.
+ * one fail and walk the out-of-memory paths, and so that the library knows how much heap
+ * it holds. What they allocate is freed with ulm__free(), never free(): the count would
+ * drift. Memory that libcurl, jansson or the adapters allocate is theirs, freed their way.
  */
 ULM_HIDDEN void *ulm__malloc(size_t size);
 ULM_HIDDEN void *ulm__calloc(size_t count, size_t size);
 ULM_HIDDEN void *ulm__realloc(void *ptr, size_t size);
 ULM_HIDDEN char *ulm__strdup(const char *s);
 ULM_HIDDEN char *ulm__strndup(const char *s, size_t n);
+ULM_HIDDEN void ulm__free(void *p);
+
+/* The usable bytes (malloc_usable_size) of every block the functions above allocated and
+ * ulm__free() has not freed yet, in the whole process: clients, requests, responses and
+ * round results a program holds included. */
+ULM_HIDDEN size_t ulm__heap_held(void);
 /* Wipes a secret before freeing it, so it does not linger in freed memory. */
 ULM_HIDDEN void ulm__free_secret(char *s);
 

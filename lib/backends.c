@@ -58,23 +58,23 @@ static void backend_clear(ulm_backend *b)
 {
     if (b->provider && b->provider->destroy)
         b->provider->destroy(b->provider);
-    free(b->name);
+    ulm__free(b->name);
     for (size_t i = 0; i < b->endpoint_count; i++) {
-        free(b->urls[i]);
+        ulm__free(b->urls[i]);
         if (b->shown_urls)
-            free(b->shown_urls[i]);
+            ulm__free(b->shown_urls[i]);
     }
-    free(b->urls);
-    free(b->shown_urls);
-    free(b->health);
-    free(b->loads);
+    ulm__free(b->urls);
+    ulm__free(b->shown_urls);
+    ulm__free(b->health);
+    ulm__free(b->loads);
     if (b->limiter) {
         ulm__limiter_destroy(b->limiter);
-        free(b->limiter);
+        ulm__free(b->limiter);
     }
     ulm__free_secret(b->api_key);
     ulm__free_secret(b->auth_line);
-    free(b->ca_file);
+    ulm__free(b->ca_file);
     ulm__free_secret(b->proxy); /* it may hold a proxy's password */
     memset(b, 0, sizeof *b);
 }
@@ -207,7 +207,7 @@ void ulm__client_collect_secrets(ulm_client *c)
     for (size_t i = 0; i < c->backend_count; i++) {
         ulm_backend *b = &c->backends[i];
         for (size_t e = 0; e < b->endpoint_count; e++) {
-            free(b->shown_urls[e]);
+            ulm__free(b->shown_urls[e]);
             b->shown_urls[e] = ulm__redacted(&c->secrets, b->urls[e], strlen(b->urls[e]));
         }
     }

@@ -80,7 +80,7 @@ static size_t backend_index(const ulm_call *k, const ulm_backend *b)
 static int fail(ulm_response *resp, int code, const char *message)
 {
     resp->error = code;
-    free(resp->error_message);
+    ulm__free(resp->error_message);
     /* a message may quote a URL with its credentials, from any layer below */
     resp->error_message = ulm__redacted(NULL, message, strlen(message));
     return resp->error_message ? code : ULM_ENOMEM;
@@ -90,7 +90,7 @@ static int take_result(ulm_response *resp, const ulm_target *t, int status, ulm_
 {
     resp->error = ULM_OK;
     resp->http_status = status;
-    free(resp->provider);
+    ulm__free(resp->provider);
     resp->provider = ulm__strdup(t->backend->name);
     resp->text = r->text ? r->text : ulm__strdup("");
     resp->text_len = r->text ? r->text_len : 0;
@@ -117,9 +117,9 @@ static int fail_incomplete(ulm_response *resp, const ulm_target *t, int code, in
 {
     resp->incomplete = 1;
     resp->http_status = status;
-    free(resp->text);
-    free(resp->provider);
-    free(resp->model);
+    ulm__free(resp->text);
+    ulm__free(resp->provider);
+    ulm__free(resp->model);
     resp->text = ulm__strndup(r->text, delivered);
     resp->text_len = delivered;
     resp->provider = ulm__strdup(t->backend->name);
@@ -138,8 +138,8 @@ static int fail_deadline(ulm_response *resp, const ulm_call *k, const ulm_target
     ulm__set_errbuf(message, sizeof message,
                     "the call's deadline of %ld ms passed before %s/%s could be tried",
                     k->timeouts.ms[ULM_CLOCK_OVERALL], next->backend->name, next->model);
-    free(resp->provider);
-    free(resp->model);
+    ulm__free(resp->provider);
+    ulm__free(resp->model);
     resp->provider = ulm__strdup(next->backend->name);
     resp->model = ulm__strdup(next->model);
     if (!resp->provider || !resp->model)
@@ -197,8 +197,8 @@ static int fail_chain(const ulm_call *k)
     ulm_response *resp = k->resp;
     size_t reported = reported_attempt(resp);
     const ulm_attempt *a = &resp->attempts[reported];
-    free(resp->provider);
-    free(resp->model);
+    ulm__free(resp->provider);
+    ulm__free(resp->model);
     resp->provider = ulm__strdup(a->provider);
     resp->model = ulm__strdup(a->model);
     resp->http_status = a->http_status;
@@ -289,7 +289,7 @@ static void release_slot(ulm_call *k)
 
 static void free_views(ulm_call *k)
 {
-    free(k->view);
+    ulm__free(k->view);
     ulm_request_free(k->shaped);
     k->view = NULL;
     k->shaped = NULL;
@@ -754,7 +754,7 @@ static void round_attempt_ended(ulm_call *k, int rc, int status, size_t delivere
                     ? ULM_ENOMEM
                     : ulm__response_add_attempt(k->resp, t->backend->name, t->model, url, rc,
                                                 status, ms, rc == ULM_OK ? "" : k->x.errmsg);
-    free(made);
+    ulm__free(made);
     k->attempt_url = NULL; /* recorded: a later cancellation is not this attempt's */
     k->attempt_shown = NULL;
     if (added != ULM_OK) {
@@ -896,7 +896,7 @@ static void target_ended(ulm_call *k, int rc)
 
 static void drop_override(ulm_call *k)
 {
-    free(k->override_url);
+    ulm__free(k->override_url);
     ulm__free_secret(k->override_auth);
     k->override_url = k->override_auth = NULL;
 }
@@ -1112,7 +1112,7 @@ void ulm__call_stop(ulm_call *k, int code, const char *message)
                         : ulm__response_add_attempt(k->resp, t->backend->name, t->model, url,
                                                     code, 0, ulm__now_ms() - k->attempt_start,
                                                     why);
-        free(made);
+        ulm__free(made);
         if (added != ULM_OK)
             rc = ULM_ENOMEM;
         else if (delivered)
@@ -1120,7 +1120,7 @@ void ulm__call_stop(ulm_call *k, int code, const char *message)
         else
             rc = fail(k->resp, code, why);
         if (rc == code && !delivered) {
-            free(k->resp->provider);
+            ulm__free(k->resp->provider);
             if (!(k->resp->provider = ulm__strdup(t->backend->name)))
                 rc = ULM_ENOMEM;
         }
@@ -1142,7 +1142,7 @@ void ulm__call_clear(ulm_call *k)
 {
     if (k->pull)
         ulm__pull_clear(k->pull);
-    free(k->pull);
+    ulm__free(k->pull);
     k->pull = NULL;
     drop_override(k);
     ulm__result_clear(&k->result);

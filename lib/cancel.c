@@ -25,7 +25,7 @@ int ulm_cancel_new(ulm_cancel **out)
     if (!c)
         return ULM_ENOMEM;
     if (pipe(c->fds) != 0) {
-        free(c);
+        ulm__free(c);
         return ULM_ENOMEM;
     }
     for (int i = 0; i < 2; i++) {
@@ -43,7 +43,7 @@ void ulm_cancel_free(ulm_cancel *cancel)
         return;
     close(cancel->fds[0]);
     close(cancel->fds[1]);
-    free(cancel);
+    ulm__free(cancel);
 }
 
 void ulm_cancel_trigger(ulm_cancel *cancel)

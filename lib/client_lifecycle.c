@@ -117,7 +117,7 @@ static int apply_file_backend(ulm_backend *b, const ulm_file_backend *fb)
     long queue = fb->max_queue >= 0 ? fb->max_queue : 4 * fb->max_in_flight;
     if (ulm__limiter_init(b->limiter, (unsigned int)fb->max_in_flight, (unsigned int)queue) !=
         ULM_OK) {
-        free(b->limiter);
+        ulm__free(b->limiter);
         b->limiter = NULL;
         return ULM_ENOMEM;
     }
@@ -399,19 +399,19 @@ void ulm_client_free(ulm_client *client)
     if (client->discovery_lock_ready)
         pthread_mutex_destroy(&client->discovery.lock);
     for (size_t i = 0; i < client->discovery.tried_count; i++) {
-        free(client->discovery.tried[i].url);
-        free(client->discovery.tried[i].message);
+        ulm__free(client->discovery.tried[i].url);
+        ulm__free(client->discovery.tried[i].message);
     }
-    free(client->discovery.tried);
-    free(client->discovery.failure);
+    ulm__free(client->discovery.tried);
+    ulm__free(client->discovery.failure);
     ulm__client_clear_backends(client);
     if (client->policy_lock_ready)
         pthread_mutex_destroy(&client->policy_lock);
-    free(client->model_params);
+    ulm__free(client->model_params);
     ulm__engine_pool_free(client->engines);
     ulm__settings_clear(&client->settings);
-    free(client->default_model);
-    free(client);
+    ulm__free(client->default_model);
+    ulm__free(client);
 }
 
 const char *ulm_client_default_model(const ulm_client *client)

@@ -27,11 +27,11 @@ static int api_root(const char *url)
 void ulm__compose_models_free(ulm_compose_model *models, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
-        free(models[i].name);
-        free(models[i].url);
-        free(models[i].model);
+        ulm__free(models[i].name);
+        ulm__free(models[i].url);
+        ulm__free(models[i].model);
     }
-    free(models);
+    ulm__free(models);
 }
 
 int ulm__compose_models(char *const *env, int (*taken)(const char *name, void *ctx), void *ctx,

@@ -179,8 +179,8 @@ static int set_urls(ulm_url_list *dst, const char *option, const ulm_file_backen
 void ulm__url_list_clear(ulm_url_list *l)
 {
     for (size_t i = 0; i < l->count; i++)
-        free(l->urls[i]);
-    free(l->urls);
+        ulm__free(l->urls[i]);
+    ulm__free(l->urls);
 }
 
 /* The file named by the options or ULM_CONFIG, parsed into s->file; none is fine. */
@@ -485,7 +485,7 @@ static int load_discovery(ulm_settings *s, const ulm_client_options *opts, char 
     if (rc == ULM_OK && s->compose_count == 1 && !default_given) {
         ulm_text target = {0};
         rc = ulm_text_appendf(&target, "%s/%s", s->compose[0].name, s->compose[0].model);
-        free(s->default_target);
+        ulm__free(s->default_target);
         s->default_target = target.data;
     }
     const char *program = ulm__settings_program_value(s, local, "candidates");
@@ -683,19 +683,19 @@ void ulm__settings_clear(ulm_settings *s)
         ulm__url_list_clear(&s->builtins[i].urls);
     }
     for (size_t i = 0; i < s->program_count; i++) {
-        free(s->program[i].backend);
-        free(s->program[i].name);
+        ulm__free(s->program[i].backend);
+        ulm__free(s->program[i].name);
         ulm__free_secret(s->program[i].value);
     }
-    free(s->program);
+    ulm__free(s->program);
     ulm__compose_models_free(s->compose, s->compose_count);
     ulm__url_list_clear(&s->dmr_candidates);
-    free(s->default_local_model);
-    free(s->default_target);
-    free(s->config_path);
+    ulm__free(s->default_local_model);
+    ulm__free(s->default_target);
+    ulm__free(s->config_path);
     ulm__file_config_free(&s->file);
     for (size_t i = 0; i < s->local_model_count; i++)
-        free(s->local_models[i]);
-    free(s->local_models);
+        ulm__free(s->local_models[i]);
+    ulm__free(s->local_models);
     memset(s, 0, sizeof *s);
 }

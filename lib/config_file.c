@@ -769,7 +769,7 @@ int ulm__file_config_load(const char *path, const char *const *known_types,
     else
         rc = ulm__file_config_parse(text, got, path, known_types, builtin_backends, out, errbuf,
                                     errbuf_size);
-    free(text);
+    ulm__free(text);
     return rc;
 }
 
@@ -779,31 +779,31 @@ void ulm__file_config_free(ulm_file_config *c)
         return;
     for (size_t i = 0; i < c->backend_count; i++) {
         ulm_file_backend *b = &c->backends[i];
-        free(b->name);
-        free(b->type);
+        ulm__free(b->name);
+        ulm__free(b->type);
         for (size_t u = 0; u < b->url_count; u++)
-            free(b->urls[u]);
-        free(b->urls);
-        free(b->api_key_env);
-        free(b->ca_file);
+            ulm__free(b->urls[u]);
+        ulm__free(b->urls);
+        ulm__free(b->api_key_env);
+        ulm__free(b->ca_file);
         ulm__free_secret(b->proxy);
     }
-    free(c->backends);
+    ulm__free(c->backends);
     for (size_t i = 0; i < c->model_count; i++)
-        free(c->models[i].name);
-    free(c->models);
+        ulm__free(c->models[i].name);
+    ulm__free(c->models);
     for (size_t i = 0; i < c->alias_count; i++) {
         for (size_t t = 0; t < c->aliases[i].target_count; t++)
-            free(c->aliases[i].targets[t]);
-        free(c->aliases[i].targets);
-        free(c->aliases[i].name);
+            ulm__free(c->aliases[i].targets[t]);
+        ulm__free(c->aliases[i].targets);
+        ulm__free(c->aliases[i].name);
     }
-    free(c->aliases);
-    free(c->default_model);
-    free(c->synthesis_template);
+    ulm__free(c->aliases);
+    ulm__free(c->default_model);
+    ulm__free(c->synthesis_template);
     for (size_t i = 0; i < c->runner_candidate_count; i++)
-        free(c->runner_candidates[i]);
-    free(c->runner_candidates);
+        ulm__free(c->runner_candidates[i]);
+    ulm__free(c->runner_candidates);
     memset(c, 0, sizeof *c);
 }
 

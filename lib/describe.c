@@ -12,7 +12,7 @@ static json_t *shown_url(const char *url)
 {
     char *shown = ulm__redacted_url(url);
     json_t *s = shown ? json_string(shown) : json_null();
-    free(shown);
+    ulm__free(shown);
     return s;
 }
 
@@ -62,7 +62,7 @@ static json_t *backend_json(ulm_client *c, const ulm_backend *b)
     json_object_set_new(o, "ca_file", b->ca_file ? json_string(b->ca_file) : json_null());
     char *proxy = b->proxy ? ulm__redacted_url(b->proxy) : NULL; /* null: libcurl's */
     json_object_set_new(o, "proxy", proxy ? json_string(proxy) : json_null());
-    free(proxy);
+    ulm__free(proxy);
     return o;
 }
 
@@ -179,6 +179,6 @@ size_t ulm_client_describe(ulm_client *client, char *buf, size_t size)
         memcpy(buf, text, n);
         buf[n] = '\0';
     }
-    free(text);
+    free(text); /* json_dumps() allocated it, outside the library's count */
     return len;
 }

@@ -71,7 +71,7 @@ static char *no_runner_message(const ulm_discovery *d)
     for (size_t i = 0; rc == ULM_OK && i < d->tried_count; i++) {
         char *shown = ulm__redacted_url(d->tried[i].url);
         rc = shown ? ulm_text_appendf(&m, "%s %s", i ? "," : "", shown) : ULM_ENOMEM;
-        free(shown);
+        ulm__free(shown);
     }
     if (rc == ULM_OK)
         rc = ulm_text_appendf(&m, ": enable host TCP access (docker desktop enable model-runner "
@@ -127,7 +127,7 @@ static int probe_candidates(ulm_client *c)
         return ULM_OK;
     if (!root)
         return ULM_ENOMEM;
-    free(b->urls[0]);
+    ulm__free(b->urls[0]);
     b->urls[0] = root;
     return ULM_OK;
 }

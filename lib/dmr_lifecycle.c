@@ -220,7 +220,7 @@ void ulm_dmr_models_free(ulm_dmr_models *models)
     if (!models)
         return;
     ulm__dmr_model_list_clear(&models->list);
-    free(models);
+    ulm__free(models);
 }
 
 size_t ulm_dmr_models_count(const ulm_dmr_models *models)
@@ -333,7 +333,7 @@ void ulm_dmr_runners_free(ulm_dmr_runners *runners)
     if (!runners)
         return;
     ulm__dmr_runner_list_clear(&runners->list);
-    free(runners);
+    ulm__free(runners);
 }
 
 size_t ulm_dmr_runners_count(const ulm_dmr_runners *runners)

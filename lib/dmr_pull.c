@@ -104,8 +104,8 @@ int ulm__runner_failure(const ulm_client *c, const ulm_backend *b, int status,
         ulm__set_errbuf(errbuf, errbuf_size, "%s: HTTP %d: %s", b->name, status, words);
     else
         ulm__set_errbuf(errbuf, errbuf_size, "%s: %s", b->name, words);
-    free(clean);
-    free(capped);
+    ulm__free(clean);
+    ulm__free(capped);
     return error->code;
 }
 

@@ -28,7 +28,7 @@ static void compose_error(const ulm_exchange *x, char *out, size_t size, const c
         char *clean = ulm__redacted(&secrets, text, strlen(text));
         if (clean) {
             capped = ulm__cap_text(clean, strlen(clean), ULM_UPSTREAM_TEXT_CAP);
-            free(clean);
+            ulm__free(clean);
         }
     }
     const char *reason = capped && *capped ? capped : ulm_strerror(code);
@@ -36,7 +36,7 @@ static void compose_error(const ulm_exchange *x, char *out, size_t size, const c
         ulm__set_errbuf(out, size, "%s: HTTP %d: %s", provider, status, reason);
     else
         ulm__set_errbuf(out, size, "%s: %s", provider, reason);
-    free(capped);
+    ulm__free(capped);
 }
 
 char *ulm__exchange_shown_url(const ulm_exchange *x, const char *url)

@@ -23,7 +23,7 @@ int ulm_http_request_set_target(ulm_http_request *http, const char *method, cons
     char *copy = ulm__strdup(path);
     if (!copy)
         return ULM_ENOMEM;
-    free(http->path);
+    ulm__free(http->path);
     http->path = copy;
     strcpy(http->method, method);
     return ULM_OK;
@@ -50,7 +50,7 @@ int ulm_http_request_set_body(ulm_http_request *http, const char *body, size_t l
     char *copy = ulm__strndup(body ? body : "", length);
     if (!copy)
         return ULM_ENOMEM;
-    free(http->body);
+    ulm__free(http->body);
     http->body = copy;
     http->body_len = length;
     return ULM_OK;
@@ -60,7 +60,7 @@ int ulm_http_request_take_body(ulm_http_request *http, ulm_text *text)
 {
     if (!http || !text)
         return ULM_EINVAL;
-    free(http->body);
+    ulm__free(http->body);
     http->body = text->data;
     http->body_len = text->len;
     *text = (ulm_text){0};
@@ -69,10 +69,10 @@ int ulm_http_request_take_body(ulm_http_request *http, ulm_text *text)
 
 void ulm__http_request_clear(ulm_http_request *http)
 {
-    free(http->path);
+    ulm__free(http->path);
     for (size_t i = 0; i < http->header_count; i++)
-        free(http->headers[i]);
-    free(http->body);
+        ulm__free(http->headers[i]);
+    ulm__free(http->body);
     memset(http, 0, sizeof *http);
 }
 
@@ -105,8 +105,8 @@ int ulm__keep_body(ulm_http_response *resp, const char *data, size_t n, size_t c
 void ulm__http_response_clear(ulm_http_response *http)
 {
     ulm_text_free(&http->body);
-    free(http->content_type);
-    free(http->retry_after);
+    ulm__free(http->content_type);
+    ulm__free(http->retry_after);
     memset(http, 0, sizeof *http);
 }
 
@@ -119,14 +119,14 @@ void ulm__result_init(ulm_result *r)
 
 void ulm__result_clear(ulm_result *r)
 {
-    free(r->text);
-    free(r->model);
+    ulm__free(r->text);
+    ulm__free(r->model);
     for (size_t i = 0; i < r->model_id_count; i++)
-        free(r->model_ids[i]);
-    free(r->model_ids);
-    free(r->error_text);
-    free(r->raw_body);
-    free(r->embeddings);
+        ulm__free(r->model_ids[i]);
+    ulm__free(r->model_ids);
+    ulm__free(r->error_text);
+    ulm__free(r->raw_body);
+    ulm__free(r->embeddings);
     ulm__result_init(r);
 }
 
@@ -137,7 +137,7 @@ int ulm_result_set_text(ulm_result *result, const char *text, size_t length)
     char *copy = ulm__strndup(text ? text : "", length);
     if (!copy)
         return ULM_ENOMEM;
-    free(result->text);
+    ulm__free(result->text);
     result->text = copy;
     result->text_len = length;
     result->text_cap = length + 1;
@@ -192,7 +192,7 @@ int ulm_result_set_model(ulm_result *result, const char *model)
     char *copy = ulm__strdup(model);
     if (!copy)
         return ULM_ENOMEM;
-    free(result->model);
+    ulm__free(result->model);
     result->model = copy;
     return ULM_OK;
 }
@@ -253,13 +253,13 @@ int ulm_result_set_error(ulm_result *result, int code, const char *upstream_text
         size_t keep = length < ULM_UPSTREAM_TEXT_CAP + 1024 ? length
                                                             : ULM_UPSTREAM_TEXT_CAP + 1024;
         if (!(kept = ulm__strndup(upstream_text, keep))) {
-            free(result->error_text);
+            ulm__free(result->error_text);
             result->error_text = NULL;
             return ULM_ENOMEM;
         }
     }
     /* copied first: an adapter refining a class passes the text it already set */
-    free(result->error_text);
+    ulm__free(result->error_text);
     result->error_text = kept;
     return ULM_OK;
 }

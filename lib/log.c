@@ -34,7 +34,7 @@ void ulm__log_event(const ulm_logger *log, int level, ulm_log_fields fields, con
     if (log->fn)
         log->fn(level, clean, log->payload);
     if (!log->event_fn) {
-        free(clean);
+        ulm__free(clean);
         return;
     }
     ulm_log_event e = {.version = ULM_LOG_EVENT_VERSION,
@@ -48,7 +48,7 @@ void ulm__log_event(const ulm_logger *log, int level, ulm_log_fields fields, con
                        .http_status = fields.http_status,
                        .ms = fields.ms};
     log->event_fn(&e, log->event_payload);
-    free(clean);
+    ulm__free(clean);
 }
 
 /* ---------------------------------------------------------------- JSON lines */

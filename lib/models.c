@@ -35,18 +35,18 @@ void ulm_model_list_free(ulm_model_list *list)
     if (!list)
         return;
     for (size_t i = 0; i < list->model_count; i++)
-        free(list->models[i].id);
-    free(list->models);
+        ulm__free(list->models[i].id);
+    ulm__free(list->models);
     for (size_t i = 0; i < list->backend_count; i++) {
-        free(list->backends[i].name);
-        free(list->backends[i].url);
-        free(list->backends[i].message);
+        ulm__free(list->backends[i].name);
+        ulm__free(list->backends[i].url);
+        ulm__free(list->backends[i].message);
         for (size_t k = 0; k < list->backends[i].id_count; k++)
-            free(list->backends[i].ids[k]);
-        free(list->backends[i].ids);
+            ulm__free(list->backends[i].ids[k]);
+        ulm__free(list->backends[i].ids);
     }
-    free(list->backends);
-    free(list);
+    ulm__free(list->backends);
+    ulm__free(list);
 }
 
 static int listed(const ulm_model_list *list, const char *provider, const char *id)
@@ -70,7 +70,7 @@ static int take_models(ulm_model_list *list, const char *provider, ulm_result *r
     list->models = grown;
     for (size_t i = 0; i < r->model_id_count; i++) {
         if (listed(list, provider, r->model_ids[i])) {
-            free(r->model_ids[i]); /* another deployment's copy is listed */
+            ulm__free(r->model_ids[i]); /* another deployment's copy is listed */
             r->model_ids[i] = NULL;
             continue;
         }
@@ -204,7 +204,7 @@ int ulm_list_models(ulm_model_list **out, ulm_client *client)
     list->backends = ulm__calloc(endpoints ? endpoints : 1, sizeof *list->backends);
     probe *probes = ulm__calloc(endpoints ? endpoints : 1, sizeof *probes);
     int rc = list->backends && probes ? ask_all(client, list, probes) : ULM_ENOMEM;
-    free(probes);
+    ulm__free(probes);
     if (rc != ULM_OK) {
         ulm_model_list_free(list);
         return rc;

@@ -164,7 +164,7 @@ char *ulm__redacted(const ulm_secrets *secrets, const char *text, size_t length)
     if (!keys_out)
         return NULL;
     char *out = redact_pass(NULL, keys_out, strlen(keys_out));
-    free(keys_out);
+    ulm__free(keys_out);
     return out;
 }
 

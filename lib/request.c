@@ -87,23 +87,23 @@ void ulm_request_free(ulm_request *req)
     if (!req)
         return;
     for (size_t i = 0; i < req->message_count; i++)
-        free(req->messages[i].content);
-    free(req->messages);
+        ulm__free(req->messages[i].content);
+    ulm__free(req->messages);
     for (size_t i = 0; i < req->model_count; i++)
-        free(req->models[i]);
-    free(req->models);
+        ulm__free(req->models[i]);
+    ulm__free(req->models);
     for (size_t i = 0; i < req->stop_count; i++)
-        free(req->stops[i]);
+        ulm__free(req->stops[i]);
     for (size_t i = 0; i < req->override_count; i++) {
-        free(req->overrides[i].backend);
+        ulm__free(req->overrides[i].backend);
         ulm__free_secret(req->overrides[i].api_key);
-        free(req->overrides[i].base_url);
+        ulm__free(req->overrides[i].base_url);
     }
-    free(req->overrides);
+    ulm__free(req->overrides);
     for (size_t i = 0; i < req->input_count; i++)
-        free(req->inputs[i]);
-    free(req->inputs);
-    free(req);
+        ulm__free(req->inputs[i]);
+    ulm__free(req->inputs);
+    ulm__free(req);
 }
 
 int ulm_request_add_input(ulm_request *req, const char *text)
@@ -177,7 +177,7 @@ int ulm_request_set_backend_override(ulm_request *req, const char *backend,
     char *url = base_url ? ulm__strdup(base_url) : NULL;
     if ((api_key && !key) || (base_url && !url)) {
         ulm__free_secret(key);
-        free(url);
+        ulm__free(url);
         return ULM_ENOMEM;
     }
     if (key) {
@@ -185,7 +185,7 @@ int ulm_request_set_backend_override(ulm_request *req, const char *backend,
         o->api_key = key;
     }
     if (url) {
-        free(o->base_url);
+        ulm__free(o->base_url);
         o->base_url = url;
     }
     return ULM_OK;
@@ -233,7 +233,7 @@ int ulm_request_add_model(ulm_request *req, const char *model)
         if (rc != ULM_OK) {
             /* all or nothing: a list with one bad entry adds none of it */
             while (req->model_count > before)
-                free(req->models[--req->model_count]);
+                ulm__free(req->models[--req->model_count]);
             return rc;
         }
         if (!comma)

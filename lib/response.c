@@ -10,19 +10,19 @@ void ulm_response_free(ulm_response *resp)
     if (!resp)
         return;
     for (size_t i = 0; i < resp->attempt_count; i++) {
-        free(resp->attempts[i].provider);
-        free(resp->attempts[i].model);
-        free(resp->attempts[i].url);
-        free(resp->attempts[i].message);
+        ulm__free(resp->attempts[i].provider);
+        ulm__free(resp->attempts[i].model);
+        ulm__free(resp->attempts[i].url);
+        ulm__free(resp->attempts[i].message);
     }
-    free(resp->attempts);
-    free(resp->error_message);
-    free(resp->text);
-    free(resp->provider);
-    free(resp->model);
-    free(resp->raw_json);
-    free(resp->embeddings);
-    free(resp);
+    ulm__free(resp->attempts);
+    ulm__free(resp->error_message);
+    ulm__free(resp->text);
+    ulm__free(resp->provider);
+    ulm__free(resp->model);
+    ulm__free(resp->raw_json);
+    ulm__free(resp->embeddings);
+    ulm__free(resp);
 }
 
 ulm_response *ulm__response_new(void)
@@ -54,10 +54,10 @@ int ulm__response_add_attempt(ulm_response *resp, const char *provider, const ch
     a->http_status = http_status;
     a->ms = ms;
     if (!a->provider || !a->model || !a->url || !a->message) {
-        free(a->provider);
-        free(a->model);
-        free(a->url);
-        free(a->message);
+        ulm__free(a->provider);
+        ulm__free(a->model);
+        ulm__free(a->url);
+        ulm__free(a->message);
         return ULM_ENOMEM;
     }
     resp->attempt_count++;

@@ -63,7 +63,7 @@ int ulm_round_options_init(ulm_round_options *opts, unsigned int version)
 static int set_error(ulm_round *r, int code, const char *message)
 {
     r->error = code;
-    free(r->error_message);
+    ulm__free(r->error_message);
     r->error_message = ulm__strdup(message);
     return r->error_message ? code : ULM_ENOMEM;
 }
@@ -210,7 +210,7 @@ static int run_members(ulm_round *r, ulm_client *c, const ulm_request *req, ulm_
                         .cancel = ulm__request_cancel(req), .should_stop = should_stop, .ctx = r};
         rc = ulm__driver_run(&d);
     }
-    free(calls);
+    ulm__free(calls);
     for (size_t i = 0; i < r->count; i++)
         if (!r->members[i].resp && r->members[i].call.state == ULM_CALL_DONE)
             rc = ULM_ENOMEM; /* a member's response could not be made */
@@ -244,7 +244,7 @@ static int compare_members(ulm_round *r)
                 sets[i] && sets[j] ? ulm__word_set_agreement(sets[i], sets[j]) : -1;
     for (size_t i = 0; sets && i < n; i++)
         ulm__word_set_free(sets[i]);
-    free(sets);
+    ulm__free(sets);
     if (rc != ULM_OK)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -346,9 +346,9 @@ static int synthesize(ulm_round *r, ulm_client *c, const ulm_request *req, ulm_e
     }
     ulm__call_clear(&k);
     ulm_request_free(prompt);
-    free(shown);
-    free(answers);
-    free(truncated);
+    ulm__free(shown);
+    ulm__free(answers);
+    ulm__free(truncated);
     return rc;
 }
 
@@ -526,15 +526,15 @@ void ulm_round_free(ulm_round *round)
     for (size_t i = 0; round->members && i < round->count; i++) {
         ulm__call_clear(&round->members[i].call);
         ulm_response_free(round->members[i].resp);
-        free(round->members[i].spec);
+        ulm__free(round->members[i].spec);
     }
-    free(round->members);
-    free(round->order);
-    free(round->agreement);
-    free(round->dissents);
+    ulm__free(round->members);
+    ulm__free(round->order);
+    ulm__free(round->agreement);
+    ulm__free(round->dissents);
     ulm_response_free(round->synthesis);
-    free(round->error_message);
-    free(round);
+    ulm__free(round->error_message);
+    ulm__free(round);
 }
 
 /* ------------------------------------------------------------ reading it */

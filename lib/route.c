@@ -215,6 +215,6 @@ int ulm__route_add_local_models(ulm_client *c, ulm_target_list *l)
 
 void ulm__target_list_clear(ulm_target_list *l)
 {
-    free(l->items);
+    ulm__free(l->items);
     *l = (ulm_target_list){0};
 }
