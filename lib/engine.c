@@ -1,9 +1,12 @@
 /* engine.c - the transport: many HTTP exchanges at once on one thread, over libcurl's multi interface. */
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "engine.h"
@@ -49,6 +52,7 @@ struct ulm_engine {
     size_t idle_count;
     ulm_transport_fn fake;     /* tests: answers instead of the network */
     void *fake_ctx;
+    atomic_long *sockets;      /* the pool's count of open sockets */
 };
 
 struct ulm_engine_pool {
@@ -57,6 +61,8 @@ struct ulm_engine_pool {
     unsigned int idle_count, max_idle;
     ulm_transport_fn fake;
     void *fake_ctx;
+    atomic_long sockets;       /* opened by its engines' transfers and not closed yet: the
+                                  connections in flight and those kept alive */
 };
 
 /* ------------------------------------------------------------ body and headers */
@@ -149,7 +155,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
             v++, len--;
         while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
             len--;
-        free(*kept);
+        ulm__free(*kept);
         *kept = ulm__strndup(v, len);
         if (!*kept)
             s->out_of_memory = 1;
@@ -200,15 +206,37 @@ nomem:
 
 /* ------------------------------------------------------------ easy handles */
 
+/* libcurl's socket, made as libcurl makes it, and counted. */
+static curl_socket_t open_socket(void *counter, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)purpose;
+    curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+    if (fd != CURL_SOCKET_BAD)
+        atomic_fetch_add_explicit((atomic_long *)counter, 1, memory_order_relaxed);
+    return fd;
+}
+
+static int close_socket(void *counter, curl_socket_t fd)
+{
+    atomic_fetch_sub_explicit((atomic_long *)counter, 1, memory_order_relaxed);
+    return close(fd);
+}
+
 /*
  * A new handle with the options every request shares. Idle handles keep them, so a
  * request sets only what varies, and every one of those options on every request.
  */
-static CURL *new_handle(void)
+static CURL *new_handle(ulm_engine *e)
 {
     CURL *h = curl_easy_init();
     if (!h)
         return NULL;
+    /* a connection keeps the callbacks of the handle that opened it, and the pool outlives
+     * every connection of its engines */
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, e->sockets);
+    curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, e->sockets);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* signals are process-wide; we run in threads */
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -230,7 +258,7 @@ static CURL *new_handle(void)
 
 static CURL *take_handle(ulm_engine *e)
 {
-    return e->idle_count ? e->idle[--e->idle_count] : new_handle();
+    return e->idle_count ? e->idle[--e->idle_count] : new_handle(e);
 }
 
 /* Nothing of a transfer may outlive it in a handle kept for the next one. */
@@ -271,18 +299,19 @@ static void engine_free(ulm_engine *e)
         curl_multi_cleanup(e->multi);
     for (size_t i = 0; i < e->idle_count; i++)
         curl_easy_cleanup(e->idle[i]);
-    free(e);
+    ulm__free(e);
 }
 
-static ulm_engine *engine_new(const ulm_engine_pool *pool)
+static ulm_engine *engine_new(ulm_engine_pool *pool)
 {
     ulm_engine *e = ulm__calloc(1, sizeof *e);
     if (!e)
         return NULL;
     e->fake = pool->fake;
     e->fake_ctx = pool->fake_ctx;
+    e->sockets = &pool->sockets;
     if (!(e->multi = curl_multi_init())) {
-        free(e);
+        ulm__free(e);
         return NULL;
     }
     curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, MAX_IDLE_CONNECTIONS);
@@ -294,10 +323,11 @@ int ulm__engine_pool_new(ulm_engine_pool **out, unsigned int max_idle)
     ulm_engine_pool *pool = ulm__calloc(1, sizeof *pool);
     if (!pool)
         return ULM_ENOMEM;
+    atomic_init(&pool->sockets, 0);
     pool->idle = ulm__calloc(max_idle, sizeof *pool->idle);
     if (!pool->idle || pthread_mutex_init(&pool->lock, NULL) != 0) {
-        free(pool->idle);
-        free(pool);
+        ulm__free(pool->idle);
+        ulm__free(pool);
         return ULM_ENOMEM;
     }
     pool->max_idle = max_idle;
@@ -312,8 +342,21 @@ void ulm__engine_pool_free(ulm_engine_pool *pool)
     for (unsigned int i = 0; i < pool->idle_count; i++)
         engine_free(pool->idle[i]);
     pthread_mutex_destroy(&pool->lock);
-    free(pool->idle);
-    free(pool);
+    ulm__free(pool->idle);
+    ulm__free(pool);
+}
+
+long ulm__engine_pool_sockets(ulm_engine_pool *pool)
+{
+    return atomic_load_explicit(&pool->sockets, memory_order_relaxed);
+}
+
+unsigned int ulm__engine_pool_idle(ulm_engine_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    unsigned int n = pool->idle_count;
+    pthread_mutex_unlock(&pool->lock);
+    return n;
 }
 
 void ulm__engine_pool_set_transport(ulm_engine_pool *pool, ulm_transport_fn fn, void *ctx)
@@ -379,7 +422,7 @@ static void release_slot(ulm_engine *e, ulm_transfer_slot *s)
         put_handle(e, s->easy);
     wipe_and_free_headers(s->headers);
     s->t->slot = NULL;
-    free(s);
+    ulm__free(s);
 }
 
 static int classify(CURLcode code, const ulm_transfer_slot *s)

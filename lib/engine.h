@@ -70,6 +70,11 @@ ULM_HIDDEN int ulm__transfer_body(const ulm_transfer *t, ulm_http_response *resp
 ULM_HIDDEN int ulm__engine_pool_new(ulm_engine_pool **out, unsigned int max_idle);
 ULM_HIDDEN void ulm__engine_pool_free(ulm_engine_pool *pool);
 
+/* The sockets the pool's engines hold open (connections in flight and kept alive), and
+ * the engines idle in it; for the metrics. */
+ULM_HIDDEN long ulm__engine_pool_sockets(ulm_engine_pool *pool);
+ULM_HIDDEN unsigned int ulm__engine_pool_idle(ulm_engine_pool *pool);
+
 /* Test hook: engines of this pool answer every transfer through fn, without the network. */
 ULM_HIDDEN void ulm__engine_pool_set_transport(ulm_engine_pool *pool, ulm_transport_fn fn,
                                                void *ctx);

@@ -47,9 +47,9 @@ static char *endpoint_label(const char *url)
 static void clear_endpoints(ulm_backend_metrics *bm)
 {
     for (size_t i = 0; i < bm->endpoint_count; i++)
-        free(bm->endpoints[i]);
-    free(bm->endpoints);
-    free(bm->breaker);
+        ulm__free(bm->endpoints[i]);
+    ulm__free(bm->endpoints);
+    ulm__free(bm->breaker);
     bm->endpoints = NULL;
     bm->breaker = NULL;
     bm->endpoint_count = 0;
@@ -69,11 +69,11 @@ static int describe_backend(ulm_backend_metrics *bm, const ulm_backend *b)
         fresh.endpoint_count = i + 1;
     }
     if (rc != ULM_OK) {
-        free(fresh.name);
+        ulm__free(fresh.name);
         clear_endpoints(&fresh);
         return rc;
     }
-    free(bm->name);
+    ulm__free(bm->name);
     clear_endpoints(bm);
     bm->name = fresh.name;
     bm->endpoints = fresh.endpoints;
@@ -118,16 +118,16 @@ void ulm__metrics_free(ulm_metrics *m)
         return;
     for (size_t i = 0; i < m->backend_count; i++) {
         ulm_backend_metrics *bm = &m->backends[i];
-        free(bm->name);
+        ulm__free(bm->name);
         clear_endpoints(bm);
         for (size_t j = 0; j < ULM_METRICS_MODEL_CAP; j++) {
             ulm_model_series *s = atomic_load_explicit(&bm->models[j], memory_order_acquire);
             if (s)
-                free(s->name);
-            free(s);
+                ulm__free(s->name);
+            ulm__free(s);
         }
     }
-    free(m);
+    ulm__free(m);
 }
 
 /* ---------------------------------------------------------------- models */
@@ -159,7 +159,7 @@ static ulm_model_series *claim(ulm_backend_metrics *bm, size_t first, const char
         return other_of(bm);
     ulm_model_series *fresh = ulm__calloc(1, sizeof *fresh);
     if (fresh && !(fresh->name = ulm__strdup(model))) {
-        free(fresh);
+        ulm__free(fresh);
         fresh = NULL;
     }
     if (!fresh)
@@ -171,13 +171,13 @@ static ulm_model_series *claim(ulm_backend_metrics *bm, size_t first, const char
                                                     memory_order_acquire))
             return fresh;
         if (strcmp(seen->name, model) == 0) {
-            free(fresh->name);
-            free(fresh);
+            ulm__free(fresh->name);
+            ulm__free(fresh);
             return seen;
         }
     }
-    free(fresh->name);
-    free(fresh);
+    ulm__free(fresh->name);
+    ulm__free(fresh);
     return other_of(bm);
 }
 

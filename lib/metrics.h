@@ -150,8 +150,16 @@ ULM_HIDDEN void ulm__metrics_round(ulm_metrics *m, unsigned int members, int quo
 
 /* ---------------------------------------------------------------- export */
 
+/* What the library holds, read as the metrics are written. */
+typedef struct ulm_resource_view {
+    size_t heap_bytes;          /* ulm__heap_held(): the whole process's library heap */
+    long connections_open;      /* the client's engines' sockets, in flight and kept alive */
+    unsigned int engines_idle;  /* engines waiting in the client's pool */
+} ulm_resource_view;
+
 /* ulm_client_metrics() on a registry: ULM_METRICS_PROMETHEUS or ULM_METRICS_JSON into buf,
- * snprintf-like. Allocates nothing. */
-ULM_HIDDEN size_t ulm__metrics_write(const ulm_metrics *m, int format, char *buf, size_t size);
+ * snprintf-like, with the resources res (NULL: not written). Allocates nothing. */
+ULM_HIDDEN size_t ulm__metrics_write(const ulm_metrics *m, const ulm_resource_view *res,
+                                     int format, char *buf, size_t size);
 
 #endif /* ULM_METRICS_H */

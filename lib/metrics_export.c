@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine.h"
 #include "metrics.h"
 
 /* ---------------------------------------------------------------- the buffer */
@@ -402,7 +403,29 @@ static uint64_t round_value(const ulm_metrics *m, const round_family *f)
     return load((const ulm_metric_counter *)((const char *)m + f->offset));
 }
 
-static void write_prometheus(sink *o, const ulm_metrics *m, const snapshot *v)
+/* The resource gauges: one value each, no label. */
+typedef struct resource_family {
+    const char *name, *help;
+} resource_family;
+
+static const resource_family resource_families[] = {
+    {"heap_bytes", "Heap the library holds in this process, all clients and the requests, "
+                   "responses and round results the program holds included; libcurl's and "
+                   "jansson's own allocations are not in it."},
+    {"connections_open", "Sockets the client's engines hold open: connections in flight and "
+                         "kept alive for the next requests."},
+    {"engines_idle", "Engines (a libcurl multi handle with its kept-alive connections) "
+                     "waiting in the client's pool."},
+};
+
+static int64_t resource_value(const ulm_resource_view *res, size_t i)
+{
+    return i == 0 ? (int64_t)res->heap_bytes
+                  : i == 1 ? (int64_t)res->connections_open : (int64_t)res->engines_idle;
+}
+
+static void write_prometheus(sink *o, const ulm_metrics *m, const ulm_resource_view *res,
+                             const snapshot *v)
 {
     for (size_t i = 0; i < FAMILY_COUNT(model_families); i++)
         prom_model_family(o, &model_families[i], v);
@@ -415,6 +438,15 @@ static void write_prometheus(sink *o, const ulm_metrics *m, const snapshot *v)
         put_str(o, f->name);
         put(o, " ", 1);
         put_u64(o, round_value(m, f));
+        put(o, "\n", 1);
+    }
+    for (size_t i = 0; res && i < FAMILY_COUNT(resource_families); i++) {
+        const resource_family *f = &resource_families[i];
+        prom_header(o, f->name, f->help, "gauge");
+        put_str(o, "ulm_");
+        put_str(o, f->name);
+        put(o, " ", 1);
+        put_i64(o, resource_value(res, i));
         put(o, "\n", 1);
     }
 }
@@ -507,7 +539,8 @@ static void json_backend(sink *o, const backend_view *bv)
     put_str(o, "]}");
 }
 
-static void write_json(sink *o, const ulm_metrics *m, const snapshot *v)
+static void write_json(sink *o, const ulm_metrics *m, const ulm_resource_view *res,
+                       const snapshot *v)
 {
     put_str(o, "{\"backends\":[");
     for (size_t b = 0; b < v->count; b++) {
@@ -539,21 +572,28 @@ static void write_json(sink *o, const ulm_metrics *m, const snapshot *v)
         put(o, ":", 1);
         put_u64(o, round_value(m, &round_families[i]));
     }
+    for (size_t i = 0; res && i < FAMILY_COUNT(resource_families); i++) {
+        put(o, ",", 1);
+        put_json_string(o, resource_families[i].name);
+        put(o, ":", 1);
+        put_i64(o, resource_value(res, i));
+    }
     put(o, "}", 1);
 }
 
 /* ---------------------------------------------------------------- entry points */
 
-size_t ulm__metrics_write(const ulm_metrics *m, int format, char *buf, size_t size)
+size_t ulm__metrics_write(const ulm_metrics *m, const ulm_resource_view *res, int format,
+                          char *buf, size_t size)
 {
     sink o = {.buf = buf, .size = buf ? size : 0};
     if (m && (format == ULM_METRICS_PROMETHEUS || format == ULM_METRICS_JSON)) {
         snapshot v;
         take_snapshot(m, &v);
         if (format == ULM_METRICS_PROMETHEUS)
-            write_prometheus(&o, m, &v);
+            write_prometheus(&o, m, res, &v);
         else
-            write_json(&o, m, &v);
+            write_json(&o, m, res, &v);
     }
     if (o.size)
         buf[o.len < o.size ? o.len : o.size - 1] = '\0';
@@ -562,5 +602,10 @@ size_t ulm__metrics_write(const ulm_metrics *m, int format, char *buf, size_t si
 
 size_t ulm_client_metrics(ulm_client *client, int format, char *buf, size_t size)
 {
-    return ulm__metrics_write(client ? client->metrics : NULL, format, buf, size);
+    if (!client)
+        return ulm__metrics_write(NULL, NULL, format, buf, size);
+    ulm_resource_view res = {.heap_bytes = ulm__heap_held(),
+                             .connections_open = ulm__engine_pool_sockets(client->engines),
+                             .engines_idle = ulm__engine_pool_idle(client->engines)};
+    return ulm__metrics_write(client->metrics, &res, format, buf, size);
 }

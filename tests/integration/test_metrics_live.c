@@ -159,6 +159,80 @@ static void the_queue_and_rounds_are_counted(void **state)
     ulm_client_free(c);
 }
 
+static long long top_count(ulm_client *c, const char *key)
+{
+    json_t *root = snapshot(c);
+    json_t *v = json_object_get(root, key);
+    assert_true(json_is_integer(v));
+    long long n = json_integer_value(v);
+    json_decref(root);
+    return n;
+}
+
+static int stream_to_nothing(const char *text, size_t length, void *payload)
+{
+    (void)text, (void)length, (void)payload;
+    return 0;
+}
+
+/*
+ * The library's heap gauge counts every block it holds: after a client made calls of
+ * every kind (blocking, streamed, failing over, a round with a synthesis, embeddings, a
+ * runner's model list) and everything was freed, it is back where it was, to the byte. A
+ * block freed outside the count, or counted twice, would leave it off. While the client
+ * lived, its engines held their kept-alive connections, and an idle engine.
+ */
+static void the_heap_gauge_returns_to_where_it_was(void **state)
+{
+    (void)state;
+    ulm_client *observer = metrics_client();
+    long long before = top_count(observer, "heap_bytes");
+    assert_true(before > 0); /* the observer itself */
+    for (int pass = 0; pass < 3; pass++) {
+        ulm_client *c = metrics_client();
+        assert_int_equal(call(c, "ok/m", NULL), ULM_OK);
+        assert_int_equal(call(c, "busy/m,ok/m", NULL), ULM_OK);
+        assert_int_equal(call(c, "down/m", NULL), ULM_ECONNECT);
+        ulm_request *req = live_request("dmr/ai/stories260k", "Once upon a time");
+        assert_int_equal(ulm_request_set_on_delta(req, stream_to_nothing, NULL), ULM_OK);
+        ulm_response *resp = NULL;
+        assert_int_equal(ulm_complete(&resp, c, req), ULM_OK);
+        /* what the program holds is the library's heap too, until it frees it */
+        assert_true(top_count(observer, "heap_bytes") > before);
+        ulm_response_free(resp);
+        const char *members[] = {"ok/a", "dmr/ai/stories260k", "down/m"};
+        ulm_round_options o;
+        assert_int_equal(ulm_round_options_init(&o, ULM_ROUND_OPTIONS_VERSION), ULM_OK);
+        o.synthesize = "dmr/ai/stories260k";
+        ulm_round *r = NULL;
+        assert_int_equal(ulm_round_run(&r, c, req, members, 3, &o), ULM_OK);
+        ulm_round_free(r);
+        ulm_request_free(req);
+        ulm_request *embed = NULL;
+        assert_int_equal(ulm_request_new(&embed), ULM_OK);
+        assert_int_equal(ulm_request_add_model(embed, "dmr/ai/stories260k"), ULM_OK);
+        assert_int_equal(ulm_request_add_input(embed, "one"), ULM_OK);
+        assert_int_equal(ulm_embed(&resp, c, embed), ULM_OK);
+        ulm_response_free(resp);
+        ulm_request_free(embed);
+        char why[ULM_ERROR_SIZE];
+        ulm_dmr_models *models = NULL;
+        assert_int_equal(ulm_dmr_list(&models, c, "dmr", why, sizeof why), ULM_OK);
+        ulm_dmr_models_free(models);
+        ulm_dmr_runners *runners = NULL;
+        assert_int_equal(ulm_dmr_ps(&runners, c, "dmr", why, sizeof why), ULM_OK);
+        ulm_dmr_runners_free(runners);
+        assert_true(top_count(c, "connections_open") >= 1);
+        assert_true(top_count(c, "engines_idle") >= 1);
+        ulm_client_free(c);
+        long long after = top_count(observer, "heap_bytes");
+        if (after != before)
+            fail_msg("pass %d: the library held %lld bytes before the client, %lld after", pass,
+                     before, after);
+    }
+    ulm_client_free(observer);
+}
+
 /* The Prometheus text of real calls passes promtool, when it is installed. */
 static void the_exposition_passes_promtool(void **state)
 {
@@ -187,6 +261,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(faults_move_their_counters),
         cmocka_unit_test(the_queue_and_rounds_are_counted),
+        cmocka_unit_test(the_heap_gauge_returns_to_where_it_was),
         cmocka_unit_test(the_exposition_passes_promtool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

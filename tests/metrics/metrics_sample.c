@@ -87,9 +87,9 @@ int main(int argc, char **argv)
         return 1;
     }
     record_mix(m);
-    size_t len = ulm__metrics_write(m, format, NULL, 0);
+    size_t len = ulm__metrics_write(m, NULL, format, NULL, 0);
     char *text = malloc(len + 1);
-    if (!text || ulm__metrics_write(m, format, text, len + 1) != len) {
+    if (!text || ulm__metrics_write(m, NULL, format, text, len + 1) != len) {
         fputs("metrics_sample: the export changed size or memory ran out\n", stderr);
         return 1;
     }

@@ -197,13 +197,13 @@ int main(int argc, char **argv)
         apart[r] = run(THREADS, 1, calls);
     }
     ulm_metrics *m = busy_registry();
-    size_t size = ulm__metrics_write(m, ULM_METRICS_PROMETHEUS, NULL, 0) + 1;
+    size_t size = ulm__metrics_write(m, NULL, ULM_METRICS_PROMETHEUS, NULL, 0) + 1;
     char *text = malloc(size);
     if (!text)
         die("out of memory");
     for (long r = 0; r < rounds; r++) {
         double t0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
-        if (ulm__metrics_write(m, ULM_METRICS_PROMETHEUS, text, size) + 1 != size)
+        if (ulm__metrics_write(m, NULL, ULM_METRICS_PROMETHEUS, text, size) + 1 != size)
             die("the export changed size");
         export_us[r] = now_us(CLOCK_PROCESS_CPUTIME_ID) - t0;
     }

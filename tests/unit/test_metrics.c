@@ -42,10 +42,10 @@ static ulm_metrics *two_backends(void)
 /* The whole export, in a buffer of its own; free() it. */
 static char *export_text(const ulm_metrics *m, int format)
 {
-    size_t len = ulm__metrics_write(m, format, NULL, 0);
+    size_t len = ulm__metrics_write(m, NULL, format, NULL, 0);
     char *text = malloc(len + 1);
     assert_non_null(text);
-    assert_int_equal(ulm__metrics_write(m, format, text, len + 1), len);
+    assert_int_equal(ulm__metrics_write(m, NULL, format, text, len + 1), len);
     assert_int_equal(strlen(text), len);
     return text;
 }
@@ -197,7 +197,7 @@ static void *watch_main(void *arg)
         return NULL;
     }
     while (!w->broken && (!atomic_load(&w->stop) || w->snapshots == 0)) {
-        if (ulm__metrics_write(w->m, ULM_METRICS_JSON, buf, size) >= size)
+        if (ulm__metrics_write(w->m, NULL, ULM_METRICS_JSON, buf, size) >= size)
             w->broken = "a snapshot does not fit a megabyte";
         else
             w->broken = check_snapshot(buf, &last_started, &last_rounds);
@@ -624,7 +624,7 @@ static void a_small_buffer_gets_a_terminated_prefix(void **state)
         assert_non_null(buf);
         for (size_t size = 0; size <= len + 1; size++) {
             memset(buf, '#', len + 2);
-            assert_int_equal(ulm__metrics_write(m, formats[f], buf, size), len);
+            assert_int_equal(ulm__metrics_write(m, NULL, formats[f], buf, size), len);
             if (size == 0) {
                 assert_int_equal(buf[0], '#'); /* nothing written, not even a NUL */
                 continue;
@@ -634,14 +634,14 @@ static void a_small_buffer_gets_a_terminated_prefix(void **state)
             assert_int_equal(buf[kept], '\0');
             assert_int_equal(buf[kept + 1], '#'); /* never past size */
         }
-        assert_int_equal(ulm__metrics_write(m, formats[f], NULL, 100), len);
+        assert_int_equal(ulm__metrics_write(m, NULL, formats[f], NULL, 100), len);
         free(buf);
         free(full);
     }
     char small[8] = "xxxxxxx";
-    assert_int_equal(ulm__metrics_write(m, 99, small, sizeof small), 0);
+    assert_int_equal(ulm__metrics_write(m, NULL, 99, small, sizeof small), 0);
     assert_string_equal(small, "");
-    assert_int_equal(ulm__metrics_write(NULL, ULM_METRICS_JSON, small, sizeof small), 0);
+    assert_int_equal(ulm__metrics_write(NULL, NULL, ULM_METRICS_JSON, small, sizeof small), 0);
     assert_int_equal(ulm_client_metrics(NULL, ULM_METRICS_PROMETHEUS, small, sizeof small), 0);
     assert_string_equal(small, "");
     ulm__metrics_free(m);

@@ -509,6 +509,11 @@ class MetricsTests(unittest.TestCase):
             models = dmr[0]["models"]
             self.assertEqual(sum(m["requests_started_total"] for m in models), 1)
             self.assertEqual(sum(m["calls_failed_total"].get("connect", 0) for m in models), 1)
+            # what the library holds: its heap (this client at least), no connection left
+            # open by a call that could not connect, no engine borrowed
+            self.assertGreater(numbers["heap_bytes"], 0)
+            self.assertEqual(numbers["connections_open"], 0)
+            self.assertGreaterEqual(numbers["engines_idle"], 1)
 
     def test_an_unknown_format_is_refused(self):
         with offline_client() as client:

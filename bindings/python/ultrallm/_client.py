@@ -291,10 +291,11 @@ class ClientBase:
     def metrics(self, format: str = "prometheus") -> Union[str, dict[str, Any]]:
         """The client's metrics (ulm_client_metrics(), docs/metrics.md): requests,
         failures by error class, fallbacks, latency and token histograms, requests in
-        flight, queues, breakers. format "prometheus" (the default) returns the
-        Prometheus text exposition format 0.0.4 as a str; "json" returns the same
-        numbers parsed, as a dict ({} when the library exports nothing). It does not
-        block, and may run while other threads make calls: counters never go down."""
+        flight, queues, breakers, the heap and connections the library holds. format
+        "prometheus" (the default) returns the Prometheus text exposition format 0.0.4
+        as a str; "json" returns the same numbers parsed, as a dict ({} when the library
+        exports nothing). It does not block, and may run while other threads make
+        calls: counters never go down."""
         code = METRICS_FORMATS.get(format) if isinstance(format, str) else None
         if code is None:
             raise error(ErrorCode.INVALID_ARGUMENT, "metrics: format %r is not one of %s"
