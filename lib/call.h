@@ -100,7 +100,8 @@ struct ulm_call {
     ulm_clocks clocks;
     double load_end;           /* a local model's load budget, kept across loading polls */
     ulm_exchange x;
-    ulm_load_probe probe;      /* beside x: is the local model loaded already */
+    ulm_load_probe *probe;     /* beside x: is the local model loaded already; NULL when
+                                  nothing is asked */
 };
 
 /* How a call differs from what its request alone says. */

@@ -81,24 +81,28 @@ static void on_probe_done(ulm_exchange *x, void *ctx)
     ulm__http_request_clear(&p->http);
 }
 
-int ulm__load_probe_start(ulm_load_probe *p, ulm_client *c, ulm_backend *b, int endpoint,
+int ulm__load_probe_start(ulm_load_probe **out, ulm_client *c, ulm_backend *b, int endpoint,
                           const char *base_url, const char *model, const char *mode,
                           ulm_clocks *attempt, ulm_engine *e)
 {
-    memset(p, 0, sizeof *p);
+    *out = NULL;
     if (b->type != ulm__local_backend_type() || endpoint < 0)
         return ULM_OK;
     pthread_mutex_lock(&c->policy_lock);
     int no_state = b->loads[endpoint].no_state;
     pthread_mutex_unlock(&c->policy_lock);
     size_t root = ulm__dmr_root_length(base_url);
-    if (no_state || root >= sizeof p->root)
+    if (no_state || root >= sizeof((ulm_load_probe *)0)->root)
         return ULM_OK;
+    ulm_load_probe *p = ulm__calloc(1, sizeof *p);
+    if (!p)
+        return ULM_ENOMEM;
     memcpy(p->root, base_url, root);
     p->root[root] = '\0';
     int rc = ulm__dmr_build_get(&p->http, ULM_DMR_PS);
     if (rc != ULM_OK) {
         ulm__http_request_clear(&p->http);
+        ulm__free(p);
         return rc;
     }
     ulm_timeouts limits = c->settings.timeouts;
@@ -117,18 +121,25 @@ int ulm__load_probe_start(ulm_load_probe *p, ulm_client *c, ulm_backend *b, int 
         rc = p->x.rc == ULM_ENOMEM ? ULM_ENOMEM : ULM_OK; /* no probe: the whole budget */
         ulm__exchange_clear(&p->x);
         ulm__http_request_clear(&p->http);
+        ulm__free(p);
         return rc;
     }
     p->running = 1;
+    *out = p;
     return ULM_OK;
 }
 
-void ulm__load_probe_stop(ulm_load_probe *p, ulm_engine *e)
+void ulm__load_probe_stop(ulm_load_probe **probe, ulm_engine *e)
 {
+    ulm_load_probe *p = *probe;
+    if (!p)
+        return;
     if (p->running) {
         ulm__exchange_abort(&p->x, e);
         p->running = 0;
     }
     ulm__exchange_clear(&p->x);
     ulm__http_request_clear(&p->http);
+    ulm__free(p);
+    *probe = NULL;
 }

@@ -35,16 +35,18 @@ typedef struct ulm_load_probe {
 } ulm_load_probe;
 
 /*
- * Starts p for an attempt at endpoint of backend b (base_url: the URL the attempt uses)
- * asking for model in mode ("completion" or "embedding"), whose clocks are attempt and
- * were just started. Does nothing when the backend is not Docker Model Runner's kind, or
- * the endpoint does not list runners. Returns ULM_OK or ULM_ENOMEM.
+ * Starts a probe for an attempt at endpoint of backend b (base_url: the URL the attempt
+ * uses) asking for model in mode ("completion" or "embedding"), whose clocks are attempt
+ * and were just started; *out gets it, or NULL when there is nothing to ask: the backend
+ * is not Docker Model Runner's kind, or the endpoint does not list runners. A probe is
+ * allocated only then, so that a call carries none of its 3 KB otherwise. Returns ULM_OK
+ * or ULM_ENOMEM.
  */
-ULM_HIDDEN int ulm__load_probe_start(ulm_load_probe *p, ulm_client *c, ulm_backend *b,
+ULM_HIDDEN int ulm__load_probe_start(ulm_load_probe **out, ulm_client *c, ulm_backend *b,
                                      int endpoint, const char *base_url, const char *model,
                                      const char *mode, ulm_clocks *attempt, ulm_engine *e);
 
-/* Ends p if it is still asking, and frees what it holds. Safe on a probe never started. */
-ULM_HIDDEN void ulm__load_probe_stop(ulm_load_probe *p, ulm_engine *e);
+/* Ends *p if it is still asking, frees it and sets *p to NULL. NULL *p is allowed. */
+ULM_HIDDEN void ulm__load_probe_stop(ulm_load_probe **p, ulm_engine *e);
 
 #endif /* ULM_LOAD_PROBE_H */
