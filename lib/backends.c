@@ -98,7 +98,8 @@ static int backend_set(ulm_backend *b, const char *name, ulm_provider *p,
     b->health = ulm__calloc(url_count, sizeof *b->health);
     b->loads = ulm__calloc(url_count, sizeof *b->loads);
     b->api_key = api_key ? ulm__strdup(api_key) : NULL;
-    if (!b->name || !b->urls || !b->shown_urls || !b->health || !b->loads || (api_key && !b->api_key))
+    if (!b->name || !b->urls || !b->shown_urls || !b->health || !b->loads ||
+        (api_key && !b->api_key))
         goto nomem;
     for (size_t i = 0; i < url_count; i++) {
         size_t len = strlen(urls[i]);

@@ -152,9 +152,9 @@ ULM_HIDDEN void ulm__metrics_round(ulm_metrics *m, unsigned int members, int quo
 
 /* What the library holds, read as the metrics are written. */
 typedef struct ulm_resource_view {
-    size_t heap_bytes;          /* ulm__heap_held(): the whole process's library heap */
-    long connections_open;      /* the client's engines' sockets, in flight and kept alive */
-    unsigned int engines_idle;  /* engines waiting in the client's pool */
+    int64_t heap_bytes;         /* ulm__heap_held(): the whole process's library heap */
+    int64_t connections_open;   /* the client's engines' sockets, in flight and kept alive */
+    int64_t engines_idle;       /* engines waiting in the client's pool */
 } ulm_resource_view;
 
 /* ulm_client_metrics() on a registry: ULM_METRICS_PROMETHEUS or ULM_METRICS_JSON into buf,

@@ -380,14 +380,15 @@ static void prom_fallbacks(sink *o, const ulm_metrics *m)
     }
 }
 
-/* The counters of fan-out rounds: name, help, where. */
-typedef struct round_family {
+/* A family of one series without labels: name, help, where its value is. */
+typedef struct scalar_family {
     const char *name;
     const char *help;
     size_t offset;
-} round_family;
+} scalar_family;
 
-static const round_family round_families[] = {
+/* The counters of fan-out rounds, in ulm_metrics. */
+static const scalar_family round_families[] = {
     {"rounds_total", "Fan-out rounds: several models asked at once.",
      offsetof(ulm_metrics, rounds)},
     {"round_members_total", "Models asked in fan-out rounds.",
@@ -398,30 +399,40 @@ static const round_family round_families[] = {
      offsetof(ulm_metrics, round_members_cancelled)},
 };
 
-static uint64_t round_value(const ulm_metrics *m, const round_family *f)
+static uint64_t round_value(const ulm_metrics *m, const scalar_family *f)
 {
     return load((const ulm_metric_counter *)((const char *)m + f->offset));
 }
 
-/* The resource gauges: one value each, no label. */
-typedef struct resource_family {
-    const char *name, *help;
-} resource_family;
-
-static const resource_family resource_families[] = {
-    {"heap_bytes", "Heap the library holds in this process, all clients and the requests, "
-                   "responses and round results the program holds included; libcurl's and "
-                   "jansson's own allocations are not in it."},
-    {"connections_open", "Sockets the client's engines hold open: connections in flight and "
-                         "kept alive for the next requests."},
-    {"engines_idle", "Engines (a libcurl multi handle with its kept-alive connections) "
-                     "waiting in the client's pool."},
+/* The gauges of what the library holds, in ulm_resource_view. */
+static const scalar_family resource_families[] = {
+    {"heap_bytes",
+     "Heap the library holds in this process, all clients and the requests, responses and "
+     "round results the program holds included; libcurl's and jansson's own allocations are "
+     "not in it.",
+     offsetof(ulm_resource_view, heap_bytes)},
+    {"connections_open",
+     "Sockets the client's engines hold open: connections in flight and kept alive for the "
+     "next requests.",
+     offsetof(ulm_resource_view, connections_open)},
+    {"engines_idle",
+     "Engines (a libcurl multi handle with its kept-alive connections) waiting in the "
+     "client's pool.",
+     offsetof(ulm_resource_view, engines_idle)},
 };
 
-static int64_t resource_value(const ulm_resource_view *res, size_t i)
+static int64_t resource_value(const ulm_resource_view *res, const scalar_family *f)
 {
-    return i == 0 ? (int64_t)res->heap_bytes
-                  : i == 1 ? (int64_t)res->connections_open : (int64_t)res->engines_idle;
+    return *(const int64_t *)((const char *)res + f->offset);
+}
+
+/* The header of a family of one series and the start of its line: "ulm_<name> ". */
+static void prom_scalar_start(sink *o, const scalar_family *f, const char *type)
+{
+    prom_header(o, f->name, f->help, type);
+    put_str(o, "ulm_");
+    put_str(o, f->name);
+    put(o, " ", 1);
 }
 
 static void write_prometheus(sink *o, const ulm_metrics *m, const ulm_resource_view *res,
@@ -432,21 +443,13 @@ static void write_prometheus(sink *o, const ulm_metrics *m, const ulm_resource_v
     prom_backends(o, v);
     prom_fallbacks(o, m);
     for (size_t i = 0; i < FAMILY_COUNT(round_families); i++) {
-        const round_family *f = &round_families[i];
-        prom_header(o, f->name, f->help, "counter");
-        put_str(o, "ulm_");
-        put_str(o, f->name);
-        put(o, " ", 1);
-        put_u64(o, round_value(m, f));
+        prom_scalar_start(o, &round_families[i], "counter");
+        put_u64(o, round_value(m, &round_families[i]));
         put(o, "\n", 1);
     }
     for (size_t i = 0; res && i < FAMILY_COUNT(resource_families); i++) {
-        const resource_family *f = &resource_families[i];
-        prom_header(o, f->name, f->help, "gauge");
-        put_str(o, "ulm_");
-        put_str(o, f->name);
-        put(o, " ", 1);
-        put_i64(o, resource_value(res, i));
+        prom_scalar_start(o, &resource_families[i], "gauge");
+        put_i64(o, resource_value(res, &resource_families[i]));
         put(o, "\n", 1);
     }
 }
@@ -566,17 +569,14 @@ static void write_json(sink *o, const ulm_metrics *m, const ulm_resource_view *r
         }
     }
     put(o, "]", 1);
+    int first_key = 0; /* "backends" and "fallbacks_total" came before */
     for (size_t i = 0; i < FAMILY_COUNT(round_families); i++) {
-        put(o, ",", 1);
-        put_json_string(o, round_families[i].name);
-        put(o, ":", 1);
+        json_key(o, &first_key, round_families[i].name);
         put_u64(o, round_value(m, &round_families[i]));
     }
     for (size_t i = 0; res && i < FAMILY_COUNT(resource_families); i++) {
-        put(o, ",", 1);
-        put_json_string(o, resource_families[i].name);
-        put(o, ":", 1);
-        put_i64(o, resource_value(res, i));
+        json_key(o, &first_key, resource_families[i].name);
+        put_i64(o, resource_value(res, &resource_families[i]));
     }
     put(o, "}", 1);
 }
@@ -604,7 +604,7 @@ size_t ulm_client_metrics(ulm_client *client, int format, char *buf, size_t size
 {
     if (!client)
         return ulm__metrics_write(NULL, NULL, format, buf, size);
-    ulm_resource_view res = {.heap_bytes = ulm__heap_held(),
+    ulm_resource_view res = {.heap_bytes = (int64_t)ulm__heap_held(),
                              .connections_open = ulm__engine_pool_sockets(client->engines),
                              .engines_idle = ulm__engine_pool_idle(client->engines)};
     return ulm__metrics_write(client->metrics, &res, format, buf, size);
