@@ -336,6 +336,22 @@ static void abandon_endpoint(ulm_call *k)
 static void round_attempt_ended(ulm_call *k, int rc, int status, size_t delivered,
                                 long retry_after_ms);
 
+/* Tells the call's owner what it waits for now (a ulm_member_state). */
+static void tell_state(ulm_call *k, int state)
+{
+    if (k->on_state)
+        k->on_state(k, state, k->on_state_ctx);
+}
+
+/* The load probe found the attempt's model loading, or not loaded: its request waits for
+ * the load. */
+static void probe_saw_loading(void *ctx)
+{
+    ulm_call *k = ctx;
+    if (k->state == ULM_CALL_SENDING && !k->x.delivered)
+        tell_state(k, ULM_MEMBER_LOADING);
+}
+
 /* Whether a model missing from the target's runner is pulled rather than failed. */
 static int pulls_missing(const ulm_call *k)
 {
@@ -401,6 +417,8 @@ static void send(ulm_call *k)
     k->load_end = k->clocks.load_end;
     ulm__result_clear(&k->result);
     k->state = ULM_CALL_SENDING;
+    if (!again)
+        tell_state(k, ULM_MEMBER_WAITING);
     if (ulm__exchange_start(&k->x, k->engine) != ULM_OK) {
         attempt_ended(k, k->x.rc);
         return;
@@ -414,6 +432,10 @@ static void send(ulm_call *k)
                        target_fields(k, "load_probe.skipped", next_attempt(k), ULM_ENOMEM, -1),
                        "%s: no memory to ask whether %s is loaded", k->target.backend->name,
                        k->target.model);
+    else if (k->probe) {
+        k->probe->on_loading = probe_saw_loading;
+        k->probe->loading_ctx = k;
+    }
 }
 
 static void on_exchange_done(ulm_exchange *x, void *ctx)
@@ -433,6 +455,7 @@ static void on_exchange_done(ulm_exchange *x, void *ctx)
             double poll = (double)ulm__error_policy(ULM_EMODEL_LOADING)->wait_ms;
             k->state = ULM_CALL_WAIT_LOAD;
             k->wake_at = now + (left < poll ? left : poll);
+            tell_state(k, ULM_MEMBER_LOADING);
             return;
         }
         rc = k->load_end < k->deadline ? ULM_ELOAD_TIMEOUT : ULM_ETIMEOUT;
@@ -570,6 +593,7 @@ static void begin_attempt(ulm_call *k)
         slot_ready(k);
     } else if (rc == ULM_LIMITER_QUEUED) {
         k->state = ULM_CALL_WAIT_SLOT;
+        tell_state(k, ULM_MEMBER_WAITING);
         ulm__metrics_queued(metrics(k), backend_index(k, b), +1);
     } else {
         ulm__set_errbuf(k->x.errmsg, sizeof k->x.errmsg,
@@ -679,6 +703,7 @@ static void start_pull(ulm_call *k)
         return;
     }
     k->state = ULM_CALL_PULLING;
+    tell_state(k, ULM_MEMBER_PULLING);
 }
 
 /* How long to wait before retrying: what the server asked for (asked >= 0), else backoff
@@ -716,6 +741,7 @@ static void round_ended(ulm_call *k, int rc)
     k->retry++;
     k->state = ULM_CALL_WAIT_RETRY;
     k->wake_at = now + pause;
+    tell_state(k, ULM_MEMBER_WAITING);
 }
 
 /* The attempt's URL as its record shows it, redacted; NULL when none was picked, or when

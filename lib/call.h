@@ -35,6 +35,10 @@ typedef struct ulm_call ulm_call;
 /* Told when a call is done (from inside the driver's loop). */
 typedef void (*ulm_call_done_fn)(ulm_call *k, void *ctx);
 
+/* Told what a running call waits for (a ulm_member_state other than ANSWERING), at each
+ * step that may change it: the same state may be told again. */
+typedef void (*ulm_call_state_fn)(ulm_call *k, int state, void *ctx);
+
 struct ulm_call {
     /* set by ulm__call_init */
     ulm_client *client;
@@ -48,6 +52,8 @@ struct ulm_call {
     void *payload;
     ulm_call_done_fn on_done;  /* may be NULL */
     void *on_done_ctx;
+    ulm_call_state_fn on_state; /* may be NULL */
+    void *on_state_ctx;
     ulm_engine *engine;
 
     ulm_call_state state;

@@ -34,27 +34,29 @@ static void remember_begun(ulm_runner_loads *l, const char *model, double since)
     l->begun[i].since = since;
 }
 
-/* The attempt's clocks set by the runner's list of runners. policy_lock held. */
-static void apply(ulm_load_probe *p, ulm_runner_loads *l, const ulm_dmr_runner_list *runners)
+/* The attempt's clocks set by the runner's list of runners; whether the model is loading
+ * (or about to: not loaded). policy_lock held. */
+static int apply(ulm_load_probe *p, ulm_runner_loads *l, const ulm_dmr_runner_list *runners)
 {
     ulm_clocks *k = p->attempt;
     const ulm_dmr_runner *r = ulm__dmr_runners_find(runners, p->model, p->mode);
     if (!r) {
         remember_begun(l, p->model, k->attempt_start);
-        return;
+        return 1;
     }
     int i = begun_index(l, p->model);
     if (!r->loading) {
         if (i >= 0)
             l->begun[i].model[0] = '\0';
         k->load_end = 0; /* ready: the first token is owed from the connection on */
-        return;
+        return 0;
     }
     if (i >= 0) {
         double left_until = l->begun[i].since + (double)k->load_ms;
         if (left_until < k->load_end)
             k->load_end = left_until;
     }
+    return 1;
 }
 
 static void on_probe_done(ulm_exchange *x, void *ctx)
@@ -69,16 +71,21 @@ static void on_probe_done(ulm_exchange *x, void *ctx)
     int parsed = x->rc == ULM_OK ? ulm__dmr_parse_ps(&runners, &error, x->http_status, body,
                                                      length)
                                  : x->rc;
+    int loading = 0;
     pthread_mutex_lock(&c->policy_lock);
     ulm_runner_loads *l = &p->backend->loads[p->endpoint];
-    if (parsed == ULM_OK && !p->attempt->headers_at)
-        apply(p, l, &runners);
-    else if (x->rc == ULM_OK && parsed != ULM_ENOMEM && x->http_status / 100 != 5)
+    if (parsed == ULM_OK) {
+        if (!p->attempt->headers_at) /* else the answer came first: it changes nothing */
+            loading = apply(p, l, &runners);
+    } else if (x->rc == ULM_OK && parsed != ULM_ENOMEM && x->http_status / 100 != 5) {
         l->no_state = 1; /* an answer, but no list of runners: this is not a runner that has one */
+    }
     pthread_mutex_unlock(&c->policy_lock);
     ulm__dmr_runner_list_clear(&runners);
     ulm__exchange_clear(x);
     ulm__http_request_clear(&p->http);
+    if (loading && p->on_loading)
+        p->on_loading(p->loading_ctx);
 }
 
 int ulm__load_probe_start(ulm_load_probe **out, ulm_client *c, ulm_backend *b, int endpoint,

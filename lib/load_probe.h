@@ -32,6 +32,9 @@ typedef struct ulm_load_probe {
     const char *model;
     const char *mode;           /* the runner mode the attempt's model runs in */
     int running;
+    void (*on_loading)(void *ctx); /* may be NULL: told when the runner says the model is
+                                      loading or not loaded, before the first byte came */
+    void *loading_ctx;
 } ulm_load_probe;
 
 /*

@@ -1,4 +1,5 @@
 /* round.c - ulm_round_run(): one request to many members at once, compared, then combined. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ typedef struct member {
     ulm_response *resp; /* once it ended */
     char label[80];
     int truncated;
+    int told;           /* the ulm_member_state on_member_state was last told */
 } member;
 
 struct ulm_round {
@@ -38,7 +40,8 @@ struct ulm_round {
     int *dissents;
 
     /* while it runs */
-    const ulm_round_options *opts;
+    ulm_round_options options; /* the caller's, of any version, as the latest version */
+    const ulm_round_options *opts; /* &options */
     int stop;               /* the quorum was reached or lost, or on_member_done said so */
     size_t quorum_lost_by;  /* the member whose failure left too few to reach the quorum,
                                (size_t)-1 while it can still be reached */
@@ -47,14 +50,27 @@ struct ulm_round {
     const ulm_cancel *cancel; /* the request's token */
 };
 
+/* The size of the options struct a caller built against version has: a caller of version
+ * 1 has a shorter struct, and nothing past its end may be read or written. */
+static size_t options_size(unsigned int version)
+{
+    return version == 1 ? offsetof(ulm_round_options, on_member_state) : sizeof(ulm_round_options);
+}
+
+static int known_version(unsigned int version)
+{
+    return version >= 1 && version <= ULM_ROUND_OPTIONS_VERSION;
+}
+
 int ulm_round_options_init(ulm_round_options *opts, unsigned int version)
 {
     if (!opts)
         return ULM_EINVAL;
-    if (version != ULM_ROUND_OPTIONS_VERSION)
+    if (!known_version(version))
         return ULM_EVERSION;
     ulm_round_options init = ULM_ROUND_OPTIONS_INIT;
-    *opts = init;
+    init.version = version;
+    memcpy(opts, &init, options_size(version));
     return ULM_OK;
 }
 
@@ -133,6 +149,16 @@ size_t ulm_round_delta_member(void)
     return delta_member;
 }
 
+/* Tells the caller what member m now waits for, when that changed. */
+static void tell_state(member *m, int state)
+{
+    const ulm_round_options *o = m->round->opts;
+    if (state == m->told || !o->on_member_state)
+        return;
+    m->told = state;
+    o->on_member_state(m->index, state, o->state_payload);
+}
+
 /* A member's text goes to the round's callback with its index, else to the request's,
  * which can ask ulm_round_delta_member() whose text it is. */
 static int member_delta(const char *text, size_t length, void *payload)
@@ -142,6 +168,7 @@ static int member_delta(const char *text, size_t length, void *payload)
     size_t outer = delta_member; /* a round run from inside another round's callback */
     delta_member = m->index;
     int rc;
+    tell_state(m, ULM_MEMBER_ANSWERING);
     if (o->on_delta) {
         rc = o->on_delta(m->index, text, length, o->delta_payload);
     } else {
@@ -151,6 +178,12 @@ static int member_delta(const char *text, size_t length, void *payload)
     }
     delta_member = outer;
     return rc;
+}
+
+static void member_state(ulm_call *k, int state, void *ctx)
+{
+    (void)k;
+    tell_state(ctx, state);
 }
 
 static void member_done(ulm_call *k, void *ctx)
@@ -203,6 +236,10 @@ static int run_members(ulm_round *r, ulm_client *c, const ulm_request *req, ulm_
         rc = ulm__call_init(&m->call, c, req, now, &setup);
         m->call.on_done = member_done;
         m->call.on_done_ctx = m;
+        if (r->opts->on_member_state) {
+            m->call.on_state = member_state;
+            m->call.on_state_ctx = m;
+        }
         calls[i] = &m->call;
     }
     if (rc == ULM_OK) {
@@ -476,8 +513,8 @@ int ulm_round_run(ulm_round **out, ulm_client *client, const ulm_request *req,
     ulm_round_options defaults = ULM_ROUND_OPTIONS_INIT;
     if (!opts)
         opts = &defaults;
-    if (!client || !req || (!members && count) || opts->version != ULM_ROUND_OPTIONS_VERSION)
-        return opts->version != ULM_ROUND_OPTIONS_VERSION ? ULM_EVERSION : ULM_EINVAL;
+    if (!client || !req || (!members && count) || !known_version(opts->version))
+        return !known_version(opts->version) ? ULM_EVERSION : ULM_EINVAL;
     for (size_t i = 0; i < count; i++)
         if (!members[i])
             return ULM_EINVAL;
@@ -485,11 +522,13 @@ int ulm_round_run(ulm_round **out, ulm_client *client, const ulm_request *req,
     ulm_round *r = ulm__calloc(1, sizeof *r);
     if (!r)
         return ULM_ENOMEM;
-    r->opts = opts;
+    r->options = defaults;
+    memcpy(&r->options, opts, options_size(opts->version));
+    r->opts = &r->options;
     r->quorum_lost_by = (size_t)-1;
     const char *template = NULL;
     char why[ULM_ERROR_SIZE];
-    int rc = check_arguments(client, req, count, opts, &template, why, sizeof why);
+    int rc = check_arguments(client, req, count, r->opts, &template, why, sizeof why);
     if (rc != ULM_OK && rc != ULM_ENOMEM)
         rc = set_error(r, rc, why);
     else if (rc == ULM_OK) {

@@ -58,6 +58,7 @@ typedef struct live_status {
     size_t count;
     size_t chunks[ULM_ROUND_MAX_MEMBERS]; /* text chunks received, per member */
     int ended[ULM_ROUND_MAX_MEMBERS];     /* 0 running, 1 answered, -1 failed */
+    int state[ULM_ROUND_MAX_MEMBERS];     /* a ulm_member_state, while running */
     double drawn_at;
     int shown; /* stderr is a terminal: the status line is drawn */
 } live_status;
@@ -69,7 +70,7 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-/* "[1] done  [2] streaming 12  [3] waiting", redrawn in place on stderr. */
+/* "[1] done  [2] streaming 12  [3] loading  [4] waiting", redrawn in place on stderr. */
 static void draw_status(live_status *s)
 {
     fputs("\r", stderr);
@@ -77,8 +78,12 @@ static void draw_status(live_status *s)
         fprintf(stderr, "%s[%zu] ", i ? "  " : "", i + 1);
         if (s->ended[i])
             fputs(s->ended[i] > 0 ? "done" : "failed", stderr);
-        else if (s->chunks[i])
+        else if (s->chunks[i] || s->state[i] == ULM_MEMBER_ANSWERING)
             fprintf(stderr, "streaming %zu", s->chunks[i]);
+        else if (s->state[i] == ULM_MEMBER_LOADING)
+            fputs("loading", stderr);
+        else if (s->state[i] == ULM_MEMBER_PULLING)
+            fputs("pulling", stderr);
         else
             fputs("waiting", stderr);
     }
@@ -94,6 +99,13 @@ static int on_member_delta(size_t member, const char *text, size_t length, void 
     if (s->shown && now_ms() - s->drawn_at >= 100) /* at most ten redraws a second */
         draw_status(s);
     return 0;
+}
+
+static void on_member_state(size_t member, int state, void *payload)
+{
+    live_status *s = payload;
+    s->state[member] = state;
+    draw_status(s);
 }
 
 static int on_member_done(const ulm_round *round, size_t member, void *payload)
@@ -286,6 +298,8 @@ static int run_round(ulm_client *client, ulm_request *req, const cli_options *o,
     if (live) {
         opts.on_member_done = on_member_done;
         opts.done_payload = &status;
+        opts.on_member_state = on_member_state;
+        opts.state_payload = &status;
         draw_status(&status);
     }
     ulm_cancel *interrupt = NULL;

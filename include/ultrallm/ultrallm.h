@@ -555,7 +555,24 @@ typedef int (*ulm_member_delta_fn)(size_t member, const char *text, size_t lengt
  */
 typedef int (*ulm_member_done_fn)(const ulm_round *round, size_t member, void *payload);
 
-#define ULM_ROUND_OPTIONS_VERSION 1
+/* What a running member waits for, as on_member_state tells it. */
+typedef enum ulm_member_state {
+    ULM_MEMBER_WAITING = 0,   /* asked, in a line for a slot, or pausing before a retry or
+                                 its next target: nothing of its answer has arrived */
+    ULM_MEMBER_LOADING = 1,   /* its Docker Model Runner is loading the model first */
+    ULM_MEMBER_PULLING = 2,   /* its Docker Model Runner is pulling the model (auto_pull) */
+    ULM_MEMBER_ANSWERING = 3  /* its answer is arriving (streamed members) */
+} ulm_member_state;
+
+/*
+ * Told when a running member's state changes (every member starts WAITING, untold), on the
+ * calling thread; not told once it ended. LOADING comes from the runner's own word: its
+ * list of runners (GET /engines/ps) says the model is loading or not loaded yet, or the
+ * request was answered "loading".
+ */
+typedef void (*ulm_member_state_fn)(size_t member, int state, void *payload);
+
+#define ULM_ROUND_OPTIONS_VERSION 2
 
 typedef struct ulm_round_options {
     unsigned int version;       /* ULM_ROUND_OPTIONS_VERSION */
@@ -587,15 +604,19 @@ typedef struct ulm_round_options {
     ulm_delta_fn synthesis_on_delta; /* NULL: the synthesis is not streamed */
     void *synthesis_payload;
     uint64_t shuffle_seed;      /* with anonymize: 0 shuffles differently each round */
+    /* version 2 */
+    ulm_member_state_fn on_member_state; /* may be NULL */
+    void *state_payload;
 } ulm_round_options;
 
 #define ULM_ROUND_OPTIONS_INIT                                                             \
     {                                                                                      \
         ULM_ROUND_OPTIONS_VERSION, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0,   \
-            NULL, NULL, 0                                                                  \
+            NULL, NULL, 0, NULL, NULL                                                      \
     }
 
-/* Fills opts with ULM_ROUND_OPTIONS_INIT; ULM_EVERSION for an unknown version. */
+/* Fills the fields of version (1 or 2) of opts with ULM_ROUND_OPTIONS_INIT's, and no more:
+ * a struct built against version 1 is shorter. ULM_EVERSION for an unknown version. */
 ULM_EXTERN int ulm_round_options_init(ulm_round_options *opts, unsigned int version);
 
 /*

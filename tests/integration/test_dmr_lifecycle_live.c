@@ -247,6 +247,81 @@ static void a_loading_model_shows_as_loading(void **state)
     ulm_client_free(c);
 }
 
+/* The states a round told of its members, in order. */
+typedef struct told_states {
+    int states[2][8];
+    size_t count[2];
+} told_states;
+
+static void keep_state(size_t member, int state, void *payload)
+{
+    told_states *t = payload;
+    assert_true(member < 2 && t->count[member] < 8);
+    t->states[member][t->count[member]++] = state;
+}
+
+static int ignore_text(size_t member, const char *text, size_t length, void *payload)
+{
+    (void)member, (void)text, (void)length, (void)payload;
+    return 0;
+}
+
+/* Runs a round of slow-load and stories260k (streamed or not) and keeps what it told. */
+static void round_of_two(ulm_client *c, int streamed, told_states *t)
+{
+    static const char *const members[] = {"dmr/ai/slow-load", "dmr/ai/stories260k"};
+    *t = (told_states){.count = {0, 0}};
+    ulm_round_options opts;
+    assert_int_equal(ulm_round_options_init(&opts, ULM_ROUND_OPTIONS_VERSION), ULM_OK);
+    opts.on_member_state = keep_state;
+    opts.state_payload = t;
+    opts.on_delta = streamed ? ignore_text : NULL;
+    ulm_request *req = live_request(members[0], "Once upon a time");
+    assert_int_equal(ulm_request_set_max_tokens(req, 4), ULM_OK);
+    ulm_round *round = NULL;
+    int rc = ulm_round_run(&round, c, req, members, 2, &opts);
+    if (rc != ULM_OK)
+        fail_msg("%s", ulm_round_error_message(round));
+    ulm_round_free(round);
+    ulm_request_free(req);
+}
+
+static void expect_told(const told_states *t, size_t member, const int *states, size_t count)
+{
+    assert_int_equal(t->count[member], count);
+    for (size_t i = 0; i < count; i++)
+        assert_int_equal(t->states[member][i], states[i]);
+}
+
+static void a_round_tells_which_members_wait_for_a_load(void **state)
+{
+    (void)state;
+    ulm_client *c = lifecycle_client();
+    char err[ULM_ERROR_SIZE];
+    assert_int_equal(ulm_dmr_pull(c, NULL, "ai/slow-load", NULL, NULL, NULL, err, sizeof err),
+                     ULM_OK);
+    static const int loading_then_answering[] = {ULM_MEMBER_LOADING, ULM_MEMBER_ANSWERING};
+    static const int answering[] = {ULM_MEMBER_ANSWERING};
+    for (int i = 0; i < 4; i++) {
+        long unloaded = -1;
+        assert_int_equal(ulm_dmr_unload(c, NULL, "ai/slow-load", &unloaded, err, sizeof err),
+                         ULM_OK);
+        /* slow-load takes 1.5 s to load: its member is told it waits for the load, then
+         * (streamed) that its answer arrives */
+        told_states t;
+        int streamed = i % 2 == 0;
+        round_of_two(c, streamed, &t);
+        expect_told(&t, 0, loading_then_answering, streamed ? 2 : 1);
+        if (streamed)
+            assert_int_equal(t.states[1][t.count[1] - 1], ULM_MEMBER_ANSWERING);
+        /* now both are loaded: no member waits for a load */
+        round_of_two(c, 1, &t);
+        expect_told(&t, 0, answering, 1);
+        expect_told(&t, 1, answering, 1);
+    }
+    ulm_client_free(c);
+}
+
 static void a_pulled_model_is_removed(void **state)
 {
     (void)state;
@@ -284,6 +359,7 @@ int main(void)
         cmocka_unit_test(the_pulled_models_are_listed_with_their_metadata),
         cmocka_unit_test(preload_ps_and_unload),
         cmocka_unit_test(a_loading_model_shows_as_loading),
+        cmocka_unit_test(a_round_tells_which_members_wait_for_a_load),
         cmocka_unit_test(a_pulled_model_is_removed),
         cmocka_unit_test(an_unreachable_runner_fails_at_once),
     };

@@ -480,6 +480,87 @@ static void streaming_members_interleave(void **state)
     ulm_client_free(c);
 }
 
+/* The states each member was told, in order (member_states). */
+typedef struct told_states {
+    int states[4][8];
+    size_t count[4];
+} told_states;
+
+static void keep_state(size_t member, int state, void *payload)
+{
+    told_states *t = payload;
+    assert_true(member < 4 && t->count[member] < 8);
+    t->states[member][t->count[member]++] = state;
+}
+
+static int ignore_delta(size_t member, const char *text, size_t length, void *payload)
+{
+    (void)member, (void)text, (void)length, (void)payload;
+    return 0;
+}
+
+static void cloud_members_are_told_only_that_they_answer(void **state)
+{
+    (void)state;
+    ulm_client *c = round_client();
+    ulm_request *req = prompt();
+    /* one answers at once, one fails over from a backend that is down, one streams slowly */
+    const char *members[] = {"fast/m", "down/m,fast/m", "streaming/m"};
+    for (int i = 0; i < 6; i++) {
+        int streamed = i % 2 == 0;
+        told_states t = {.count = {0}};
+        ulm_round_options o = ULM_ROUND_OPTIONS_INIT;
+        o.on_member_state = keep_state;
+        o.state_payload = &t;
+        o.on_delta = streamed ? ignore_delta : NULL;
+        ulm_round *r = NULL;
+        assert_int_equal(ulm_round_run(&r, c, req, members, 3, &o), ULM_OK);
+        /* no cloud member waits for a load; streamed ones are told when their text comes,
+         * once; unstreamed ones are told nothing (WAITING, untold, until they end) */
+        for (size_t m = 0; m < 3; m++) {
+            assert_int_equal(ulm_response_error(member(r, m)), ULM_OK);
+            assert_int_equal(t.count[m], streamed ? 1 : 0);
+            if (streamed)
+                assert_int_equal(t.states[m][0], ULM_MEMBER_ANSWERING);
+        }
+        ulm_round_free(r);
+    }
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
+/* A program built against version 1 of the options has a shorter struct: a round reads
+ * nothing past it (the garbage there would be called as on_member_state). */
+static void version_1_options_are_read_no_further(void **state)
+{
+    (void)state;
+    size_t v1_size = offsetof(ulm_round_options, on_member_state);
+    ulm_round_options o;
+    memset(&o, 0x5a, sizeof o);
+    assert_int_equal(ulm_round_options_init(&o, 1), ULM_OK);
+    assert_int_equal(o.version, 1);
+    const unsigned char *tail = (const unsigned char *)&o + v1_size;
+    for (size_t i = 0; i < sizeof o - v1_size; i++)
+        assert_int_equal(tail[i], 0x5a);
+    o.on_delta = ignore_delta;
+    ulm_client *c = round_client();
+    ulm_request *req = prompt();
+    const char *members[] = {"fast/m", "streaming/m"};
+    for (int i = 0; i < 3; i++) {
+        ulm_round *r = NULL;
+        assert_int_equal(ulm_round_run(&r, c, req, members, 2, &o), ULM_OK);
+        ulm_round_free(r);
+    }
+    o.version = ULM_ROUND_OPTIONS_VERSION + 1;
+    ulm_round *r = (ulm_round *)&o;
+    assert_int_equal(ulm_round_run(&r, c, req, members, 2, &o), ULM_EVERSION);
+    assert_null(r);
+    assert_int_equal(ulm_round_options_init(&o, 0), ULM_EVERSION);
+    assert_int_equal(ulm_round_options_init(&o, ULM_ROUND_OPTIONS_VERSION + 1), ULM_EVERSION);
+    ulm_request_free(req);
+    ulm_client_free(c);
+}
+
 /* The request's own on_delta, which has no member argument, asks whose text it got. */
 static int note_request_delta(const char *text, size_t length, void *payload)
 {
@@ -800,6 +881,8 @@ int main(void)
         cmocka_unit_test(a_member_fails_over_inside_its_chain),
         cmocka_unit_test(streaming_members_interleave),
         cmocka_unit_test(the_requests_on_delta_learns_the_member),
+        cmocka_unit_test(cloud_members_are_told_only_that_they_answer),
+        cmocka_unit_test(version_1_options_are_read_no_further),
         cmocka_unit_test(synthesis_combines_local_answers),
         cmocka_unit_test(a_failed_synthesis_keeps_the_answers),
         cmocka_unit_test(the_synthesis_keeps_the_requests_overrides_and_clocks),

@@ -15,7 +15,7 @@ from ._loader import Loaded, load
 # major version may have changed any signature below, so it is refused at import.
 SUPPORTED_MAJOR = 0
 OPTIONS_VERSION = 5         # ULM_CLIENT_OPTIONS_VERSION, the layout ClientOptions mirrors
-ROUND_OPTIONS_VERSION = 1   # ULM_ROUND_OPTIONS_VERSION, the layout RoundOptions mirrors
+ROUND_OPTIONS_VERSION = 2   # ULM_ROUND_OPTIONS_VERSION, the layout RoundOptions mirrors
 PULL_PROGRESS_VERSION = 1   # ULM_PULL_PROGRESS_VERSION, the layout PullProgressStruct mirrors
 LOG_EVENT_VERSION = 1       # ULM_LOG_EVENT_VERSION, the layout LogEventStruct mirrors
 LOG_JSON_SIZE = 4096        # ULM_LOG_JSON_SIZE: a JSON-lines record always fits
@@ -148,9 +148,12 @@ MemberDeltaFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_size_t, ctypes.c_void_p,
 MemberDoneFn = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(Round), ctypes.c_size_t,
                                 ctypes.c_void_p)
 
+# void (*ulm_member_state_fn)(size_t member, int state, void *payload)
+MemberStateFn = ctypes.CFUNCTYPE(None, ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p)
+
 
 class RoundOptions(ctypes.Structure):
-    """struct ulm_round_options, version 1: same fields, same order, same C types."""
+    """struct ulm_round_options, version 2: same fields, same order, same C types."""
     _fields_ = [
         ("version", ctypes.c_uint),
         ("quorum", ctypes.c_size_t),
@@ -168,6 +171,8 @@ class RoundOptions(ctypes.Structure):
         ("synthesis_on_delta", DeltaFn),
         ("synthesis_payload", ctypes.c_void_p),
         ("shuffle_seed", ctypes.c_uint64),
+        ("on_member_state", MemberStateFn),
+        ("state_payload", ctypes.c_void_p),
     ]
 
 
