@@ -458,6 +458,20 @@ python3 "$tmp/on_terminal.py" "$cli" compare -m dmr/ai/stories260k -m dmr/ai/not
     "Once upon a time" > "$tmp/pty.out" || { echo "failed: compare on a terminal"; cat "$tmp/pty.out"; exit 1; }
 grep -qF $'\r[1] waiting  [2] waiting\033[K' "$tmp/pty.out" &&
     grep -qF $'\r[1] done  [2] failed\033[K\r\033[K== [1] dmr/ai/stories260k:latest (' "$tmp/pty.out" && ok
+# a member whose model the runner loads first says so (ai/slow-load loads in 1.5 s); the
+# same round again, with the model loaded, has no member waiting for a load
+expect_exit 0 "pull before compare" "$cli" pull ai/slow-load
+for loaded in no yes; do
+    python3 "$tmp/on_terminal.py" "$cli" compare -m dmr/ai/slow-load -m dmr/ai/stories260k \
+        --max-tokens 8 "Once upon a time" > "$tmp/pty.out" ||
+        { echo "failed: compare of a model to load"; cat "$tmp/pty.out"; exit 1; }
+    grep -qF $'\r[1] done  [2] done\033[K' "$tmp/pty.out" || { echo "failed: compare loading"; exit 1; }
+    if [ $loaded = no ]; then
+        grep -qF $'\r[1] loading  [2] ' "$tmp/pty.out" && ok
+    else
+        ! grep -qF '] loading' "$tmp/pty.out" && ok
+    fi
+done
 # no member answers: exit 1, the round says why; refused before sending: exit 2
 expect_exit 1 "compare, every member failing" "$cli" compare -m dmr/ai/not-pulled -m dmr/ai/x hi
 grep -q "^ultra-llm: error: model_not_found: no member answered" "$tmp/run.err" && ok
@@ -502,4 +516,4 @@ grep -qx "  dmr: down (0 of 1 endpoint answered)" "$tmp/doctor.out" && ok
 unset MODEL_RUNNER_URL
 
 echo "$passed passed, 0 failed"
-[ "$passed" -eq 83 ]
+[ "$passed" -eq 85 ]
