@@ -389,6 +389,7 @@ static void name_the_fix(ulm_call *k, int rc)
 /* An attempt that got an endpoint ended: counted, its health noted, its slot given back. */
 static void attempt_ended(ulm_call *k, int rc)
 {
+    k->probe_at = 0;
     ulm__load_probe_stop(&k->probe, k->engine);
     name_the_fix(k, rc);
     k->reported_window = rc == ULM_ECONTEXT_LENGTH ? k->result.context_window : 0;
@@ -408,6 +409,23 @@ static void attempt_ended(ulm_call *k, int rc)
     round_attempt_ended(k, rc, k->x.http_status, k->x.delivered, k->x.retry_after_ms);
 }
 
+/* Asks the runner whether the attempt's model is loaded, beside its request. */
+static void start_probe(ulm_call *k)
+{
+    if (ulm__load_probe_start(&k->probe, k->client, k->target.backend, k->endpoint,
+                              k->x.base_url, k->target.model,
+                              k->op == ULM_OP_EMBED ? "embedding" : "completion", &k->clocks,
+                              k->engine) != ULM_OK)
+        ulm__log_event(logger(k), ULM_LOG_DEBUG,
+                       target_fields(k, "load_probe.skipped", next_attempt(k), ULM_ENOMEM, -1),
+                       "%s: no memory to ask whether %s is loaded", k->target.backend->name,
+                       k->target.model);
+    else if (k->probe) {
+        k->probe->on_loading = probe_saw_loading;
+        k->probe->loading_ctx = k;
+    }
+}
+
 /* Sends the attempt's request to its endpoint (again, for a loading model). */
 static void send(ulm_call *k)
 {
@@ -423,19 +441,7 @@ static void send(ulm_call *k)
         attempt_ended(k, k->x.rc);
         return;
     }
-    if (local && !again &&
-        ulm__load_probe_start(&k->probe, k->client, k->target.backend, k->endpoint,
-                              k->x.base_url, k->target.model,
-                              k->op == ULM_OP_EMBED ? "embedding" : "completion", &k->clocks,
-                              k->engine) != ULM_OK)
-        ulm__log_event(logger(k), ULM_LOG_DEBUG,
-                       target_fields(k, "load_probe.skipped", next_attempt(k), ULM_ENOMEM, -1),
-                       "%s: no memory to ask whether %s is loaded", k->target.backend->name,
-                       k->target.model);
-    else if (k->probe) {
-        k->probe->on_loading = probe_saw_loading;
-        k->probe->loading_ctx = k;
-    }
+    k->probe_at = local && !again ? k->clocks.attempt_start + ULM_LOAD_PROBE_AFTER_MS : 0;
 }
 
 static void on_exchange_done(ulm_exchange *x, void *ctx)
@@ -1053,6 +1059,8 @@ void ulm__call_begin(ulm_call *k, ulm_engine *e)
 double ulm__call_wake_at(const ulm_call *k)
 {
     switch (k->state) {
+    case ULM_CALL_SENDING:
+        return k->probe_at;
     case ULM_CALL_WAIT_LOAD:
     case ULM_CALL_WAIT_RETRY:
         return k->wake_at;
@@ -1066,6 +1074,13 @@ double ulm__call_wake_at(const ulm_call *k)
 void ulm__call_wake(ulm_call *k, double now)
 {
     switch (k->state) {
+    case ULM_CALL_SENDING:
+        if (k->probe_at && now >= k->probe_at) {
+            k->probe_at = 0;
+            if (!k->clocks.headers_at) /* else the model is answering: nothing to ask */
+                start_probe(k);
+        }
+        break;
     case ULM_CALL_WAIT_LOAD:
         if (now >= k->wake_at)
             send(k);

@@ -108,6 +108,7 @@ struct ulm_call {
     ulm_exchange x;
     ulm_load_probe *probe;     /* beside x: is the local model loaded already; NULL when
                                   nothing is asked */
+    double probe_at;           /* SENDING: when to start the probe; 0: not to */
 };
 
 /* How a call differs from what its request alone says. */

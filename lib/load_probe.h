@@ -7,9 +7,9 @@
 /*
  * A local model's first request may have to wait for the model to load, so an attempt at
  * Docker Model Runner gets a load budget before its first-token clock starts. That budget
- * is only needed when the model is not loaded yet. While the request is on its way, the
- * probe asks the runner's GET /engines/ps, on the same engine, and then sets the attempt's
- * clocks by what the runner says:
+ * is only needed when the model is not loaded yet. When the request has had no answer for
+ * ULM_LOAD_PROBE_AFTER_MS, the probe asks the runner's GET /engines/ps, on the same
+ * engine, and then sets the attempt's clocks by what the runner says:
  *
  *   loaded, not loading     no load budget: the first-token clock runs from the connection
  *   loading                 what is left of the budget of a load this client saw begin;
@@ -21,6 +21,11 @@
  * An answer that comes after the first token changes nothing. The probe never fails the
  * attempt and is never part of its trail.
  */
+/* A call asks only once its answer has not begun this long after it was sent: a model that
+ * answers sooner is loaded, and asking would cost a request (and, answered after the call
+ * ended, a connection closed mid-answer) for nothing. */
+#define ULM_LOAD_PROBE_AFTER_MS 50
+
 typedef struct ulm_load_probe {
     ulm_exchange x;
     ulm_clocks clocks;          /* the probe's own */

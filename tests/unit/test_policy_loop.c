@@ -123,6 +123,29 @@ static ulm_response *call(ulm_client *c, const char *models, int *rc)
     "{\"backends\": {\"farm\": {\"type\": \"openai\", \"urls\": [" urls "],"              \
     " \"api_key_env\": \"ULM_LOOP_KEY\"" extra "}}"
 
+/* ------------------------------------------------------------ the load probe */
+
+static void a_model_that_answers_at_once_is_not_probed(void **state)
+{
+    (void)state;
+    /* the runner's list of runners would be asked only if an answer took
+     * ULM_LOAD_PROBE_AFTER_MS to begin; these come at once, so it never is */
+    script s = {{{"/engines/ps", 0, ULM_OK, 0, NULL, 0, 0, 0, NULL},
+                 {"local.test", 0, ULM_OK, 0, NULL, 0, 0, 0, NULL}},
+                2,
+                0};
+    ulm_client *c = client_with_config(&s, "{}");
+    for (int i = 0; i < 10; i++) {
+        int rc;
+        ulm_response *resp = call(c, "dmr/ai/local", &rc);
+        assert_int_equal(rc, ULM_OK);
+        ulm_response_free(resp);
+    }
+    assert_int_equal(s.hosts[1].calls, 10);
+    assert_int_equal(s.hosts[0].calls, 0);
+    ulm_client_free(c);
+}
+
 /* ------------------------------------------------------------ retries */
 
 static void retries_stop_at_the_limit_within_the_backoff_caps(void **state)
@@ -633,6 +656,7 @@ static void model_parameters_fill_what_the_request_leaves_unset(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_model_that_answers_at_once_is_not_probed),
         cmocka_unit_test(retries_stop_at_the_limit_within_the_backoff_caps),
         cmocka_unit_test(retry_succeeds_after_a_failure),
         cmocka_unit_test(retry_after_sets_the_pause_and_the_deadline_cuts_it),
