@@ -77,10 +77,16 @@ int ulm__dmr_normalize_model(const char *name, char *buf, size_t buf_size)
             if (!valid_tag_char((unsigned char)*t))
                 return ULM_EINVAL;
     }
-    int has_namespace = memchr(tmp, '/', name_len) != NULL;
-    int n = snprintf(buf, buf_size, "%s%s%s", has_namespace ? "" : "ai/", tmp,
-                     (colon || digest) ? "" : ":latest");
-    return n > 0 && (size_t)n < buf_size ? ULM_OK : ULM_EINVAL;
+    /* written by hand: this runs on every call to a local model, snprintf costs more */
+    const char *namespace = memchr(tmp, '/', name_len) ? "" : "ai/";
+    const char *tag = colon || digest ? "" : ":latest";
+    size_t ns_len = strlen(namespace), tmp_len = strlen(tmp), tag_len = strlen(tag);
+    if (ns_len + tmp_len + tag_len >= buf_size)
+        return ULM_EINVAL;
+    memcpy(buf, namespace, ns_len);
+    memcpy(buf + ns_len, tmp, tmp_len);
+    memcpy(buf + ns_len + tmp_len, tag, tag_len + 1);
+    return ULM_OK;
 }
 
 static int dmr_normalize(const ulm_provider *self, const char *name, char *buf,

@@ -14,6 +14,22 @@ int ulm__json_real(ulm_text *b, double value)
     return ulm_text_append(b, text, strlen(text));
 }
 
+int ulm__json_integer(ulm_text *b, long long value)
+{
+    char digits[24]; /* 19 digits and a sign at most */
+    char *at = digits + sizeof digits;
+    /* the magnitude as unsigned, so that LLONG_MIN does not overflow */
+    unsigned long long magnitude = value < 0 ? 0ULL - (unsigned long long)value
+                                             : (unsigned long long)value;
+    do {
+        *--at = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    if (value < 0)
+        *--at = '-';
+    return ulm_text_append(b, at, (size_t)(digits + sizeof digits - at));
+}
+
 int ulm__json_key(ulm_text *b, const char *key)
 {
     int rc = ulm_text_append(b, ",", 1);

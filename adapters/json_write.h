@@ -20,6 +20,9 @@ static inline int ulm__json_string(ulm_text *b, const char *s)
     return ulm_text_append_json_string(b, s, strlen(s));
 }
 
+/* A whole number, in decimal. */
+ULM_HIDDEN int ulm__json_integer(ulm_text *b, long long value);
+
 /* The shortest number that reads back as the same double. */
 ULM_HIDDEN int ulm__json_real(ulm_text *b, double value);
 

@@ -1,4 +1,4 @@
-/* openai_scan.c - reads the common OpenAI stream chunk (a content delta, a finish reason) without building a JSON tree; anything else is left to jansson. */
+/* openai_scan.c - reads the common OpenAI answer and stream chunk (text, finish reason, usage) without building a JSON tree; anything else is left to jansson. */
 #include <string.h>
 
 #include "openai_scan.h"
@@ -108,6 +108,8 @@ static int scan_literal(scanner *s, const char *word)
  * to jansson, which alone knows its limits for them. */
 static int scan_number(scanner *s)
 {
+    if (s->p >= s->end)
+        return 0;
     if (*s->p == '-')
         s->p++;
     const unsigned char *digits = s->p;
@@ -302,6 +304,117 @@ int ulm__openai_scan_chunk(const char *data, size_t len, ulm_openai_chunk *out)
     reading r = {.chunk = out};
     skip_ws(&s);
     if (s.p >= s.end || *s.p != '{' || !scan_object(&s, chunk_member, &r))
+        return 0;
+    skip_ws(&s);
+    return s.p == s.end && r.seen.choices;
+}
+
+/* ------------------------------------------------------------ a whole chat completion */
+
+typedef struct completion_seen {
+    int model, choices, message, content, finish, usage, prompt, completion, total;
+} completion_seen;
+
+typedef struct completion_reading {
+    ulm_openai_completion *answer;
+    completion_seen seen;
+} completion_reading;
+
+/* A count of usage, once: a whole number >= 0 as it is, any other value -1 (as
+ * ulm__json_count reads it); 0 to give up. */
+static int count_member(scanner *s, int *seen, long *out)
+{
+    if ((*seen)++)
+        return 0;
+    *out = -1;
+    if (s->p < s->end && (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))) {
+        int negative = *s->p == '-';
+        const unsigned char *digits = s->p + negative;
+        if (!scan_number(s))
+            return 0;
+        long value = 0;
+        for (const unsigned char *d = digits; d < s->p; d++)
+            value = value * 10 + (*d - '0');
+        *out = negative && value ? -1 : value; /* -0 is 0 to jansson */
+        return 1;
+    }
+    return scan_value(s);
+}
+
+static int usage_member(scanner *s, const ulm_openai_span *key, void *ctx)
+{
+    completion_reading *r = ctx;
+    if (key_is(key, "prompt_tokens"))
+        return count_member(s, &r->seen.prompt, &r->answer->prompt_tokens);
+    if (key_is(key, "completion_tokens"))
+        return count_member(s, &r->seen.completion, &r->answer->completion_tokens);
+    if (key_is(key, "total_tokens"))
+        return count_member(s, &r->seen.total, &r->answer->total_tokens);
+    return -1;
+}
+
+static int message_member(scanner *s, const ulm_openai_span *key, void *ctx)
+{
+    completion_reading *r = ctx;
+    if (!key_is(key, "content"))
+        return -1;
+    return string_or_null(s, &r->seen.content, &r->answer->content,
+                          &r->answer->content_escaped);
+}
+
+static int answer_choice_member(scanner *s, const ulm_openai_span *key, void *ctx)
+{
+    completion_reading *r = ctx;
+    if (key_is(key, "message")) {
+        if (r->seen.message++ || s->p >= s->end || *s->p != '{')
+            return 0;
+        return scan_object(s, message_member, r);
+    }
+    if (key_is(key, "finish_reason")) {
+        int escaped;
+        return string_or_null(s, &r->seen.finish, &r->answer->finish, &escaped) && !escaped;
+    }
+    return -1;
+}
+
+static int first_answer_choice(scanner *s, void *ctx)
+{
+    completion_reading *r = ctx;
+    return s->p < s->end && *s->p == '{' && scan_object(s, answer_choice_member, ctx) &&
+           r->seen.message;
+}
+
+static int completion_member(scanner *s, const ulm_openai_span *key, void *ctx)
+{
+    completion_reading *r = ctx;
+    if (key_is(key, "model")) {
+        int escaped;
+        return string_or_null(s, &r->seen.model, &r->answer->model, &escaped) && !escaped;
+    }
+    if (key_is(key, "choices")) {
+        if (r->seen.choices++ || s->p >= s->end || *s->p != '[')
+            return 0;
+        return scan_array(s, first_answer_choice, r);
+    }
+    if (key_is(key, "usage")) {
+        if (r->seen.usage++)
+            return 0;
+        /* usage that is not an object gives no counts, as for jansson */
+        return s->p < s->end && *s->p == '{' ? scan_object(s, usage_member, r) : scan_value(s);
+    }
+    if (key_is(key, "error"))
+        return 0;
+    return -1;
+}
+
+int ulm__openai_scan_completion(const char *data, size_t len, ulm_openai_completion *out)
+{
+    memset(out, 0, sizeof *out);
+    out->prompt_tokens = out->completion_tokens = out->total_tokens = -1;
+    scanner s = {.p = (const unsigned char *)data, .end = (const unsigned char *)data + len};
+    completion_reading r = {.answer = out};
+    skip_ws(&s);
+    if (s.p >= s.end || *s.p != '{' || !scan_object(&s, completion_member, &r))
         return 0;
     skip_ws(&s);
     return s.p == s.end && r.seen.choices;

@@ -37,9 +37,9 @@ static int append_parameters(ulm_text *b, const ulm_request *req)
         rc = ulm__json_real(b, real);
     if (rc == ULM_OK && ulm_request_max_tokens(req, &count) &&
         (rc = ulm__json_key(b, "max_tokens")) == ULM_OK)
-        rc = ulm_text_appendf(b, "%ld", count);
+        rc = ulm__json_integer(b, count);
     if (rc == ULM_OK && ulm_request_seed(req, &seed) && (rc = ulm__json_key(b, "seed")) == ULM_OK)
-        rc = ulm_text_appendf(b, "%lld", (long long)seed);
+        rc = ulm__json_integer(b, seed);
     if (rc == ULM_OK && ulm_request_stop_count(req) && (rc = ulm__json_key(b, "stop")) == ULM_OK)
         rc = ulm__json_stops(b, req);
     return rc;
@@ -55,8 +55,11 @@ static int build_chat(const char *model, const ulm_request *req, int stream,
     if (rc == ULM_OK)
         rc = ulm__json_literal(&body, ",\"messages\":[");
     for (size_t i = 0; rc == ULM_OK && i < ulm_request_message_count(req); i++) {
-        rc = ulm_text_appendf(&body, "%s{\"role\":\"%s\",\"content\":", i ? "," : "",
-                              role_name(ulm_request_message_role(req, i)));
+        rc = i ? ulm__json_literal(&body, ",{\"role\":") : ulm__json_literal(&body, "{\"role\":");
+        if (rc == ULM_OK)
+            rc = ulm__json_string(&body, role_name(ulm_request_message_role(req, i)));
+        if (rc == ULM_OK)
+            rc = ulm__json_literal(&body, ",\"content\":");
         if (rc == ULM_OK)
             rc = ulm__json_string(&body, ulm_request_message_content(req, i));
         if (rc == ULM_OK)
@@ -67,7 +70,8 @@ static int build_chat(const char *model, const ulm_request *req, int stream,
     if (rc == ULM_OK)
         rc = append_parameters(&body, req);
     if (rc == ULM_OK && stream) /* without include_usage a stream reports no token counts */
-        rc = ulm_text_appendf(&body, ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+        rc = ulm__json_literal(&body,
+                               ",\"stream\":true,\"stream_options\":{\"include_usage\":true}");
     if (rc == ULM_OK)
         rc = ulm__json_literal(&body, "}");
     if (rc == ULM_OK)
@@ -239,7 +243,77 @@ static int parse_embeddings(json_t *root, ulm_result *out)
     return model ? ulm_result_set_model(out, model) : ULM_OK;
 }
 
+/* A span's text with its escapes resolved, handed to put (ulm_result_set_text or
+ * ulm_result_append_text). */
+static int put_text(const ulm_openai_span *text, int escaped, ulm_result *out,
+                    int (*put)(ulm_result *, const char *, size_t))
+{
+    if (!escaped)
+        return put(out, text->data ? text->data : "", text->len);
+    char small[512], *plain = small;
+    if (text->len > sizeof small && !(plain = malloc(text->len)))
+        return ULM_ENOMEM;
+    size_t n = ulm__openai_unescape(text, plain);
+    int rc = put(out, plain, n);
+    if (plain != small)
+        free(plain);
+    return rc;
+}
+
+/* A finish reason's span into the result, as finish_from() reads its name. */
+static void set_finish_of(const ulm_openai_span *finish, ulm_result *out)
+{
+    char name[64];
+    const char *reason = NULL;
+    if (finish->data) {
+        /* longer than any reason finish_from() knows: the same "unknown" as for jansson */
+        size_t n = finish->len < sizeof name ? finish->len : sizeof name - 1;
+        memcpy(name, finish->data, n);
+        name[n] = '\0';
+        reason = name;
+    }
+    ulm_result_set_finish_reason(out, finish_from(reason));
+}
+
+/* A model's span into the result. */
+static int set_model_of(const ulm_openai_span *model, ulm_result *out)
+{
+    char small[256], *name = small;
+    if (model->len >= sizeof small && !(name = malloc(model->len + 1)))
+        return ULM_ENOMEM;
+    memcpy(name, model->data, model->len);
+    name[model->len] = '\0';
+    int rc = ulm_result_set_model(out, name);
+    if (name != small)
+        free(name);
+    return rc;
+}
+
+/* A completion the scanner read, applied as parse_chat() applies jansson's tree. */
+static int apply_completion(const ulm_openai_completion *c, ulm_result *out)
+{
+    int rc = put_text(&c->content, c->content_escaped, out, ulm_result_set_text);
+    if (rc != ULM_OK)
+        return rc;
+    set_finish_of(&c->finish, out);
+    ulm_result_set_usage(out, c->prompt_tokens, c->completion_tokens, c->total_tokens);
+    return c->model.data ? set_model_of(&c->model, out) : ULM_OK;
+}
+
 int ulm__openai_parse(ulm_op op, const ulm_http_response *in, ulm_result *out)
+{
+    int status = ulm_http_response_status(in);
+    if (op == ULM_OP_CHAT && status >= 200 && status < 300) {
+        size_t len;
+        const char *body = ulm_http_response_body(in, &len);
+        ulm_openai_completion answer;
+        if (ulm__openai_scan_completion(body, len, &answer))
+            return apply_completion(&answer, out);
+    }
+    return ulm__openai_parse_json(op, in, out);
+}
+
+int ulm__openai_parse_json(ulm_op op, const ulm_http_response *in, ulm_result *out)
 {
     int status = ulm_http_response_status(in);
     if (status < 200 || status >= 300)
@@ -269,36 +343,12 @@ static const char *delta_content(json_t *choice, size_t *len)
 static int apply_chunk(const ulm_openai_chunk *c, ulm_result *out)
 {
     int rc = ULM_OK;
-    if (c->content.data && c->content.len) {
-        if (!c->content_escaped) {
-            rc = ulm_result_append_text(out, c->content.data, c->content.len);
-        } else {
-            char small[512], *text = small;
-            if (c->content.len > sizeof small && !(text = malloc(c->content.len)))
-                return ULM_ENOMEM;
-            size_t n = ulm__openai_unescape(&c->content, text);
-            rc = n ? ulm_result_append_text(out, text, n) : ULM_OK;
-            if (text != small)
-                free(text);
-        }
-    }
-    char name[64];
-    if (c->finish.data) {
-        /* longer than any reason finish_from() knows: the same "unknown" as for jansson */
-        size_t n = c->finish.len < sizeof name ? c->finish.len : sizeof name - 1;
-        memcpy(name, c->finish.data, n);
-        name[n] = '\0';
-        ulm_result_set_finish_reason(out, finish_from(name));
-    }
-    if (rc == ULM_OK && c->model.data && !ulm_result_model(out)) {
-        char *model = malloc(c->model.len + 1);
-        if (!model)
-            return ULM_ENOMEM;
-        memcpy(model, c->model.data, c->model.len);
-        model[c->model.len] = '\0';
-        rc = ulm_result_set_model(out, model);
-        free(model);
-    }
+    if (c->content.data && c->content.len)
+        rc = put_text(&c->content, c->content_escaped, out, ulm_result_append_text);
+    if (c->finish.data)
+        set_finish_of(&c->finish, out);
+    if (rc == ULM_OK && c->model.data && !ulm_result_model(out))
+        rc = set_model_of(&c->model, out);
     return rc;
 }
 

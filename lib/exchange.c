@@ -234,7 +234,8 @@ int ulm__exchange_start(ulm_exchange *x, ulm_engine *e)
         ulm__set_errbuf(why, sizeof why, "cannot build the request: %s", ulm_strerror(rc));
         return fail_early(x, rc, why);
     }
-    if (ulm_text_appendf(&x->url, "%s%s", x->base_url, http->path) != ULM_OK)
+    if (ulm_text_append(&x->url, x->base_url, strlen(x->base_url)) != ULM_OK ||
+        ulm_text_append(&x->url, http->path, strlen(http->path)) != ULM_OK)
         return fail_early(x, ULM_ENOMEM, ulm_strerror(ULM_ENOMEM));
 
     /* a caller of a backend that cannot stream still gets its text through on_delta */

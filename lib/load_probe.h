@@ -22,9 +22,10 @@
  * attempt and is never part of its trail.
  */
 /* A call asks only once its answer has not begun this long after it was sent: a model that
- * answers sooner is loaded, and asking would cost a request (and, answered after the call
- * ended, a connection closed mid-answer) for nothing. */
-#define ULM_LOAD_PROBE_AFTER_MS 50
+ * answers sooner is loaded, and asking would cost a request for nothing. A probe still on
+ * its way when the attempt ends is cut short, which closes its connection; a runner's list
+ * comes in about a millisecond, so that is rare unless answers take about this long. */
+#define ULM_LOAD_PROBE_AFTER_MS 20
 
 typedef struct ulm_load_probe {
     ulm_exchange x;

@@ -1,4 +1,4 @@
-/* fuzz_stream.c - any bytes as a provider's event stream, error body, answer and model list (and OpenAI chunks read by both of its paths): a libFuzzer target, or a replayer of saved inputs. */
+/* fuzz_stream.c - any bytes as a provider's event stream, error body, answer and model list (and OpenAI answers and chunks read by both of their paths): a libFuzzer target, or a replayer of saved inputs. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,6 +210,16 @@ static int same_text(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static int same_result(const ulm_result *a, const ulm_result *b)
+{
+    return a->text_len == b->text_len &&
+           (!a->text_len || memcmp(a->text, b->text, a->text_len) == 0) &&
+           a->finish == b->finish && a->error == b->error &&
+           a->prompt_tokens == b->prompt_tokens &&
+           a->completion_tokens == b->completion_tokens && a->total_tokens == b->total_tokens &&
+           same_text(a->model, b->model) && same_text(a->error_text, b->error_text);
+}
+
 /* Each line of the body as one OpenAI chunk, read by ulm__openai_parse_event (whose fast
  * scanner reads the common chunk itself) and by jansson alone: the two results must be
  * the same, so correctness never depends on which path read a chunk. */
@@ -230,18 +240,30 @@ static void check_openai_paths_agree(const uint8_t *body, size_t size)
         if (ulm__openai_parse_event(&ev, &fast) != ulm__openai_parse_event_json(&ev, &slow))
             abort();
         free(line);
-        if (fast.text_len != slow.text_len ||
-            (fast.text_len && memcmp(fast.text, slow.text, fast.text_len) != 0) ||
-            fast.finish != slow.finish || fast.error != slow.error ||
-            fast.prompt_tokens != slow.prompt_tokens ||
-            fast.completion_tokens != slow.completion_tokens ||
-            fast.total_tokens != slow.total_tokens || !same_text(fast.model, slow.model) ||
-            !same_text(fast.error_text, slow.error_text))
+        if (!same_result(&fast, &slow))
             abort();
         at += len + 1;
     }
     ulm__result_clear(&fast);
     ulm__result_clear(&slow);
+}
+
+/* The body as one OpenAI answer, read by ulm__openai_parse (whose scanner reads the common
+ * answer itself) and by jansson alone: the same return code and result. */
+static void check_openai_answer_paths_agree(const uint8_t *body, size_t size)
+{
+    ulm_http_response resp;
+    response_of(&resp, 200, "application/json", body, size);
+    ulm_result fast, slow;
+    ulm__result_init(&fast);
+    ulm__result_init(&slow);
+    if (ulm__openai_parse(ULM_OP_CHAT, &resp, &fast) !=
+            ulm__openai_parse_json(ULM_OP_CHAT, &resp, &slow) ||
+        !same_result(&fast, &slow))
+        abort();
+    ulm__result_clear(&fast);
+    ulm__result_clear(&slow);
+    ulm__http_response_clear(&resp);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -262,8 +284,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_parse(p, ULM_OP_CHAT, status, body, size);
     check_parse(p, ULM_OP_CHAT, 200, body, size);
     check_parse(p, ULM_OP_MODELS, 200, body, size);
-    if (pick % nproviders == 0)
+    if (pick % nproviders == 0) {
         check_openai_paths_agree(body, size);
+        check_openai_answer_paths_agree(body, size);
+    }
     p->destroy(p);
     return 0;
 }

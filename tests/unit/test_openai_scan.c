@@ -1,4 +1,4 @@
-/* test_openai_scan.c - the fast reader of OpenAI stream chunks: it reads the common chunk, and whatever it reads or leaves to jansson, the result is jansson's. */
+/* test_openai_scan.c - the fast reader of OpenAI answers and stream chunks: it reads the common shapes, and whatever it reads or leaves to jansson, the result is jansson's. */
 #include "fixture.h"
 #include "openai_scan.h"
 #include "openai_wire.h"
@@ -200,6 +200,155 @@ static void test_fixture_stream_reads_the_same(void **state)
     free(stream);
 }
 
+/* ------------------------------------------------------------ whole answers */
+
+/* One answer read by ulm__openai_parse (scanner first) and by jansson alone, as the body
+ * of a 200: the same return code and result. */
+static void assert_answer_paths_agree(const char *body, size_t len)
+{
+    ulm_http_response resp;
+    fixture_response_from(&resp, 200, "application/json", body, len);
+    ulm_result fast, slow;
+    ulm__result_init(&fast);
+    ulm__result_init(&slow);
+    int rc_fast = ulm__openai_parse(ULM_OP_CHAT, &resp, &fast);
+    int rc_slow = ulm__openai_parse_json(ULM_OP_CHAT, &resp, &slow);
+    if (rc_fast != rc_slow) {
+        print_error("return codes %d and %d for: %.*s\n", rc_fast, rc_slow, (int)len, body);
+        fail();
+    }
+    assert_same_result(&fast, &slow, body);
+    ulm__result_clear(&fast);
+    ulm__result_clear(&slow);
+    ulm__http_response_clear(&resp);
+}
+
+static int scans_answer(const char *data)
+{
+    ulm_openai_completion c;
+    return ulm__openai_scan_completion(data, strlen(data), &c);
+}
+
+#define ANSWER_HEAD                                                                        \
+    "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1694268190,"        \
+    "\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_1\",\"choices\":[{\"index\":0,"  \
+    "\"message\":"
+#define ANSWER_TAIL                                                                        \
+    ",\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":9,"        \
+    "\"completion_tokens\":12,\"total_tokens\":21}}"
+
+/* Answers the scanner reads itself: the common shapes. */
+static const char *const fast_answers[] = {
+    ANSWER_HEAD "{\"role\":\"assistant\",\"content\":\"Hello there\",\"refusal\":null}" ANSWER_TAIL,
+    ANSWER_HEAD "{\"role\":\"assistant\",\"content\":\" caf\xc3\xa9 \xf0\x9f\x98\x80\"}" ANSWER_TAIL,
+    ANSWER_HEAD "{\"content\":\"a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti\"}" ANSWER_TAIL,
+    ANSWER_HEAD "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\"}]}" ANSWER_TAIL,
+    ANSWER_HEAD "{}" ANSWER_TAIL,
+    "{\"choices\":[{\"message\":{\"content\":\"x\"}}]}",
+    "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":\"length\"}],"
+    "\"usage\":null,\"model\":null}",
+    "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":\"new\"}],"
+    "\"usage\":{\"prompt_tokens\":-3,\"completion_tokens\":\"7\",\"total_tokens\":-0}}",
+    "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":[1,2]}",
+    "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":{\"prompt_tokens\":999999999999999999}}",
+    " {\"choices\" : [ {\"message\" : {\"content\" : \"x\"} } , {\"message\":5} ] } \r\n",
+};
+
+/* Answers it leaves to jansson, valid or not. */
+static const char *const slow_answers[] = {
+    ANSWER_HEAD "{\"content\":\"caf\\u00e9\"}" ANSWER_TAIL,                  /* \u escape */
+    "{\"choices\":[]}",
+    "{\"choices\":[{\"delta\":{\"content\":\"x\"}}]}",                          /* no message */
+    "{\"choices\":[{\"message\":\"x\"}]}",
+    "{\"choices\":[{\"message\":{\"content\":5}}]}",
+    "{\"choices\":[{\"message\":{\"content\":\"x\",\"content\":\"y\"}}]}",  /* repeated */
+    "{\"choices\":[{\"message\":{\"content\":\"x\"},\"message\":{}}]}",
+    "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":{\"total_tokens\":1.5}}",
+    "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":{\"total_tokens\":1,"
+    "\"total_tokens\":2}}",
+    "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":{\"total_tokens\":"
+    "1234567890123456789}}",
+    "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":{},\"usage\":{}}",
+    "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"error\":null}",
+    "{\"choices\":[{\"message\":{}}],\"model\":\"a\\nb\"}",                /* escaped model */
+    "{\"choices\":[{\"message\":{}}],\"model\":5}",
+    "{\"choices\":[{\"message\":{}, \"finish_reason\":\"st\\u006fp\"}]}",
+    "{\"choices\":[{\"message\":{\"content\":\"a\tb\"}}]}",                 /* raw tab */
+    "{\"choices\":[{\"message\":{\"content\":\"x\"}}]} x",
+    "{\"choices\":[{\"message\":{\"content\":\"x\"}}],}",
+    "{\"mess\\u0061ge\":1,\"choices\":[{\"message\":{}}]}",                  /* escaped key */
+    "[]",
+    "",
+};
+
+static void test_common_answers_take_the_fast_path_and_agree(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof fast_answers / sizeof fast_answers[0]; i++) {
+        if (!scans_answer(fast_answers[i])) {
+            print_error("the scanner does not read: %s\n", fast_answers[i]);
+            fail();
+        }
+        assert_answer_paths_agree(fast_answers[i], strlen(fast_answers[i]));
+    }
+}
+
+static void test_other_answers_are_left_to_jansson_and_agree(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof slow_answers / sizeof slow_answers[0]; i++) {
+        if (scans_answer(slow_answers[i])) {
+            print_error("the scanner reads what it should leave to jansson: %s\n",
+                        slow_answers[i]);
+            fail();
+        }
+        assert_answer_paths_agree(slow_answers[i], strlen(slow_answers[i]));
+    }
+}
+
+/* Every byte of common answers replaced by bytes that matter to JSON, and every prefix. */
+static void test_mutated_answers_agree(void **state)
+{
+    (void)state;
+    static const char bytes[] = "\"\\{}[],: 0-9eE.tnx/u\t\n\x01\x80\xc3\xed\xf4\xff";
+    const char *const seeds[] = {fast_answers[0], fast_answers[1], fast_answers[2],
+                                 fast_answers[7]};
+    for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
+        size_t len = strlen(seeds[s]);
+        char *m = malloc(len + 1);
+        assert_non_null(m);
+        for (size_t at = 0; at < len; at++) {
+            for (size_t b = 0; b < sizeof bytes - 1; b++) {
+                memcpy(m, seeds[s], len + 1);
+                m[at] = bytes[b];
+                assert_answer_paths_agree(m, len);
+            }
+            assert_answer_paths_agree(seeds[s], at); /* cut short */
+        }
+        free(m);
+    }
+}
+
+/* The recorded answers of tests/fixtures read the same both ways, the common one fast. */
+static void test_fixture_answers_read_the_same(void **state)
+{
+    (void)state;
+    static const char *const names[] = {
+        "openai/chat_stop.json",           "openai/chat_length.json",
+        "openai/chat_content_filter.json", "openai/chat_no_usage.json",
+        "openai/chat_tool_calls.json",     "openai/chat_usage_without_total.json",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        size_t len;
+        char *body = fixture_read(names[i], &len);
+        assert_answer_paths_agree(body, len);
+        ulm_openai_completion c;
+        if (i == 0 && !ulm__openai_scan_completion(body, len, &c))
+            fail_msg("the scanner does not read %s", names[i]);
+        free(body);
+    }
+}
+
 static int parse_event_with_jansson(const ulm_provider *self, const ulm_sse_event *event,
                                     ulm_result *out)
 {
@@ -256,6 +405,10 @@ int main(void)
         cmocka_unit_test(test_other_chunks_are_left_to_jansson_and_agree),
         cmocka_unit_test(test_mutated_chunks_agree),
         cmocka_unit_test(test_fixture_stream_reads_the_same),
+        cmocka_unit_test(test_common_answers_take_the_fast_path_and_agree),
+        cmocka_unit_test(test_other_answers_are_left_to_jansson_and_agree),
+        cmocka_unit_test(test_mutated_answers_agree),
+        cmocka_unit_test(test_fixture_answers_read_the_same),
         cmocka_unit_test(test_every_cut_of_a_stream_reads_the_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

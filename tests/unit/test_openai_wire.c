@@ -165,6 +165,15 @@ static void test_build_chat_sends_set_parameters(void **state)
     json_t *seed = json_object_get(body, "seed");
     assert_true(json_is_integer(seed));
     assert_true(json_integer_value(seed) == INT64_C(1234567890123));
+    /* the extremes of a seed are written exactly, the sign included */
+    const int64_t extremes[] = {INT64_MIN, -1, 0, INT64_MAX};
+    for (size_t i = 0; i < sizeof extremes / sizeof extremes[0]; i++) {
+        assert_int_equal(ulm_request_set_seed(req, extremes[i]), ULM_OK);
+        json_t *other = build_chat_body(p, req);
+        assert_true(json_integer_value(json_object_get(other, "seed")) == extremes[i]);
+        json_decref(other);
+    }
+    assert_int_equal(ulm_request_set_seed(req, INT64_C(1234567890123)), ULM_OK);
     json_t *stop = json_object_get(body, "stop");
     assert_true(json_is_array(stop));
     assert_int_equal(json_array_size(stop), 2);
