@@ -5,7 +5,7 @@
  *
  * Usage:
  *   ulm-bench-load --url http://127.0.0.1:PORT [--levels 1,8,64,256] [--calls N]
- *                  [--delay-calls N] [--rounds R] [--no-delay] [--soak N]
+ *                  [--delay-calls N] [--rounds R] [--no-delay] [--soak N] [--overload W]
  *   ulm-bench-load --write-large DIR
  *       writes DIR/large.json, the largest answer a client takes by default, then exits
  *   ulm-bench-load --rss-probe lib|base URL
@@ -17,6 +17,7 @@
  *   <url>/delay/engines/v1/chat/completions   the same after 50 ms (the echo module's
  *                                             echo_sleep), so that calls overlap
  *   <url>/large/engines/v1/chat/completions   large.json (8 MiB less 1 KiB)
+ *   <url>/slow/engines/v1/chat/completions    the fixed answer after 500 ms (--overload)
  * Both sides POST the same body to the same location and read the same fields; every
  * answer is checked.
  *
@@ -44,6 +45,12 @@
  * fresh process after one call through one libcurl easy handle (both processes are this
  * program, so both map the same libraries); the most heap in use while one call reads
  * large.json, against the baseline reading it into one buffer and parsing it.
+ *
+ * Overload (--overload W, with the echo module): W waves of 64 calls at a backend that
+ * takes 8 at once and queues 32, against the 500 ms server: how many beyond the queue
+ * were refused with ULM_EBUSY (24 a wave), how many queued calls were answered before
+ * one that joined the queue earlier, how long a refusal took, and the heap in use after
+ * the last wave against after the first (see overload()).
  *
  * Soak (--soak N): N calls through one client, a blocking call and a round of 8 members
  * in turn, every answer checked, the RSS sampled each tenth of the way; it reports the
@@ -762,12 +769,152 @@ static int soak(const char *url, long total)
     return 0;
 }
 
+/* ---------------------------------------------------------------- overload */
+
+/*
+ * A backend that lets OVERLOAD_IN_FLIGHT requests in at once and queues OVERLOAD_QUEUE
+ * more, against the server that answers after OVERLOAD_SERVICE_MS. A wave starts
+ * OVERLOAD_CALLS threads, each making one call: the first in-flight + queue of them
+ * OVERLOAD_STAGGER_MS apart (all inside the first service time, so each joins the queue
+ * behind the one before), the rest together after them, when the queue is full. Each wave
+ * should answer the first ones in the order they came, a batch per service time, and
+ * refuse the rest with ULM_EBUSY at once; the heap in use after each wave should not grow.
+ */
+#define OVERLOAD_IN_FLIGHT 8
+#define OVERLOAD_QUEUE 32
+#define OVERLOAD_CALLS 64
+#define OVERLOAD_STAGGER_MS 5.0
+#define OVERLOAD_SERVICE_MS 500.0
+
+typedef struct overload_call {
+    ulm_client *client;
+    ulm_request *req;
+    const summary *expect;
+    double start_at, submitted, ended; /* monotonic ms */
+    int rc, wrong;
+} overload_call;
+
+static double now_ms_mono(void)
+{
+    return now_us(CLOCK_MONOTONIC) / 1000.0;
+}
+
+static void *overload_thread(void *arg)
+{
+    overload_call *k = arg;
+    long long ns = (long long)(k->start_at * 1e6);
+    struct timespec at = {(time_t)(ns / 1000000000LL), (long)(ns % 1000000000LL)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR)
+        ;
+    ulm_response *resp = NULL;
+    k->submitted = now_ms_mono();
+    k->rc = ulm_complete(&resp, k->client, k->req);
+    k->ended = now_ms_mono();
+    if (k->rc == ULM_OK) {
+        summary got;
+        lib_summary(resp, &got);
+        k->wrong = !same(&got, k->expect);
+    }
+    ulm_response_free(resp);
+    return NULL;
+}
+
+static int overload(const char *url, long waves)
+{
+    char config[1024];
+    snprintf(config, sizeof config,
+             "{\"backends\": {\"limited\": {\"type\": \"dmr\", \"url\": \"%s/slow\","
+             " \"max_in_flight\": %d, \"max_queue\": %d}}}",
+             url, OVERLOAD_IN_FLIGHT, OVERLOAD_QUEUE);
+    ulm_client_options opts;
+    ulm_client_options_init(&opts, ULM_CLIENT_OPTIONS_VERSION);
+    opts.ignore_environment = 1;
+    opts.model_runner_url = url;
+    opts.config_json = config;
+    opts.max_idle_connections = OVERLOAD_CALLS;
+    ulm_client *client = NULL;
+    ulm_request *req = NULL;
+    char err[ULM_ERROR_SIZE];
+    if (ulm_client_new(&client, &opts, err, sizeof err) != ULM_OK) {
+        fprintf(stderr, "overload: ulm_client_new: %s\n", err);
+        return 1;
+    }
+    lib_side plain = {0};
+    summary expect;
+    if (lib_open(&plain, url) != 0 || lib_call(&plain, &expect) != 0)
+        return 1;
+    lib_close(&plain);
+    if (ulm_request_new(&req) != ULM_OK || ulm_request_add_model(req, "limited/ai/smollm2") ||
+        ulm_request_add_message(req, ULM_ROLE_USER, PROMPT) ||
+        ulm_request_set_max_tokens(req, MAX_TOKENS))
+        return 1;
+    const long queued = OVERLOAD_IN_FLIGHT + OVERLOAD_QUEUE, beyond = OVERLOAD_CALLS - queued;
+    long refused = 0, inversions = 0, failed = 0;
+    long long heap_first = 0, heap_last = 0;
+    double refuse_ms[64 * OVERLOAD_CALLS];
+    size_t nrefuse = 0;
+    if (waves > 64)
+        waves = 64;
+    overload_call calls[OVERLOAD_CALLS];
+    pthread_t threads[OVERLOAD_CALLS];
+    for (long w = 0; w < waves; w++) {
+        double t0 = now_ms_mono() + 50.0; /* time for every thread to start */
+        for (long i = 0; i < OVERLOAD_CALLS; i++) {
+            double offset = i < queued ? (double)i * OVERLOAD_STAGGER_MS
+                                       : (double)queued * OVERLOAD_STAGGER_MS + 50.0;
+            calls[i] = (overload_call){.client = client, .req = req, .expect = &expect,
+                                       .start_at = t0 + offset};
+            if (pthread_create(&threads[i], NULL, overload_thread, &calls[i]) != 0)
+                die("pthread_create failed");
+        }
+        for (long i = 0; i < OVERLOAD_CALLS; i++)
+            pthread_join(threads[i], NULL);
+        for (long i = 0; i < OVERLOAD_CALLS; i++) {
+            const overload_call *k = &calls[i];
+            if (k->rc == ULM_EBUSY) {
+                refused++;
+                refuse_ms[nrefuse++] = k->ended - k->submitted;
+            } else if (k->rc != ULM_OK || k->wrong) {
+                fprintf(stderr, "overload: call %ld: %s\n", i,
+                        k->wrong ? "an unexpected answer" : ulm_error_name(k->rc));
+                failed++;
+            }
+            /* an answer before one that joined the queue earlier, by more than half a
+             * service time (the calls of one batch end together) */
+            for (long j = 0; j < i; j++)
+                inversions += calls[j].rc == ULM_OK && k->rc == ULM_OK &&
+                              calls[j].ended > k->ended + OVERLOAD_SERVICE_MS / 2;
+        }
+        long long live = bench_alloc_now().live;
+        if (w == 0)
+            heap_first = live;
+        heap_last = live;
+    }
+    ulm_request_free(req);
+    ulm_client_free(client);
+    printf("overload: %ld waves of %d calls at %d in flight and %d queued: %ld refused with "
+           "busy (%ld expected), %ld answered out of order, %ld failed; heap in use %lld "
+           "bytes after the first wave, %lld after the last\n",
+           waves, OVERLOAD_CALLS, OVERLOAD_IN_FLIGHT, OVERLOAD_QUEUE, refused, beyond * waves,
+           inversions, failed, heap_first, heap_last);
+    table_row("overload: calls beyond the queue refused with busy, of those expected", "calls",
+              (double)refused, (double)(beyond * waves), NULL, 0, "all");
+    table_row("overload: queued calls answered before one that came earlier", "calls",
+              (double)inversions, 0, NULL, 0, "0");
+    table_row("overload: time to refuse a call beyond the queue, p99", "ms",
+              nrefuse ? quantile(refuse_ms, nrefuse, 0.99) : 0, 0, NULL, 0, "-");
+    table_row("overload: heap in use after the last wave vs after the first", "bytes",
+              (double)heap_last, (double)heap_first, NULL, 0, "flat");
+    return failed ? 1 : 0;
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(FILE *to)
 {
     fprintf(to, "usage: ulm-bench-load --url http://127.0.0.1:PORT [--levels 1,8,64,256] "
                 "[--calls N] [--delay-calls N] [--rounds R] [--no-delay] [--soak N]\n"
+                "                      [--overload WAVES]\n"
                 "       ulm-bench-load --write-large DIR\n");
 }
 
@@ -778,7 +925,7 @@ int main(int argc, char **argv)
     const char *url = NULL;
     long levels[8] = {1, 8, 64, 256};
     size_t nlevels = 4;
-    long calls = 2000, delay_calls = 20, rounds = 3, soak_calls = 0;
+    long calls = 2000, delay_calls = 20, rounds = 3, soak_calls = 0, overload_waves = 0;
     int delay = 1;
     for (int i = 1; i < argc; i++) {
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -816,6 +963,10 @@ int main(int argc, char **argv)
                 die("--rounds: at most 64");
         } else if (strcmp(argv[i], "--soak") == 0) {
             soak_calls = count_arg("--soak", value, 10);
+        } else if (strcmp(argv[i], "--overload") == 0) {
+            overload_waves = count_arg("--overload", value, 1);
+            if (overload_waves > 64)
+                die("--overload: at most 64 waves");
         } else if (strcmp(argv[i], "--no-delay") == 0) {
             delay = 0;
             continue;
@@ -855,6 +1006,10 @@ int main(int argc, char **argv)
         sprintf(durl, "%s/delay", url);
         rc = load(durl, "50 ms delay", levels, nlevels, delay_calls, 1, rounds, 1);
         free(durl);
+    }
+    if (rc == 0 && overload_waves && delay && overload(url, overload_waves) != 0) {
+        fprintf(stderr, "overload: a call failed or read an unexpected answer\n");
+        rc = 1;
     }
     if (rc == 0 && soak_calls && soak(url, soak_calls) != 0) {
         fprintf(stderr, "soak: a call failed or read an unexpected answer\n");

@@ -14,7 +14,7 @@
  *       writes DIR/long.sse (N content deltas) and DIR/short.sse (16), then exits;
  *       other options are accepted and ignored, so a script can pass the same ones
  *   ulm-bench-stream --profile VARIANT [--chunk BYTES] [--events N] [--rounds R]
- *       runs one in-memory variant (framer, adapter, core or baseline) R times, for
+ *       runs one in-memory variant (framer, adapter, core, memchr or baseline) R times, for
  *       valgrind --tool=callgrind or perf; prints only its MiB/s
  *
  * The stream is a generated OpenAI chat.completion.chunk stream as a chat completion
@@ -29,6 +29,8 @@
  *      framer+adapter  ulm__sse_feed + ulm__openai_parse_event into a ulm_result
  *      core path       ulm__stream_on_body: the above plus what stream.c adds per
  *                      event (clocks, [DONE], the size cap, delivery to on_delta)
+ *      memchr pass     memchr for every line end, counting the blank lines: the
+ *                      ceiling of any parser that looks at every line
  *      baseline        a memchr line splitter, json_loadb of each data line, the same
  *                      fields read with the same type checks, json_decref
  * 2. Over loopback: POST <url>/long/v1/chat/completions answered with long.sse.
@@ -365,6 +367,25 @@ static int run_framer(memctx *m, summary *out)
     return rc;
 }
 
+/* The ceiling: one memchr pass for the line ends, counting the blank lines that end
+ * events, with nothing parsed. */
+static int run_memchr(memctx *m, summary *out)
+{
+    size_t events = 0;
+    int after_newline = 0; /* the byte before this chunk was a line end */
+    for (size_t off = 0; off < m->len; off += m->chunk) {
+        size_t n = m->len - off < m->chunk ? m->len - off : m->chunk;
+        const char *p = m->stream + off, *end = p + n;
+        for (const char *nl; (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
+            events += nl == p ? after_newline : nl[-1] == '\n';
+            after_newline = 1;
+        }
+        after_newline = p == end && n && end[-1] == '\n';
+    }
+    *out = (summary){.events = events};
+    return 0;
+}
+
 typedef struct adapter_ctx {
     ulm_result r;
     size_t events;
@@ -471,6 +492,7 @@ static const variant variants[] = {
     {"framer", "framer alone (no-op emit)", run_framer, 1},
     {"adapter", "framer + OpenAI adapter", run_adapter, 0},
     {"core", "core path (+ stream.c)", run_core, 0},
+    {"memchr", "memchr pass (no parsing)", run_memchr, 1},
     {"baseline", "baseline memchr+jansson", run_baseline, 0},
 };
 #define VARIANTS (sizeof variants / sizeof variants[0])
@@ -556,6 +578,8 @@ static int in_memory(memctx *m, const summary *expect, long rounds)
               mibs[1][BASELINE], core_ratios + n, n, "-");
     table_row("SSE framer alone, 16 KiB chunks (the ceiling of a parser)", "MiB/s",
               mibs[0][0], 0, NULL, 0, "-");
+    table_row("memchr pass over the stream, 16 KiB chunks (memory bandwidth)", "MiB/s",
+              mibs[0][3], 0, NULL, 0, "-");
     free(core_ratios);
     return 0;
 }
@@ -577,7 +601,7 @@ static int profile(memctx *m, const summary *expect, const char *key, long round
                rounds);
         return 0;
     }
-    fprintf(stderr, "--profile: one of framer, adapter, core, baseline\n");
+    fprintf(stderr, "--profile: one of framer, adapter, core, memchr, baseline\n");
     return 2;
 }
 
@@ -937,7 +961,7 @@ static void usage(FILE *to)
             "                        [--loop-rounds L] [--requests N]\n"
             "                        [--only memory|loopback|ttft]\n"
             "       ulm-bench-stream --write-stream DIR [--events N]\n"
-            "       ulm-bench-stream --profile framer|adapter|core|baseline [--chunk BYTES]\n"
+            "       ulm-bench-stream --profile framer|adapter|core|memchr|baseline [--chunk BYTES]\n"
             "                        [--events N] [--rounds R]\n"
             "defaults: --events 20000 --rounds 15 --loop-rounds 20 --requests 2000 --chunk 16384\n");
 }

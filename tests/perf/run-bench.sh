@@ -157,6 +157,12 @@ location = /delay/engines/v1/chat/completions {
     echo_sleep 0.05;
     echo '$answer';
 }
+location = /slow/engines/v1/chat/completions {
+    default_type application/json;
+    echo_read_request_body;
+    echo_sleep 0.5;
+    echo '$answer';
+}
 EOF
 elif ((load)); then
     echo "run-bench.sh: no nginx echo module ($echo_module): no delayed server" >&2
