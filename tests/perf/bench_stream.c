@@ -961,8 +961,8 @@ static void usage(FILE *to)
             "                        [--loop-rounds L] [--requests N]\n"
             "                        [--only memory|loopback|ttft]\n"
             "       ulm-bench-stream --write-stream DIR [--events N]\n"
-            "       ulm-bench-stream --profile framer|adapter|core|memchr|baseline [--chunk BYTES]\n"
-            "                        [--events N] [--rounds R]\n"
+            "       ulm-bench-stream --profile framer|adapter|core|memchr|baseline\n"
+            "                        [--chunk BYTES] [--events N] [--rounds R]\n"
             "defaults: --events 20000 --rounds 15 --loop-rounds 20 --requests 2000 --chunk 16384\n");
 }
 
