@@ -87,6 +87,7 @@ class ArgumentTests(unittest.TestCase):
             with self.assertRaises(ultrallm.InvalidArgumentError, msg=options):
                 self.client.compare("hi", models=models, **options)
         for options in ({"quorum": "1"}, {"on_delta": 1}, {"on_member_done": "x"},
+                        {"on_member_state": 2},
                         {"on_synthesis_delta": 2}, {"cancel": object()}):
             with self.assertRaises(TypeError, msg=options):
                 self.client.compare("hi", models=models, **options)
@@ -290,6 +291,45 @@ class FaultServerRoundTests(unittest.TestCase):
                                      take_what_arrived=True)
         self.assertTrue(result.members[0].ok)
         self.assertFalse(result.members[1].ok)
+
+    def test_members_tell_what_they_wait_for(self):
+        # "loading" is a Docker Model Runner whose list of runners says the model is
+        # loading, and whose answer begins after 600 ms: the member is told LOADING (from
+        # the list), then ANSWERING; a cloud member is told only ANSWERING
+        config = round_config(self.root)
+        config["backends"]["loading"] = {"type": "dmr",
+                                         "url": self.root + "/delay-first-byte/600/loading"}
+        with ultrallm.Client(ignore_environment=True, enable_model_runner=False,
+                             config_json=config, backend_settings=ROUND_KEYS) as client:
+            for on_worker in (True, False):  # the main thread's path, and another thread's
+                told = []
+                kwargs = dict(models=["loading/ai/fault-model", "fast/m"], timeouts=LONG,
+                              on_delta=lambda i, text: None,
+                              on_member_state=lambda i, state: told.append((i, state)))
+                if on_worker:
+                    result = client.compare("hi", **kwargs)
+                else:
+                    box = []
+                    thread = threading.Thread(
+                        target=lambda: box.append(client.compare("hi", **kwargs)))
+                    thread.start()
+                    thread.join()
+                    result = box[0]
+                self.assertTrue(all(m.ok for m in result.members), result)
+                self.assertEqual([state for i, state in told if i == 0],
+                                 [ultrallm.MemberState.LOADING, ultrallm.MemberState.ANSWERING])
+                self.assertEqual([state for i, state in told if i == 1],
+                                 [ultrallm.MemberState.ANSWERING])
+                self.assertTrue(all(isinstance(state, ultrallm.MemberState)
+                                    for _, state in told))
+
+    def test_a_raising_on_member_state_cancels_the_round(self):
+        def refuse(member, state):
+            raise KeyError("no states")
+
+        with self.assertRaises(KeyError):
+            self.client.compare("hi", models=["streaming/a", "stalled/b"], timeouts=LONG,
+                                on_delta=lambda i, text: None, on_member_state=refuse)
 
     def test_streaming_members_interleave(self):
         events = []

@@ -24,6 +24,7 @@ import json
 import os
 import pathlib
 import pickle
+import re
 import shutil
 import socket
 import subprocess
@@ -306,6 +307,15 @@ class StructLayoutTests(unittest.TestCase):
             else:
                 self.assertEqual(getattr(mirror, field).offset, int(value),
                                  "%s.%s" % (struct, field))
+
+    def test_the_mirrored_member_states_are_the_headers(self):
+        header = REPO / "include" / "ultrallm" / "ultrallm.h"
+        if not header.is_file():
+            self.skipTest("needs include/ultrallm/ultrallm.h")
+        states = dict(re.findall(r"ULM_MEMBER_([A-Z]+) = (\d+)",
+                                 header.read_text(encoding="utf-8")))
+        self.assertEqual({name: int(value) for name, value in states.items()},
+                         {state.name: state.value for state in ultrallm.MemberState})
 
     def test_the_mirrored_versions_are_the_headers(self):
         header = REPO / "include" / "ultrallm" / "ultrallm.h"

@@ -40,7 +40,7 @@ from ._call import Stream
 from ._cancel import CancelToken
 from ._client import Client
 from ._dmr import ModelRunner
-from ._enums import Clock, ErrorCode, LogLevel
+from ._enums import Clock, ErrorCode, LogLevel, MemberState
 from ._errors import (AuthError, BadRequestError, CancelledError, CircuitOpenError,
                       ConfigError, ConnectError, ConnectTimeoutError, ContentFilterError,
                       ContextLengthError, FirstTokenTimeoutError, IdleTimeoutError,
@@ -63,8 +63,9 @@ __all__ = [
     "Client", "Clock", "ConfigError", "ConnectError", "ConnectTimeoutError",
     "ContentFilterError", "ContextLengthError", "Embeddings", "ErrorCode",
     "FirstTokenTimeoutError", "IdleTimeoutError", "InvalidArgumentError", "LibraryLoadError",
-    "LoadTimeoutError", "LogEvent", "LogLevel", "Member", "ModelList", "ModelLoadError",
-    "ModelLoadingError", "ModelNotFoundError", "ModelRunner", "NotConfiguredError",
+    "LoadTimeoutError", "LogEvent", "LogLevel", "Member", "MemberState", "ModelList",
+    "ModelLoadError", "ModelLoadingError", "ModelNotFoundError", "ModelRunner",
+    "NotConfiguredError",
     "OptionsVersionError", "OutOfMemoryError", "ProtocolError", "PullProgress", "PulledModel",
     "QuotaError", "RateLimitError", "RequestTimeoutError", "ResourceExhaustedError",
     "Response", "Round", "Runner", "ServerError", "Stream", "TooLargeError", "TransportError",

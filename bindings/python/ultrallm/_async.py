@@ -13,7 +13,8 @@ from ._cancel import CallToken, CancelToken, check_cancel
 from ._client import ClientBase, check_callable, round_events
 from ._request import BackendOverrides, Message, Models, RequestArgs, Timeouts
 from ._results import Embeddings, ModelList, PulledModel, PullProgress, Response, Round, Runner
-from ._round import MemberSpec, OnMemberDelta, OnMemberDone, OnSynthesisDelta, RoundSpec
+from ._round import (MemberSpec, OnMemberDelta, OnMemberDone, OnMemberState, OnSynthesisDelta,
+                     RoundSpec)
 
 T = TypeVar("T")
 
@@ -240,25 +241,27 @@ class AsyncClient(ClientBase):
                       on_delta: Optional[OnMemberDelta] = None,
                       on_member_done: Optional[OnMemberDone] = None,
                       on_synthesis_delta: Optional[OnSynthesisDelta] = None,
+                      on_member_state: Optional[OnMemberState] = None,
                       cancel: Optional[CancelToken] = None) -> Round:
         """Client.compare() as a coroutine. The callables run on the event loop, in
         lockstep with the library; cancelling the awaiting task cancels the whole round
         and awaits its end."""
         check_cancel(cancel)
         for value, what in ((on_delta, "on_delta"), (on_member_done, "on_member_done"),
-                            (on_synthesis_delta, "on_synthesis_delta")):
+                            (on_synthesis_delta, "on_synthesis_delta"),
+                            (on_member_state, "on_member_state")):
             check_callable(value, what)
         spec = RoundSpec(models, quorum, timeout_ms, take_what_arrived, synthesize,
                          synthesis_template, anonymize, shuffle_seed, answer_budget_bytes,
                          synthesis_share_pct)
-        handle = round_events(on_delta, on_member_done, on_synthesis_delta)
+        handle = round_events(on_delta, on_member_done, on_synthesis_delta, on_member_state)
         call: _LoopCall[Round] = _LoopCall(asyncio.get_running_loop(),
                                            lockstep=handle is not None)
         self._round_on_worker(call, spec, cancel,
                               RequestArgs(prompt, messages, None, system, temperature, top_p,
                                           max_tokens, seed, stop, timeouts,
                                           backend_overrides),
-                              on_delta, on_member_done, on_synthesis_delta)
+                              on_delta, on_member_done, on_synthesis_delta, on_member_state)
         return await await_outcome(call, handle)
 
     async def embed(self, texts: Union[str, Iterable[str]], *,

@@ -9,15 +9,15 @@ import queue
 from typing import Callable, Generic, NoReturn, Optional, TypeVar, Union, cast
 
 from ._cancel import CallToken
-from ._results import Member, MemberDelta, PullProgress, Response
+from ._results import Member, MemberDelta, MemberStateChange, PullProgress, Response
 from ._workers import Workers
 
 T = TypeVar("T")
 
 # What a C call's callbacks report on the worker, for the consumer's thread: a piece of
-# text (a streamed answer, or a round's synthesis), a piece of a round member's answer, a
-# round member that ended, a pull's progress.
-Event = Union[str, MemberDelta, Member, PullProgress]
+# text (a streamed answer, or a round's synthesis), a piece of a round member's answer, what
+# a round member now waits for, a round member that ended, a pull's progress.
+Event = Union[str, MemberDelta, MemberStateChange, Member, PullProgress]
 
 # The consumer's answer to an event, in lockstep: go on; go on, and the event's callback
 # asked to end (a round's on_member_done); stop the call.

@@ -14,16 +14,17 @@ from ._call import END, GO, Call, Event, Stream, raise_first, wait
 from ._cancel import CallToken, CancelToken, Tokens, check_cancel
 from ._convert import PathArg, c_integer, c_path, c_string, strings, text
 from ._dmr import ModelRunner
-from ._enums import ErrorCode, LogLevel, enum_or_int
+from ._enums import ErrorCode, LogLevel, MemberState, enum_or_int
 from ._errors import UltraLLMError, error, strerror
 from ._log import LogEventCallback, log_event_adapter
 from ._native import (ERROR_SIZE, METRICS_JSON, METRICS_PROMETHEUS, OPTIONS_VERSION,
                       BackendSetting, ClientOptions, LogEventFn, LogFn, client_p, lib, list_p, response_p)
 from ._request import (BackendOverrides, Message, Models, OnDelta, Request, RequestArgs,
                        Timeouts)
-from ._results import (Embeddings, Member, MemberDelta, ModelList, Response, Round,
-                       read_embeddings, read_model_list, read_response)
-from ._round import MemberSpec, OnMemberDelta, OnMemberDone, OnSynthesisDelta, RoundSpec
+from ._results import (Embeddings, Member, MemberDelta, MemberStateChange, ModelList, Response,
+                       Round, read_embeddings, read_model_list, read_response)
+from ._round import (MemberSpec, OnMemberDelta, OnMemberDone, OnMemberState, OnSynthesisDelta,
+                     RoundSpec)
 from ._workers import Workers
 
 DESCRIBE_SIZE = 4096  # first buffer tried for ulm_client_describe(); grown when too small
@@ -368,21 +369,26 @@ class ClientBase:
     def _round(self, spec: RoundSpec, req: Request, token: CallToken,
                raised: list[BaseException], on_delta: Optional[OnMemberDelta],
                on_member_done: Optional[OnMemberDone],
-               on_synthesis_delta: Optional[OnSynthesisDelta]) -> Round:
+               on_synthesis_delta: Optional[OnSynthesisDelta],
+               on_member_state: Optional[OnMemberState]) -> Round:
         """ulm_round_run() of req on this thread (RoundSpec.run())."""
         with self._borrow() as handle:
             return spec.run(handle, req, token, raised, on_delta, on_member_done,
-                            on_synthesis_delta)
+                            on_synthesis_delta, on_member_state)
 
     def _round_on_worker(self, call: Call[Round], spec: RoundSpec,
                          cancel: Optional[CancelToken], args: RequestArgs,
                          on_delta: Optional[OnMemberDelta],
                          on_member_done: Optional[OnMemberDone],
-                         on_synthesis_delta: Optional[OnSynthesisDelta]) -> None:
+                         on_synthesis_delta: Optional[OnSynthesisDelta],
+                         on_member_state: Optional[OnMemberState]) -> None:
         """Starts the round on a worker, its callables' events delivered to call's
         consumer (see round_events())."""
         def member_delta(member: int, piece: str) -> None:
             call.deliver(MemberDelta(member, piece))
+
+        def member_state(member: int, state: Union[MemberState, int]) -> None:
+            call.deliver(MemberStateChange(member, state))
 
         def member_done(member: Member) -> bool:
             return call.deliver(member) == END
@@ -391,7 +397,8 @@ class ClientBase:
             return self._round(spec, req, token, [],
                                member_delta if on_delta is not None else None,
                                member_done if on_member_done is not None else None,
-                               call.deliver if on_synthesis_delta is not None else None)
+                               call.deliver if on_synthesis_delta is not None else None,
+                               member_state if on_member_state is not None else None)
 
         self._start(call, cancel, args, None, run)
 
@@ -406,18 +413,23 @@ class ClientBase:
 
 
 def round_events(on_delta: Optional[OnMemberDelta], on_member_done: Optional[OnMemberDone],
-                 on_synthesis_delta: Optional[OnSynthesisDelta]
+                 on_synthesis_delta: Optional[OnSynthesisDelta],
+                 on_member_state: Optional[OnMemberState]
                  ) -> Optional[Callable[[Event], int]]:
     """How a round's consumer runs the events its worker delivers: each with its
     callable, answering END when on_member_done asked to end the round; None when there
     is no callable (then nothing is delivered)."""
-    if on_delta is None and on_member_done is None and on_synthesis_delta is None:
+    if (on_delta is None and on_member_done is None and on_synthesis_delta is None and
+            on_member_state is None):
         return None
 
     def handle(event: Event) -> int:
         if isinstance(event, MemberDelta):
             assert on_delta is not None
             on_delta(event.member, event.text)
+        elif isinstance(event, MemberStateChange):
+            assert on_member_state is not None
+            on_member_state(event.member, event.state)
         elif isinstance(event, Member):
             assert on_member_done is not None
             return END if on_member_done(event) else GO
@@ -609,6 +621,7 @@ class Client(ClientBase):
                 on_delta: Optional[OnMemberDelta] = None,
                 on_member_done: Optional[OnMemberDone] = None,
                 on_synthesis_delta: Optional[OnSynthesisDelta] = None,
+                on_member_state: Optional[OnMemberState] = None,
                 cancel: Optional[CancelToken] = None) -> Round:
         """Asks several models the same thing at once and returns the Round: every
         member's answer (or failure), how far they agree, and optionally a synthesis.
@@ -636,8 +649,11 @@ class Client(ClientBase):
         member's index; on_member_done(member) is told of each Member as it ends, in the
         order they end, and ends the round when it returns a true value (the members still
         running are cancelled, with their text kept); on_synthesis_delta(text) streams the
-        synthesis. They run on this thread; if one raises, the round is cancelled and
-        compare() raises that exception.
+        synthesis; on_member_state(member, state) is told what a running member now waits
+        for, a MemberState (LOADING: its Docker Model Runner loads the model first;
+        ANSWERING: its streamed answer is arriving; every member starts WAITING, untold).
+        They run on this thread; if one raises, the round is cancelled and compare()
+        raises that exception.
 
         A round that fails (no member answered, the quorum not met in time, the synthesis
         failed) raises the UltraLLMError of its class, whose round attribute is the Round
@@ -646,7 +662,8 @@ class Client(ClientBase):
         """
         check_cancel(cancel)
         for value, what in ((on_delta, "on_delta"), (on_member_done, "on_member_done"),
-                            (on_synthesis_delta, "on_synthesis_delta")):
+                            (on_synthesis_delta, "on_synthesis_delta"),
+                            (on_member_state, "on_member_state")):
             check_callable(value, what)
         spec = RoundSpec(models, quorum, timeout_ms, take_what_arrived, synthesize,
                          synthesis_template, anonymize, shuffle_seed, answer_budget_bytes,
@@ -654,10 +671,11 @@ class Client(ClientBase):
         args = RequestArgs(prompt, messages, None, system, temperature, top_p, max_tokens,
                            seed, stop, timeouts, backend_overrides)
         if threading.current_thread() is threading.main_thread():
-            handle = round_events(on_delta, on_member_done, on_synthesis_delta)
+            handle = round_events(on_delta, on_member_done, on_synthesis_delta,
+                                  on_member_state)
             call: Call[Round] = Call(lockstep=handle is not None)
             self._round_on_worker(call, spec, cancel, args, on_delta, on_member_done,
-                                  on_synthesis_delta)
+                                  on_synthesis_delta, on_member_state)
             return wait(call, handle)
         # Another thread: the round runs here, its callables too. It always carries a
         # token, through which a callable that raises cancels the whole round.
@@ -668,7 +686,7 @@ class Client(ClientBase):
         try:
             with Request(args, None, token) as req:
                 result = self._round(spec, req, token, raised, on_delta, on_member_done,
-                                     on_synthesis_delta)
+                                     on_synthesis_delta, on_member_state)
         except UltraLLMError as e:
             if not raised:
                 raise

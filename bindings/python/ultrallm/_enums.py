@@ -1,4 +1,5 @@
-"""The library's enumerations as Python enums: error codes, log levels, clocks."""
+"""The library's enumerations as Python enums: error codes, log levels, clocks, the states
+of a round's members."""
 
 from __future__ import annotations
 
@@ -57,6 +58,15 @@ class Clock(enum.IntEnum):
     FIRST_TOKEN = 3  # waiting for the first token -> FirstTokenTimeoutError
     IDLE = 4         # a gap inside the answer -> IdleTimeoutError
     OVERALL = 5      # the whole call, all attempts -> RequestTimeoutError itself
+
+
+class MemberState(enum.IntEnum):
+    """enum ulm_member_state: what a running member of compare() waits for, as
+    on_member_state is told it (every member starts WAITING, untold)."""
+    WAITING = 0    # asked, queued for a slot, or pausing before a retry: nothing arrived
+    LOADING = 1    # its Docker Model Runner is loading the model first
+    PULLING = 2    # its Docker Model Runner is pulling the model (auto_pull)
+    ANSWERING = 3  # its streamed answer is arriving
 
 
 _Enum = TypeVar("_Enum", bound=enum.IntEnum)

@@ -8,7 +8,7 @@ import dataclasses
 from typing import Any, Iterator, NamedTuple, Optional, Union
 
 from ._convert import text
-from ._enums import ErrorCode, enum_or_int
+from ._enums import ErrorCode, MemberState, enum_or_int
 from ._errors import UltraLLMError, error, error_name
 from ._native import PullProgressStruct, lib
 
@@ -209,6 +209,12 @@ class MemberDelta(NamedTuple):
     """A piece of member's streamed answer, on its way to compare()'s on_delta."""
     member: int
     text: str
+
+
+class MemberStateChange(NamedTuple):
+    """What member now waits for, on its way to compare()'s on_member_state."""
+    member: int
+    state: Union[MemberState, int]
 
 
 @dataclasses.dataclass(frozen=True)

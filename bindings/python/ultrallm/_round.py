@@ -1,6 +1,7 @@
 """Many models at once: a round's members and options (ulm_round_options) checked and built
 from compare()'s arguments, the bridges that hand its members' text and ends from C to
-Python callables, and the C call itself (ulm_round_run)."""
+Python callables (text, ends, what each member waits for), and the C call itself
+(ulm_round_run)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from ._cancel import CallToken
 from ._convert import c_integer, c_string, strings, text
-from ._enums import ErrorCode
+from ._enums import ErrorCode, MemberState, enum_or_int
 from ._errors import error
 from ._native import (ROUND_MAX_MEMBERS, ROUND_OPTIONS_VERSION, DeltaFn, MemberDeltaFn,
-                      MemberDoneFn, RoundOptions, lib, round_p)
+                      MemberDoneFn, MemberStateFn, RoundOptions, lib, round_p)
 from ._request import Models, Request
 from ._results import Member, Round, read_member, read_round
 
 # What compare() takes: a member's text as it arrives (the member's index and the text);
-# a member that ended (truthy: end the round now); the synthesis's text as it arrives.
+# a member that ended (truthy: end the round now); the synthesis's text as it arrives;
+# what a running member now waits for (its index and a MemberState).
 OnMemberDelta = Callable[[int, str], object]
 OnMemberDone = Callable[[Member], object]
+OnMemberState = Callable[[int, Union[MemberState, int]], object]
 OnSynthesisDelta = Callable[[str], object]
 # A member: a model string, an alias, or a fallback chain (a list, or a str with commas).
 MemberSpec = Union[str, Iterable[str]]
@@ -61,6 +64,19 @@ def _member_done(on_member_done: OnMemberDone, raised: list[BaseException],
             raised.append(e)
             token.trigger()
             return 1
+    return call
+
+
+def _member_state(on_member_state: OnMemberState, raised: list[BaseException],
+                  token: CallToken) -> Callable[..., None]:
+    def call(member: int, state: int, _payload: Optional[int]) -> None:
+        if raised:
+            return
+        try:
+            on_member_state(member, enum_or_int(MemberState, state))
+        except BaseException as e:  # noqa: B036  (re-raised by compare())
+            raised.append(e)
+            token.trigger()
     return call
 
 
@@ -127,12 +143,13 @@ class RoundSpec:
 
     def run(self, handle: Any, req: Request, token: CallToken, raised: list[BaseException],
             on_delta: Optional[OnMemberDelta], on_member_done: Optional[OnMemberDone],
-            on_synthesis_delta: Optional[OnSynthesisDelta]) -> Round:
+            on_synthesis_delta: Optional[OnSynthesisDelta],
+            on_member_state: Optional[OnMemberState] = None) -> Round:
         """ulm_round_run() of req's conversation on this thread: the Round, or raises the
         round's error with the Round as e.round. The callables run on this thread; what
         they raise is kept in raised, for the caller to raise."""
         opts = self._opts
-        delta_fn = done_fn = synthesis_fn = None
+        delta_fn = done_fn = synthesis_fn = state_fn = None
         if on_delta is not None:
             delta_fn = MemberDeltaFn(_member_delta(on_delta, raised, token))
             opts.on_delta = delta_fn
@@ -142,8 +159,11 @@ class RoundSpec:
         if on_synthesis_delta is not None:
             synthesis_fn = DeltaFn(_synthesis_delta(on_synthesis_delta, raised, token))
             opts.synthesis_on_delta = synthesis_fn
+        if on_member_state is not None:
+            state_fn = MemberStateFn(_member_state(on_member_state, raised, token))
+            opts.on_member_state = state_fn
         # The CFUNCTYPE objects must outlive every C call that may make them.
-        self._callbacks = (delta_fn, done_fn, synthesis_fn)
+        self._callbacks = (delta_fn, done_fn, synthesis_fn, state_fn)
         out = round_p()
         try:
             lib.ulm_round_run(ctypes.pointer(out), handle, req.handle, self._members,
