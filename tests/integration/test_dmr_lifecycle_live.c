@@ -288,9 +288,17 @@ static void round_of_two(ulm_client *c, int streamed, told_states *t)
 
 static void expect_told(const told_states *t, size_t member, const int *states, size_t count)
 {
-    assert_int_equal(t->count[member], count);
-    for (size_t i = 0; i < count; i++)
-        assert_int_equal(t->states[member][i], states[i]);
+    int same = t->count[member] == count;
+    for (size_t i = 0; same && i < count; i++)
+        same = t->states[member][i] == states[i];
+    if (!same) {
+        char told[64] = "";
+        for (size_t i = 0; i < t->count[member]; i++)
+            snprintf(told + strlen(told), sizeof told - strlen(told), " %d",
+                     t->states[member][i]);
+        fail_msg("member %zu was told:%s; expected %zu states, the first %d", member, told,
+                 count, count ? states[0] : -1);
+    }
 }
 
 static void a_round_tells_which_members_wait_for_a_load(void **state)
