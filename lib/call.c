@@ -441,7 +441,10 @@ static void send(ulm_call *k)
         attempt_ended(k, k->x.rc);
         return;
     }
-    k->probe_at = local && !again ? k->clocks.attempt_start + ULM_LOAD_PROBE_AFTER_MS : 0;
+    k->probe_at = local && !again && ulm__load_probe_wanted(k->client, k->target.backend,
+                                                            k->endpoint, k->x.base_url)
+                      ? k->clocks.attempt_start + ULM_LOAD_PROBE_AFTER_MS
+                      : 0;
 }
 
 static void on_exchange_done(ulm_exchange *x, void *ctx)

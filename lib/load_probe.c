@@ -88,19 +88,25 @@ static void on_probe_done(ulm_exchange *x, void *ctx)
         p->on_loading(p->loading_ctx);
 }
 
+int ulm__load_probe_wanted(ulm_client *c, ulm_backend *b, int endpoint, const char *base_url)
+{
+    if (b->type != ulm__local_backend_type() || endpoint < 0 ||
+        ulm__dmr_root_length(base_url) >= sizeof((ulm_load_probe *)0)->root)
+        return 0;
+    pthread_mutex_lock(&c->policy_lock);
+    int no_state = b->loads[endpoint].no_state;
+    pthread_mutex_unlock(&c->policy_lock);
+    return !no_state;
+}
+
 int ulm__load_probe_start(ulm_load_probe **out, ulm_client *c, ulm_backend *b, int endpoint,
                           const char *base_url, const char *model, const char *mode,
                           ulm_clocks *attempt, ulm_engine *e)
 {
     *out = NULL;
-    if (b->type != ulm__local_backend_type() || endpoint < 0)
+    if (!ulm__load_probe_wanted(c, b, endpoint, base_url))
         return ULM_OK;
-    pthread_mutex_lock(&c->policy_lock);
-    int no_state = b->loads[endpoint].no_state;
-    pthread_mutex_unlock(&c->policy_lock);
     size_t root = ulm__dmr_root_length(base_url);
-    if (no_state || root >= sizeof((ulm_load_probe *)0)->root)
-        return ULM_OK;
     ulm_load_probe *p = ulm__calloc(1, sizeof *p);
     if (!p)
         return ULM_ENOMEM;

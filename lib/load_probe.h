@@ -44,6 +44,14 @@ typedef struct ulm_load_probe {
 } ulm_load_probe;
 
 /*
+ * Whether an attempt at endpoint of backend b (base_url: the URL the attempt uses) would be
+ * probed: b is of Docker Model Runner's kind and the endpoint was not found to have no list
+ * of runners. A call that will not probe need not wake up to start one.
+ */
+ULM_HIDDEN int ulm__load_probe_wanted(ulm_client *c, ulm_backend *b, int endpoint,
+                                      const char *base_url);
+
+/*
  * Starts a probe for an attempt at endpoint of backend b (base_url: the URL the attempt
  * uses) asking for model in mode ("completion" or "embedding"), whose clocks are attempt
  * and were just started; *out gets it, or NULL when there is nothing to ask: the backend
