@@ -84,6 +84,29 @@ static inline int live_collect(const char *text, size_t length, void *payload)
     return d->cancel_after && d->calls >= d->cancel_after;
 }
 
+/* The ulm_member_state values a round told each of its first LIVE_TOLD_MEMBERS members, in
+ * order (live_keep_state is its on_member_state). */
+#define LIVE_TOLD_MEMBERS 4
+typedef struct live_told {
+    int states[LIVE_TOLD_MEMBERS][8];
+    size_t count[LIVE_TOLD_MEMBERS];
+} live_told;
+
+static inline void live_keep_state(size_t member, int state, void *payload)
+{
+    live_told *t = payload;
+    assert_true(member < LIVE_TOLD_MEMBERS && t->count[member] < 8);
+    t->states[member][t->count[member]++] = state;
+}
+
+/* A round's on_delta that only makes its members stream. */
+static inline int live_ignore_delta(size_t member, const char *text, size_t length,
+                                    void *payload)
+{
+    (void)member, (void)text, (void)length, (void)payload;
+    return 0;
+}
+
 /* Exits with ctest's skip code when a server the test needs was not started. */
 static inline const char *live_url(const char *var)
 {

@@ -247,35 +247,16 @@ static void a_loading_model_shows_as_loading(void **state)
     ulm_client_free(c);
 }
 
-/* The states a round told of its members, in order. */
-typedef struct told_states {
-    int states[2][8];
-    size_t count[2];
-} told_states;
-
-static void keep_state(size_t member, int state, void *payload)
-{
-    told_states *t = payload;
-    assert_true(member < 2 && t->count[member] < 8);
-    t->states[member][t->count[member]++] = state;
-}
-
-static int ignore_text(size_t member, const char *text, size_t length, void *payload)
-{
-    (void)member, (void)text, (void)length, (void)payload;
-    return 0;
-}
-
 /* Runs a round of slow-load and stories260k (streamed or not) and keeps what it told. */
-static void round_of_two(ulm_client *c, int streamed, told_states *t)
+static void round_of_two(ulm_client *c, int streamed, live_told *t)
 {
     static const char *const members[] = {"dmr/ai/slow-load", "dmr/ai/stories260k"};
-    *t = (told_states){.count = {0, 0}};
+    *t = (live_told){.count = {0}};
     ulm_round_options opts;
     assert_int_equal(ulm_round_options_init(&opts, ULM_ROUND_OPTIONS_VERSION), ULM_OK);
-    opts.on_member_state = keep_state;
+    opts.on_member_state = live_keep_state;
     opts.state_payload = t;
-    opts.on_delta = streamed ? ignore_text : NULL;
+    opts.on_delta = streamed ? live_ignore_delta : NULL;
     ulm_request *req = live_request(members[0], "Once upon a time");
     assert_int_equal(ulm_request_set_max_tokens(req, 4), ULM_OK);
     ulm_round *round = NULL;
@@ -286,7 +267,7 @@ static void round_of_two(ulm_client *c, int streamed, told_states *t)
     ulm_request_free(req);
 }
 
-static void expect_told(const told_states *t, size_t member, const int *states, size_t count)
+static void expect_told(const live_told *t, size_t member, const int *states, size_t count)
 {
     int same = t->count[member] == count;
     for (size_t i = 0; same && i < count; i++)
@@ -316,7 +297,7 @@ static void a_round_tells_which_members_wait_for_a_load(void **state)
                          ULM_OK);
         /* slow-load takes 1.5 s to load: its member is told it waits for the load, then
          * (streamed) that its answer arrives */
-        told_states t;
+        live_told t;
         int streamed = i % 2 == 0;
         round_of_two(c, streamed, &t);
         expect_told(&t, 0, loading_then_answering, streamed ? 2 : 1);

@@ -480,25 +480,6 @@ static void streaming_members_interleave(void **state)
     ulm_client_free(c);
 }
 
-/* The states each member was told, in order (member_states). */
-typedef struct told_states {
-    int states[4][8];
-    size_t count[4];
-} told_states;
-
-static void keep_state(size_t member, int state, void *payload)
-{
-    told_states *t = payload;
-    assert_true(member < 4 && t->count[member] < 8);
-    t->states[member][t->count[member]++] = state;
-}
-
-static int ignore_delta(size_t member, const char *text, size_t length, void *payload)
-{
-    (void)member, (void)text, (void)length, (void)payload;
-    return 0;
-}
-
 static void cloud_members_are_told_only_that_they_answer(void **state)
 {
     (void)state;
@@ -508,11 +489,11 @@ static void cloud_members_are_told_only_that_they_answer(void **state)
     const char *members[] = {"fast/m", "down/m,fast/m", "streaming/m"};
     for (int i = 0; i < 6; i++) {
         int streamed = i % 2 == 0;
-        told_states t = {.count = {0}};
+        live_told t = {.count = {0}};
         ulm_round_options o = ULM_ROUND_OPTIONS_INIT;
-        o.on_member_state = keep_state;
+        o.on_member_state = live_keep_state;
         o.state_payload = &t;
-        o.on_delta = streamed ? ignore_delta : NULL;
+        o.on_delta = streamed ? live_ignore_delta : NULL;
         ulm_round *r = NULL;
         assert_int_equal(ulm_round_run(&r, c, req, members, 3, &o), ULM_OK);
         /* no cloud member waits for a load; streamed ones are told when their text comes,
@@ -542,7 +523,7 @@ static void version_1_options_are_read_no_further(void **state)
     const unsigned char *tail = (const unsigned char *)&o + v1_size;
     for (size_t i = 0; i < sizeof o - v1_size; i++)
         assert_int_equal(tail[i], 0x5a);
-    o.on_delta = ignore_delta;
+    o.on_delta = live_ignore_delta;
     ulm_client *c = round_client();
     ulm_request *req = prompt();
     const char *members[] = {"fast/m", "streaming/m"};

@@ -123,38 +123,34 @@ static const char *const slow_chunks[] = {
     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
 };
 
-static void test_common_chunks_take_the_fast_path_and_agree(void **state)
+/* What is read two ways: a stream chunk, or a whole answer. */
+typedef struct two_paths {
+    int (*scans)(const char *data);                /* the scanner reads it itself */
+    void (*agree)(const char *data, size_t len);   /* both paths read it alike */
+} two_paths;
+
+/* Each of items[0, count) is read by the scanner itself (scanned) or left to jansson, and
+ * both paths read it alike. */
+static void expect_paths(const two_paths *t, const char *const *items, size_t count,
+                         int scanned)
 {
-    (void)state;
-    for (size_t i = 0; i < sizeof fast_chunks / sizeof fast_chunks[0]; i++) {
-        if (!scans(fast_chunks[i])) {
-            print_error("the scanner does not read: %s\n", fast_chunks[i]);
+    for (size_t i = 0; i < count; i++) {
+        if (!t->scans(items[i]) != !scanned) {
+            print_error(scanned ? "the scanner does not read: %s\n"
+                                : "the scanner reads what it should leave to jansson: %s\n",
+                        items[i]);
             fail();
         }
-        assert_paths_agree(fast_chunks[i], strlen(fast_chunks[i]));
+        t->agree(items[i], strlen(items[i]));
     }
 }
 
-static void test_other_chunks_are_left_to_jansson_and_agree(void **state)
+/* Every byte of each seed replaced by bytes that matter to JSON and UTF-8, and every
+ * prefix: whichever path reads the result, it is what jansson makes of it. */
+static void expect_mutations_agree(const two_paths *t, const char *const *seeds, size_t count)
 {
-    (void)state;
-    for (size_t i = 0; i < sizeof slow_chunks / sizeof slow_chunks[0]; i++) {
-        if (scans(slow_chunks[i])) {
-            print_error("the scanner reads what it should leave to jansson: %s\n", slow_chunks[i]);
-            fail();
-        }
-        assert_paths_agree(slow_chunks[i], strlen(slow_chunks[i]));
-    }
-}
-
-/* Every byte of common chunks replaced by bytes that matter to JSON, and every prefix:
- * whichever path reads the result, it is what jansson makes of it. */
-static void test_mutated_chunks_agree(void **state)
-{
-    (void)state;
     static const char bytes[] = "\"\\{}[],: 0-9eE.tnx/u\t\n\x01\x80\xc3\xed\xf4\xff";
-    const char *const seeds[] = {fast_chunks[1], fast_chunks[2], fast_chunks[3], fast_chunks[6]};
-    for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
+    for (size_t s = 0; s < count; s++) {
         size_t len = strlen(seeds[s]);
         char *m = malloc(len + 1);
         assert_non_null(m);
@@ -162,12 +158,33 @@ static void test_mutated_chunks_agree(void **state)
             for (size_t b = 0; b < sizeof bytes - 1; b++) {
                 memcpy(m, seeds[s], len + 1);
                 m[at] = bytes[b];
-                assert_paths_agree(m, len);
+                t->agree(m, len);
             }
-            assert_paths_agree(seeds[s], at); /* cut short */
+            t->agree(seeds[s], at); /* cut short */
         }
         free(m);
     }
+}
+
+static const two_paths chunk_paths = {scans, assert_paths_agree};
+
+static void test_common_chunks_take_the_fast_path_and_agree(void **state)
+{
+    (void)state;
+    expect_paths(&chunk_paths, fast_chunks, sizeof fast_chunks / sizeof fast_chunks[0], 1);
+}
+
+static void test_other_chunks_are_left_to_jansson_and_agree(void **state)
+{
+    (void)state;
+    expect_paths(&chunk_paths, slow_chunks, sizeof slow_chunks / sizeof slow_chunks[0], 0);
+}
+
+static void test_mutated_chunks_agree(void **state)
+{
+    (void)state;
+    const char *const seeds[] = {fast_chunks[1], fast_chunks[2], fast_chunks[3], fast_chunks[6]};
+    expect_mutations_agree(&chunk_paths, seeds, sizeof seeds / sizeof seeds[0]);
 }
 
 /* The fixture stream, chunk by chunk, through each path into one result each. */
@@ -239,10 +256,13 @@ static int scans_answer(const char *data)
 
 /* Answers the scanner reads itself: the common shapes. */
 static const char *const fast_answers[] = {
-    ANSWER_HEAD "{\"role\":\"assistant\",\"content\":\"Hello there\",\"refusal\":null}" ANSWER_TAIL,
-    ANSWER_HEAD "{\"role\":\"assistant\",\"content\":\" caf\xc3\xa9 \xf0\x9f\x98\x80\"}" ANSWER_TAIL,
+    ANSWER_HEAD "{\"role\":\"assistant\",\"content\":\"Hello there\",\"refusal\":null}"
+        ANSWER_TAIL,
+    ANSWER_HEAD "{\"role\":\"assistant\",\"content\":\" caf\xc3\xa9 \xf0\x9f\x98\x80\"}"
+        ANSWER_TAIL,
     ANSWER_HEAD "{\"content\":\"a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti\"}" ANSWER_TAIL,
-    ANSWER_HEAD "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\"}]}" ANSWER_TAIL,
+    ANSWER_HEAD "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c\"}]}"
+        ANSWER_TAIL,
     ANSWER_HEAD "{}" ANSWER_TAIL,
     "{\"choices\":[{\"message\":{\"content\":\"x\"}}]}",
     "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":\"length\"}],"
@@ -250,7 +270,8 @@ static const char *const fast_answers[] = {
     "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":\"new\"}],"
     "\"usage\":{\"prompt_tokens\":-3,\"completion_tokens\":\"7\",\"total_tokens\":-0}}",
     "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":[1,2]}",
-    "{\"choices\":[{\"message\":{\"content\":\"x\"}}],\"usage\":{\"prompt_tokens\":999999999999999999}}",
+    "{\"choices\":[{\"message\":{\"content\":\"x\"}}],"
+    "\"usage\":{\"prompt_tokens\":999999999999999999}}",
     " {\"choices\" : [ {\"message\" : {\"content\" : \"x\"} } , {\"message\":5} ] } \r\n",
 };
 
@@ -281,52 +302,26 @@ static const char *const slow_answers[] = {
     "",
 };
 
+static const two_paths answer_paths = {scans_answer, assert_answer_paths_agree};
+
 static void test_common_answers_take_the_fast_path_and_agree(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof fast_answers / sizeof fast_answers[0]; i++) {
-        if (!scans_answer(fast_answers[i])) {
-            print_error("the scanner does not read: %s\n", fast_answers[i]);
-            fail();
-        }
-        assert_answer_paths_agree(fast_answers[i], strlen(fast_answers[i]));
-    }
+    expect_paths(&answer_paths, fast_answers, sizeof fast_answers / sizeof fast_answers[0], 1);
 }
 
 static void test_other_answers_are_left_to_jansson_and_agree(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof slow_answers / sizeof slow_answers[0]; i++) {
-        if (scans_answer(slow_answers[i])) {
-            print_error("the scanner reads what it should leave to jansson: %s\n",
-                        slow_answers[i]);
-            fail();
-        }
-        assert_answer_paths_agree(slow_answers[i], strlen(slow_answers[i]));
-    }
+    expect_paths(&answer_paths, slow_answers, sizeof slow_answers / sizeof slow_answers[0], 0);
 }
 
-/* Every byte of common answers replaced by bytes that matter to JSON, and every prefix. */
 static void test_mutated_answers_agree(void **state)
 {
     (void)state;
-    static const char bytes[] = "\"\\{}[],: 0-9eE.tnx/u\t\n\x01\x80\xc3\xed\xf4\xff";
     const char *const seeds[] = {fast_answers[0], fast_answers[1], fast_answers[2],
                                  fast_answers[7]};
-    for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
-        size_t len = strlen(seeds[s]);
-        char *m = malloc(len + 1);
-        assert_non_null(m);
-        for (size_t at = 0; at < len; at++) {
-            for (size_t b = 0; b < sizeof bytes - 1; b++) {
-                memcpy(m, seeds[s], len + 1);
-                m[at] = bytes[b];
-                assert_answer_paths_agree(m, len);
-            }
-            assert_answer_paths_agree(seeds[s], at); /* cut short */
-        }
-        free(m);
-    }
+    expect_mutations_agree(&answer_paths, seeds, sizeof seeds / sizeof seeds[0]);
 }
 
 /* The recorded answers of tests/fixtures read the same both ways, the common one fast. */
