@@ -41,7 +41,6 @@ struct ulm_round {
 
     /* while it runs */
     ulm_round_options options; /* the caller's, of any version, as the latest version */
-    const ulm_round_options *opts; /* &options */
     int stop;               /* the quorum was reached or lost, or on_member_done said so */
     size_t quorum_lost_by;  /* the member whose failure left too few to reach the quorum,
                                (size_t)-1 while it can still be reached */
@@ -152,7 +151,7 @@ size_t ulm_round_delta_member(void)
 /* Tells the caller what member m now waits for, when that changed. */
 static void tell_state(member *m, int state)
 {
-    const ulm_round_options *o = m->round->opts;
+    const ulm_round_options *o = &m->round->options;
     if (state == m->told || !o->on_member_state)
         return;
     m->told = state;
@@ -164,7 +163,7 @@ static void tell_state(member *m, int state)
 static int member_delta(const char *text, size_t length, void *payload)
 {
     member *m = payload;
-    const ulm_round_options *o = m->round->opts;
+    const ulm_round_options *o = &m->round->options;
     size_t outer = delta_member; /* a round run from inside another round's callback */
     delta_member = m->index;
     int rc;
@@ -196,7 +195,7 @@ static void member_done(ulm_call *k, void *ctx)
         r->answered++;
     if (r->stop)
         return;
-    size_t quorum = r->opts->quorum, running = r->count - r->finished;
+    size_t quorum = r->options.quorum, running = r->count - r->finished;
     if (quorum && r->answered >= quorum)
         r->stop = 1;
     /* the members still running cannot make up the quorum: waiting for them changes
@@ -204,13 +203,13 @@ static void member_done(ulm_call *k, void *ctx)
      * deadline or token is not a failure of its own: rule 4 of the outcome tells those. */
     int ended_by_round = ulm__now_ms() >= r->members_end ||
                          (r->cancel && ulm_cancel_triggered(r->cancel));
-    if (quorum && r->answered + running < quorum && !r->opts->take_what_arrived &&
+    if (quorum && r->answered + running < quorum && !r->options.take_what_arrived &&
         !ended_by_round) {
         r->quorum_lost_by = m->index;
         r->stop = 1;
     }
-    if (r->opts->on_member_done &&
-        r->opts->on_member_done(r, m->index, r->opts->done_payload) != 0)
+    if (r->options.on_member_done &&
+        r->options.on_member_done(r, m->index, r->options.done_payload) != 0)
         r->stop = 1;
 }
 
@@ -230,13 +229,13 @@ static int run_members(ulm_round *r, ulm_client *c, const ulm_request *req, ulm_
     for (size_t i = 0; rc == ULM_OK && i < r->count; i++) {
         member *m = &r->members[i];
         void *unused;
-        int streamed = r->opts->on_delta || ulm__request_on_delta(req, &unused);
+        int streamed = r->options.on_delta || ulm__request_on_delta(req, &unused);
         ulm_call_setup setup = {.models = m->spec, .deadline_cap = deadline,
                                 .on_delta = streamed ? member_delta : NULL, .payload = m};
         rc = ulm__call_init(&m->call, c, req, now, &setup);
         m->call.on_done = member_done;
         m->call.on_done_ctx = m;
-        if (r->opts->on_member_state) {
+        if (r->options.on_member_state) {
             m->call.on_state = member_state;
             m->call.on_state_ctx = m;
         }
@@ -317,8 +316,8 @@ static size_t order_answers(ulm_round *r, size_t *shown, double now)
     for (size_t i = 0; i < r->count; i++)
         if (answer(r, i))
             shown[n++] = i;
-    if (r->opts->anonymize) {
-        uint64_t state = r->opts->shuffle_seed ? r->opts->shuffle_seed
+    if (r->options.anonymize) {
+        uint64_t state = r->options.shuffle_seed ? r->options.shuffle_seed
                                                : (uint64_t)(now * 1e3) ^ (uint64_t)(uintptr_t)r;
         state |= 1;
         for (size_t i = n; i > 1; i--) {
@@ -330,7 +329,7 @@ static size_t order_answers(ulm_round *r, size_t *shown, double now)
     }
     for (size_t k = 0; k < n; k++) {
         member *m = &r->members[shown[k]];
-        if (r->opts->anonymize)
+        if (r->options.anonymize)
             ulm__synthesis_label(k, m->label, sizeof m->label);
         else
             snprintf(m->label, sizeof m->label, "%s/%s", m->resp->provider, m->resp->model);
@@ -350,7 +349,7 @@ static int synthesize(ulm_round *r, ulm_client *c, const ulm_request *req, ulm_e
         const member *m = &r->members[shown[k]];
         answers[k] = (ulm_synthesis_answer){m->label, m->resp->text, m->resp->text_len};
     }
-    size_t budget = r->opts->answer_budget_bytes ? r->opts->answer_budget_bytes
+    size_t budget = r->options.answer_budget_bytes ? r->options.answer_budget_bytes
                                                  : DEFAULT_ANSWER_BUDGET;
     ulm_request *prompt = NULL;
     char why[ULM_ERROR_SIZE] = "";
@@ -366,9 +365,9 @@ static int synthesize(ulm_round *r, ulm_client *c, const ulm_request *req, ulm_e
     ulm_call k;
     memset(&k, 0, sizeof k);
     if (rc == ULM_OK) {
-        ulm_call_setup setup = {.models = r->opts->synthesize, .deadline_cap = deadline,
-                                .on_delta = r->opts->synthesis_on_delta,
-                                .payload = r->opts->synthesis_payload};
+        ulm_call_setup setup = {.models = r->options.synthesize, .deadline_cap = deadline,
+                                .on_delta = r->options.synthesis_on_delta,
+                                .payload = r->options.synthesis_payload};
         rc = ulm__call_init(&k, c, prompt, ulm__now_ms(), &setup);
     }
     if (rc == ULM_OK) {
@@ -426,7 +425,7 @@ static int fail_quorum_lost(ulm_round *r)
     size_t used = (size_t)snprintf(message, sizeof message,
                                    "the quorum of %zu can no longer be reached: %zu of %zu "
                                    "members failed:",
-                                   r->opts->quorum, failed, r->count);
+                                   r->options.quorum, failed, r->count);
     size_t told = 0;
     for (size_t k = 0; k < before && used < sizeof message; k++) {
         const member *m = &r->members[r->order[k]];
@@ -446,14 +445,14 @@ static int members_outcome(ulm_round *r, int cancelled)
         return fail_without_answer(r);
     if (r->quorum_lost_by != (size_t)-1)
         return fail_quorum_lost(r);
-    int quorum_met = r->opts->quorum ? r->answered >= r->opts->quorum
+    int quorum_met = r->options.quorum ? r->answered >= r->options.quorum
                                      : r->finished == r->count && !cut_short;
-    if (quorum_met || r->opts->take_what_arrived)
+    if (quorum_met || r->options.take_what_arrived)
         return ULM_OK;
     char message[ULM_ERROR_SIZE];
     snprintf(message, sizeof message, "%s before %zu of %zu members answered (%zu did)",
              cancelled ? "the round was cancelled" : "the round's deadline passed",
-             r->opts->quorum ? r->opts->quorum : r->count, r->count, r->answered);
+             r->options.quorum ? r->options.quorum : r->count, r->count, r->answered);
     return set_error(r, cancelled ? ULM_ECANCELLED : ULM_ETIMEOUT, message);
 }
 
@@ -472,11 +471,11 @@ static int run(ulm_round *r, ulm_client *c, const ulm_request *req, const char *
 {
     ulm_timeouts tm;
     ulm__request_timeouts(req, &c->settings.timeouts, &tm);
-    double end = start + (double)(r->opts->timeout_ms ? r->opts->timeout_ms
+    double end = start + (double)(r->options.timeout_ms ? r->options.timeout_ms
                                                        : tm.ms[ULM_CLOCK_OVERALL]);
     ulm_engine *e = NULL;
     int rc = ulm__engine_borrow(c->engines, &e);
-    r->members_end = members_deadline(r->opts, start, end);
+    r->members_end = members_deadline(&r->options, start, end);
     r->cancel = ulm__request_cancel(req);
     r->req = req;
     if (rc == ULM_OK)
@@ -486,7 +485,7 @@ static int run(ulm_round *r, ulm_client *c, const ulm_request *req, const char *
         rc = compare_members(r);
     if (rc == ULM_OK)
         rc = members_outcome(r, cancelled);
-    if (rc == ULM_OK && r->opts->synthesize && !cancelled) {
+    if (rc == ULM_OK && r->options.synthesize && !cancelled) {
         rc = synthesize(r, c, req, e, template, end, ulm__now_ms());
         if (rc == ULM_OK && r->synthesis->error != ULM_OK) {
             char message[ULM_ERROR_SIZE];
@@ -500,7 +499,7 @@ static int run(ulm_round *r, ulm_client *c, const ulm_request *req, const char *
     for (size_t i = 0; i < r->count; i++)
         stopped += r->members[i].resp && r->members[i].resp->error == ULM_ECANCELLED;
     ulm__metrics_round(c->metrics, (unsigned int)r->count,
-                       r->opts->quorum && r->answered >= r->opts->quorum, stopped);
+                       r->options.quorum && r->answered >= r->options.quorum, stopped);
     return rc;
 }
 
@@ -524,11 +523,10 @@ int ulm_round_run(ulm_round **out, ulm_client *client, const ulm_request *req,
         return ULM_ENOMEM;
     r->options = defaults;
     memcpy(&r->options, opts, options_size(opts->version));
-    r->opts = &r->options;
     r->quorum_lost_by = (size_t)-1;
     const char *template = NULL;
     char why[ULM_ERROR_SIZE];
-    int rc = check_arguments(client, req, count, r->opts, &template, why, sizeof why);
+    int rc = check_arguments(client, req, count, &r->options, &template, why, sizeof why);
     if (rc != ULM_OK && rc != ULM_ENOMEM)
         rc = set_error(r, rc, why);
     else if (rc == ULM_OK) {
@@ -545,7 +543,8 @@ int ulm_round_run(ulm_round **out, ulm_client *client, const ulm_request *req,
             rc = run(r, client, req, template, start);
     }
     r->latency_ms = ulm__now_ms() - start;
-    r->opts = NULL;
+    /* its strings and callbacks are the caller's, for the run only */
+    memset(&r->options, 0, sizeof r->options);
     if (rc == ULM_ENOMEM) {
         ulm_round_free(r);
         return ULM_ENOMEM;
