@@ -1,5 +1,8 @@
 /* engine.c - the transport: many HTTP exchanges at once on one thread, over libcurl's multi interface. */
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -14,13 +17,19 @@
 /* Configured easy handles an engine keeps for its next transfers. */
 #define MAX_IDLE_HANDLES 16
 
-/* Idle connections an engine keeps. libcurl's default is four per transfer added at the
+/* Idle connections an engine keeps at least; more when more transfers ran at once, so that
+ * as many are there for the next ones. libcurl's default is four per transfer added at the
  * moment one ends, so a round's last members, ending when the others were taken out
- * already, closed most of the connections the next round would have used. */
+ * already, closed most of the connections the next round would have used; and 256 calls
+ * at once on an engine that kept 64 opened and closed 192 connections each time round. */
 #define MAX_IDLE_CONNECTIONS 64L
 
 /* The longest single wait: a wake-up time far away is approached in steps. */
 #define MAX_WAIT_MS 1000.0
+
+/* The longest wait when some descriptors to watch could not be: the caller looks at
+ * them between waits. */
+#define SHORT_WAIT_MS 50.0
 
 typedef enum slot_state {
     SLOT_RUNNING = 1, /* added to the multi handle */
@@ -41,13 +50,34 @@ struct ulm_transfer_slot {
     ulm_transfer_slot *next; /* in the engine's list of slots */
 };
 
+/*
+ * The engine waits itself, on the sockets libcurl names (its socket callback), and tells
+ * libcurl which of them are ready (curl_multi_socket_action()), so that a turn of the loop
+ * costs libcurl work for the transfers that moved only. curl_multi_perform() instead asks
+ * every running transfer's socket again, one poll() each: with 256 transfers in flight, 256
+ * system calls per turn.
+ */
+typedef struct watch_list {
+    struct pollfd *fds;        /* [0] the wake-up pipe, then libcurl's sockets, then the
+                                  caller's descriptors of one wait */
+    size_t count;              /* the pipe and libcurl's sockets */
+    size_t capacity;
+    curl_socket_t *ready;      /* the sockets of one wait that were ready, as many as fds */
+    int *ready_bits;
+} watch_list;
+
 struct ulm_engine {
     CURLM *multi;
     ulm_transfer_slot *slots;  /* running and ended transfers */
     size_t running;
-    int settled;               /* no transfer was added or taken out since the last
-                                  curl_multi_perform(), so the next one can wait for a poll
-                                  (each perform polls every running socket once more) */
+    watch_list watch;
+    int wake_pipe[2];          /* a byte written wakes the wait; from any thread, or a signal
+                                  handler */
+    int timer_set;             /* libcurl asked to be told at timer_at (its timer callback) */
+    double timer_at;
+    int callback_failed;       /* the socket callback could not keep a socket */
+    long max_connects;         /* libcurl's CURLMOPT_MAXCONNECTS: the most transfers that
+                                  ran at once, at least MAX_IDLE_CONNECTIONS */
     CURL *idle[MAX_IDLE_HANDLES];
     size_t idle_count;
     ulm_transport_fn fake;     /* tests: answers instead of the network */
@@ -289,6 +319,67 @@ static void set_method(CURL *h, const ulm_http_request *http)
                      is_post || strcmp(http->method, "GET") == 0 ? NULL : http->method);
 }
 
+/* ------------------------------------------------------------ what the engine waits for */
+
+/* Room for n descriptors in the list; ULM_ENOMEM leaves it as it was. */
+static int watch_reserve(watch_list *w, size_t n)
+{
+    if (n <= w->capacity)
+        return ULM_OK;
+    size_t capacity = w->capacity * 2 > n ? w->capacity * 2 : n;
+    struct pollfd *fds = ulm__realloc(w->fds, capacity * sizeof *fds);
+    if (!fds)
+        return ULM_ENOMEM;
+    w->fds = fds;
+    curl_socket_t *ready = ulm__realloc(w->ready, capacity * sizeof *ready);
+    if (!ready)
+        return ULM_ENOMEM;
+    w->ready = ready;
+    int *bits = ulm__realloc(w->ready_bits, capacity * sizeof *bits);
+    if (!bits)
+        return ULM_ENOMEM;
+    w->ready_bits = bits;
+    w->capacity = capacity;
+    return ULM_OK;
+}
+
+/* libcurl's socket callback: which events of fd it waits for, or that it no longer does. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *engine, void *socketp)
+{
+    (void)easy, (void)socketp;
+    ulm_engine *e = engine;
+    watch_list *w = &e->watch;
+    size_t i = 1;
+    while (i < w->count && w->fds[i].fd != fd)
+        i++;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < w->count)
+            w->fds[i] = w->fds[--w->count];
+        return 0;
+    }
+    if (i == w->count) {
+        if (watch_reserve(w, w->count + 1) != ULM_OK) {
+            e->callback_failed = 1;
+            return -1;
+        }
+        w->count++;
+    }
+    w->fds[i] = (struct pollfd){
+        .fd = fd,
+        .events = (short)((what & CURL_POLL_IN ? POLLIN : 0) | (what & CURL_POLL_OUT ? POLLOUT : 0))};
+    return 0;
+}
+
+/* libcurl's timer callback: when to tell it that time passed (a negative: never). */
+static int on_timer(CURLM *multi, long timeout_ms, void *engine)
+{
+    (void)multi;
+    ulm_engine *e = engine;
+    e->timer_set = timeout_ms >= 0;
+    e->timer_at = e->timer_set ? ulm__now_ms() + (double)timeout_ms : 0;
+    return 0;
+}
+
 /* ------------------------------------------------------------ engines and the pool */
 
 static void engine_free(ulm_engine *e)
@@ -296,10 +387,29 @@ static void engine_free(ulm_engine *e)
     if (!e)
         return;
     if (e->multi)
-        curl_multi_cleanup(e->multi);
+        curl_multi_cleanup(e->multi); /* may still tell on_socket, so the list goes after */
     for (size_t i = 0; i < e->idle_count; i++)
         curl_easy_cleanup(e->idle[i]);
+    for (int i = 0; i < 2; i++)
+        if (e->wake_pipe[i] >= 0)
+            close(e->wake_pipe[i]);
+    ulm__free(e->watch.fds);
+    ulm__free(e->watch.ready);
+    ulm__free(e->watch.ready_bits);
     ulm__free(e);
+}
+
+static int open_wake_pipe(int fds[2])
+{
+    if (pipe(fds) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        int flags = fcntl(fds[i], F_GETFL);
+        if (flags < 0 || fcntl(fds[i], F_SETFL, flags | O_NONBLOCK) != 0 ||
+            fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static ulm_engine *engine_new(ulm_engine_pool *pool)
@@ -310,11 +420,20 @@ static ulm_engine *engine_new(ulm_engine_pool *pool)
     e->fake = pool->fake;
     e->fake_ctx = pool->fake_ctx;
     e->sockets = &pool->sockets;
-    if (!(e->multi = curl_multi_init())) {
-        ulm__free(e);
+    e->wake_pipe[0] = e->wake_pipe[1] = -1;
+    if (open_wake_pipe(e->wake_pipe) != 0 || watch_reserve(&e->watch, 8) != ULM_OK ||
+        !(e->multi = curl_multi_init())) {
+        engine_free(e);
         return NULL;
     }
-    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, MAX_IDLE_CONNECTIONS);
+    e->watch.fds[0] = (struct pollfd){.fd = e->wake_pipe[0], .events = POLLIN};
+    e->watch.count = 1;
+    e->max_connects = MAX_IDLE_CONNECTIONS;
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, e->max_connects);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
     return e;
 }
 
@@ -413,7 +532,6 @@ static void release_slot(ulm_engine *e, ulm_transfer_slot *s)
     if (s->state == SLOT_RUNNING) {
         curl_multi_remove_handle(e->multi, s->easy); /* mid-transfer, this closes the connection */
         e->running--;
-        e->settled = 0;
     }
     unlink_slot(e, s);
     if (s->easy && s->own_network)
@@ -458,7 +576,6 @@ static int resend_on_fresh_connection(ulm_engine *e, ulm_transfer_slot *s, CURLc
         connects != 0)
         return 0;
     curl_multi_remove_handle(e->multi, s->easy);
-    e->settled = 0;
     s->resent = 1;
     s->curl_err[0] = '\0';
     curl_easy_setopt(s->easy, CURLOPT_FRESH_CONNECT, 1L);
@@ -511,7 +628,6 @@ static void end_by_clock(ulm_engine *e, ulm_transfer_slot *s, int code)
 {
     curl_multi_remove_handle(e->multi, s->easy); /* mid-transfer, this closes the connection */
     e->running--;
-    e->settled = 0;
     s->state = SLOT_ENDED;
     s->t->rc = code;
     ulm__clocks_describe(s->t->clocks, code, s->t->reason, sizeof s->t->reason);
@@ -572,7 +688,10 @@ int ulm__engine_start(ulm_engine *e, ulm_transfer *t)
     }
     s->state = SLOT_RUNNING;
     e->running++;
-    e->settled = 0;
+    if ((long)e->running > e->max_connects) {
+        e->max_connects = (long)e->running;
+        curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, e->max_connects);
+    }
     return ULM_OK;
 }
 
@@ -589,7 +708,8 @@ size_t ulm__engine_running(const ulm_engine *e)
 
 void ulm__engine_wakeup(ulm_engine *e)
 {
-    curl_multi_wakeup(e->multi);
+    ssize_t n = write(e->wake_pipe[1], "", 1);
+    (void)n; /* a full pipe has a wake-up waiting already */
 }
 
 /* Collects what libcurl finished. */
@@ -650,41 +770,101 @@ static void dispatch_ended(ulm_engine *e)
     }
 }
 
-static int perform(ulm_engine *e)
+/* Tells libcurl that fd is ready (bits), or with CURL_SOCKET_TIMEOUT that its time came;
+ * then collects what it finished. */
+static int act(ulm_engine *e, curl_socket_t fd, int bits)
 {
     int running = 0;
-    CURLMcode mc = curl_multi_perform(e->multi, &running);
-    if (mc != CURLM_OK)
-        return mc == CURLM_OUT_OF_MEMORY ? ULM_ENOMEM : ULM_ETRANSPORT;
-    e->settled = 1; /* until read_ended() sends a request again */
+    CURLMcode mc = curl_multi_socket_action(e->multi, fd, bits, &running);
+    if (mc != CURLM_OK || e->callback_failed) {
+        int rc = e->callback_failed || mc == CURLM_OUT_OF_MEMORY ? ULM_ENOMEM : ULM_ETRANSPORT;
+        e->callback_failed = 0;
+        return rc;
+    }
     read_ended(e);
+    return ULM_OK;
+}
+
+/* libcurl's timer, when it came. */
+static int act_on_time(ulm_engine *e, double now)
+{
+    if (!e->timer_set || e->timer_at > now)
+        return ULM_OK;
+    e->timer_set = 0;
+    return act(e, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static void drain_wake_pipe(int fd)
+{
+    char buf[64];
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+}
+
+/*
+ * Waits up to wait_ms for libcurl's sockets, the wake-up pipe and fds (the list has room
+ * for them), then tells libcurl which sockets became ready.
+ */
+static int wait_and_act(ulm_engine *e, int wait_ms, const int *fds, size_t extra)
+{
+    watch_list *w = &e->watch;
+    size_t own = w->count;
+    for (size_t i = 0; i < extra; i++)
+        w->fds[own + i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+    int n = poll(w->fds, (nfds_t)(own + extra), wait_ms);
+    if (n < 0 && errno != EINTR)
+        return ULM_ETRANSPORT;
+    if (n <= 0)
+        return ULM_OK;
+    if (w->fds[0].revents)
+        drain_wake_pipe(e->wake_pipe[0]);
+    /* taken first: telling libcurl changes the list */
+    size_t ready = 0;
+    for (size_t i = 1; i < own; i++) {
+        short r = w->fds[i].revents;
+        if (!r)
+            continue;
+        w->ready[ready] = w->fds[i].fd;
+        w->ready_bits[ready++] = (r & (POLLIN | POLLHUP | POLLERR) ? CURL_CSELECT_IN : 0) |
+                                 (r & (POLLOUT | POLLERR) ? CURL_CSELECT_OUT : 0);
+    }
+    for (size_t i = 0; i < ready; i++) {
+        int rc = act(e, w->ready[i], w->ready_bits[i]);
+        if (rc != ULM_OK)
+            return rc;
+    }
     return ULM_OK;
 }
 
 int ulm__engine_run(ulm_engine *e, double wake_at, const int *fds, size_t fd_count)
 {
-    int rc = ULM_OK;
-    if (e->running && !e->settled && (rc = perform(e)) != ULM_OK)
-        return rc;
+    int rc;
     double now = ulm__now_ms();
+    if (e->running && (rc = act_on_time(e, now)) != ULM_OK)
+        return rc;
     double clock_at = fire_clocks(e, now);
     if (!any_ended(e)) {
         double until = wake_at;
         if (clock_at && (!until || clock_at < until))
             until = clock_at;
+        if (e->running && e->timer_set && (!until || e->timer_at < until))
+            until = e->timer_at;
         double wait = until ? until - now : 0;
         if (wait > 0 || (!until && e->running)) {
-            struct curl_waitfd extra[4];
-            size_t n = fd_count < 4 ? fd_count : 4;
-            for (size_t i = 0; i < n; i++)
-                extra[i] = (struct curl_waitfd){.fd = fds[i], .events = CURL_WAIT_POLLIN};
             if (!until || wait > MAX_WAIT_MS)
                 wait = MAX_WAIT_MS;
+            if (fd_count && watch_reserve(&e->watch, e->watch.count + fd_count) != ULM_OK) {
+                fd_count = 0; /* the caller looks at them when the short wait ends */
+                if (wait > SHORT_WAIT_MS)
+                    wait = SHORT_WAIT_MS;
+            }
             int wait_ms = (int)wait + (wait > (int)wait);
-            curl_multi_poll(e->multi, n ? extra : NULL, (unsigned int)n, wait_ms, NULL);
-            if (e->running && (rc = perform(e)) != ULM_OK)
+            if ((rc = wait_and_act(e, wait_ms, fds, fd_count)) != ULM_OK)
                 return rc;
-            fire_clocks(e, ulm__now_ms());
+            now = ulm__now_ms();
+            if (e->running && (rc = act_on_time(e, now)) != ULM_OK)
+                return rc;
+            fire_clocks(e, now);
         }
     }
     dispatch_ended(e);
