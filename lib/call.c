@@ -1059,7 +1059,7 @@ void ulm__call_begin(ulm_call *k, ulm_engine *e)
     next_target(k);
 }
 
-double ulm__call_wake_at(const ulm_call *k)
+static double wake_at(const ulm_call *k)
 {
     switch (k->state) {
     case ULM_CALL_SENDING:
@@ -1074,7 +1074,7 @@ double ulm__call_wake_at(const ulm_call *k)
     }
 }
 
-void ulm__call_wake(ulm_call *k, double now)
+static void wake(ulm_call *k, double now)
 {
     switch (k->state) {
     case ULM_CALL_SENDING:
@@ -1112,6 +1112,16 @@ void ulm__call_wake(ulm_call *k, double now)
     default:
         break;
     }
+}
+
+double ulm__call_tend(ulm_call *k, double now)
+{
+    double at = wake_at(k);
+    if ((at && now >= at) || atomic_load_explicit(&k->poked, memory_order_relaxed)) {
+        wake(k, now);
+        at = wake_at(k);
+    }
+    return at;
 }
 
 void ulm__call_stop(ulm_call *k, int code, const char *message)

@@ -131,11 +131,11 @@ ULM_HIDDEN int ulm__call_init(ulm_call *k, ulm_client *c, const ulm_request *req
 /* Starts a prepared call on e; it may be DONE on return. */
 ULM_HIDDEN void ulm__call_begin(ulm_call *k, ulm_engine *e);
 
-/* Moves a waiting call on when its wake_at passed or its slot arrived. */
-ULM_HIDDEN void ulm__call_wake(ulm_call *k, double now);
-
-/* When the call wants to be woken (0: it waits for no time). */
-ULM_HIDDEN double ulm__call_wake_at(const ulm_call *k);
+/*
+ * Moves a waiting call on when its time came or its slot arrived; returns when it wants
+ * to be woken next (ulm__now_ms() time; 0: it waits for no time).
+ */
+ULM_HIDDEN double ulm__call_tend(ulm_call *k, double now);
 
 /*
  * Ends a running call at once with code (ULM_ECANCELLED, or ULM_ETIMEOUT for a round's

@@ -15,6 +15,9 @@
 /* The transport's pool of engines (engine.h); the client only owns it. */
 typedef struct ulm_engine_pool ulm_engine_pool;
 
+/* The engine that blocking calls of all threads share (hub.h); the client only owns it. */
+typedef struct ulm_hub ulm_hub;
+
 /* How many loads of one runner a client remembers having seen begin. */
 #define ULM_LOAD_RECORDS 8
 
@@ -150,6 +153,7 @@ struct ulm_client {
     int policy_lock_ready;
     ulm_offline_state offline;
     ulm_engine_pool *engines;
+    ulm_hub *hub;
     ulm_metrics *metrics;        /* what the calls record (metrics.h) */
     ulm_discovery discovery;
     int discovery_lock_ready;

@@ -10,6 +10,7 @@
 #include "client.h"
 #include "compose_env.h"
 #include "engine.h"
+#include "hub.h"
 #include "metrics.h"
 #include "route.h"
 
@@ -350,6 +351,8 @@ int ulm_client_new(ulm_client **out, const ulm_client_options *opts, char *errbu
     if (rc == ULM_OK)
         rc = ulm__engine_pool_new(&c->engines, c->settings.max_idle_connections);
     if (rc == ULM_OK)
+        rc = ulm__hub_new(&c->hub, c->engines);
+    if (rc == ULM_OK)
         rc = pthread_mutex_init(&c->policy_lock, NULL) == 0 ? ULM_OK : ULM_ENOMEM;
     if (rc == ULM_OK)
         c->policy_lock_ready = 1;
@@ -408,6 +411,7 @@ void ulm_client_free(ulm_client *client)
     if (client->policy_lock_ready)
         pthread_mutex_destroy(&client->policy_lock);
     ulm__free(client->model_params);
+    ulm__hub_free(client->hub);
     ulm__engine_pool_free(client->engines);
     ulm__settings_clear(&client->settings);
     ulm__free(client->default_model);

@@ -1,9 +1,8 @@
 /* driver.c - runs calls on one engine until they are done: the loop behind every blocking API. */
-#include <stdatomic.h>
-
 #include "cancel.h"
 #include "clock.h"
 #include "driver.h"
+#include "hub.h"
 #include "request.h"
 
 void ulm__driver_stop_all(ulm_driver *d, int code, const char *message)
@@ -26,12 +25,7 @@ static double wake_calls(ulm_driver *d, double now)
 {
     double next = d->deadline;
     for (size_t i = 0; i < d->count; i++) {
-        ulm_call *k = d->calls[i];
-        double at = ulm__call_wake_at(k);
-        if ((at && now >= at) || atomic_load_explicit(&k->poked, memory_order_relaxed)) {
-            ulm__call_wake(k, now);
-            at = ulm__call_wake_at(k);
-        }
+        double at = ulm__call_tend(d->calls[i], now);
         if (at && (!next || at < next))
             next = at;
     }
@@ -77,9 +71,10 @@ int ulm__run_one(ulm_response **out, ulm_client *client, const ulm_request *req,
     ulm_call k;
     int rc = ulm__call_init(&k, client, req, ulm__now_ms(), setup);
     ulm_engine *engine = NULL;
-    if (rc == ULM_OK)
-        rc = ulm__engine_borrow(client->engines, &engine);
-    if (rc == ULM_OK) {
+    if (rc == ULM_OK && !k.on_delta && ulm__hub_usable(client->hub)) {
+        ulm__hub_run(client->hub, &k, ulm__request_cancel(req));
+        rc = k.rc;
+    } else if (rc == ULM_OK && (rc = ulm__engine_borrow(client->engines, &engine)) == ULM_OK) {
         ulm_call *calls[1] = {&k};
         ulm_driver d = {.engine = engine, .calls = calls, .count = 1,
                         .cancel = ulm__request_cancel(req)};

@@ -93,15 +93,16 @@ cmake -S "$root" -B "$asan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_SANITIZE=ON -DU
     > /dev/null
 cmake --build "$asan_build" -j2 > "$asan_build/build.log" 2>&1 || { cat "$asan_build/build.log"; exit 1; }
 (cd "$asan_build" && ULM_TEST_TOLERANCE_MS=1500 ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j2 -R '^(unit|integration)\.')
-echo "== ThreadSanitizer (one client shared by threads, the request limiter, the metrics)"
+echo "== ThreadSanitizer (one client shared by threads, the shared engine, the request limiter, the metrics)"
 tsan_build=${ULM_TSAN_BUILD_DIR:-$root/build-tsan}
 cmake -S "$root" -B "$tsan_build" -DCMAKE_BUILD_TYPE=Debug -DULM_WERROR=ON \
     -DCMAKE_C_FLAGS=-fsanitize=thread \
     -DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread -DCMAKE_SHARED_LINKER_FLAGS=-fsanitize=thread \
     > /dev/null
-cmake --build "$tsan_build" -j2 --target itest_threads_live test_limiter test_metrics \
+cmake --build "$tsan_build" -j2 --target itest_threads_live itest_hub_live test_limiter test_metrics \
     > "$tsan_build/build.log" 2>&1 || { cat "$tsan_build/build.log"; exit 1; }
 TSAN_OPTIONS=halt_on_error=1 "$tsan_build/tests/itest_threads_live"
+TSAN_OPTIONS=halt_on_error=1 "$tsan_build/tests/itest_hub_live"
 TSAN_OPTIONS=halt_on_error=1 "$tsan_build/tests/test_limiter"
 TSAN_OPTIONS=halt_on_error=1 "$tsan_build/tests/test_metrics"
 echo "== all tests passed"

@@ -422,7 +422,9 @@ typedef struct ulm_attempt ulm_attempt;
  * Sends req to its first target and falls back along the rest on retryable failures.
  * req is only read: several threads may use one request at once (its on_delta then runs
  * on each of them, with the same payload). May be called from an on_delta callback: the
- * nested call runs to its end on an engine of its own (docs/api.md).
+ * nested call runs to its end while the outer call waits. Calls without on_delta made on
+ * several threads at once share one engine, which one of the waiting threads moves for
+ * all (docs/api.md).
  *
  * *out receives a response in every case but two (out of memory, or out/client/req
  * NULL), also when the call fails: it holds the error detail and the attempt trail.

@@ -20,6 +20,8 @@
 #define LIVE_LOCAL_MODEL "dmr/ai/stories260k"
 /* A port nothing listens on: connection refused at once. */
 #define LIVE_DEAD_URL "http://127.0.0.1:1"
+/* The answer tests/servers/fault-server.mjs always gives. */
+#define FAULT_TEXT "Hello, world! \xc3\x9c" "n\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9 \xf0\x9f\x99\x82 done."
 
 /* Milliseconds on a monotonic clock, to time a call from outside. */
 static inline double live_now_ms(void)

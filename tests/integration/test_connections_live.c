@@ -4,8 +4,6 @@
 
 #include "live.h"
 
-#define FAULT_TEXT "Hello, world! \xc3\x9c" "n\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9 \xf0\x9f\x99\x82 done."
-
 /* Calls of each kind (blocking, streamed); valgrind runs ask for fewer through the
  * environment, since it is the count that takes time there, not the test's meaning. */
 static long calls_per_kind(void)

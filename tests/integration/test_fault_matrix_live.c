@@ -5,7 +5,6 @@
 
 #include "live.h"
 
-#define FAULT_TEXT "Hello, world! \xc3\x9c" "n\xc3\xaf" "c\xc3\xb6" "d\xc3\xa9 \xf0\x9f\x99\x82 done."
 #define FAULT_HEAD "Hello, world!"
 
 /* The clocks every cell runs with; the stalls last longer than any of them. */
