@@ -273,6 +273,7 @@ static void base_close(base_side *b)
 
 typedef struct run {
     double cpu_us, wall_us;
+    double cpu0, wall0;  /* when the clocks started, if the side started them itself */
     long calls;
     double *lat_us;      /* one per call */
     long long peak_heap; /* the most heap in use during the run, above what was in use before */
@@ -285,11 +286,22 @@ typedef struct work {
     _Atomic long next;
     _Atomic int failed;
     double *lat_us;
+    pthread_barrier_t start; /* the threads and run_lib */
 } work;
+
+/* A thread waits until all are there and the clocks run: creating threads is not the
+ * library's cost, and a program under load has its threads already (each has used the
+ * allocator once, which gives it its arena). */
+static void await_start(work *w)
+{
+    free(malloc(64));
+    pthread_barrier_wait(&w->start);
+}
 
 static void *thread_calls(void *arg)
 {
     work *w = arg;
+    await_start(w);
     for (;;) {
         long i = atomic_fetch_add(&w->next, 1);
         if (i >= w->total || atomic_load(&w->failed))
@@ -310,6 +322,7 @@ static void *thread_rounds(void *arg)
     const char *members[ULM_ROUND_MAX_MEMBERS];
     for (long m = 0; m < w->width; m++)
         members[m] = BENCH_MODEL;
+    await_start(w);
     for (;;) {
         long first = atomic_fetch_add(&w->next, w->width);
         if (first >= w->total || atomic_load(&w->failed))
@@ -351,14 +364,17 @@ static int run_lib(lib_side *lib, const summary *expect, long c, long total, int
     work w = {.lib = lib, .expect = expect, .total = total, .width = width, .lat_us = out->lat_us};
     pthread_t tid[MAX_LEVEL];
     long started = 0;
-    for (; started < threads; started++) {
-        if (pthread_create(&tid[started], NULL, fan_out ? thread_rounds : thread_calls, &w)) {
-            atomic_store(&w.failed, 1);
-            break;
-        }
-    }
+    if (pthread_barrier_init(&w.start, NULL, (unsigned)threads + 1) != 0)
+        return -1;
+    for (; started < threads; started++)
+        if (pthread_create(&tid[started], NULL, fan_out ? thread_rounds : thread_calls, &w))
+            die("cannot start %ld threads", threads); /* the others wait at the barrier */
+    out->wall0 = now_us(CLOCK_MONOTONIC);
+    out->cpu0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
+    pthread_barrier_wait(&w.start);
     for (long t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
+    pthread_barrier_destroy(&w.start);
     out->calls = total;
     return atomic_load(&w.failed) ? -1 : 0;
 }
@@ -435,12 +451,13 @@ static int timed_run(int side, lib_side *lib, base_side *b, const summary *expec
 {
     bench_alloc_reset_peak();
     long long live0 = bench_alloc_now().live;
+    out->cpu0 = out->wall0 = 0;
     double w0 = now_us(CLOCK_MONOTONIC), c0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
     int rc = side == SIDE_BASE || side == SIDE_BASE_ROUNDS
                  ? run_base(b, expect, c, total, side == SIDE_BASE_ROUNDS, out)
                  : run_lib(lib, expect, c, total, side == SIDE_FANOUT, out);
-    out->cpu_us = now_us(CLOCK_PROCESS_CPUTIME_ID) - c0;
-    out->wall_us = now_us(CLOCK_MONOTONIC) - w0;
+    out->cpu_us = now_us(CLOCK_PROCESS_CPUTIME_ID) - (out->cpu0 ? out->cpu0 : c0);
+    out->wall_us = now_us(CLOCK_MONOTONIC) - (out->wall0 ? out->wall0 : w0);
     out->peak_heap = bench_alloc_now().peak - live0;
     return rc;
 }
