@@ -14,7 +14,9 @@
 #include "clock.h"
 #include "engine.h"
 
-/* Configured easy handles an engine keeps for its next transfers. */
+/* Configured easy handles an engine keeps for its next transfers at least; as many as
+ * transfers ran on it at once when that is more (a handle made and cleaned up per transfer
+ * was most of what a round of 64 cost beyond its baseline). */
 #define MAX_IDLE_HANDLES 16
 
 /* Idle connections an engine keeps at least; more when more transfers ran at once, so that
@@ -78,8 +80,10 @@ struct ulm_engine {
     int callback_failed;       /* the socket callback could not keep a socket */
     long max_connects;         /* libcurl's CURLMOPT_MAXCONNECTS: the most transfers that
                                   ran at once, at least MAX_IDLE_CONNECTIONS */
-    CURL *idle[MAX_IDLE_HANDLES];
+    CURL **idle;               /* configured handles for the next transfers */
     size_t idle_count;
+    size_t idle_capacity;      /* the most transfers that ran at once, at least
+                                  MAX_IDLE_HANDLES */
     ulm_transport_fn fake;     /* tests: answers instead of the network */
     void *fake_ctx;
     atomic_long *sockets;      /* the pool's count of open sockets */
@@ -299,7 +303,7 @@ static void put_handle(ulm_engine *e, CURL *h)
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
     curl_easy_setopt(h, CURLOPT_PRIVATE, NULL);
     curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 0L);
-    if (e->idle_count < MAX_IDLE_HANDLES)
+    if (e->idle_count < e->idle_capacity)
         e->idle[e->idle_count++] = h;
     else
         curl_easy_cleanup(h);
@@ -390,6 +394,7 @@ static void engine_free(ulm_engine *e)
         curl_multi_cleanup(e->multi); /* may still tell on_socket, so the list goes after */
     for (size_t i = 0; i < e->idle_count; i++)
         curl_easy_cleanup(e->idle[i]);
+    ulm__free(e->idle);
     for (int i = 0; i < 2; i++)
         if (e->wake_pipe[i] >= 0)
             close(e->wake_pipe[i]);
@@ -421,7 +426,9 @@ static ulm_engine *engine_new(ulm_engine_pool *pool)
     e->fake_ctx = pool->fake_ctx;
     e->sockets = &pool->sockets;
     e->wake_pipe[0] = e->wake_pipe[1] = -1;
-    if (open_wake_pipe(e->wake_pipe) != 0 || watch_reserve(&e->watch, 8) != ULM_OK ||
+    e->idle_capacity = MAX_IDLE_HANDLES;
+    if (!(e->idle = ulm__calloc(e->idle_capacity, sizeof *e->idle)) ||
+        open_wake_pipe(e->wake_pipe) != 0 || watch_reserve(&e->watch, 8) != ULM_OK ||
         !(e->multi = curl_multi_init())) {
         engine_free(e);
         return NULL;
@@ -691,6 +698,13 @@ int ulm__engine_start(ulm_engine *e, ulm_transfer *t)
     if ((long)e->running > e->max_connects) {
         e->max_connects = (long)e->running;
         curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, e->max_connects);
+    }
+    if (e->running > e->idle_capacity) { /* when it cannot grow, the extra handles go */
+        CURL **idle = ulm__realloc(e->idle, e->running * sizeof *idle);
+        if (idle) {
+            e->idle = idle;
+            e->idle_capacity = e->running;
+        }
     }
     return ULM_OK;
 }
