@@ -33,7 +33,8 @@
  *   baseline in rounds (the fan-out side's own, for c up to 64): the same, but the c
  *             requests go together and the next c once all are answered, as a round
  *             sends its members; reported as its own row, fan-out over it
- * and reports per side process CPU time per call (every thread), calls per second of
+ * (the threads of the first two are started, and have used the allocator once, before the
+ * clocks start) and reports per side process CPU time per call (every thread), calls per second of
  * wall time, p50 and p99 of each call's wall time (a fan-out member's is its round's),
  * and the most heap in use during the run over c: heap per call in flight (with the
  * delayed server, where c calls are really in flight at once). Ratios are ours over the
