@@ -6,6 +6,12 @@
  *
  * Usage:
  *   ulm-bench-adapters [--events N] [--rounds R]
+ *       in memory
+ *   ulm-bench-adapters --url http://127.0.0.1:PORT [--events N] [--rounds R] [--loop-rounds L]
+ *       in memory, then over loopback (run-bench.sh --adapters sets up the server)
+ *   ulm-bench-adapters --write-stream DIR [--events N]
+ *       writes DIR/openai.sse, DIR/anthropic.sse and DIR/gemini.sse, then exits; other
+ *       options are accepted and ignored, so a script can pass the same ones
  *   ulm-bench-adapters --profile openai|anthropic|gemini [--events N] [--rounds R]
  *       reads one provider's stream R times, for perf or valgrind --tool=callgrind;
  *       prints only its numbers
@@ -40,11 +46,20 @@
  * round's OpenAI time and time/base over the same format's baseline, so that what
  * disturbs a stretch of the run falls on both sides of a ratio. The text is the same in
  * all three, so a ratio of times is the ratio of ns per delta.
- * Defaults: --events 20000 --rounds 15.
+ *
+ * Over loopback, nginx answers a POST to <url>/fmt/<provider>/... with that provider's
+ * stream (nginx.conf). ulm_complete() with an on_delta, on a client whose backend of that
+ * provider has the base URL <url>/fmt/<provider> (OpenAI's: .../v1), against one libcurl
+ * easy handle sending the same request line and headers whose write callback runs the
+ * baseline above; L requests a side, alternating who goes first, every answer checked as
+ * in memory. Process CPU time per request: MiB/s of SSE body bytes, and the median of the
+ * pairs' CPU ratios.
+ * Defaults: --events 20000 --rounds 15 --loop-rounds 20.
  *
  * Exit status: 0 when every pass read the expected answer (whatever the numbers), 1 when
  * a pass failed or read something else, 2 on a usage or setup error.
  */
+#include <curl/curl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -315,50 +330,79 @@ static int base_line(const char *key, base_read *b, const char *line, size_t len
     return base_event(key, b, line, len);
 }
 
+/* The baseline reading one stream as it arrives: its lines split with memchr, a line that
+ * spans two pieces carried over. */
+typedef struct base_reader {
+    const wire *w;
+    base_read b;
+    joined *carry;
+    int rc;
+} base_reader;
+
+static void base_begin(base_reader *r, const wire *w, joined *j, joined *carry)
+{
+    *r = (base_reader){.w = w, .carry = carry,
+                       .b = {.text = j, .prompt_tokens = -1, .completion_tokens = -1,
+                             .total_tokens = -1}};
+    j->len = carry->len = 0;
+}
+
+/* One piece of the stream; 0, or -1 once a line failed. */
+static int base_piece(base_reader *r, const char *p, size_t n)
+{
+    const char *end = p + n;
+    while (r->rc == 0 && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl) { /* the line goes on in the next piece */
+            r->rc = on_delta(p, (size_t)(end - p), r->carry);
+            break;
+        }
+        if (r->carry->len) {
+            r->rc = on_delta(p, (size_t)(nl - p), r->carry);
+            if (r->rc == 0)
+                r->rc = base_line(r->w->key, &r->b, r->carry->text, r->carry->len);
+            r->carry->len = 0;
+        } else {
+            r->rc = base_line(r->w->key, &r->b, p, (size_t)(nl - p));
+        }
+        p = nl + 1;
+    }
+    return r->rc ? -1 : 0;
+}
+
+/* What is wrong with what the baseline read, or NULL. */
+static const char *base_wrong(const base_reader *r, const expected *e)
+{
+    const base_read *b = &r->b;
+    if (r->rc != 0)
+        return "a line did not parse";
+    if (!b->ended)
+        return "the stream's end was not seen";
+    if (b->text->len != e->text_len || memcmp(b->text->text, e->text, e->text_len) != 0)
+        return "the joined deltas differ from the text streamed";
+    if (!b->finish_stop)
+        return "the finish reason is not stop";
+    if (b->prompt_tokens != e->prompt_tokens || b->completion_tokens != e->completion_tokens ||
+        b->total_tokens != e->total_tokens)
+        return "the token counts differ from the stream's";
+    if (strcmp(b->model, r->w->model) != 0)
+        return "the model differs from the stream's";
+    return NULL;
+}
+
 /* One checked pass of the baseline over a stream in CHUNK-byte pieces; CPU us, or -1. */
 static double base_stream(const wire *w, const expected *e, joined *j, joined *carry)
 {
-    base_read b = {.text = j, .prompt_tokens = -1, .completion_tokens = -1,
-                   .total_tokens = -1};
+    base_reader r;
+    base_begin(&r, w, j, carry);
     const char *s = w->stream.data;
     size_t len = w->stream.len;
-    j->len = carry->len = 0;
-    int rc = 0;
     double c0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
-    for (size_t off = 0; rc == 0 && off < len; off += CHUNK) {
-        const char *p = s + off, *end = p + (len - off < CHUNK ? len - off : CHUNK);
-        while (rc == 0 && p < end) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            if (!nl) { /* the line goes on in the next chunk */
-                rc = on_delta(p, (size_t)(end - p), carry);
-                break;
-            }
-            if (carry->len) {
-                rc = on_delta(p, (size_t)(nl - p), carry);
-                if (rc == 0)
-                    rc = base_line(w->key, &b, carry->text, carry->len);
-                carry->len = 0;
-            } else {
-                rc = base_line(w->key, &b, p, (size_t)(nl - p));
-            }
-            p = nl + 1;
-        }
-    }
+    for (size_t off = 0; off < len && base_piece(&r, s + off, len - off < CHUNK ? len - off : CHUNK) == 0;
+         off += CHUNK)
+        ;
     double c1 = now_us(CLOCK_PROCESS_CPUTIME_ID);
-    const char *wrong = NULL;
-    if (rc != 0)
-        wrong = "a line did not parse";
-    else if (!b.ended)
-        wrong = "the stream's end was not seen";
-    else if (j->len != e->text_len || memcmp(j->text, e->text, e->text_len) != 0)
-        wrong = "the joined deltas differ from the text streamed";
-    else if (!b.finish_stop)
-        wrong = "the finish reason is not stop";
-    else if (b.prompt_tokens != e->prompt_tokens || b.completion_tokens != e->completion_tokens ||
-             b.total_tokens != e->total_tokens)
-        wrong = "the token counts differ from the stream's";
-    else if (strcmp(b.model, w->model) != 0)
-        wrong = "the model differs from the stream's";
+    const char *wrong = base_wrong(&r, e);
     if (wrong)
         fprintf(stderr, "ulm-bench-adapters: %s baseline: %s\n", w->label, wrong);
     return wrong ? -1 : c1 - c0;
@@ -409,6 +453,197 @@ static double read_stream(const wire *w, ulm_client *client, const expected *e, 
     ulm__stream_free(&st);
     ulm__result_clear(&r);
     return wrong ? -1 : c1 - c0;
+}
+
+/* ---------------------------------------------------------------- over loopback */
+
+#define API_KEY "sk-bench-not-a-key"
+#define PROMPT_BODY "{\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a story.\"}],\"stream\":true}"
+
+/* One provider over loopback: the library's client and request, the baseline's handle. */
+typedef struct remote {
+    const wire *w;
+    ulm_client *client;
+    ulm_request *req;
+    joined text;               /* the library's deltas */
+    CURL *curl;
+    struct curl_slist *headers;
+    base_reader reader;        /* the baseline's */
+    joined base_text, carry;
+} remote;
+
+static int remote_open(remote *r, const wire *w, const char *url)
+{
+    char base_url[1100], full[1400], model[128], err[ULM_ERROR_SIZE];
+    r->w = w;
+    int openai = w->key[0] == 'o', anthropic = w->key[0] == 'a';
+    snprintf(base_url, sizeof base_url, "%s/fmt/%s%s", url, w->key, openai ? "/v1" : "");
+    ulm_client_options opts;
+    ulm_client_options_init(&opts, ULM_CLIENT_OPTIONS_VERSION);
+    opts.ignore_environment = 1;
+    opts.enable_model_runner = -1;
+    if (openai)
+        opts.openai_base_url = base_url, opts.openai_api_key = API_KEY;
+    else if (anthropic)
+        opts.anthropic_base_url = base_url, opts.anthropic_api_key = API_KEY;
+    else
+        opts.gemini_base_url = base_url, opts.gemini_api_key = API_KEY;
+    if (ulm_client_new(&r->client, &opts, err, sizeof err) != ULM_OK) {
+        fprintf(stderr, "ulm-bench-adapters: ulm_client_new: %s\n", err);
+        return -1;
+    }
+    snprintf(model, sizeof model, "%s/%s", w->key, w->model);
+    if (ulm_request_new(&r->req) != ULM_OK || ulm_request_add_model(r->req, model) != ULM_OK ||
+        ulm_request_add_message(r->req, ULM_ROLE_USER, "Tell me a story.") != ULM_OK ||
+        ulm_request_set_max_tokens(r->req, 32000) != ULM_OK ||
+        ulm_request_set_on_delta(r->req, on_delta, &r->text) != ULM_OK)
+        return -1;
+    /* the request line and headers the library sends, so that nginx does the same work */
+    if (openai)
+        snprintf(full, sizeof full, "%s/chat/completions", base_url);
+    else if (anthropic)
+        snprintf(full, sizeof full, "%s/v1/messages", base_url);
+    else
+        snprintf(full, sizeof full, "%s/v1beta/models/%s:streamGenerateContent?alt=sse",
+                 base_url, w->model);
+    const char *lines[] = {"Accept: text/event-stream", "Content-Type: application/json",
+                           "Expect:",
+                           openai      ? "Authorization: Bearer " API_KEY
+                           : anthropic ? "x-api-key: " API_KEY
+                                       : "x-goog-api-key: " API_KEY,
+                           anthropic ? "anthropic-version: 2023-06-01" : NULL};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        struct curl_slist *next = lines[i] ? curl_slist_append(r->headers, lines[i]) : r->headers;
+        if (!next)
+            return -1;
+        r->headers = next;
+    }
+    if (!(r->curl = curl_easy_init()))
+        return -1;
+    curl_easy_setopt(r->curl, CURLOPT_URL, full);
+    curl_easy_setopt(r->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(r->curl, CURLOPT_USERAGENT, "ultra-llm/" ULM_VERSION_STRING);
+    curl_easy_setopt(r->curl, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(r->curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDS, PROMPT_BODY);
+    curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(PROMPT_BODY));
+    return 0;
+}
+
+static void remote_close(remote *r)
+{
+    ulm_request_free(r->req);
+    ulm_client_free(r->client);
+    curl_easy_cleanup(r->curl);
+    curl_slist_free_all(r->headers);
+    free(r->text.text);
+    free(r->base_text.text);
+    free(r->carry.text);
+}
+
+/* One checked request through the library; its CPU microseconds, or -1. */
+static double remote_lib(remote *r, const expected *e)
+{
+    ulm_response *resp = NULL;
+    r->text.len = 0;
+    double c0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
+    int rc = ulm_complete(&resp, r->client, r->req);
+    double c1 = now_us(CLOCK_PROCESS_CPUTIME_ID);
+    const char *wrong = NULL;
+    if (rc != ULM_OK)
+        wrong = resp ? ulm_response_error_message(resp) : ulm_error_name(rc);
+    else if (r->text.len != e->text_len || memcmp(r->text.text, e->text, e->text_len) != 0 ||
+             ulm_response_text_length(resp) != e->text_len)
+        wrong = "the deltas differ from the text streamed (was the server's stream written "
+                "with other --events?)";
+    else if (ulm_response_finish_reason(resp) != ULM_FINISH_STOP)
+        wrong = "the finish reason is not stop";
+    else if (ulm_response_prompt_tokens(resp) != e->prompt_tokens ||
+             ulm_response_completion_tokens(resp) != e->completion_tokens ||
+             ulm_response_total_tokens(resp) != e->total_tokens)
+        wrong = "the token counts differ from the stream's";
+    if (wrong)
+        fprintf(stderr, "ulm-bench-adapters: %s over loopback: %s\n", r->w->label, wrong);
+    ulm_response_free(resp);
+    return wrong ? -1 : c1 - c0;
+}
+
+static size_t remote_write(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    return base_piece(userdata, data, size * nmemb) == 0 ? size * nmemb : 0;
+}
+
+/* One checked request through the baseline; its CPU microseconds, or -1. */
+static double remote_base(remote *r, const expected *e)
+{
+    base_begin(&r->reader, r->w, &r->base_text, &r->carry);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEFUNCTION, remote_write);
+    curl_easy_setopt(r->curl, CURLOPT_WRITEDATA, &r->reader);
+    double c0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
+    CURLcode code = curl_easy_perform(r->curl);
+    double c1 = now_us(CLOCK_PROCESS_CPUTIME_ID);
+    long status = 0;
+    curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
+    const char *wrong = code != CURLE_OK ? curl_easy_strerror(code)
+                        : status != 200  ? "an HTTP status other than 200"
+                                         : base_wrong(&r->reader, e);
+    if (wrong)
+        fprintf(stderr, "ulm-bench-adapters: %s baseline over loopback: %s\n", r->w->label,
+                wrong);
+    return wrong ? -1 : c1 - c0;
+}
+
+/* Each provider's stream over loopback, loop_rounds requests a side. */
+static int over_loopback(wire *wires, size_t count, const char *url, const expected *e,
+                         long loop_rounds)
+{
+    size_t n = (size_t)loop_rounds;
+    double *lib = malloc(n * sizeof *lib), *base = malloc(n * sizeof *base),
+           *v = malloc(n * sizeof *v);
+    if (!lib || !base || !v)
+        die("out of memory");
+    int rc = 0;
+    printf("\nover loopback: each provider's stream answered by nginx to a POST, read by\n"
+           "ulm_complete() with on_delta and by libcurl + the baseline above; process CPU\n"
+           "time per request, median of %ld requests a side, alternating; ratio: median of\n"
+           "the pairs' CPU ratios\n"
+           "  %-10s %12s %12s %10s\n",
+           loop_rounds, "", "CPU MiB/s", "base MiB/s", "CPU/base");
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        remote r = {0};
+        rc = remote_open(&r, &wires[i], url);
+        /* the warm-up opens each side's connection and checks the first answers */
+        for (int k = 0; k < 2 && rc == 0; k++)
+            rc = remote_lib(&r, e) < 0 || remote_base(&r, e) < 0;
+        for (size_t k = 0; k < n && rc == 0; k++) {
+            int lib_first = (k & 1) == 0;
+            for (int side = 0; side < 2 && rc == 0; side++) {
+                int is_lib = (side == 0) == lib_first;
+                double us = is_lib ? remote_lib(&r, e) : remote_base(&r, e);
+                (is_lib ? lib : base)[k] = us;
+                rc = us < 0;
+            }
+        }
+        if (rc == 0) {
+            double mib = (double)wires[i].stream.len / MIB;
+            for (size_t k = 0; k < n; k++)
+                v[k] = lib[k] / base[k];
+            double ratio = median(v, n);
+            for (size_t k = 0; k < n; k++)
+                v[k] = lib[k] / base[k];
+            double ours = mib / (median(lib, n) / 1e6), theirs = mib / (median(base, n) / 1e6);
+            printf("  %-10s %12.1f %12.1f %10.2f\n", wires[i].label, ours, theirs, ratio);
+            char metric[96];
+            snprintf(metric, sizeof metric, "%s stream over loopback, through the adapter, CPU",
+                     wires[i].label);
+            table_row(metric, "MiB/s", ours, theirs, v, n, "-");
+        }
+        remote_close(&r);
+    }
+    free(lib);
+    free(base);
+    free(v);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -498,16 +733,18 @@ static int profile(const wire *w, ulm_client *client, const expected *e, size_t 
 
 static void usage(FILE *to)
 {
-    fprintf(to, "usage: ulm-bench-adapters [--events N] [--rounds R]\n"
+    fprintf(to, "usage: ulm-bench-adapters [--url http://127.0.0.1:PORT] [--events N] [--rounds R] "
+                "[--loop-rounds L]\n"
+                "       ulm-bench-adapters --write-stream DIR [--events N]\n"
                 "       ulm-bench-adapters --profile openai|anthropic|gemini [--events N] "
                 "[--rounds R]\n"
-                "defaults: --events 20000 --rounds 15\n");
+                "defaults: --events 20000 --rounds 15 --loop-rounds 20\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *profile_key = NULL;
-    long events = 20000, rounds = 15;
+    const char *profile_key = NULL, *url = NULL, *write_dir = NULL;
+    long events = 20000, rounds = 15, loop_rounds = 20;
     for (int i = 1; i < argc; i++) {
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -520,6 +757,12 @@ int main(int argc, char **argv)
         }
         if (strcmp(argv[i], "--profile") == 0)
             profile_key = value;
+        else if (strcmp(argv[i], "--url") == 0)
+            url = value;
+        else if (strcmp(argv[i], "--write-stream") == 0)
+            write_dir = value;
+        else if (strcmp(argv[i], "--loop-rounds") == 0)
+            loop_rounds = count_arg("--loop-rounds", value, 1);
         else if (strcmp(argv[i], "--events") == 0)
             events = count_arg("--events", value, 1);
         else if (strcmp(argv[i], "--rounds") == 0)
@@ -570,6 +813,17 @@ int main(int argc, char **argv)
             die("out of memory");
     }
     free(deltas);
+    if (write_dir) {
+        for (size_t i = 0; i < count; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s.sse", wires[i].key);
+            write_file(write_dir, name, &wires[i].stream);
+            wires[i].provider->destroy(wires[i].provider);
+            free(wires[i].stream.data);
+        }
+        free(text.data);
+        return 0;
+    }
 
     /* a client only for its settings: the framer's and the text's caps, as an
      * application gets them by default */
@@ -584,6 +838,8 @@ int main(int argc, char **argv)
     joined j = {0};
     int status = profiled ? profile(profiled, client, &e, n, rounds, &j)
                           : compare(wires, count, client, &e, n, rounds, &j);
+    if (status == 0 && url && !profiled)
+        status = over_loopback(wires, count, url, &e, loop_rounds);
     free(j.text);
     ulm_client_free(client);
     for (size_t i = 0; i < count; i++) {

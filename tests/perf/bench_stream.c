@@ -158,15 +158,6 @@ static void make_stream(sbuf *b, size_t n, summary *expect)
     };
 }
 
-static void write_file(const char *dir, const char *name, const sbuf *b)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0)
-        die("cannot write %s: %s", path, strerror(errno));
-}
-
 /* ---------------------------------------------------------------- the baseline parser */
 
 /*

@@ -1,11 +1,14 @@
-/* bench_text.h - what the streaming benchmarks write: a growable buffer, the answer's tokens, JSON strings. */
+/* bench_text.h - what the streaming benchmarks write: a growable buffer, the answer's tokens, JSON strings, files for nginx to serve. */
 #ifndef ULM_BENCH_TEXT_H
 #define ULM_BENCH_TEXT_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "bench_common.h" /* die() */
 
 typedef struct sbuf {
     char *data;
@@ -79,6 +82,16 @@ static inline void json_string_into(sbuf *b, const char *s)
         }
     }
     sb_add(b, "\"", 1);
+}
+
+/* Writes b to dir/name (a stream for nginx to serve), or dies. */
+static inline void write_file(const char *dir, const char *name, const sbuf *b)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0)
+        die("cannot write %s: %s", path, strerror(errno));
 }
 
 #endif /* ULM_BENCH_TEXT_H */

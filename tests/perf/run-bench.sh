@@ -2,7 +2,8 @@
 # run-bench.sh - runs a benchmark against a loopback nginx (nginx.conf) and stops that
 # nginx when done: ulm-bench-complete (a fixed chat completion), or with --stream
 # ulm-bench-stream (event streams the bench first writes into nginx's html/ directory).
-# With --adapters it runs ulm-bench-adapters, which reads in memory and needs no server.
+# With --adapters it runs ulm-bench-adapters, which reads in memory and then, against the
+# same nginx, over loopback (the OpenAI, Anthropic and Gemini streams it writes first).
 # With --load it runs ulm-bench-load (many calls at once, and memory) against the same
 # nginx, which then also answers after a delay (Debian's nginx echo module) and serves the
 # largest answer from a file the bench writes first.
@@ -17,8 +18,8 @@
 #   --stream      streaming throughput and time to first token (implied when
 #                 bench-binary is named ulm-bench-stream)
 #   --adapters    one answer streamed in the OpenAI, Anthropic and Gemini wire formats,
-#                 read through each adapter (implied when bench-binary is named
-#                 ulm-bench-adapters)
+#                 read through each adapter in memory and over loopback (implied when
+#                 bench-binary is named ulm-bench-adapters)
 #   --load        1 to 256 calls at once from threads and fan-out rounds against raw
 #                 libcurl multi, heap per call in flight, the largest answer, RSS
 #   --python      the Python overhead per call (needs build-dir: its libultrallm.so, and
@@ -92,10 +93,6 @@ if [[ ${ULM_BENCH_PIN:-1} == 1 ]] && command -v taskset >/dev/null && [[ $(nproc
     pin_server=(taskset -c 1) pin_bench=(taskset -c 0)
 fi
 
-if ((adapters)); then
-    exec "${pin_bench[@]}" "$bench" "$@" # in memory: no server to start
-fi
-
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 if [[ ! -x $nginx ]]; then
     echo "run-bench.sh: nginx not found (apt-get install nginx-light)" >&2
@@ -134,7 +131,7 @@ trap 'exit 130' INT TERM
 mkdir -p "$tmp/tmp" "$tmp/html"
 sed "s/@PORT@/$port/g" "$here/nginx.conf" >"$tmp/nginx.conf"
 # the streams nginx serves, from the same options (--events) the bench then runs with
-if ((stream)); then
+if ((stream || adapters)); then
     "$bench" --write-stream "$tmp/html" "$@"
 fi
 if ((load)); then
