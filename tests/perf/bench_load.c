@@ -18,6 +18,8 @@
  *                                             echo_sleep), so that calls overlap
  *   <url>/large/engines/v1/chat/completions   large.json (8 MiB less 1 KiB)
  *   <url>/slow/engines/v1/chat/completions    the fixed answer after 500 ms (--overload)
+ *   <url>/delay-sse/engines/v1/chat/completions  the same answer as an event stream, after
+ *                                             50 ms (streamed calls)
  * Both sides POST the same body to the same location and read the same fields; every
  * answer is checked.
  *
@@ -41,6 +43,12 @@
  * baseline's in the same round, their median over the rounds.
  * The client keeps up to 256 idle engines (max_idle_connections), so that at every level
  * each call finds a kept-alive connection as the baseline's handles do.
+ *
+ * Streamed calls (with the echo module): at each level above 1, c threads calling
+ * ulm_complete() with an on_delta against <url>/delay-sse/engines/v1/chat/completions (the
+ * same answer as event stream chunks after 50 ms), against the same threads making
+ * blocking calls to the delayed answer in the same rounds: CPU per call and heap per call
+ * in flight, streamed over blocking (see streamed()).
  *
  * Memory: the RSS of a fresh process after one call through a new client, against a
  * fresh process after one call through one libcurl easy handle (both processes are this
@@ -599,6 +607,105 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------- streamed calls */
+
+static int ignore_delta(const char *text, size_t length, void *payload)
+{
+    (void)text, (void)length, (void)payload;
+    return 0;
+}
+
+/*
+ * Streamed calls under load: at each level, c threads calling ulm_complete() with an
+ * on_delta against the delayed stream (the same answer as event stream chunks, after
+ * 50 ms), next to the same threads making blocking calls against the delayed answer, in
+ * the same rounds. A streamed call keeps an engine of its own (its on_delta runs on its
+ * thread), where blocking calls share one. Every answer is checked against the blocking
+ * one.
+ */
+static int streamed(const char *url, const long *levels, size_t nlevels, long calls, long rounds)
+{
+    char *blocking_url = malloc(strlen(url) + 16), *stream_url = malloc(strlen(url) + 16);
+    if (!blocking_url || !stream_url)
+        die("out of memory");
+    sprintf(blocking_url, "%s/delay", url);
+    sprintf(stream_url, "%s/delay-sse", url);
+    lib_side blocking = {0}, stream = {0};
+    summary expect, got;
+    int rc = 1;
+    if (lib_open(&blocking, blocking_url) != 0 || lib_open(&stream, stream_url) != 0 ||
+        ulm_request_set_on_delta(stream.req, ignore_delta, NULL) != ULM_OK)
+        die("setup failed for the streamed calls");
+    if (lib_call(&blocking, &expect) != 0 || lib_call(&stream, &got) != 0)
+        goto out;
+    if (!same(&got, &expect)) {
+        fprintf(stderr, "the streamed answer differs from the blocking one\n");
+        goto out;
+    }
+    printf("streamed calls (50 ms delay, from threads): process CPU per call and heap per\n"
+           "call in flight, streamed against blocking calls in the same rounds; median of %ld\n"
+           "rounds\n  %5s %-10s %11s %12s %9s\n",
+           rounds, "calls", "side", "CPU us/call", "heap B/call", "CPU/blk");
+    for (size_t i = 0; i < nlevels; i++) {
+        long c = levels[i];
+        if (c < 2)
+            continue;
+        long total = 4 * c > calls ? 4 * c : calls;
+        double cpu[2][64], heap[2][64], ratio[64];
+        lib_side *sides[2] = {&stream, &blocking};
+        for (int s = 0; s < 2; s++) { /* the warm-up opens the connections of this level */
+            run warm = {.lat_us = malloc((size_t)c * sizeof(double))};
+            if (!warm.lat_us)
+                die("out of memory");
+            int w = timed_run(SIDE_THREADS, sides[s], NULL, &expect, c, c, &warm);
+            free(warm.lat_us);
+            if (w != 0)
+                goto out;
+        }
+        double *lat = malloc((size_t)total * sizeof *lat);
+        if (!lat)
+            die("out of memory");
+        for (long r = 0; r < rounds; r++)
+            for (int k = 0; k < 2; k++) {
+                int s = (int)((r + k) % 2);
+                run one = {.lat_us = lat};
+                if (timed_run(SIDE_THREADS, sides[s], NULL, &expect, c, total, &one) != 0) {
+                    free(lat);
+                    goto out;
+                }
+                cpu[s][r] = one.cpu_us / (double)one.calls;
+                heap[s][r] = (double)one.peak_heap / (double)c;
+            }
+        free(lat);
+        for (long r = 0; r < rounds; r++)
+            ratio[r] = cpu[0][r] / cpu[1][r];
+        double med_cpu[2], med_heap[2];
+        for (int s = 0; s < 2; s++) {
+            med_cpu[s] = median(cpu[s], (size_t)rounds);
+            med_heap[s] = median(heap[s], (size_t)rounds);
+        }
+        double tmp[64];
+        memcpy(tmp, ratio, (size_t)rounds * sizeof *tmp);
+        printf("  %5ld %-10s %11.1f %12.0f %9.2f\n  %5ld %-10s %11.1f %12.0f %9s\n", c,
+               "streamed", med_cpu[0], med_heap[0], median(tmp, (size_t)rounds), c, "blocking",
+               med_cpu[1], med_heap[1], "1");
+        char metric[160];
+        snprintf(metric, sizeof metric,
+                 "50 ms delay, %ld at once (threads), streamed vs blocking calls, CPU per call", c);
+        table_row(metric, "us", med_cpu[0], med_cpu[1], ratio, (size_t)rounds, "-");
+        snprintf(metric, sizeof metric,
+                 "heap per call in flight, %ld at once (threads, streamed vs blocking)", c);
+        table_row(metric, "bytes", med_heap[0], med_heap[1], NULL, 0, "<= 32768");
+    }
+    rc = 0;
+out:
+    lib_close(&stream);
+    lib_close(&blocking);
+    free(blocking_url);
+    free(stream_url);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- memory */
 
 static long rss_kib(void)
@@ -1024,6 +1131,10 @@ int main(int argc, char **argv)
         sprintf(durl, "%s/delay", url);
         rc = load(durl, "50 ms delay", levels, nlevels, delay_calls, 1, rounds, 1);
         free(durl);
+    }
+    if (rc == 0 && delay && streamed(url, levels, nlevels, delay_calls, rounds) != 0) {
+        fprintf(stderr, "streamed: a call failed or read an unexpected answer\n");
+        rc = 1;
     }
     if (rc == 0 && overload_waves && delay && overload(url, overload_waves) != 0) {
         fprintf(stderr, "overload: a call failed or read an unexpected answer\n");

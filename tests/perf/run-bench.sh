@@ -5,8 +5,8 @@
 # With --adapters it runs ulm-bench-adapters, which reads in memory and then, against the
 # same nginx, over loopback (the OpenAI, Anthropic and Gemini streams it writes first).
 # With --load it runs ulm-bench-load (many calls at once, and memory) against the same
-# nginx, which then also answers after a delay (Debian's nginx echo module) and serves the
-# largest answer from a file the bench writes first.
+# nginx, which then also answers after a delay (Debian's nginx echo module), as JSON and as
+# an event stream, and serves the largest answer from a file the bench writes first.
 # With --python it runs bench_python.py: Python's Client.complete() against C
 # ulm_complete() (ulm-bench-complete) and Python's urllib and http.client, same nginx.
 #
@@ -147,6 +147,14 @@ if [[ -f $echo_module ]]; then
     echo "load_module $echo_module;" >"$tmp/modules.conf"
     # the body of the fixed answer, from the same configuration
     answer=$(sed -n "s/^ *return 200 '\(.*\)';$/\1/p" "$here/nginx.conf")
+    # the same answer as an event stream (ulm-bench-load's streamed calls): its text in one
+    # chunk, then its finish reason and usage, as OpenAI streams with include_usage
+    head='{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"ai/smollm2:latest","choices":['
+    text=$(printf '%s' "$answer" | sed -n 's/.*"content":"\([^"]*\)".*/\1/p')
+    finish=$(printf '%s' "$answer" | sed -n 's/.*"finish_reason":"\([^"]*\)".*/\1/p')
+    usage=$(printf '%s' "$answer" | sed -n 's/.*"usage":\({[^}]*}\).*/\1/p')
+    sse_text="$head"'{"index":0,"delta":{"role":"assistant","content":"'"$text"'"},"finish_reason":null}]}'
+    sse_end="$head"'{"index":0,"delta":{},"finish_reason":"'"$finish"'"}],"usage":'"$usage"'}'
     cat >"$tmp/delay.conf" <<EOF
 location = /delay/engines/v1/chat/completions {
     default_type application/json;
@@ -159,6 +167,17 @@ location = /slow/engines/v1/chat/completions {
     echo_read_request_body;
     echo_sleep 0.5;
     echo '$answer';
+}
+location = /delay-sse/engines/v1/chat/completions {
+    default_type text/event-stream;
+    echo_read_request_body;
+    echo_sleep 0.05;
+    echo 'data: $sse_text';
+    echo '';
+    echo 'data: $sse_end';
+    echo '';
+    echo 'data: [DONE]';
+    echo '';
 }
 EOF
 elif ((load)); then
