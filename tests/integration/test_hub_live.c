@@ -1,4 +1,4 @@
-/* test_hub_live.c - blocking calls of many threads at once share one engine: every answer arrives, a cancelled call ends alone, the engine passes between threads. */
+/* test_hub_live.c - blocking calls of many threads at once share one engine: every answer arrives (also over connections the server closes), a cancelled call ends alone, the engine passes between threads. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -140,6 +140,27 @@ static void calls_of_many_threads_all_arrive(void **state)
     ulm_client_free(c);
 }
 
+/* The server closes half the connections right after their answer and others a few ms
+ * after: a call that went out on one of them is sent again on a fresh connection, also when
+ * it waits on the shared engine beside calls of other threads. */
+static void connections_the_server_closes_lose_no_call(void **state)
+{
+    (void)state;
+    ulm_client *c = openai_client();
+    char tag[64];
+    snprintf(tag, sizeof tag, "close-after/50/hub-%ld", (long)live_now_ms());
+    caller callers[THREADS];
+    for (size_t i = 0; i < THREADS; i++)
+        callers[i] = (caller){.client = c, .scenario = i % 2 ? tag : "close-idle/2",
+                              .calls = CALLS_PER_THREAD};
+    run_all(callers, THREADS);
+    for (size_t i = 0; i < THREADS; i++)
+        if (callers[i].failures)
+            fail_msg("thread %zu: %d of %d calls wrong, first: %s", i, callers[i].failures,
+                     CALLS_PER_THREAD, callers[i].first_error);
+    ulm_client_free(c);
+}
+
 /* Eight calls wait on the shared engine, each with a token of its own (more than the
  * engine watches without growing its list); one is cancelled. */
 static void a_cancelled_call_ends_and_the_others_go_on(void **state)
@@ -194,6 +215,7 @@ int main(void)
     live_url("ULM_TEST_FAULT_URL");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(calls_of_many_threads_all_arrive),
+        cmocka_unit_test(connections_the_server_closes_lose_no_call),
         cmocka_unit_test(a_cancelled_call_ends_and_the_others_go_on),
         cmocka_unit_test(the_engine_passes_to_a_thread_still_waiting),
     };
