@@ -101,6 +101,15 @@ static void run_all(caller *callers, size_t n)
         pthread_join(threads[i], NULL);
 }
 
+/* Fails naming the first caller of n, other than the one at skip, with a wrong answer. */
+static void assert_all_right(const caller *callers, size_t n, size_t skip)
+{
+    for (size_t i = 0; i < n; i++)
+        if (i != skip && callers[i].failures)
+            fail_msg("thread %zu: %d of %d calls wrong, first: %s", i, callers[i].failures,
+                     callers[i].calls, callers[i].first_error);
+}
+
 static long long engines_idle(ulm_client *c)
 {
     char text[16384];
@@ -128,10 +137,7 @@ static void calls_of_many_threads_all_arrive(void **state)
                               .streams = i < STREAMING_THREADS,
                               .calls = CALLS_PER_THREAD};
     run_all(callers, THREADS);
-    for (size_t i = 0; i < THREADS; i++)
-        if (callers[i].failures)
-            fail_msg("thread %zu: %d of %d calls wrong, first: %s", i, callers[i].failures,
-                     CALLS_PER_THREAD, callers[i].first_error);
+    assert_all_right(callers, THREADS, THREADS);
     /* the blocking calls took one engine between them, the streamed ones one each: the
      * pool never had to make more */
     long long idle = engines_idle(c);
@@ -154,10 +160,7 @@ static void connections_the_server_closes_lose_no_call(void **state)
         callers[i] = (caller){.client = c, .scenario = i % 2 ? tag : "close-idle/2",
                               .calls = CALLS_PER_THREAD};
     run_all(callers, THREADS);
-    for (size_t i = 0; i < THREADS; i++)
-        if (callers[i].failures)
-            fail_msg("thread %zu: %d of %d calls wrong, first: %s", i, callers[i].failures,
-                     CALLS_PER_THREAD, callers[i].first_error);
+    assert_all_right(callers, THREADS, THREADS);
     ulm_client_free(c);
 }
 
@@ -182,11 +185,9 @@ static void a_cancelled_call_ends_and_the_others_go_on(void **state)
         pthread_join(threads[i], NULL);
     assert_int_equal(callers[CANCELLED].rc, ULM_ECANCELLED);
     assert_int_equal(callers[CANCELLED].rank, 0);
-    for (size_t i = 0; i < N; i++) {
-        if (i != CANCELLED && callers[i].failures)
-            fail_msg("thread %zu: %s", i, callers[i].first_error);
+    assert_all_right(callers, N, CANCELLED);
+    for (size_t i = 0; i < N; i++)
         ulm_cancel_free(callers[i].cancel);
-    }
     ulm_client_free(c);
 }
 
@@ -202,9 +203,7 @@ static void the_engine_passes_to_a_thread_still_waiting(void **state)
             {.client = c, .scenario = "delay-first-byte/1200", .calls = 1, .delay_ms = 100},
         };
         run_all(callers, 2);
-        for (size_t i = 0; i < 2; i++)
-            if (callers[i].failures)
-                fail_msg("pass %d, thread %zu: %s", pass, i, callers[i].first_error);
+        assert_all_right(callers, 2, 2);
         assert_int_equal(callers[0].rank, 0);
     }
     ulm_client_free(c);
