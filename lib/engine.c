@@ -29,10 +29,6 @@
 /* The longest single wait: a wake-up time far away is approached in steps. */
 #define MAX_WAIT_MS 1000.0
 
-/* The longest wait when some descriptors to watch could not be: the caller looks at
- * them between waits. */
-#define SHORT_WAIT_MS 50.0
-
 typedef enum slot_state {
     SLOT_RUNNING = 1, /* added to the multi handle */
     SLOT_ENDED        /* ended, on_done not yet called */
@@ -64,8 +60,8 @@ typedef struct watch_list {
                                   caller's descriptors of one wait */
     size_t count;              /* the pipe and libcurl's sockets */
     size_t capacity;
-    curl_socket_t *ready;      /* the sockets of one wait that were ready, as many as fds */
-    int *ready_bits;
+    struct pollfd *ready;      /* libcurl's sockets that one wait found ready, as many as
+                                  fds */
 } watch_list;
 
 struct ulm_engine {
@@ -335,14 +331,10 @@ static int watch_reserve(watch_list *w, size_t n)
     if (!fds)
         return ULM_ENOMEM;
     w->fds = fds;
-    curl_socket_t *ready = ulm__realloc(w->ready, capacity * sizeof *ready);
+    struct pollfd *ready = ulm__realloc(w->ready, capacity * sizeof *ready);
     if (!ready)
         return ULM_ENOMEM;
     w->ready = ready;
-    int *bits = ulm__realloc(w->ready_bits, capacity * sizeof *bits);
-    if (!bits)
-        return ULM_ENOMEM;
-    w->ready_bits = bits;
     w->capacity = capacity;
     return ULM_OK;
 }
@@ -400,7 +392,6 @@ static void engine_free(ulm_engine *e)
             close(e->wake_pipe[i]);
     ulm__free(e->watch.fds);
     ulm__free(e->watch.ready);
-    ulm__free(e->watch.ready_bits);
     ulm__free(e);
 }
 
@@ -834,16 +825,14 @@ static int wait_and_act(ulm_engine *e, int wait_ms, const int *fds, size_t extra
         drain_wake_pipe(e->wake_pipe[0]);
     /* taken first: telling libcurl changes the list */
     size_t ready = 0;
-    for (size_t i = 1; i < own; i++) {
-        short r = w->fds[i].revents;
-        if (!r)
-            continue;
-        w->ready[ready] = w->fds[i].fd;
-        w->ready_bits[ready++] = (r & (POLLIN | POLLHUP | POLLERR) ? CURL_CSELECT_IN : 0) |
-                                 (r & (POLLOUT | POLLERR) ? CURL_CSELECT_OUT : 0);
-    }
+    for (size_t i = 1; i < own; i++)
+        if (w->fds[i].revents)
+            w->ready[ready++] = w->fds[i];
     for (size_t i = 0; i < ready; i++) {
-        int rc = act(e, w->ready[i], w->ready_bits[i]);
+        short r = w->ready[i].revents;
+        int rc = act(e, w->ready[i].fd,
+                     (r & (POLLIN | POLLHUP | POLLERR) ? CURL_CSELECT_IN : 0) |
+                         (r & (POLLOUT | POLLERR) ? CURL_CSELECT_OUT : 0));
         if (rc != ULM_OK)
             return rc;
     }
@@ -869,8 +858,8 @@ int ulm__engine_run(ulm_engine *e, double wake_at, const int *fds, size_t fd_cou
                 wait = MAX_WAIT_MS;
             if (fd_count && watch_reserve(&e->watch, e->watch.count + fd_count) != ULM_OK) {
                 fd_count = 0; /* the caller looks at them when the short wait ends */
-                if (wait > SHORT_WAIT_MS)
-                    wait = SHORT_WAIT_MS;
+                if (wait > ULM_UNWATCHED_WAIT_MS)
+                    wait = ULM_UNWATCHED_WAIT_MS;
             }
             int wait_ms = (int)wait + (wait > (int)wait);
             if ((rc = wait_and_act(e, wait_ms, fds, fd_count)) != ULM_OK)

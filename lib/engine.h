@@ -93,6 +93,10 @@ ULM_HIDDEN int ulm__engine_start(ulm_engine *e, ulm_transfer *t);
 /* Ends t at once if it is still running (its connection is closed); on_done is not called. */
 ULM_HIDDEN void ulm__engine_abort(ulm_engine *e, ulm_transfer *t);
 
+/* The longest a wait lasts when some descriptors it should watch could not be (no memory
+ * for them): the caller looks at them itself between waits. */
+#define ULM_UNWATCHED_WAIT_MS 50.0
+
 /*
  * Moves the transfers on: performs I/O, ends those whose clock fired, and calls on_done of
  * each that ended. Waits first, at most until wake_at (ulm__now_ms() time; 0: no wait) or

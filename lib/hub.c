@@ -9,16 +9,16 @@
 
 /*
  * A call on the hub; it lives on the stack of the thread that waits for it. That thread
- * is told once, through go, after done or drive was set: a semaphore, so that the driver
- * tells it without holding a lock that it would wake up to find taken (with threads
- * many times the cores, the woken thread runs at once and sleeps again on the lock).
+ * is told once, through go: its call is done (done set first), or else it is to drive
+ * the engine. A semaphore, so that the driver tells it without holding a lock that it
+ * would wake up to find taken (with threads many times the cores, the woken thread runs
+ * at once and sleeps again on the lock).
  */
 typedef struct hub_seat {
     ulm_call *call;
     const ulm_cancel *cancel;
     sem_t go;
     int done;              /* the call is done, its thread may go */
-    int drive;             /* its thread is to drive the engine */
     struct hub_seat *next; /* in the arrivals, then in the driver's running list */
 } hub_seat;
 
@@ -93,13 +93,6 @@ static void begin_all(ulm_hub *h, hub_seat *list)
     }
 }
 
-/* Stops k at once unless done, for a failure of the engine or a triggered token. */
-static void stop(ulm_call *k, int code, const char *message)
-{
-    if (k->state != ULM_CALL_DONE)
-        ulm__call_stop(k, code, message);
-}
-
 /* Keeps fd among those the engine's wait watches; a list that cannot grow leaves the
  * token to be seen at the next turn of the loop, which *capped brings near. */
 static void watch(ulm_hub *h, int fd, size_t *count, int *capped)
@@ -117,9 +110,6 @@ static void watch(ulm_hub *h, int fd, size_t *count, int *capped)
     h->fds[(*count)++] = fd;
 }
 
-/* The longest the engine waits when a token could not be watched. */
-#define UNWATCHED_TOKEN_WAIT_MS 50.0
-
 /*
  * Stops the running calls whose token was triggered, wakes those whose time came or whose
  * slot arrived, and gathers the tokens' descriptors; returns when to wake next.
@@ -132,7 +122,7 @@ static double tend(ulm_hub *h, double now, size_t *fd_count)
     for (hub_seat *s = h->running; s; s = s->next) {
         ulm_call *k = s->call;
         if (s->cancel && ulm_cancel_triggered(s->cancel))
-            stop(k, ULM_ECANCELLED, "cancelled by the caller");
+            ulm__call_stop(k, ULM_ECANCELLED, "cancelled by the caller");
         if (k->state == ULM_CALL_DONE)
             continue;
         double at = ulm__call_tend(k, now);
@@ -141,8 +131,8 @@ static double tend(ulm_hub *h, double now, size_t *fd_count)
         if (s->cancel && k->state != ULM_CALL_DONE)
             watch(h, ulm__cancel_fd(s->cancel), fd_count, &capped);
     }
-    if (capped && (!next || next > now + UNWATCHED_TOKEN_WAIT_MS))
-        next = now + UNWATCHED_TOKEN_WAIT_MS;
+    if (capped && (!next || next > now + ULM_UNWATCHED_WAIT_MS))
+        next = now + ULM_UNWATCHED_WAIT_MS;
     return next;
 }
 
@@ -179,7 +169,7 @@ static void refuse_arrivals(ulm_hub *h, hub_seat *mine)
     pthread_mutex_unlock(&h->lock);
     for (hub_seat *s = list, *next; s; s = next) {
         next = s->next;
-        stop(s->call, ULM_ENOMEM, "out of memory");
+        ulm__call_stop(s->call, ULM_ENOMEM, "out of memory");
         if (s != mine)
             tell_done(s);
     }
@@ -215,7 +205,7 @@ static void drive(ulm_hub *h, hub_seat *mine)
         int rc = ulm__engine_run(h->engine, wake_at, h->fds, fd_count);
         if (rc != ULM_OK)
             for (hub_seat *s = h->running; s; s = s->next)
-                stop(s->call, rc, "the transport failed");
+                ulm__call_stop(s->call, rc, "the transport failed");
         if (hand_back_done(h, mine))
             break;
     }
@@ -224,9 +214,7 @@ static void drive(ulm_hub *h, hub_seat *mine)
     pthread_mutex_lock(&h->lock);
     h->asleep = 0;
     hub_seat *heir = h->running ? h->running : h->arrived;
-    if (heir) {
-        heir->drive = 1;
-    } else {
+    if (!heir) {
         h->driven = 0;
         idle = h->engine;
         h->engine = NULL;
@@ -242,7 +230,7 @@ void ulm__hub_run(ulm_hub *h, ulm_call *k, const ulm_cancel *cancel)
 {
     hub_seat mine = {.call = k, .cancel = cancel};
     if (sem_init(&mine.go, 0, 0) != 0) {
-        stop(k, ULM_ENOMEM, "out of memory");
+        ulm__call_stop(k, ULM_ENOMEM, "out of memory");
         return;
     }
     /* a thread cancelled in its wait would leave its seat to the driver, or the hub
@@ -256,7 +244,6 @@ void ulm__hub_run(ulm_hub *h, ulm_call *k, const ulm_cancel *cancel)
     int first = !h->driven;
     if (first) {
         h->driven = 1;
-        mine.drive = 1;
     } else if (h->asleep) {
         /* one arrival wakes the driver; the next ones find it awake */
         h->asleep = 0;
